@@ -1,0 +1,6 @@
+"""The JSON API that tills call."""
+from flask import Blueprint
+
+bp = Blueprint("api", __name__)
+
+from . import errors, products, sync  # noqa: E402,F401  (routes register on bp)

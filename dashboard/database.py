@@ -1,0 +1,121 @@
+"""Engine set-up and the one way the domain opens a write transaction.
+
+SQLite: WAL, synchronous=FULL, a busy timeout, foreign keys on, and write
+transactions begun with BEGIN IMMEDIATE so that two writers never both read
+and then fight over the upgrade to a write lock. PostgreSQL: a transaction that
+failed on a serialization failure, a deadlock or a dropped connection is run
+again from the start (it committed nothing).
+"""
+from __future__ import annotations
+
+import contextvars
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from .extensions import db
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Set while a write unit of work runs, so the SQLite "begin" hook knows to take
+# the write lock up front.
+_write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=False)
+
+# PostgreSQL SQLSTATEs that mean "run the transaction again".
+_RETRYABLE_PG_CODES = {"40001", "40P01"}
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be reached (or stayed busy) after every retry."""
+
+
+def configure_engine(engine: Engine) -> None:
+    """Install per-connection settings for the engine's dialect."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_connect(dbapi_connection, _record):
+        # Take transaction control away from pysqlite so BEGIN is ours to emit.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+
+
+def _is_retryable(exc: DBAPIError) -> bool:
+    if exc.connection_invalidated:
+        return True
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if code in _RETRYABLE_PG_CODES:
+        return True
+    if isinstance(exc, OperationalError):
+        # Lost connections, a server restarting, "database is locked" on SQLite.
+        return True
+    return False
+
+
+def _end_read_transaction() -> None:
+    """End a read transaction the caller left open, so the write can begin with the write lock."""
+    session = db.session()  # the real Session behind the scoped proxy
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("run_write() called with unflushed changes in the session")
+    if session.in_transaction():
+        session.rollback()
+
+
+def run_write(unit: Callable[[], T], *, retries: int | None = None,
+              retry_on_integrity: bool = False) -> T:
+    """Run unit() in one write transaction and commit it, retrying transient failures.
+
+    unit() must do all of its work through db.session and must be safe to run
+    again from the start (it is, because a failed attempt committed nothing).
+    IntegrityError is re-raised unless retry_on_integrity is set: callers that
+    rely on a unique constraint losing a race to a concurrent writer set it.
+    Raises DatabaseUnavailable when every attempt failed for transient reasons.
+    """
+    from flask import current_app
+
+    attempts = retries if retries is not None else current_app.config["DB_WRITE_RETRIES"]
+    last_error: Exception | None = None
+    _end_read_transaction()
+    for attempt in range(attempts):
+        token = _write_intent.set(True)
+        try:
+            result = unit()
+            db.session.commit()
+            return result
+        except IntegrityError as exc:
+            db.session.rollback()
+            if not retry_on_integrity:
+                raise
+            last_error = exc
+        except DBAPIError as exc:
+            db.session.rollback()
+            if not _is_retryable(exc):
+                raise
+            last_error = exc
+        except BaseException:
+            db.session.rollback()
+            raise
+        finally:
+            _write_intent.reset(token)
+        delay = min(2.0, 0.05 * (2 ** attempt)) * (0.5 + random.random())
+        log.warning("write transaction failed (%s), retry %d/%d in %.2fs",
+                    type(last_error).__name__, attempt + 1, attempts, delay)
+        time.sleep(delay)
+    raise DatabaseUnavailable(str(last_error)) from last_error

@@ -1,0 +1,214 @@
+"""Validating one sale as a till sent it, and its fingerprint.
+
+A sale is checked on its own first (shape, numbers, sums), with no database:
+that work happens before the write transaction opens, so it keeps no lock.
+Checks that need the catalogue (unknown sku) happen inside ingestion.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from .money import MAX_MONEY, MAX_QUANTITY, NumberError, canonical, parse_decimal, round_money
+
+# Timestamps outside this window are a till with a broken clock, not a sale.
+EARLIEST_SALE = datetime(2000, 1, 1, tzinfo=timezone.utc)
+CLOCK_SKEW_ALLOWED = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class SaleLine:
+    sku: str
+    quantity: Decimal
+    unit_price: Decimal
+
+
+@dataclass(frozen=True)
+class SalePayment:
+    method: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Sale:
+    """A sale that passed every check that needs no database."""
+
+    offline_id: str
+    receipt_number: str | None
+    created_at: datetime
+    cashier: str | None
+    lines: tuple[SaleLine, ...]
+    total: Decimal
+    payments: tuple[SalePayment, ...]
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a sale cannot be stored; retrying the same content will not help.
+
+    offline_id is the canonical id when the sale had a valid one: a stored
+    sale with that id makes the attempt a conflict rather than a rejection.
+    """
+
+    reason: str
+    message: str
+    offline_id: str | None = None
+
+
+class _Invalid(Exception):
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+
+def offline_id_of(raw: object) -> str | None:
+    """The offline_id as the till sent it, for echoing back in a result."""
+    if isinstance(raw, dict) and isinstance(raw.get("offline_id"), str):
+        return raw["offline_id"][:100]
+    return None
+
+
+def parse_sale(raw: object, *, max_lines: int, now: datetime | None = None) -> Sale | Rejection:
+    """Check one order object from a sync request; a Sale, or the Rejection saying why not."""
+    try:
+        return _parse(raw, max_lines=max_lines, now=now or datetime.now(timezone.utc))
+    except _Invalid as invalid:
+        try:
+            offline_id = _offline_id(raw) if isinstance(raw, dict) else None
+        except _Invalid:
+            offline_id = None
+        return Rejection(invalid.reason, invalid.message, offline_id)
+
+
+def _text(raw: dict, key: str, *, max_len: int, required: bool, where: str = "") -> str | None:
+    value = raw.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid("invalid_order", f"{where}{key} must be a non-empty string")
+    if len(value) > max_len:
+        raise _Invalid("invalid_order", f"{where}{key} is longer than {max_len} characters")
+    return value.strip()
+
+
+def _number(raw: dict, key: str, *, places: int, limit: Decimal, where: str = "") -> Decimal:
+    if key not in raw:
+        raise _Invalid("invalid_order", f"{where}{key} is missing")
+    try:
+        return parse_decimal(raw[key], places=places, limit=limit)
+    except NumberError as exc:
+        raise _Invalid("invalid_order", f"{where}{key} {exc}") from None
+
+
+def _offline_id(raw: dict) -> str:
+    value = raw.get("offline_id")
+    if not isinstance(value, str):
+        raise _Invalid("invalid_order", "offline_id must be a UUID string")
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise _Invalid("invalid_order", f"offline_id '{value[:60]}' is not a UUID") from None
+
+
+def _created_at(raw: dict, now: datetime) -> datetime:
+    value = raw.get("created_at")
+    if not isinstance(value, str):
+        raise _Invalid("invalid_created_at", "created_at must be an ISO 8601 timestamp string")
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise _Invalid("invalid_created_at", f"created_at '{value[:60]}' is not an ISO 8601 timestamp") from None
+    if moment.tzinfo is None:
+        raise _Invalid("invalid_created_at", "created_at needs a UTC offset, e.g. 2026-11-25T09:58:11+01:00")
+    moment = moment.astimezone(timezone.utc)
+    if moment < EARLIEST_SALE or moment > now + CLOCK_SKEW_ALLOWED:
+        raise _Invalid("invalid_created_at", f"created_at {value[:60]} is not a plausible sale time (check the till's clock)")
+    return moment
+
+
+def _lines(raw: dict, max_lines: int) -> tuple[SaleLine, ...]:
+    lines = raw.get("lines")
+    if not isinstance(lines, list) or not lines:
+        raise _Invalid("invalid_order", "lines must be a non-empty list")
+    if len(lines) > max_lines:
+        raise _Invalid("too_many_lines", f"{len(lines)} lines, at most {max_lines} allowed")
+    parsed = []
+    for number, line in enumerate(lines, start=1):
+        where = f"line {number}: "
+        if not isinstance(line, dict):
+            raise _Invalid("invalid_order", f"{where}must be an object")
+        sku = _text(line, "sku", max_len=64, required=True, where=where)
+        quantity = _number(line, "quantity", places=3, limit=MAX_QUANTITY, where=where)
+        unit_price = _number(line, "unit_price", places=2, limit=MAX_MONEY, where=where)
+        if quantity <= 0:
+            raise _Invalid("non_positive_quantity", f"{where}quantity must be above zero, got {canonical(quantity)}")
+        if unit_price < 0:
+            raise _Invalid("negative_price", f"{where}unit_price must not be negative, got {canonical(unit_price)}")
+        parsed.append(SaleLine(sku, quantity, unit_price))
+    return tuple(parsed)
+
+
+def _payments(raw: dict) -> tuple[SalePayment, ...]:
+    payments = raw.get("payments")
+    if payments is None:
+        return ()
+    if not isinstance(payments, list):
+        raise _Invalid("invalid_order", "payments must be a list")
+    parsed = []
+    for number, payment in enumerate(payments, start=1):
+        where = f"payment {number}: "
+        if not isinstance(payment, dict):
+            raise _Invalid("invalid_order", f"{where}must be an object")
+        method = _text(payment, "method", max_len=32, required=True, where=where)
+        amount = _number(payment, "amount", places=2, limit=MAX_MONEY, where=where)
+        if amount < 0:
+            raise _Invalid("invalid_order", f"{where}amount must not be negative")
+        parsed.append(SalePayment(method, amount))
+    return tuple(parsed)
+
+
+def _parse(raw: object, *, max_lines: int, now: datetime) -> Sale:
+    if not isinstance(raw, dict):
+        raise _Invalid("invalid_order", "each order must be a JSON object")
+    offline_id = _offline_id(raw)
+    receipt_number = _text(raw, "receipt_number", max_len=64, required=False)
+    cashier = _text(raw, "cashier", max_len=100, required=False)
+    created_at = _created_at(raw, now)
+    lines = _lines(raw, max_lines)
+    total = _number(raw, "total", places=2, limit=MAX_MONEY)
+    expected = round_money(sum((line.quantity * line.unit_price for line in lines), Decimal(0)))
+    if total != expected:
+        raise _Invalid("total_mismatch", f"total is {canonical(total)} but the lines add up to {canonical(expected)}")
+    payments = _payments(raw)
+    if payments:
+        paid = sum((payment.amount for payment in payments), Decimal(0))
+        if paid != total:
+            raise _Invalid("payments_mismatch", f"payments add up to {canonical(paid)}, total is {canonical(total)}")
+    sale = dict(offline_id=offline_id, receipt_number=receipt_number, created_at=created_at,
+                cashier=cashier, lines=lines, total=total, payments=payments)
+    return Sale(**sale, fingerprint=fingerprint(**sale))
+
+
+def fingerprint(*, offline_id, receipt_number, created_at, cashier, lines, total, payments) -> str:
+    """SHA-256 of the sale's canonical content: keys sorted, numbers and the time normalised.
+
+    Fields outside the contract are left out, so a till that adds its own
+    metadata on a retry is still recognised as replaying the same sale.
+    """
+    content = {
+        "offline_id": offline_id,
+        "receipt_number": receipt_number,
+        "created_at": created_at.astimezone(timezone.utc).isoformat(),
+        "cashier": cashier,
+        "lines": [{"sku": l.sku, "quantity": canonical(l.quantity), "unit_price": canonical(l.unit_price)}
+                  for l in lines],
+        "total": canonical(total),
+        "payments": [{"method": p.method, "amount": canonical(p.amount)} for p in payments],
+    }
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,45 @@
+"""Products and the stock ledger."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .types import Money, Quantity, UtcDateTime, utcnow
+
+
+class Product(db.Model):
+    """A sellable item. stock_quantity always equals opening_stock plus the sum of its movements."""
+
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    price: Mapped[Decimal] = mapped_column(Money)
+    opening_stock: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
+    stock_quantity: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class StockMovement(db.Model):
+    """One change of a product's stock. A sale line has exactly one movement of kind 'sale'."""
+
+    __tablename__ = "stock_movements"
+    __table_args__ = (
+        # The database, not application code, guarantees one sale movement per line.
+        Index("uq_stock_movements_sale_line", "order_line_id", unique=True,
+              sqlite_where=text("kind = 'sale'"), postgresql_where=text("kind = 'sale'")),
+        Index("ix_stock_movements_product_id", "product_id"),
+        CheckConstraint("kind IN ('sale', 'adjustment', 'compensation', 'legacy')", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    order_line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id"))
+    quantity_delta: Mapped[Decimal] = mapped_column(Quantity)
+    kind: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

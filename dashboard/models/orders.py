@@ -1,0 +1,67 @@
+"""Stored sales: orders, their lines and payments."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .types import Money, Quantity, UtcDateTime, utcnow
+
+
+class Order(db.Model):
+    """A sale. offline_id and invoice_number are each unique: that is what makes sync exactly-once."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint("status IN ('completed', 'void')", name="status"),
+        Index("ix_orders_device_created", "device_id", "created_at"),
+        Index("ix_orders_receipt_number", "receipt_number"),
+        Index("ix_orders_sync_id", "sync_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offline_id: Mapped[str] = mapped_column(String(36), unique=True)
+    receipt_number: Mapped[str | None] = mapped_column(String(64))
+    # Null only inside the transaction that stores the sale, before its number is assigned.
+    invoice_number: Mapped[str | None] = mapped_column(String(64), unique=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    cashier: Mapped[str | None] = mapped_column(String(100))
+    total: Mapped[Decimal] = mapped_column(Money)
+    status: Mapped[str] = mapped_column(String(16), default="completed")
+    # SHA-256 of the sale's canonical content: tells a replay from a reused offline_id.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # True when the till's receipt number was already taken and the server renumbered the sale.
+    receipt_number_collision: Mapped[bool] = mapped_column(default=False)
+    sync_id: Mapped[int | None] = mapped_column(ForeignKey("sync_logs.id"))
+
+
+class OrderLine(db.Model):
+    """One line of a sale, numbered from 1 in the order the till sent them."""
+
+    __tablename__ = "order_lines"
+    __table_args__ = (UniqueConstraint("order_id", "line_no", name="uq_order_lines_order_line_no"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    line_no: Mapped[int]
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    sku: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    unit_price: Mapped[Decimal] = mapped_column(Money)
+    status: Mapped[str] = mapped_column(String(16), default="completed")
+
+
+class Payment(db.Model):
+    """A payment the till recorded against a sale."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    method: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[Decimal] = mapped_column(Money)

@@ -1,0 +1,56 @@
+"""The record of every sync request and of every sale it did not create."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .types import UtcDateTime, utcnow
+
+
+class SyncLog(db.Model):
+    """One POST /api/v1/sync call, whatever its outcome."""
+
+    __tablename__ = "sync_logs"
+    __table_args__ = (
+        Index("ix_sync_logs_started_at", "started_at"),
+        Index("ix_sync_logs_device_started", "device_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
+    batch_id: Mapped[str | None] = mapped_column(String(100))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    duration_ms: Mapped[int] = mapped_column(default=0)
+    http_status: Mapped[int]
+    error_code: Mapped[str | None] = mapped_column(String(40))
+    received: Mapped[int] = mapped_column(default=0)
+    created: Mapped[int] = mapped_column(default=0)
+    duplicates: Mapped[int] = mapped_column(default=0)
+    conflicts: Mapped[int] = mapped_column(default=0)
+    rejected: Mapped[int] = mapped_column(default=0)
+
+
+class SyncAttempt(db.Model):
+    """A sale in a sync that was not plainly created: its status, reason and the payload sent."""
+
+    __tablename__ = "sync_attempts"
+    __table_args__ = (
+        Index("ix_sync_attempts_sync_id", "sync_id"),
+        Index("ix_sync_attempts_reason_device_time", "reason", "device_id", "received_at"),
+        Index("ix_sync_attempts_offline_id", "offline_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sync_id: Mapped[int] = mapped_column(ForeignKey("sync_logs.id"))
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
+    position: Mapped[int]  # index of the sale in the request's orders list
+    offline_id: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(40))
+    message: Mapped[str | None] = mapped_column(Text)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    payload: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
