@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from flask import Flask
 
@@ -12,6 +13,7 @@ from .extensions import csrf, db, login_manager, migrate
 
 def create_app(overrides: dict | None = None, instance_path: str | None = None) -> Flask:
     """Build the app: config, extensions, blueprints, CLI, logging; nothing else."""
+    instance_path = instance_path or os.environ.get("TILLSYNC_INSTANCE_PATH") or None
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path,
                 template_folder="../templates", static_folder="../static")
     app.config.from_mapping(load_settings(app.instance_path))
