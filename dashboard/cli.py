@@ -104,9 +104,10 @@ def users_create(email: str, role: str, password_stdin: bool):
 
 @demo_cli.command("catalog")
 def demo_catalog():
-    """Load the demo catalogue built from the real bakery transactions (re-running updates it)."""
-    summary = catalog.import_products(catalog.demo_catalog_rows())
-    click.echo(f"Demo catalogue: {summary.created} products created, {summary.updated} updated")
+    """Load the demo catalogue built from the real bakery transactions; products that exist are kept as they are."""
+    rows = catalog.demo_catalog_rows()
+    summary = catalog.import_products(rows, update_existing=False)
+    click.echo(f"Demo catalogue: {summary.created} products created, {len(rows) - summary.created} already there")
 
 
 @redis_cli.command("serve")

