@@ -47,4 +47,9 @@ if [ "${1:-}" = "test" ]; then
   if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     apt_install postgresql
   fi
+  # The dashboard's browser tests drive Debian's Chromium through Playwright
+  # (Playwright's own browser download cannot work on a closed network).
+  if ! command -v chromium >/dev/null; then
+    apt_install chromium
+  fi
 fi

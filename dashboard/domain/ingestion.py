@@ -24,7 +24,7 @@ from ..extensions import db
 from ..models import Device, Order, OrderLine, Payment, Product, StockMovement, SyncAttempt, SyncLog
 from .numbering import allocate_server_numbers
 from .results import CONFLICT, CREATED, DUPLICATE, REJECTED, SaleResult, SyncOutcome
-from .sales import Rejection, Sale, offline_id_of, parse_sale
+from .sales import Rejection, Sale, content_hash, offline_id_of, parse_sale
 
 orders_t = Order.__table__
 lines_t = OrderLine.__table__
@@ -176,6 +176,7 @@ class _Batch:
             "invoice_number": invoice_number, "device_id": self.device_id, "created_at": sale.created_at,
             "received_at": self.now, "cashier": sale.cashier, "total": sale.total, "status": "completed",
             "fingerprint": sale.fingerprint, "receipt_number_collision": collision, "sync_id": sync_id,
+            "content_hash": content_hash(self.device_id, sale.lines, sale.total),
         }
 
     def _number_from_server_series(self, created: dict[int, int], invoice: dict[int, str | None]) -> None:
@@ -271,7 +272,9 @@ def _stored_orders(offline_ids: list[str]) -> dict[str, StoredOrder]:
         return {}
     rows = db.session.execute(
         select(Order.offline_id, Order.id, Order.device_id, Order.fingerprint, Order.invoice_number)
-        .where(Order.offline_id.in_(offline_ids)))
+        .where(Order.offline_id.in_(offline_ids))
+        # Legacy imports may hold several sales with one offline_id: the synced one answers for it.
+        .order_by(Order.legacy_id.is_not(None).desc(), Order.id.desc()))
     return {row.offline_id: StoredOrder(row.id, row.device_id, row.fingerprint, row.invoice_number) for row in rows}
 
 

@@ -212,3 +212,14 @@ def fingerprint(*, offline_id, receipt_number, created_at, cashier, lines, total
     }
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def content_hash(device_id: int, lines, total: Decimal) -> str:
+    """SHA-256 of what a basket is: device, lines (sku, quantity, price, in order) and total.
+
+    Two entries of one basket share it whatever their ids, numbers and times;
+    the duplicate scan compares sales by it. Migration 0002 holds a frozen copy.
+    """
+    content = [device_id, canonical(total),
+               [[line.sku, canonical(line.quantity), canonical(line.unit_price)] for line in lines]]
+    return hashlib.sha256(json.dumps(content, separators=(",", ":")).encode()).hexdigest()

@@ -34,7 +34,10 @@ class StockMovement(db.Model):
         Index("uq_stock_movements_sale_line", "order_line_id", unique=True,
               sqlite_where=text("kind = 'sale'"), postgresql_where=text("kind = 'sale'")),
         Index("ix_stock_movements_product_id", "product_id"),
-        CheckConstraint("kind IN ('sale', 'adjustment', 'compensation', 'legacy')", name="kind"),
+        # A fix compensates a movement at most once; applying it again inserts nothing.
+        Index("uq_stock_movements_fix_compensates", "fix_id", "compensates_movement_id", unique=True),
+        Index("ix_stock_movements_order_line_id", "order_line_id"),
+        CheckConstraint("kind IN ('sale', 'adjustment', 'compensation', 'legacy', 'reversal')", name="kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -43,3 +46,6 @@ class StockMovement(db.Model):
     quantity_delta: Mapped[Decimal] = mapped_column(Quantity)
     kind: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # For 'compensation' and 'reversal': the fix that made it and the movement it cancels.
+    fix_id: Mapped[int | None] = mapped_column(ForeignKey("fixes.id"))
+    compensates_movement_id: Mapped[int | None] = mapped_column(ForeignKey("stock_movements.id"))

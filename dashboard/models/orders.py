@@ -4,11 +4,17 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
 from .types import Money, Quantity, UtcDateTime, utcnow
+
+
+# Sales imported from older systems keep their duplicates (so they can be found
+# and fixed here): the uniqueness that makes sync exactly-once covers every
+# sale that did not come from a legacy import.
+_NOT_LEGACY = text("legacy_id IS NULL")
 
 
 class Order(db.Model):
@@ -17,16 +23,26 @@ class Order(db.Model):
     __tablename__ = "orders"
     __table_args__ = (
         CheckConstraint("status IN ('completed', 'void')", name="status"),
+        Index("uq_orders_offline_id", "offline_id", unique=True,
+              sqlite_where=_NOT_LEGACY, postgresql_where=_NOT_LEGACY),
+        Index("uq_orders_invoice_number", "invoice_number", unique=True,
+              sqlite_where=_NOT_LEGACY, postgresql_where=_NOT_LEGACY),
+        Index("ix_orders_offline_id_all", "offline_id"),
+        Index("ix_orders_invoice_number_all", "invoice_number"),
+        Index("ix_orders_content", "device_id", "content_hash", "created_at"),
+        Index("ix_orders_created_at", "created_at"),
+        Index("ix_orders_status_id", "status", "id"),
         Index("ix_orders_device_created", "device_id", "created_at"),
         Index("ix_orders_receipt_number", "receipt_number"),
         Index("ix_orders_sync_id", "sync_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    offline_id: Mapped[str] = mapped_column(String(36), unique=True)
+    # Null only for legacy sales that had none.
+    offline_id: Mapped[str | None] = mapped_column(String(36))
     receipt_number: Mapped[str | None] = mapped_column(String(64))
     # Null only inside the transaction that stores the sale, before its number is assigned.
-    invoice_number: Mapped[str | None] = mapped_column(String(64), unique=True)
+    invoice_number: Mapped[str | None] = mapped_column(String(64))
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     received_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
@@ -38,6 +54,14 @@ class Order(db.Model):
     # True when the till's receipt number was already taken and the server renumbered the sale.
     receipt_number_collision: Mapped[bool] = mapped_column(default=False)
     sync_id: Mapped[int | None] = mapped_column(ForeignKey("sync_logs.id"))
+    # SHA-256 of device, lines and total: equal for two entries of the same basket.
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    legacy_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    legacy_import_id: Mapped[int | None] = mapped_column(ForeignKey("legacy_imports.id"))
+    # Set when a fix voids this sale as a duplicate of kept_order_id.
+    voided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    void_fix_id: Mapped[int | None] = mapped_column(ForeignKey("fixes.id"))
+    kept_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
 
 
 class OrderLine(db.Model):
@@ -54,6 +78,8 @@ class OrderLine(db.Model):
     quantity: Mapped[Decimal] = mapped_column(Quantity)
     unit_price: Mapped[Decimal] = mapped_column(Money)
     status: Mapped[str] = mapped_column(String(16), default="completed")
+    voided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    void_fix_id: Mapped[int | None] = mapped_column(ForeignKey("fixes.id"))
 
 
 class Payment(db.Model):

@@ -1,0 +1,208 @@
+"""The till's durable outbox: every sale, kept in a local SQLite file until the server acknowledged it.
+
+A sale is written here, in one transaction with its receipt counter, before
+anything else happens (printing, uploading). The order object sent to the
+server is frozen as JSON at that moment and sent byte for byte on every
+attempt, so a retry can never change the sale's fingerprint or its identity.
+Rows are never deleted: an acknowledged sale is marked 'synced', a refused one
+'flagged'. Standard library only.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+PENDING, SYNCED, FLAGGED = "pending", "synced", "flagged"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS receipt_counters (
+    prefix TEXT PRIMARY KEY,
+    last_number INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sales (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    offline_id TEXT NOT NULL UNIQUE,
+    receipt_number TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'synced', 'flagged')),
+    in_flight TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    status TEXT,
+    order_id INTEGER,
+    invoice_number TEXT,
+    reason TEXT,
+    message TEXT,
+    acknowledged_at TEXT
+);
+CREATE INDEX IF NOT EXISTS ix_sales_state ON sales (state, seq);
+CREATE INDEX IF NOT EXISTS ix_sales_in_flight ON sales (in_flight) WHERE in_flight IS NOT NULL;
+"""
+
+
+@dataclass(frozen=True)
+class OutboxSale:
+    """One sale as the outbox holds it.
+
+    state is 'pending' (not acknowledged yet), 'synced' (the server stored it:
+    order_id and invoice_number are set) or 'flagged' (conflict or rejected:
+    reason and message say why; staff must look at it). in_flight is the id of
+    the upload that was under way when the till last stopped, if any.
+    """
+
+    seq: int
+    offline_id: str
+    receipt_number: str
+    created_at: str
+    order: dict
+    state: str
+    in_flight: str | None
+    attempts: int
+    status: str | None
+    order_id: int | None
+    invoice_number: str | None
+    reason: str | None
+    message: str | None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+class Outbox:
+    """The SQLite file behind a Till. Safe to share between threads of one process."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Transactions are ours (isolation_level=None); the lock keeps one thread in one at a time.
+        self._conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30)
+        self._lock = threading.RLock()
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: a sale the till reported as recorded is on disk even after a power cut.
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute("PRAGMA busy_timeout=30000")
+        with self._write():
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._conn.execute(statement)
+
+    def close(self) -> None:
+        """Close the file; every recorded sale is already committed."""
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _write(self):
+        """One write transaction, holding the write lock from its first statement."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _rows(self, sql: str, params: tuple = ()) -> list[OutboxSale]:
+        with self._lock:
+            cursor = self._conn.execute(
+                "SELECT seq, offline_id, receipt_number, created_at, payload, state, in_flight, attempts, "
+                "status, order_id, invoice_number, reason, message FROM sales " + sql, params)
+            return [OutboxSale(row[0], row[1], row[2], row[3], json.loads(row[4]), *row[5:]) for row in cursor]
+
+    def add_sale(self, prefix: str, build_order) -> OutboxSale:
+        """Take the next receipt number and store the sale built by build_order(offline_id, receipt_number),
+        in one transaction."""
+        with self._write() as conn:
+            conn.execute("INSERT INTO receipt_counters (prefix, last_number) VALUES (?, 1) "
+                         "ON CONFLICT (prefix) DO UPDATE SET last_number = last_number + 1", (prefix,))
+            number = conn.execute("SELECT last_number FROM receipt_counters WHERE prefix = ?", (prefix,)).fetchone()[0]
+            offline_id = str(uuid.uuid4())
+            receipt_number = f"{prefix}-{number:06d}"
+            order = build_order(offline_id, receipt_number)
+            conn.execute("INSERT INTO sales (offline_id, receipt_number, created_at, payload) VALUES (?, ?, ?, ?)",
+                         (offline_id, receipt_number, order["created_at"], _dumps(order)))
+        return self.get(offline_id)
+
+    def renumber(self, seq: int, prefix: str) -> OutboxSale:
+        """Give a sale a new offline_id and receipt number. Only the simulated legacy till does this:
+        it is exactly the bug that makes duplicates, never call it from a real till."""
+        with self._write() as conn:
+            conn.execute("UPDATE receipt_counters SET last_number = last_number + 1 WHERE prefix = ?", (prefix,))
+            number = conn.execute("SELECT last_number FROM receipt_counters WHERE prefix = ?", (prefix,)).fetchone()[0]
+            order = json.loads(conn.execute("SELECT payload FROM sales WHERE seq = ?", (seq,)).fetchone()[0])
+            order["offline_id"], order["receipt_number"] = str(uuid.uuid4()), f"{prefix}-{number:06d}"
+            conn.execute("UPDATE sales SET offline_id = ?, receipt_number = ?, payload = ?, in_flight = NULL "
+                         "WHERE seq = ?", (order["offline_id"], order["receipt_number"], _dumps(order), seq))
+        return self._rows("WHERE seq = ?", (seq,))[0]
+
+    def get(self, offline_id: str) -> OutboxSale | None:
+        rows = self._rows("WHERE offline_id = ?", (offline_id,))
+        return rows[0] if rows else None
+
+    def sales(self, state: str | None = None) -> list[OutboxSale]:
+        """Every sale, or those in one state, oldest first."""
+        if state is None:
+            return self._rows("ORDER BY seq")
+        return self._rows("WHERE state = ? ORDER BY seq", (state,))
+
+    def count(self, state: str) -> int:
+        with self._lock:
+            return self._conn.execute("SELECT COUNT(*) FROM sales WHERE state = ?", (state,)).fetchone()[0]
+
+    def next_batch(self, size: int) -> list[OutboxSale]:
+        """The oldest pending sales, at most size of them."""
+        return self._rows("WHERE state = 'pending' ORDER BY seq LIMIT ?", (size,))
+
+    def in_flight(self) -> list[OutboxSale]:
+        """Pending sales whose upload was under way when the till last stopped."""
+        return self._rows("WHERE state = 'pending' AND in_flight IS NOT NULL ORDER BY seq")
+
+    def mark_in_flight(self, seqs: list[int], upload_id: str) -> None:
+        """Record, before sending, that these sales are being uploaded; survives a crash mid-upload."""
+        with self._write() as conn:
+            conn.executemany("UPDATE sales SET in_flight = ?, attempts = attempts + 1 WHERE seq = ?",
+                             [(upload_id, seq) for seq in seqs])
+
+    def clear_in_flight(self, seqs: list[int]) -> None:
+        """The server answered that these sales are not stored: they are plain pending sales again."""
+        with self._write() as conn:
+            conn.executemany("UPDATE sales SET in_flight = NULL WHERE seq = ? AND state = 'pending'",
+                             [(seq,) for seq in seqs])
+
+    def mark_synced(self, acks: list[tuple[int, str, int, str, str | None]]) -> None:
+        """(seq, status, order_id, invoice_number, reason) of sales the server stored, in one transaction."""
+        now = _now()
+        with self._write() as conn:
+            conn.executemany(
+                "UPDATE sales SET state = 'synced', in_flight = NULL, status = ?, order_id = ?, "
+                "invoice_number = ?, reason = ?, message = NULL, acknowledged_at = ? WHERE seq = ?",
+                [(status, order_id, invoice, reason, now, seq) for seq, status, order_id, invoice, reason in acks])
+
+    def mark_flagged(self, flags: list[tuple[int, str, str | None, str | None]]) -> None:
+        """(seq, status, reason, message) of sales the server refused; they stay for staff to see."""
+        now = _now()
+        with self._write() as conn:
+            conn.executemany(
+                "UPDATE sales SET state = 'flagged', in_flight = NULL, status = ?, reason = ?, message = ?, "
+                "acknowledged_at = ? WHERE seq = ? AND state = 'pending'",
+                [(status, reason, message, now, seq) for seq, status, reason, message in flags])
+
+    def requeue(self, offline_id: str) -> bool:
+        """Put a flagged sale back in the queue, unchanged (same offline_id and content)."""
+        with self._write() as conn:
+            changed = conn.execute(
+                "UPDATE sales SET state = 'pending', status = NULL, reason = NULL, message = NULL, "
+                "acknowledged_at = NULL WHERE offline_id = ? AND state = 'flagged'", (offline_id,)).rowcount
+        return changed == 1
+
+
+def _dumps(order: dict) -> str:
+    return json.dumps(order, separators=(",", ":"), ensure_ascii=False)

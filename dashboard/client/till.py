@@ -1,0 +1,304 @@
+"""The Till: record sales into the durable outbox, and upload them as the sync contract says."""
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from pathlib import Path
+
+from .outbox import FLAGGED, PENDING, SYNCED, Outbox, OutboxSale
+from .transport import AuthError, BatchTooLarge, HttpTransport, RequestError, SyncError, TransientError
+
+CENT = Decimal("0.01")
+STORED = ("created", "duplicate")
+REFUSED = ("conflict", "rejected")
+RECOVERED = "recovered"
+
+
+@dataclass
+class SyncReport:
+    """What one Till.sync() did. ok is True when it ended with nothing left to send and no error."""
+
+    requests: int = 0
+    sent: int = 0
+    created: int = 0
+    duplicate: int = 0
+    conflict: int = 0
+    rejected: int = 0
+    recovered: int = 0
+    retries: int = 0
+    pending: int = 0
+    flagged: int = 0
+    error: str | None = None
+
+    @property
+    def acknowledged(self) -> int:
+        """Sales this run found stored on the server (created, duplicate or recovered)."""
+        return self.created + self.duplicate + self.recovered
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.pending == 0
+
+
+class Till:
+    """One till: its outbox file, its server and token, and its receipt prefix (e.g. 'T03')."""
+
+    def __init__(self, outbox_path: str | Path, server_url: str, token: str, prefix: str, *,
+                 batch_size: int = 100, timeout: float = 10.0, max_attempts: int = 8,
+                 backoff: float = 0.5, max_backoff: float = 60.0, transport=None,
+                 sleep=time.sleep, rng: random.Random | None = None):
+        prefix = (prefix or "").strip()
+        if not prefix or len(prefix) > 40 or any(char.isspace() for char in prefix):
+            raise ValueError("prefix must be a short code without spaces, such as 'T03'")
+        self.prefix = prefix
+        self.batch_size = batch_size
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.transport = transport or HttpTransport(server_url, token, timeout=timeout)
+        self.outbox = Outbox(outbox_path)
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._sync_lock = threading.Lock()
+
+    def __enter__(self) -> "Till":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.outbox.close()
+
+    # Selling ---------------------------------------------------------------------------------
+
+    def record_sale(self, lines: list[dict], cashier: str | None, payments: list[dict] | None = None,
+                    created_at: datetime | None = None) -> str:
+        """Write a sale to the outbox (durably, before anything else) and return its offline_id.
+
+        lines: [{"sku", "quantity", "unit_price"}] with numbers as str, int or Decimal.
+        payments: optional [{"method", "amount"}] adding up to the total.
+        Raises ValueError, and records nothing, for a sale the server could never accept.
+        """
+        clean_lines = [_line(number, line) for number, line in enumerate(lines or [], start=1)]
+        if not clean_lines:
+            raise ValueError("a sale needs at least one line")
+        total = sum((Decimal(l["quantity"]) * Decimal(l["unit_price"]) for l in clean_lines), Decimal(0))
+        total = total.quantize(CENT, rounding=ROUND_HALF_UP)
+        cashier = (cashier or "").strip()[:100] or None
+        clean_payments = None
+        if payments is not None:
+            clean_payments = [{"method": _method(p.get("method")), "amount": _money(p.get("amount"), "payment amount")}
+                              for p in payments]
+            paid = sum((Decimal(p["amount"]) for p in clean_payments), Decimal(0))
+            if clean_payments and paid != total:
+                raise ValueError(f"payments add up to {paid}, the sale's total is {total}")
+        moment = (created_at or datetime.now()).astimezone()
+
+        def build(offline_id: str, receipt_number: str) -> dict:
+            order = {"offline_id": offline_id, "receipt_number": receipt_number,
+                     "created_at": moment.isoformat(), "cashier": cashier,
+                     "lines": clean_lines, "total": str(total)}
+            if clean_payments:
+                order["payments"] = clean_payments
+            return order
+
+        return self.outbox.add_sale(self.prefix, build).offline_id
+
+    def products(self) -> list[dict]:
+        """The server's catalogue, [{"sku", "name", "price"}]; raises a SyncError when it cannot be had."""
+        return self.transport.products()
+
+    # Looking at the outbox --------------------------------------------------------------------
+
+    def pending(self) -> list[OutboxSale]:
+        """Sales not acknowledged by the server yet, oldest first."""
+        return self.outbox.sales(PENDING)
+
+    def flagged(self) -> list[OutboxSale]:
+        """Sales the server answered 'conflict' or 'rejected' for; staff must look at them (reason, message)."""
+        return self.outbox.sales(FLAGGED)
+
+    def synced(self) -> list[OutboxSale]:
+        """Sales the server acknowledged, with their order_id and invoice_number."""
+        return self.outbox.sales(SYNCED)
+
+    def sale(self, offline_id: str) -> OutboxSale | None:
+        return self.outbox.get(offline_id)
+
+    def requeue(self, offline_id: str) -> bool:
+        """Send a flagged sale again, unchanged, once staff fixed the cause (e.g. a product now exists)."""
+        return self.outbox.requeue(offline_id)
+
+    # Uploading --------------------------------------------------------------------------------
+
+    def sync(self) -> SyncReport:
+        """Upload every pending sale; returns what happened. Never raises for network or server trouble:
+        sales that could not be sent stay pending, and report.error says why it stopped."""
+        report = SyncReport()
+        with self._sync_lock:
+            if self._resolve_interrupted(report):
+                self._upload_pending(report)
+            report.pending = self.outbox.count(PENDING)
+            report.flagged = self.outbox.count(FLAGGED)
+        return report
+
+    def _resolve_interrupted(self, report: SyncReport) -> bool:
+        """Ask the server about sales whose upload was under way when the till stopped; False on failure."""
+        interrupted = self.outbox.in_flight()
+        if not interrupted:
+            return True
+        failures = 0
+        while True:
+            try:
+                answers = self.transport.sync_status([sale.offline_id for sale in interrupted])
+                break
+            except TransientError as exc:
+                failures += 1
+                if not self._wait_before_retry(report, failures, exc):
+                    return False
+            except SyncError as exc:
+                report.error = f"status check failed: {exc}"
+                return False
+        stored, unknown = [], []
+        for sale, answer in zip(interrupted, answers):
+            status = answer.get("status") if isinstance(answer, dict) else None
+            if not isinstance(answer, dict) or not _same_id(answer.get("offline_id"), sale.offline_id) \
+                    or status not in ("synced", "unknown") \
+                    or (status == "synced" and not (answer.get("order_id") and answer.get("invoice_number"))):
+                report.error = f"status answer breaks the contract for {sale.offline_id}: {answer!r}"
+                return False
+            if status == "synced":
+                stored.append((sale.seq, RECOVERED, answer["order_id"], answer["invoice_number"], None))
+            else:
+                unknown.append(sale.seq)
+        self.outbox.mark_synced(stored)
+        self.outbox.clear_in_flight(unknown)
+        report.recovered += len(stored)
+        return True
+
+    def _upload_pending(self, report: SyncReport) -> None:
+        size, failures = self.batch_size, 0
+        while True:
+            batch = self.outbox.next_batch(size)
+            if not batch:
+                return
+            upload_id = str(uuid.uuid4())
+            # Recorded before sending: after a crash, the next sync asks the server before resending.
+            self.outbox.mark_in_flight([sale.seq for sale in batch], upload_id)
+            body = json.dumps({"batch_id": upload_id, "orders": [sale.order for sale in batch]},
+                              separators=(",", ":"), ensure_ascii=False).encode()
+            report.requests += 1
+            report.sent += len(batch)
+            try:
+                answer = self.transport.post_sync(body)
+            except TransientError as exc:
+                failures += 1
+                if not self._wait_before_retry(report, failures, exc):
+                    return
+                self._before_resend(batch)
+                continue
+            except BatchTooLarge as exc:
+                if len(batch) > 1:
+                    size = max(1, len(batch) // 2)
+                else:
+                    self.outbox.mark_flagged([(batch[0].seq, "rejected", exc.code or "too_large", str(exc))])
+                    report.rejected += 1
+                continue
+            except (AuthError, RequestError) as exc:
+                report.error = str(exc)
+                return
+            failures = 0
+            if not self._apply(batch, answer, report):
+                return
+
+    def _apply(self, batch: list[OutboxSale], answer: dict, report: SyncReport) -> bool:
+        """Record the server's answer for each sale of the batch, in one outbox transaction."""
+        results = answer["results"]
+        if len(results) != len(batch):
+            report.error = f"the server answered {len(results)} results for {len(batch)} sales"
+            return False
+        acks, flags = [], []
+        for sale, result in zip(batch, results):
+            status = result.get("status") if isinstance(result, dict) else None
+            if not isinstance(result, dict) or not _same_id(result.get("offline_id"), sale.offline_id) \
+                    or status not in STORED + REFUSED \
+                    or (status in STORED and not (result.get("order_id") and result.get("invoice_number"))):
+                report.error = f"the answer for {sale.offline_id} breaks the contract: {result!r}"
+                return False
+            if status in STORED:
+                acks.append((sale.seq, status, result["order_id"], result["invoice_number"], result.get("reason")))
+            else:
+                flags.append((sale.seq, status, result.get("reason"), result.get("message")))
+            setattr(report, status, getattr(report, status) + 1)
+        self.outbox.mark_synced(acks)
+        self.outbox.mark_flagged(flags)
+        return True
+
+    def _wait_before_retry(self, report: SyncReport, failures: int, exc: TransientError) -> bool:
+        """Sleep before the next attempt; False, with report.error set, once attempts are used up."""
+        if failures >= self.max_attempts:
+            report.error = f"gave up after {failures} failed attempts: {exc}"
+            return False
+        report.retries += 1
+        delay = min(self.max_backoff, self.backoff * 2 ** (failures - 1))
+        # Jitter, so tills that lost the network together do not all come back in the same second.
+        delay = self._rng.uniform(delay / 2, delay)
+        if exc.retry_after is not None:
+            delay = max(delay, min(exc.retry_after, self.max_backoff))
+        self._sleep(delay)
+        return True
+
+    def _before_resend(self, batch: list[OutboxSale]) -> None:
+        """Nothing: a correct till resends the very same sales. (The simulator's legacy till overrides this.)"""
+
+
+def _same_id(answered, ours: str) -> bool:
+    try:
+        return isinstance(answered, str) and uuid.UUID(answered) == uuid.UUID(ours)
+    except ValueError:
+        return False
+
+
+def _decimal(value, what: str) -> Decimal:
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"{what} must be a number")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"{what} '{value}' is not a number") from None
+    if not number.is_finite():
+        raise ValueError(f"{what} must be a finite number")
+    return number
+
+
+def _money(value, what: str) -> str:
+    number = _decimal(value, what)
+    if number != number.quantize(CENT) or number < 0:
+        raise ValueError(f"{what} must be a non-negative amount with at most 2 decimals, got {value}")
+    return str(number.quantize(CENT))
+
+
+def _method(value) -> str:
+    method = str(value or "").strip()
+    if not method or len(method) > 32:
+        raise ValueError("a payment method must have 1 to 32 characters, e.g. 'cash'")
+    return method
+
+
+def _line(number: int, line: dict) -> dict:
+    where = f"line {number}"
+    sku = str(line.get("sku") or "").strip()
+    if not sku:
+        raise ValueError(f"{where}: sku is missing")
+    quantity = _decimal(line.get("quantity"), f"{where} quantity")
+    if quantity <= 0 or quantity != quantity.quantize(Decimal("0.001")):
+        raise ValueError(f"{where}: quantity must be above zero with at most 3 decimals, got {quantity}")
+    return {"sku": sku, "quantity": format(quantity.normalize(), "f"),
+            "unit_price": _money(line.get("unit_price"), f"{where} unit_price")}

@@ -1,0 +1,67 @@
+"""Duplicate scans and the groups of orders they report."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .types import UtcDateTime, utcnow
+
+KINDS = ("same_offline_id", "same_invoice_same_content", "invoice_collision",
+         "suspected_double_entry", "duplicate_lines", "duplicate_movements")
+CERTAIN_KINDS = ("same_offline_id", "same_invoice_same_content", "duplicate_lines", "duplicate_movements")
+
+
+class DuplicateScan(db.Model):
+    """One run of the duplicate scan: when, who asked, and what it found (JSON)."""
+
+    __tablename__ = "duplicate_scans"
+    __table_args__ = (Index("ix_duplicate_scans_started_at", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trigger: Mapped[str] = mapped_column(String(20))  # schedule, dashboard, cli
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running, finished, failed
+    findings: Mapped[str | None] = mapped_column(Text)  # JSON: groups by kind, stock drift
+
+
+class DuplicateGroup(db.Model):
+    """Orders (or lines) reported together under one kind; found again by later scans through its key."""
+
+    __tablename__ = "duplicate_groups"
+    __table_args__ = (
+        UniqueConstraint("kind", "group_key", name="uq_duplicate_groups_kind_key"),
+        Index("ix_duplicate_groups_status_kind", "status", "kind", "id"),
+        CheckConstraint("status IN ('open', 'dismissed', 'fixed')", name="status"),
+        CheckConstraint("confidence IN ('certain', 'review')", name="confidence"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    group_key: Mapped[str] = mapped_column(String(200))
+    confidence: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    detected_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_seen_scan_id: Mapped[int | None] = mapped_column(ForeignKey("duplicate_scans.id"))
+    order_count: Mapped[int] = mapped_column(default=0)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    dismissed_reason: Mapped[str | None] = mapped_column(Text)
+    resolved_by: Mapped[str | None] = mapped_column(String(254))
+
+
+class DuplicateGroupMember(db.Model):
+    """An order of a group; for line and movement kinds, also the line concerned."""
+
+    __tablename__ = "duplicate_group_members"
+    __table_args__ = (
+        UniqueConstraint("group_id", "order_id", "order_line_id", name="uq_duplicate_group_members_entry"),
+        Index("ix_duplicate_group_members_order_id", "order_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("duplicate_groups.id"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    order_line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id"))

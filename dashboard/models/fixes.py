@@ -1,0 +1,58 @@
+"""Fix plans (previews) and the fixes applied from them."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .types import UtcDateTime, utcnow
+
+
+class FixPlan(db.Model):
+    """A previewed set of actions, stored with the hash an approval must quote."""
+
+    __tablename__ = "fix_plans"
+    __table_args__ = (
+        Index("ix_fix_plans_created_at", "created_at"),
+        CheckConstraint("status IN ('computing', 'ready', 'applying', 'applied', 'stale', 'failed')",
+                        name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(254))
+    # JSON: [{"group_id": ..., "keep_order_id": ...}, ...] as asked for.
+    request: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="computing")
+    plan: Mapped[str | None] = mapped_column(Text)  # JSON actions and totals
+    plan_hash: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    approved_by: Mapped[str | None] = mapped_column(String(254))
+    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class Fix(db.Model):
+    """A plan applied to the books (kind 'apply'), or the revert of one (kind 'revert')."""
+
+    __tablename__ = "fixes"
+    __table_args__ = (CheckConstraint("kind IN ('apply', 'revert')", name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    # Unique: a plan is applied at most once, a fix reverted at most once.
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("fix_plans.id"), unique=True)
+    reverts_fix_id: Mapped[int | None] = mapped_column(ForeignKey("fixes.id"), unique=True)
+    applied_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    applied_by: Mapped[str] = mapped_column(String(254))
+    summary: Mapped[str] = mapped_column(Text)  # JSON totals
+
+
+class FixGroup(db.Model):
+    """Which duplicate groups a fix resolved."""
+
+    __tablename__ = "fix_groups"
+
+    fix_id: Mapped[int] = mapped_column(ForeignKey("fixes.id"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("duplicate_groups.id"), primary_key=True, index=True)
