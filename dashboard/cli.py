@@ -139,5 +139,8 @@ def worker(queues):
 
 
 def register_cli(app: Flask) -> None:
-    for command in (products_cli, devices_cli, users_cli, demo_cli, redis_cli, worker):
+    from .cli_review import invoices_cli, legacy_cli, offline_cli
+
+    for command in (products_cli, devices_cli, users_cli, demo_cli, redis_cli, worker,
+                    offline_cli, invoices_cli, legacy_cli):
         app.cli.add_command(command)

@@ -51,6 +51,9 @@ def load_settings(instance_path: str) -> dict:
         # Requests per device per minute; 0 turns the limit off.
         "SYNC_RATE_LIMIT_PER_MINUTE": _int("SYNC_RATE_LIMIT_PER_MINUTE", 600),
         "DB_WRITE_RETRIES": _int("DB_WRITE_RETRIES", 6),
+        # Same device, same basket, entered again within this many seconds: a suspected double entry.
+        "DUPLICATE_WINDOW_SECONDS": _int("DUPLICATE_WINDOW_SECONDS", 120),
+        "DUPLICATE_SCAN_INTERVAL_HOURS": _int("DUPLICATE_SCAN_INTERVAL_HOURS", 24),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",

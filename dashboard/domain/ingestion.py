@@ -14,6 +14,7 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import bindparam, insert, select, update
@@ -25,10 +26,10 @@ from ..models import Device, Order, OrderLine, Payment, Product, StockMovement, 
 from .numbering import allocate_server_numbers
 from .results import CONFLICT, CREATED, DUPLICATE, REJECTED, SaleResult, SyncOutcome
 from .sales import Rejection, Sale, content_hash, offline_id_of, parse_sale
+from .stock_ledger import move_stock
 
 orders_t = Order.__table__
 lines_t = OrderLine.__table__
-products_t = Product.__table__
 
 
 @dataclass(frozen=True)
@@ -211,15 +212,11 @@ class _Batch:
         ])
         if payment_rows:
             db.session.execute(insert(Payment.__table__), payment_rows)
-        sold: dict[int, object] = {}
+        sold: dict[int, Decimal] = {}
         for row in line_rows:
-            sold[row["product_id"]] = sold.get(row["product_id"], 0) + row["quantity"]
-        # Last, and in product order: these row locks are the ones concurrent batches share most.
-        db.session.execute(
-            update(products_t).where(products_t.c.id == bindparam("product_id"))
-            .values(stock_quantity=products_t.c.stock_quantity - bindparam("sold")),
-            [{"product_id": product_id, "sold": sold[product_id]} for product_id in sorted(sold)],
-        )
+            sold[row["product_id"]] = sold.get(row["product_id"], Decimal(0)) - row["quantity"]
+        # Last: these row locks are the ones concurrent batches share most.
+        move_stock(sold)
 
     def _answer_repeats(self, repeats: list[int]) -> None:
         """Answer, against what is stored now, the sales whose offline_id came earlier in the batch,

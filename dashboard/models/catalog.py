@@ -37,6 +37,7 @@ class StockMovement(db.Model):
         # A fix compensates a movement at most once; applying it again inserts nothing.
         Index("uq_stock_movements_fix_compensates", "fix_id", "compensates_movement_id", unique=True),
         Index("ix_stock_movements_order_line_id", "order_line_id"),
+        Index("ix_stock_movements_compensates", "compensates_movement_id"),
         CheckConstraint("kind IN ('sale', 'adjustment', 'compensation', 'legacy', 'reversal')", name="kind"),
     )
 

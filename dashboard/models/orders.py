@@ -32,6 +32,9 @@ class Order(db.Model):
         Index("ix_orders_content", "device_id", "content_hash", "created_at"),
         Index("ix_orders_created_at", "created_at"),
         Index("ix_orders_status_id", "status", "id"),
+        # The few sales the server renumbered, for the duplicate reports.
+        Index("ix_orders_receipt_collision", "receipt_number",
+              sqlite_where=text("receipt_number_collision = 1"), postgresql_where=text("receipt_number_collision")),
         Index("ix_orders_device_created", "device_id", "created_at"),
         Index("ix_orders_receipt_number", "receipt_number"),
         Index("ix_orders_sync_id", "sync_id"),

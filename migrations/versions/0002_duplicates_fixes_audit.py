@@ -161,6 +161,9 @@ def upgrade():
         batch_op.create_index('ix_orders_invoice_number_all', ['invoice_number'], unique=False)
         batch_op.create_index('ix_orders_offline_id_all', ['offline_id'], unique=False)
         batch_op.create_index('ix_orders_status_id', ['status', 'id'], unique=False)
+        batch_op.create_index('ix_orders_receipt_collision', ['receipt_number'], unique=False,
+                              sqlite_where=sa.text('receipt_number_collision = 1'),
+                              postgresql_where=sa.text('receipt_number_collision'))
         batch_op.create_unique_constraint(batch_op.f('uq_orders_legacy_id'), ['legacy_id'])
         batch_op.create_foreign_key(batch_op.f('fk_orders_void_fix_id_fixes'), 'fixes', ['void_fix_id'], ['id'])
         batch_op.create_foreign_key(batch_op.f('fk_orders_legacy_import_id_legacy_imports'), 'legacy_imports', ['legacy_import_id'], ['id'])
@@ -173,6 +176,7 @@ def upgrade():
         batch_op.add_column(sa.Column('fix_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('compensates_movement_id', sa.Integer(), nullable=True))
         batch_op.create_index('ix_stock_movements_order_line_id', ['order_line_id'], unique=False)
+        batch_op.create_index('ix_stock_movements_compensates', ['compensates_movement_id'], unique=False)
         batch_op.create_index('uq_stock_movements_fix_compensates', ['fix_id', 'compensates_movement_id'], unique=True)
         batch_op.create_foreign_key(batch_op.f('fk_stock_movements_fix_id_fixes'), 'fixes', ['fix_id'], ['id'])
         batch_op.create_foreign_key(batch_op.f('fk_stock_movements_compensates_movement_id_stock_movements'), 'stock_movements', ['compensates_movement_id'], ['id'])
@@ -216,6 +220,7 @@ def downgrade():
         batch_op.drop_constraint(batch_op.f('fk_stock_movements_compensates_movement_id_stock_movements'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('fk_stock_movements_fix_id_fixes'), type_='foreignkey')
         batch_op.drop_index('uq_stock_movements_fix_compensates')
+        batch_op.drop_index('ix_stock_movements_compensates')
         batch_op.drop_index('ix_stock_movements_order_line_id')
         batch_op.drop_column('compensates_movement_id')
         batch_op.drop_column('fix_id')
@@ -227,6 +232,7 @@ def downgrade():
         batch_op.drop_constraint(batch_op.f('fk_orders_legacy_import_id_legacy_imports'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('fk_orders_void_fix_id_fixes'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('uq_orders_legacy_id'), type_='unique')
+        batch_op.drop_index('ix_orders_receipt_collision')
         batch_op.drop_index('ix_orders_status_id')
         batch_op.drop_index('ix_orders_offline_id_all')
         batch_op.drop_index('ix_orders_invoice_number_all')

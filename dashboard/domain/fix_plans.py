@@ -1,0 +1,201 @@
+"""Working out what fixing duplicate groups would do, without changing anything.
+
+A plan lists every action (orders voided, lines voided, compensating stock
+movements) with totals. Its hash covers the actions only, which are derived
+from the state of the orders, lines and movements concerned: if any of that
+changes after the preview, the plan computed again at approval gets another
+hash and the approval is refused. Stock levels are shown but not hashed, so a
+shop that keeps selling between preview and approval is not blocked.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import DuplicateGroup, DuplicateGroupMember, Order, OrderLine, Product
+from ..models.duplicates import CERTAIN_KINDS
+from .duplicate_detection import FoundGroup, repeated_lines
+from .stock_ledger import active_movements
+
+ORDER_KINDS = ("same_offline_id", "same_invoice_same_content", "suspected_double_entry")
+FIXABLE_KINDS = ORDER_KINDS + ("duplicate_lines", "duplicate_movements")
+
+
+class PlanError(ValueError):
+    """A plan that cannot be made as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class PlanTarget:
+    """One group to fix: its kind, orders (and flagged lines), and the order to keep."""
+
+    group_id: int | None
+    kind: str
+    order_ids: tuple[int, ...]
+    line_ids: tuple[int, ...] = ()
+    keep_order_id: int | None = None
+
+
+def targets_for_groups(selection: list[tuple[int, int | None]]) -> list[PlanTarget]:
+    """Targets for open groups chosen by id, each with the order to keep (None: the earliest)."""
+    ids = [group_id for group_id, _ in selection]
+    groups = {g.id: g for g in db.session.scalars(select(DuplicateGroup).where(DuplicateGroup.id.in_(ids)))}
+    members: dict[int, list] = defaultdict(list)
+    for member in db.session.execute(select(DuplicateGroupMember.group_id, DuplicateGroupMember.order_id,
+                                            DuplicateGroupMember.order_line_id)
+                                     .where(DuplicateGroupMember.group_id.in_(ids))):
+        members[member.group_id].append(member)
+    targets = []
+    for group_id, keep in selection:
+        group = groups.get(group_id)
+        if group is None:
+            raise PlanError(f"no duplicate group {group_id}")
+        if group.status != "open":
+            raise PlanError(f"group {group_id} is {group.status}, not open")
+        if group.kind not in FIXABLE_KINDS:
+            raise PlanError(f"group {group_id} is an invoice collision: two real sales are kept; dismiss it once reviewed")
+        order_ids = tuple(sorted({m.order_id for m in members[group_id]}))
+        if keep is not None and keep not in order_ids:
+            raise PlanError(f"order {keep} is not in group {group_id}")
+        line_ids = tuple(sorted(m.order_line_id for m in members[group_id] if m.order_line_id))
+        targets.append(PlanTarget(group_id, group.kind, order_ids, line_ids, keep))
+    return targets
+
+
+def open_certain_selection(kinds: tuple[str, ...] = CERTAIN_KINDS) -> list[tuple[int, None]]:
+    """Every open group of a certain kind (or of the given kinds), each keeping its earliest order."""
+    return [(group_id, None) for group_id in db.session.scalars(
+        select(DuplicateGroup.id).where(DuplicateGroup.status == "open", DuplicateGroup.kind.in_(kinds))
+        .order_by(DuplicateGroup.id))]
+
+
+def targets_for_found(found: list[FoundGroup]) -> list[PlanTarget]:
+    """Targets for groups a scan found but did not record (dry runs); certain kinds only."""
+    return [PlanTarget(None, g.kind, g.order_ids, g.line_ids) for g in found if g.kind in CERTAIN_KINDS]
+
+
+def build_plan(targets: list[PlanTarget], progress=None) -> dict:
+    """Every action fixing these targets would take, with totals; reads only."""
+    planned_groups = []
+    for number, target in enumerate(targets, start=1):
+        planned_groups.append(_plan_target(target))
+        if progress and (number % 50 == 0 or number == len(targets)):
+            progress(number / len(targets), f"{number} of {len(targets)} groups planned")
+    return {"groups": planned_groups, "totals": _totals(planned_groups), "stock": _stock_effect(planned_groups)}
+
+
+def plan_hash(plan: dict) -> str:
+    """SHA-256 of the plan's actions: what approval is bound to."""
+    actions = [{"group_id": g["group_id"], "kind": g["kind"], "keep_order_id": g["keep_order_id"],
+                "actions": g["actions"]} for g in plan["groups"]]
+    return hashlib.sha256(json.dumps(actions, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _completed_orders(order_ids) -> list:
+    return db.session.execute(
+        select(Order.id, Order.created_at, Order.total, Order.invoice_number)
+        .where(Order.id.in_(order_ids), Order.status == "completed").order_by(Order.created_at, Order.id)).all()
+
+
+def _completed_lines(order_ids) -> list:
+    return db.session.execute(
+        select(OrderLine.id, OrderLine.order_id, OrderLine.sku, OrderLine.quantity, OrderLine.unit_price)
+        .where(OrderLine.order_id.in_(order_ids), OrderLine.status == "completed")
+        .order_by(OrderLine.order_id, OrderLine.line_no)).all()
+
+
+def _compensations(line_ids: list[int], skip_first: bool) -> list[dict]:
+    actions = []
+    for line_id, movements in sorted(active_movements(line_ids).items()):
+        for movement in movements[1:] if skip_first else movements:
+            actions.append({"type": "compensate", "movement_id": movement.id, "order_line_id": line_id,
+                            "product_id": movement.product_id, "quantity": _text(-movement.quantity_delta)})
+    return actions
+
+
+def _plan_target(target: PlanTarget) -> dict:
+    actions: list[dict] = []
+    keep = None
+    if target.kind in ORDER_KINDS:
+        orders = _completed_orders(target.order_ids)
+        if len(orders) > 1:
+            keep = target.keep_order_id if target.keep_order_id in {o.id for o in orders} else orders[0].id
+            voided = [o for o in orders if o.id != keep]
+            lines = _completed_lines([o.id for o in voided])
+            for order in voided:
+                order_lines = [l for l in lines if l.order_id == order.id]
+                actions.append({"type": "void_order", "order_id": order.id, "keep_order_id": keep,
+                                "invoice_number": order.invoice_number, "total": _text(order.total),
+                                "units": _text(sum((Decimal(str(l.quantity)) for l in order_lines), Decimal(0)))})
+            actions += _compensations([l.id for l in lines], skip_first=False)
+    elif target.kind == "duplicate_lines":
+        orders = _completed_orders(target.order_ids)
+        if orders:
+            extra = set(repeated_lines(_completed_lines([orders[0].id]), Decimal(str(orders[0].total))))
+            for line in _completed_lines([orders[0].id]):
+                if line.id in extra:
+                    actions.append({"type": "void_line", "order_id": line.order_id, "order_line_id": line.id,
+                                    "sku": line.sku, "quantity": _text(line.quantity),
+                                    "amount": _text(Decimal(str(line.quantity)) * Decimal(str(line.unit_price)))})
+            actions += _compensations(sorted(extra), skip_first=False)
+    elif target.kind == "duplicate_movements":
+        if _completed_orders(target.order_ids):
+            actions += _compensations(list(target.line_ids), skip_first=True)
+    return {"group_id": target.group_id, "kind": target.kind, "keep_order_id": keep, "actions": actions}
+
+
+def _totals(groups: list[dict]) -> dict:
+    actions = [a for g in groups for a in g["actions"]]
+    voided_orders = [a for a in actions if a["type"] == "void_order"]
+    voided_lines = [a for a in actions if a["type"] == "void_line"]
+    revenue = sum((Decimal(a["total"]) for a in voided_orders), Decimal(0)) + \
+        sum((Decimal(a["amount"]) for a in voided_lines), Decimal(0))
+    units = sum((Decimal(a["units"]) for a in voided_orders), Decimal(0)) + \
+        sum((Decimal(a["quantity"]) for a in voided_lines), Decimal(0))
+    return {"groups": len(groups), "orders_voided": len(voided_orders), "lines_voided": len(voided_lines),
+            "compensating_movements": sum(1 for a in actions if a["type"] == "compensate"),
+            "revenue_removed": _text(revenue.quantize(Decimal("0.01"))), "units_removed": _text(units)}
+
+
+def _stock_effect(groups: list[dict]) -> list[dict]:
+    change: dict[int, Decimal] = defaultdict(Decimal)
+    for action in (a for g in groups for a in g["actions"] if a["type"] == "compensate"):
+        change[action["product_id"]] += Decimal(action["quantity"])
+    if not change:
+        return []
+    products = db.session.execute(select(Product.id, Product.sku, Product.stock_quantity)
+                                  .where(Product.id.in_(list(change))).order_by(Product.sku))
+    return [{"sku": sku, "before": _text(stock), "after": _text(Decimal(str(stock)) + change[pid])}
+            for pid, sku, stock in products]
+
+
+def _text(value) -> str:
+    return format(Decimal(str(value)).normalize() + 0, "f")
+
+
+def plan_csv(plan: dict) -> str:
+    """The plan as CSV: one row per action, then the totals and the stock effect."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["group_id", "kind", "action", "order_id", "keep_order_id", "order_line_id",
+                     "movement_id", "product_id", "quantity", "amount"])
+    for group in plan["groups"]:
+        for a in group["actions"]:
+            writer.writerow([group["group_id"], group["kind"], a["type"], a.get("order_id", ""),
+                             a.get("keep_order_id", ""), a.get("order_line_id", ""), a.get("movement_id", ""),
+                             a.get("product_id", ""), a.get("quantity", a.get("units", "")),
+                             a.get("total", a.get("amount", ""))])
+    writer.writerow([])
+    for name, value in plan["totals"].items():
+        writer.writerow(["total", name, value])
+    for row in plan["stock"]:
+        writer.writerow(["stock", row["sku"], row["before"], row["after"]])
+    return out.getvalue()

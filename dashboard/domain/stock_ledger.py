@@ -1,0 +1,84 @@
+"""The stock ledger: which sale movements are in force, and booking movements with their stock.
+
+A fix never deletes a movement: it cancels one with a 'compensation' of the
+opposite quantity, and a revert cancels the compensation with a 'reversal'.
+A sale movement is in force while it has no compensation that is itself in
+force (not reversed).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy.orm import aliased
+
+from ..extensions import db
+from ..models import Product, StockMovement
+
+SALE_KINDS = ("sale", "legacy")
+
+
+@dataclass(frozen=True)
+class Movement:
+    id: int
+    order_line_id: int | None
+    product_id: int
+    quantity_delta: Decimal
+
+
+def active_movements(line_ids: list[int]) -> dict[int, list[Movement]]:
+    """Sale movements in force for each of these lines, oldest first."""
+    if not line_ids:
+        return {}
+    compensation = aliased(StockMovement)
+    reversal = aliased(StockMovement)
+    reversed_ = select(reversal.id).where(reversal.compensates_movement_id == compensation.id,
+                                          reversal.kind == "reversal").exists()
+    cancelled = select(compensation.id).where(compensation.compensates_movement_id == StockMovement.id,
+                                              compensation.kind == "compensation", ~reversed_).exists()
+    rows = db.session.execute(
+        select(StockMovement.id, StockMovement.order_line_id, StockMovement.product_id, StockMovement.quantity_delta)
+        .where(StockMovement.order_line_id.in_(line_ids), StockMovement.kind.in_(SALE_KINDS), ~cancelled)
+        .order_by(StockMovement.order_line_id, StockMovement.id))
+    found: dict[int, list[Movement]] = defaultdict(list)
+    for row in rows:
+        found[row.order_line_id].append(Movement(row.id, row.order_line_id, row.product_id,
+                                                 Decimal(str(row.quantity_delta))))
+    return dict(found)
+
+
+def book_cancellations(movements: list[Movement], *, kind: str, fix_id: int, when) -> None:
+    """Insert one movement of the opposite quantity for each movement, and move stock to match.
+
+    The unique index on (fix_id, compensates_movement_id) makes a second
+    booking by the same fix fail instead of counting stock twice.
+    """
+    if not movements:
+        return
+    db.session.execute(insert(StockMovement), [
+        {"product_id": m.product_id, "order_line_id": m.order_line_id, "quantity_delta": -m.quantity_delta,
+         "kind": kind, "fix_id": fix_id, "compensates_movement_id": m.id, "created_at": when}
+        for m in movements])
+    change: dict[int, Decimal] = defaultdict(Decimal)
+    for m in movements:
+        change[m.product_id] -= m.quantity_delta
+    move_stock(change)
+
+
+def move_stock(change: dict[int, Decimal]) -> None:
+    """Add each product's change to its stock; in product order, so concurrent writers never deadlock."""
+    products = Product.__table__
+    db.session.execute(
+        update(products).where(products.c.id == bindparam("pid"))
+        .values(stock_quantity=products.c.stock_quantity + bindparam("delta")),
+        [{"pid": pid, "delta": change[pid]} for pid in sorted(change) if change[pid]])
+
+
+def fix_movements(fix_id: int, kind: str) -> list[Movement]:
+    """The movements of one kind a fix booked."""
+    rows = db.session.execute(
+        select(StockMovement.id, StockMovement.order_line_id, StockMovement.product_id, StockMovement.quantity_delta)
+        .where(and_(StockMovement.fix_id == fix_id, StockMovement.kind == kind)).order_by(StockMovement.id))
+    return [Movement(r.id, r.order_line_id, r.product_id, Decimal(str(r.quantity_delta))) for r in rows]
