@@ -128,14 +128,18 @@ def redis_serve():
 
 
 @click.command("worker")
-@click.option("--queue", "queues", multiple=True, default=["default"], show_default=True)
-def worker(queues):
-    """Run an RQ worker inside the app context (so jobs can use the database)."""
+@click.option("--burst", is_flag=True, help="Work until the queue is empty, then stop.")
+def worker(burst: bool):
+    """Run an RQ worker inside the app context (so jobs can use the database), with the scheduler."""
     from rq import Worker
 
-    from .redis_conn import get_redis
+    from .jobs.duplicates import schedule_next_scan
+    from .jobs.queue import get_queue
 
-    Worker(list(queues), connection=get_redis()).work(with_scheduler=True)
+    queue = get_queue()
+    if not burst:
+        schedule_next_scan()
+    Worker([queue], connection=queue.connection).work(burst=burst, with_scheduler=True)
 
 
 def register_cli(app: Flask) -> None:

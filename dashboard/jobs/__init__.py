@@ -1,0 +1,1 @@
+"""RQ jobs: thin wrappers that load ids, call the domain, and report progress."""

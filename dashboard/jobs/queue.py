@@ -1,0 +1,92 @@
+"""The job queue: deterministic job ids, progress in job.meta, and a status view of any job.
+
+The database stays the source of truth: a job only carries ids, and what it
+changes is recorded in the database, so losing Redis delays work but never
+loses or corrupts it.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from flask import current_app, has_app_context
+from rq import Queue, get_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+
+from ..redis_conn import get_redis
+
+QUEUE_NAME = "tillsync"
+ACTIVE = {"queued", "started", "deferred", "scheduled"}
+
+
+def get_queue() -> Queue:
+    return Queue(QUEUE_NAME, connection=get_redis())
+
+
+def enqueue_once(func, *args, job_id: str, timeout: int = 3600) -> Job:
+    """Enqueue func unless a job with this id is already waiting or running; returns that job."""
+    connection = get_redis()
+    try:
+        existing = Job.fetch(job_id, connection=connection)
+        if existing.get_status(refresh=True) in ACTIVE:
+            return existing
+        existing.delete()
+    except NoSuchJobError:
+        pass
+    return get_queue().enqueue(func, *args, job_id=job_id, job_timeout=timeout,
+                               result_ttl=7 * 86400, failure_ttl=30 * 86400)
+
+
+def report_progress(fraction: float, message: str = "") -> None:
+    """Publish a running job's progress (0..1) for the progress bar; a no-op outside a job."""
+    job = get_current_job()
+    if job is not None:
+        job.meta.update(progress=round(max(0.0, min(1.0, fraction)), 3), message=message)
+        job.save_meta()
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    job_id: str
+    status: str  # queued, started, finished, failed, missing, ...
+    progress: float
+    message: str
+    error: str | None
+
+    def as_json(self) -> dict:
+        return {"job_id": self.job_id, "status": self.status, "progress": self.progress,
+                "message": self.message, "error": self.error}
+
+
+def job_status(job_id: str) -> JobStatus:
+    """Where a job is; 'missing' when Redis no longer knows it (the database says what it did)."""
+    try:
+        job = Job.fetch(job_id, connection=get_redis())
+    except NoSuchJobError:
+        return JobStatus(job_id, "missing", 0.0, "", None)
+    status = job.get_status(refresh=True)
+    status = getattr(status, "value", status)
+    meta = job.get_meta(refresh=True)
+    progress = 1.0 if status == "finished" else float(meta.get("progress", 0.0))
+    error = None
+    if status == "failed":
+        error = (job.latest_result().exc_string if job.latest_result() else "failed")[-500:]
+    return JobStatus(job_id, status, progress, meta.get("message", ""), error)
+
+
+@contextmanager
+def app_context():
+    """The app context a job runs in: the worker's, or a new app for workers started without Flask."""
+    if has_app_context():
+        from ..extensions import db
+
+        # A forked work-horse must not share the parent's database connections.
+        db.engine.dispose(close=False)
+        yield current_app
+        return
+    from .. import create_app
+
+    app = create_app()
+    with app.app_context():
+        yield app
