@@ -27,6 +27,13 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not a number")
 
 
+def _batch_id(value) -> str | None:
+    """batch_id is for the logs only: a malformed one is dropped, never a reason to refuse the sales."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    return str(value)[:100] or None
+
+
 def _read_batch() -> tuple[str | None, list]:
     """The batch_id and orders of the request body, or a 400/413/422 ApiError."""
     try:
@@ -43,9 +50,7 @@ def _read_batch() -> tuple[str | None, list]:
     orders = payload.get("orders")
     if not isinstance(orders, list):
         raise ApiError(400, "invalid_request", "the body must have an 'orders' list")
-    batch_id = payload.get("batch_id")
-    if batch_id is not None and (not isinstance(batch_id, str) or len(batch_id) > 100):
-        raise ApiError(400, "invalid_request", "batch_id must be a string of at most 100 characters")
+    batch_id = _batch_id(payload.get("batch_id"))
     limit = current_app.config["SYNC_MAX_ORDERS"]
     if len(orders) > limit:
         raise ApiError(422, "batch_too_large", f"{len(orders)} orders in one batch, at most {limit} allowed; "

@@ -212,3 +212,11 @@ def test_products_lists_the_catalogue(client, token, catalog):
     assert response.status_code == 200
     assert {"sku": "COFFEE", "name": "Coffee", "price": "2.50"} in response.get_json()
     assert client.get("/api/v1/products").status_code == 401
+
+
+def test_batch_id_is_for_logs_only_and_never_refuses_sales(client, token, catalog):
+    body = sync(client, token, [make_sale()], batch_id={"not": "a string"}).get_json()
+    assert body["created"] == 1
+    assert db.session.get(SyncLog, body["sync_id"]).batch_id is None
+    body = sync(client, token, [make_sale()], batch_id=42).get_json()
+    assert db.session.get(SyncLog, body["sync_id"]).batch_id == "42"
