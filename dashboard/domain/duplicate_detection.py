@@ -74,8 +74,12 @@ def find_duplicates(*, double_entry_window: timedelta, kinds: tuple[str, ...] | 
 
 
 def _shared_keys(column) -> Iterator[str]:
-    """Values of an orders column held by two or more completed orders (via the column's index)."""
-    stmt = (select(column).where(Order.status == "completed", column.is_not(None))
+    """Values of an orders column held by two or more orders.
+
+    Read from the column's index alone; void orders are left out when the
+    members are fetched, which drops keys with fewer than two completed orders.
+    """
+    stmt = (select(column).where(column.is_not(None))
             .group_by(column).having(func.count() > 1).order_by(column))
     yield from db.session.execute(stmt.execution_options(**STREAM)).scalars()
 
@@ -93,7 +97,8 @@ def _same_offline_id(claimed: set[int]) -> Iterator[FoundGroup]:
         for row in _orders_by(Order.offline_id, chunk):
             by_key.setdefault(row.key, []).append(row.id)
         for key, ids in by_key.items():
-            yield FoundGroup("same_offline_id", key, tuple(ids))
+            if len(ids) > 1:
+                yield FoundGroup("same_offline_id", key, tuple(ids))
 
 
 def _invoice_partitions(claimed: set[int]) -> Iterator[tuple[str, dict[str, list[int]]]]:
