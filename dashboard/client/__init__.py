@@ -1,7 +1,9 @@
 """The reference till client: a durable outbox and an upload that follows the sync contract.
 
-Standard library only (sqlite3 and urllib); it needs neither Flask nor the
-server's code, so a till application can vendor this folder as it is.
+Standard library only (sqlite3 and urllib). The till side (this module, till.py,
+outbox.py, transport.py, sale_content.py) needs neither Flask nor the server's
+code, so a till application can vendor those files as a package of its own;
+simulator.py, faults.py and cli.py are the server's test tools.
 
     from dashboard.client import Till
 
@@ -12,8 +14,8 @@ server's code, so a till application can vendor this folder as it is.
         cashier="Amal", payments=[{"method": "cash", "amount": "8.20"}])
     # ... print the receipt: the sale is already on disk, with receipt number T03-000001 ...
     report = till.sync()            # call it whenever the network may be back; it never loses a sale
-    if report.error:                # e.g. 401: the token is wrong; a person must act
-        show_to_manager(report.error)
+    if report.needs_attention:      # e.g. 401: the token is wrong; a person must act
+        show_to_manager(report.error)   # (other errors: the network; the next sync() retries)
     for sale in till.flagged():     # 'conflict' or 'rejected': staff must look, retrying will not help
         show_to_staff(sale.receipt_number, sale.reason, sale.message)
 
@@ -36,13 +38,17 @@ What it promises:
 - Each upload is recorded in the outbox ('in flight') before it is sent. If the
   till died before the answer, the next sync() asks GET /api/v1/sync/status
   first, marks the stored sales synced ('recovered') and resends only the others.
-- Rows are never deleted; a sale leaves 'pending' only when the server answered for it.
+- Rows are never deleted; a sale leaves 'pending' only when the server answered
+  for it (or, sent alone, was refused with 413/422: it is flagged, not dropped).
 
-API: Till(outbox_path, server_url, token, prefix, *, batch_size=100, timeout=10.0,
-max_attempts=8, backoff=0.5, max_backoff=60.0); till.record_sale(lines, cashier,
-payments=None) -> offline_id; till.sync() -> SyncReport; till.pending(),
-till.flagged(), till.synced() -> [OutboxSale]; till.sale(offline_id);
-till.requeue(offline_id); till.products(); till.close().
+API:
+  Till(outbox_path, server_url, token, prefix, *, batch_size=100, timeout=10.0,
+       max_attempts=8, backoff=0.5, max_backoff=60.0)
+  till.record_sale(lines, cashier, payments=None, created_at=None) -> offline_id
+  till.sync() -> SyncReport: created, duplicate, conflict, rejected, recovered,
+       pending, flagged, error, needs_attention, ok
+  till.pending(), till.flagged(), till.synced() -> [OutboxSale]; till.sale(offline_id)
+  till.requeue(offline_id); till.products(); till.close()  (or use it as a context manager)
 """
 from .outbox import FLAGGED, PENDING, SYNCED, OutboxSale
 from .till import SyncReport, Till

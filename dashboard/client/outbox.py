@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 PENDING, SYNCED, FLAGGED = "pending", "synced", "flagged"
+SCHEMA_VERSION = 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS receipt_counters (
@@ -89,9 +90,13 @@ class Outbox:
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA busy_timeout=30000")
         with self._write():
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(f"{self.path} was written by a newer till client (outbox version {version})")
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._conn.execute(statement)
+            self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         """Close the file; every recorded sale is already committed."""

@@ -8,13 +8,12 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
 from .outbox import FLAGGED, PENDING, SYNCED, Outbox, OutboxSale
+from .sale_content import sale_content
 from .transport import AuthError, BatchTooLarge, HttpTransport, RequestError, SyncError, TransientError
 
-CENT = Decimal("0.01")
 STORED = ("created", "duplicate")
 REFUSED = ("conflict", "rejected")
 RECOVERED = "recovered"
@@ -22,7 +21,12 @@ RECOVERED = "recovered"
 
 @dataclass
 class SyncReport:
-    """What one Till.sync() did. ok is True when it ended with nothing left to send and no error."""
+    """What one Till.sync() did. ok is True when it ended with nothing left to send and no error.
+
+    error says why the sync stopped early. needs_attention is True when retrying will not help
+    until a person acts (401/403, a refused request, an answer that breaks the contract);
+    otherwise the next sync() simply tries again.
+    """
 
     requests: int = 0
     sent: int = 0
@@ -35,6 +39,7 @@ class SyncReport:
     pending: int = 0
     flagged: int = 0
     error: str | None = None
+    needs_attention: bool = False
 
     @property
     def acknowledged(self) -> int:
@@ -45,9 +50,22 @@ class SyncReport:
     def ok(self) -> bool:
         return self.error is None and self.pending == 0
 
+    def stop(self, message: str) -> None:
+        """Record an error that retrying will not cure; a person must act first."""
+        self.error, self.needs_attention = message, True
+
 
 class Till:
-    """One till: its outbox file, its server and token, and its receipt prefix (e.g. 'T03')."""
+    """One till: its outbox file, its server and token, and its receipt prefix (e.g. 'T03').
+
+    batch_size: sales per upload. timeout: seconds to wait for the server. max_attempts: failed
+    requests in a row before sync() gives up for now. backoff, max_backoff: the first and the
+    longest pause between attempts, in seconds. transport, sleep and rng stand in for the network,
+    the clock and the jitter in tests and in the fleet simulator.
+    """
+
+    # A failed upload with a body above this size is retried as smaller batches.
+    large_body_bytes = 1_000_000
 
     def __init__(self, outbox_path: str | Path, server_url: str, token: str, prefix: str, *,
                  batch_size: int = 100, timeout: float = 10.0, max_attempts: int = 8,
@@ -86,28 +104,12 @@ class Till:
         payments: optional [{"method", "amount"}] adding up to the total.
         Raises ValueError, and records nothing, for a sale the server could never accept.
         """
-        clean_lines = [_line(number, line) for number, line in enumerate(lines or [], start=1)]
-        if not clean_lines:
-            raise ValueError("a sale needs at least one line")
-        total = sum((Decimal(l["quantity"]) * Decimal(l["unit_price"]) for l in clean_lines), Decimal(0))
-        total = total.quantize(CENT, rounding=ROUND_HALF_UP)
-        cashier = (cashier or "").strip()[:100] or None
-        clean_payments = None
-        if payments is not None:
-            clean_payments = [{"method": _method(p.get("method")), "amount": _money(p.get("amount"), "payment amount")}
-                              for p in payments]
-            paid = sum((Decimal(p["amount"]) for p in clean_payments), Decimal(0))
-            if clean_payments and paid != total:
-                raise ValueError(f"payments add up to {paid}, the sale's total is {total}")
+        content = sale_content(lines, cashier, payments)
         moment = (created_at or datetime.now()).astimezone()
 
         def build(offline_id: str, receipt_number: str) -> dict:
-            order = {"offline_id": offline_id, "receipt_number": receipt_number,
-                     "created_at": moment.isoformat(), "cashier": cashier,
-                     "lines": clean_lines, "total": str(total)}
-            if clean_payments:
-                order["payments"] = clean_payments
-            return order
+            return {"offline_id": offline_id, "receipt_number": receipt_number,
+                    "created_at": moment.isoformat(), **content}
 
         return self.outbox.add_sale(self.prefix, build).offline_id
 
@@ -164,7 +166,7 @@ class Till:
                 if not self._wait_before_retry(report, failures, exc):
                     return False
             except SyncError as exc:
-                report.error = f"status check failed: {exc}"
+                report.stop(f"status check failed: {exc}")
                 return False
         stored, unknown = [], []
         for sale, answer in zip(interrupted, answers):
@@ -172,7 +174,7 @@ class Till:
             if not isinstance(answer, dict) or not _same_id(answer.get("offline_id"), sale.offline_id) \
                     or status not in ("synced", "unknown") \
                     or (status == "synced" and not (answer.get("order_id") and answer.get("invoice_number"))):
-                report.error = f"status answer breaks the contract for {sale.offline_id}: {answer!r}"
+                report.stop(f"status answer breaks the contract for {sale.offline_id}: {answer!r}")
                 return False
             if status == "synced":
                 stored.append((sale.seq, RECOVERED, answer["order_id"], answer["invoice_number"], None))
@@ -202,6 +204,10 @@ class Till:
                 failures += 1
                 if not self._wait_before_retry(report, failures, exc):
                     return
+                if len(body) > self.large_body_bytes and len(batch) > 1:
+                    # A server refusing a body over its limit may close the connection before reading it
+                    # all: the till then sees a broken pipe, not the 413. Big batches are retried smaller.
+                    size = max(1, len(batch) // 2)
                 self._before_resend(batch)
                 continue
             except BatchTooLarge as exc:
@@ -212,7 +218,7 @@ class Till:
                     report.rejected += 1
                 continue
             except (AuthError, RequestError) as exc:
-                report.error = str(exc)
+                report.stop(str(exc))
                 return
             failures = 0
             if not self._apply(batch, answer, report):
@@ -222,7 +228,7 @@ class Till:
         """Record the server's answer for each sale of the batch, in one outbox transaction."""
         results = answer["results"]
         if len(results) != len(batch):
-            report.error = f"the server answered {len(results)} results for {len(batch)} sales"
+            report.stop(f"the server answered {len(results)} results for {len(batch)} sales")
             return False
         acks, flags = [], []
         for sale, result in zip(batch, results):
@@ -230,7 +236,7 @@ class Till:
             if not isinstance(result, dict) or not _same_id(result.get("offline_id"), sale.offline_id) \
                     or status not in STORED + REFUSED \
                     or (status in STORED and not (result.get("order_id") and result.get("invoice_number"))):
-                report.error = f"the answer for {sale.offline_id} breaks the contract: {result!r}"
+                report.stop(f"the answer for {sale.offline_id} breaks the contract: {result!r}")
                 return False
             if status in STORED:
                 acks.append((sale.seq, status, result["order_id"], result["invoice_number"], result.get("reason")))
@@ -264,41 +270,3 @@ def _same_id(answered, ours: str) -> bool:
         return isinstance(answered, str) and uuid.UUID(answered) == uuid.UUID(ours)
     except ValueError:
         return False
-
-
-def _decimal(value, what: str) -> Decimal:
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"{what} must be a number")
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError(f"{what} '{value}' is not a number") from None
-    if not number.is_finite():
-        raise ValueError(f"{what} must be a finite number")
-    return number
-
-
-def _money(value, what: str) -> str:
-    number = _decimal(value, what)
-    if number != number.quantize(CENT) or number < 0:
-        raise ValueError(f"{what} must be a non-negative amount with at most 2 decimals, got {value}")
-    return str(number.quantize(CENT))
-
-
-def _method(value) -> str:
-    method = str(value or "").strip()
-    if not method or len(method) > 32:
-        raise ValueError("a payment method must have 1 to 32 characters, e.g. 'cash'")
-    return method
-
-
-def _line(number: int, line: dict) -> dict:
-    where = f"line {number}"
-    sku = str(line.get("sku") or "").strip()
-    if not sku:
-        raise ValueError(f"{where}: sku is missing")
-    quantity = _decimal(line.get("quantity"), f"{where} quantity")
-    if quantity <= 0 or quantity != quantity.quantize(Decimal("0.001")):
-        raise ValueError(f"{where}: quantity must be above zero with at most 3 decimals, got {quantity}")
-    return {"sku": sku, "quantity": format(quantity.normalize(), "f"),
-            "unit_price": _money(line.get("unit_price"), f"{where} unit_price")}

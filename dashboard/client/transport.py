@@ -1,7 +1,7 @@
 """HTTP to the sync server with urllib, and what each kind of failure means for the till.
 
 Every failure is turned into one of four exceptions, each with one way to act:
-TransientError (back off and retry: 429, 5xx, time-outs, connection errors),
+TransientError (back off and retry: 408, 429, 5xx, time-outs, connection errors),
 BatchTooLarge (413/422: send fewer sales at a time), AuthError (401/403: stop,
 a person must fix the token), RequestError (any other refusal: stop and report).
 """
