@@ -34,11 +34,33 @@ def _batch_id(value) -> str | None:
     return str(value)[:100] or None
 
 
+# Bodies up to this size are read to the end before a 413 is answered.
+DRAIN_LIMIT = 64 * 1024 * 1024
+
+
+def _drain_body() -> None:
+    """Read and drop an over-size body, so the till reads our 413 instead of a broken pipe.
+
+    Beyond DRAIN_LIMIT the connection is simply closed: reading it all would
+    be a way to keep a worker busy.
+    """
+    remaining = request.content_length or 0
+    if remaining > DRAIN_LIMIT:
+        return
+    stream = request.environ.get("wsgi.input")
+    while stream is not None and remaining > 0:
+        chunk = stream.read(min(remaining, 1024 * 1024))
+        if not chunk:
+            break
+        remaining -= len(chunk)
+
+
 def _read_batch() -> tuple[str | None, list]:
     """The batch_id and orders of the request body, or a 400/413/422 ApiError."""
     try:
         body = request.get_data(cache=False)
     except RequestEntityTooLarge:
+        _drain_body()
         raise ApiError(413, "body_too_large",
                        f"the body is over {current_app.config['MAX_CONTENT_LENGTH']} bytes; send smaller batches")
     try:
@@ -94,12 +116,30 @@ def _canonical_offline_id(value: str) -> str | None:
         return None
 
 
-@bp.get("/api/v1/sync/status")
+def _asked_offline_ids() -> list[str]:
+    """offline_id values from the query string (GET) or from {"offline_ids": [...]} (POST)."""
+    if request.method == "GET":
+        return request.args.getlist("offline_id")
+    try:
+        payload = json.loads(request.get_data(cache=False) or b"null")
+    except (ValueError, RecursionError):
+        raise ApiError(400, "invalid_json", "the body is not valid JSON")
+    asked = payload.get("offline_ids") if isinstance(payload, dict) else None
+    if not isinstance(asked, list) or not all(isinstance(value, str) for value in asked):
+        raise ApiError(400, "invalid_request", "the body must be {\"offline_ids\": [\"...\", ...]}")
+    return asked
+
+
+@bp.route("/api/v1/sync/status", methods=["GET", "POST"])
 def sync_status():
-    """Whether each asked offline_id is stored for the calling device."""
+    """Whether each asked offline_id is stored for the calling device.
+
+    GET takes ?offline_id=...&offline_id=...; POST takes a JSON body, for
+    lists too long for a URL.
+    """
     device = authenticate_device()
     enforce_rate_limit(device.id)
-    asked = request.args.getlist("offline_id")
+    asked = _asked_offline_ids()
     limit = current_app.config["SYNC_STATUS_MAX_IDS"]
     if len(asked) > limit:
         raise ApiError(422, "too_many_ids", f"{len(asked)} offline_id values, at most {limit} allowed")

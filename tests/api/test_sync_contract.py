@@ -220,3 +220,18 @@ def test_batch_id_is_for_logs_only_and_never_refuses_sales(client, token, catalo
     assert db.session.get(SyncLog, body["sync_id"]).batch_id is None
     body = sync(client, token, [make_sale()], batch_id=42).get_json()
     assert db.session.get(SyncLog, body["sync_id"]).batch_id == "42"
+
+
+def test_status_by_post_for_long_lists(client, token, catalog):
+    sales = [make_sale() for _ in range(3)]
+    created = sync(client, token, sales).get_json()["results"]
+    asked = [s["offline_id"] for s in sales] + [f"00000000-0000-4000-8000-{n:012d}" for n in range(497)]
+    response = client.post("/api/v1/sync/status", json={"offline_ids": asked}, headers=bearer(token))
+    results = response.get_json()["results"]
+    assert len(results) == 500
+    assert [r["order_id"] for r in results[:3]] == [c["order_id"] for c in created]
+    assert {r["status"] for r in results[3:]} == {"unknown"}
+    too_many = client.post("/api/v1/sync/status", json={"offline_ids": asked + ["x"]}, headers=bearer(token))
+    assert too_many.status_code == 422 and too_many.get_json()["error"] == "too_many_ids"
+    bad = client.post("/api/v1/sync/status", json={"ids": []}, headers=bearer(token))
+    assert bad.status_code == 400 and bad.get_json()["error"] == "invalid_request"

