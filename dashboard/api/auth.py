@@ -24,5 +24,6 @@ def authenticate_device() -> DeviceInfo:
         raise ApiError(401, "unknown_token", "this device token is not known to the server",
                        {"WWW-Authenticate": "Bearer"})
     if device.revoked:
-        raise ApiError(403, "device_revoked", f"device '{device.name}' has been revoked; ask a manager")
+        raise ApiError(403, "device_revoked", f"device '{device.name}' has been revoked; ask a manager",
+                       device_id=device.id)
     return device

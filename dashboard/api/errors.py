@@ -12,9 +12,11 @@ from . import bp
 class ApiError(Exception):
     """An error that ends a request with a JSON body and a status code."""
 
-    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None,
+                 device_id: int | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+        self.device_id = device_id  # who asked, when known (a revoked till), for the sync log
 
 
 def error_response(status: int, code: str, message: str, headers: dict | None = None):

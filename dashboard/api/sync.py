@@ -13,6 +13,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..database import run_write
 from ..domain.ingestion import ingest_batch
+from ..domain.text import is_storable
 from ..extensions import db
 from ..models import Order, SyncLog
 from . import bp
@@ -29,7 +30,7 @@ def _reject_constant(name: str):
 
 def _batch_id(value) -> str | None:
     """batch_id is for the logs only: a malformed one is dropped, never a reason to refuse the sales."""
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or not is_storable(str(value)):
         return None
     return str(value)[:100] or None
 
@@ -103,7 +104,7 @@ def sync():
         enforce_rate_limit(device.id)
         batch_id, orders = _read_batch()
     except ApiError as exc:
-        _record_refused_request(device_id, exc.status, exc.code, started)
+        _record_refused_request(device_id or exc.device_id, exc.status, exc.code, started)
         raise
     outcome = ingest_batch(device_id=device.id, batch_id=batch_id, orders=orders, started=started)
     return jsonify(outcome.as_json())

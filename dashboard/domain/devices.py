@@ -12,6 +12,7 @@ from ..database import run_write
 from ..extensions import db
 from ..models import Device
 from ..models.types import utcnow
+from .text import is_storable
 
 
 class DeviceError(ValueError):
@@ -38,8 +39,8 @@ def _info(device: Device) -> DeviceInfo:
 def add_device(name: str) -> str:
     """Register a till and return its new token; only its hash is stored."""
     name = name.strip()
-    if not name or len(name) > 100:
-        raise DeviceError("a device name must have 1 to 100 characters")
+    if not name or len(name) > 100 or not is_storable(name):
+        raise DeviceError("a device name must have 1 to 100 characters (no NUL or unpaired surrogates)")
     token = secrets.token_urlsafe(32)
 
     def unit():

@@ -27,6 +27,7 @@ from .numbering import allocate_server_numbers
 from .results import CONFLICT, CREATED, DUPLICATE, REJECTED, SaleResult, SyncOutcome
 from .sales import Rejection, Sale, content_hash, offline_id_of, parse_sale
 from .stock_ledger import move_stock
+from .text import is_storable, storable
 
 orders_t = Order.__table__
 lines_t = OrderLine.__table__
@@ -241,10 +242,10 @@ class _Batch:
         """Keep every sale that was not plainly created, with the payload the till sent, and the log counts."""
         attempts = [
             {"sync_id": outcome.sync_id, "device_id": self.device_id, "position": index,
-             "offline_id": result.offline_id, "status": result.status,
+             "offline_id": storable(result.offline_id), "status": result.status,
              "reason": result.reason or (result.status if result.status == DUPLICATE else None),
-             "message": result.message, "order_id": result.order_id, "received_at": self.now,
-             "payload": json.dumps(self.raw[index], default=str, ensure_ascii=False)}
+             "message": storable(result.message), "order_id": result.order_id, "received_at": self.now,
+             "payload": _payload_text(self.raw[index])}
             for index, result in enumerate(outcome.results)
             if result.status != CREATED or result.reason
         ]
@@ -255,6 +256,12 @@ class _Batch:
             created=counts["created"], duplicates=counts["duplicates"], conflicts=counts["conflicts"],
             rejected=counts["rejected"], duration_ms=int((time.monotonic() - self.started) * 1000)))
         db.session.execute(update(Device).where(Device.id == self.device_id).values(last_seen_at=self.now))
+
+
+def _payload_text(raw) -> str:
+    """The sale as the till sent it, readable (Arabic stays Arabic) unless it holds unstorable characters."""
+    text = json.dumps(raw, default=str, ensure_ascii=False)
+    return text if is_storable(text) else json.dumps(raw, default=str)
 
 
 def _insert_ignoring_conflicts(table):

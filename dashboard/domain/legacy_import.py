@@ -25,6 +25,7 @@ from . import audit
 from .money import MAX_MONEY, MAX_QUANTITY, NumberError, parse_decimal
 from .sales import SaleLine, content_hash, fingerprint
 from .stock_ledger import move_stock
+from .text import is_storable
 
 CHUNK = 500
 MAX_REPORTED_ERRORS = 1000
@@ -68,6 +69,8 @@ def _text(record: dict, key: str, max_len: int, required: bool = True) -> str | 
         raise LegacyLineError(f"{key} must be a non-empty string")
     if len(value) > max_len:
         raise LegacyLineError(f"{key} is longer than {max_len} characters")
+    if not is_storable(value):
+        raise LegacyLineError(f"{key} contains a NUL or an unpaired surrogate character")
     return value.strip()
 
 
@@ -81,7 +84,7 @@ def _decimal(value, name: str, places: int, limit: Decimal) -> Decimal:
 def _offline_id(value) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not value.strip() or len(value.strip()) > 36:
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > 36 or not is_storable(value):
         raise LegacyLineError("offline_id must be null or a string of at most 36 characters")
     try:
         return str(uuid.UUID(value.strip()))

@@ -34,7 +34,8 @@ def parse_decimal(value: object, *, places: int, limit: Decimal) -> Decimal:
         raise NumberError("must be a decimal number")
     if not number.is_finite():
         raise NumberError("must be a finite number")
-    if abs(number) > limit:
+    # copy_abs() and adjusted() never raise, unlike abs() on exponents like 1e1000000.
+    if number.adjusted() > 20 or number.copy_abs() > limit:
         raise NumberError(f"is out of range (at most {limit})")
     if -number.as_tuple().exponent > places and number != number.quantize(Decimal(1).scaleb(-places)):
         raise NumberError(f"has more than {places} decimal places")

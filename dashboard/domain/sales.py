@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from .money import MAX_MONEY, MAX_QUANTITY, NumberError, canonical, parse_decimal, round_money
+from .text import is_storable
 
 # Timestamps outside this window are a till with a broken clock, not a sale.
 EARLIEST_SALE = datetime(2000, 1, 1, tzinfo=timezone.utc)
@@ -93,6 +94,8 @@ def _text(raw: dict, key: str, *, max_len: int, required: bool, where: str = "")
         raise _Invalid("invalid_order", f"{where}{key} must be a non-empty string")
     if len(value) > max_len:
         raise _Invalid("invalid_order", f"{where}{key} is longer than {max_len} characters")
+    if not is_storable(value):
+        raise _Invalid("invalid_order", f"{where}{key} contains a NUL or an unpaired surrogate character")
     return value.strip()
 
 
@@ -153,6 +156,17 @@ def _lines(raw: dict, max_lines: int) -> tuple[SaleLine, ...]:
     return tuple(parsed)
 
 
+def line_sums(lines) -> tuple[Decimal, Decimal]:
+    """The totals a till may print: the exact sum rounded to the cent, or the sum of lines each rounded.
+
+    Tills differ in where they round (0.005 + 0.005 is 0.01 one way, 0.02 the
+    other); either is accepted rather than refusing a sale over a convention.
+    """
+    exact = round_money(sum((line.quantity * line.unit_price for line in lines), Decimal(0)))
+    per_line = sum((round_money(line.quantity * line.unit_price) for line in lines), Decimal(0))
+    return exact, per_line
+
+
 def _payments(raw: dict) -> tuple[SalePayment, ...]:
     payments = raw.get("payments")
     if payments is None:
@@ -181,8 +195,8 @@ def _parse(raw: object, *, max_lines: int, now: datetime) -> Sale:
     created_at = _created_at(raw, now)
     lines = _lines(raw, max_lines)
     total = _number(raw, "total", places=2, limit=MAX_MONEY)
-    expected = round_money(sum((line.quantity * line.unit_price for line in lines), Decimal(0)))
-    if total != expected:
+    if total not in line_sums(lines):
+        expected = line_sums(lines)[0]
         raise _Invalid("total_mismatch", f"total is {canonical(total)} but the lines add up to {canonical(expected)}")
     payments = _payments(raw)
     if payments:

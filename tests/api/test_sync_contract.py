@@ -235,3 +235,14 @@ def test_status_by_post_for_long_lists(client, token, catalog):
     assert too_many.status_code == 422 and too_many.get_json()["error"] == "too_many_ids"
     bad = client.post("/api/v1/sync/status", json={"ids": []}, headers=bearer(token))
     assert bad.status_code == 400 and bad.get_json()["error"] == "invalid_request"
+
+
+def test_total_may_be_rounded_per_line_or_as_a_whole(client, token, catalog):
+    lines = [{"sku": "TEA", "quantity": "0.005", "unit_price": "1.00"},
+             {"sku": "TEA", "quantity": "0.005", "unit_price": "1.00"}]
+    per_line = make_sale(lines=lines, total="0.02", payments=False)
+    whole = make_sale(lines=lines, total="0.01", payments=False)
+    neither = make_sale(lines=lines, total="0.03", payments=False)
+    body = sync(client, token, [per_line, whole, neither]).get_json()
+    assert [r["status"] for r in body["results"]] == ["created", "created", "rejected"]
+    assert body["results"][2]["reason"] == "total_mismatch"
