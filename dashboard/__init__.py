@@ -34,8 +34,17 @@ def _register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(_project_path("migrations")), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
+    _register_babel(app)
     with app.app_context():
         configure_engine(db.engine)
+
+
+def _register_babel(app: Flask) -> None:
+    """Flask-Babel: the dashboard in English or Arabic; catalogues in dashboard/translations (.mo committed)."""
+    from .admin.i18n import babel, select_locale
+
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", os.environ.get("DASHBOARD_TIMEZONE", "UTC"))
+    babel.init_app(app, locale_selector=select_locale)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -1,27 +1,59 @@
-"""The landing page and the health check."""
+"""The overview, the audit log, the open duplicate groups, and the health check."""
 from __future__ import annotations
 
-from flask import jsonify, render_template
+from datetime import datetime, timedelta, timezone
+
+from flask import current_app, jsonify, render_template
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from ..extensions import db, login_manager
-from ..models import User
+from ..domain import reports
+from ..extensions import db
+from ..models.duplicates import KINDS
 from . import bp
+from .access import public, role_required
+from .charts import bar_chart
+from .i18n import start_of_today
+from .params import int_arg, str_arg
 
-
-@login_manager.user_loader
-def load_user(user_id: str):
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+# The chart's two spans: 24 hourly bars, or 14 daily ones.
+SPANS = {"24h": ("hour", 24), "14d": ("day", 14)}
 
 
 @bp.get("/")
-def index():
-    """What this server is and where tills send their sales."""
-    return render_template("admin/index.html")
+@role_required("viewer")
+def overview():
+    """Today's syncing, what needs a look, and sync activity over time."""
+    now = datetime.now(timezone.utc)
+    span = str_arg("span") if str_arg("span") in SPANS else "24h"
+    unit, buckets = SPANS[span]
+    stale_minutes = current_app.config["TILL_STALE_MINUTES"]
+    data = reports.overview(since=start_of_today(), stale_before=now - timedelta(minutes=stale_minutes),
+                            activity_unit=unit, activity_buckets=buckets, now=now)
+    return render_template("admin/overview.html", data=data, chart=bar_chart(data.activity), span=span,
+                           spans=SPANS, stale_minutes=stale_minutes)
+
+
+@bp.get("/audit")
+@role_required("manager")
+def audit_log():
+    """Who did what, newest first."""
+    page = reports.audit_entries(before=int_arg("before"), after=int_arg("after"))
+    return render_template("admin/audit.html", page=page)
+
+
+@bp.get("/duplicates")
+@role_required("viewer")
+def duplicates():
+    """Open duplicate groups, by kind (review and fixing come with the duplicate review screens)."""
+    kind = str_arg("kind") if str_arg("kind") in KINDS else None
+    page = reports.open_duplicate_groups(kind=kind, before=int_arg("before"), after=int_arg("after"))
+    return render_template("admin/duplicates.html", page=page, kind=kind, kinds=KINDS,
+                           counts=reports.open_groups_by_kind())
 
 
 @bp.get("/healthz")
+@public
 def healthz():
     """200 when the database answers, 503 when it does not (for load balancers and scripts)."""
     try:

@@ -1,0 +1,43 @@
+"""Who may see what: roles ranked admin > manager > viewer, checked on every view."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import abort
+from flask_login import current_user
+
+from ..extensions import login_manager
+
+ROLE_RANK = {"viewer": 1, "manager": 2, "admin": 3}
+
+
+def has_role(role: str) -> bool:
+    """Whether the signed-in person holds `role` or a higher one."""
+    return bool(current_user.is_authenticated) and ROLE_RANK.get(current_user.role, 0) >= ROLE_RANK[role]
+
+
+def role_required(role: str) -> Callable:
+    """Let a view run only for people signed in with `role` or above: others are sent to sign in, or get 403."""
+    if role not in ROLE_RANK:
+        raise ValueError(f"unknown role {role!r}")
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def guarded(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not has_role(role):
+                abort(403)
+            return view(*args, **kwargs)
+
+        guarded.required_role = role
+        return guarded
+
+    return decorator
+
+
+def public(view: Callable) -> Callable:
+    """Mark a view as open to everyone (sign-in, language choice, health check), on purpose."""
+    view.public = True
+    return view

@@ -1,0 +1,40 @@
+"""The dashboard's forms; Flask-WTF adds and checks the CSRF token on each."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length
+
+from ..domain.users import MIN_PASSWORD_LENGTH
+
+try:  # WTForms 3.3 wants choices as SelectChoice; older releases take (value, label) pairs.
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # pragma: no cover
+    def SelectChoice(value, label):  # noqa: N802
+        return (value, label)
+
+ROLE_LABELS = {"viewer": _l("Viewer (read only)"), "manager": _l("Manager (review and fix)"),
+               "admin": _l("Admin (everything, users and devices)")}
+
+
+class LoginForm(FlaskForm):
+    email = StringField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
+
+
+class DeviceForm(FlaskForm):
+    name = StringField(_l("Till name"), validators=[DataRequired(), Length(max=100)])
+
+
+class UserForm(FlaskForm):
+    # The domain checks the address itself (email_validator is not a dependency).
+    email = StringField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)])
+    role = SelectField(_l("Role"), choices=[SelectChoice(value, label) for value, label in ROLE_LABELS.items()],
+                       default="viewer")
+
+
+class LanguageForm(FlaskForm):
+    locale = SelectField(_l("Language"), choices=[SelectChoice("", _l("As my browser asks")),
+                                                  SelectChoice("en", "English"), SelectChoice("ar", "العربية")])

@@ -1,0 +1,53 @@
+"""Dashboard users: list, create with a role, deactivate (admins only; every change is audited)."""
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..domain import reports, user_admin
+from ..domain.users import UserError
+from . import bp
+from .access import role_required
+from .forms import UserForm
+from .params import page_arg
+
+
+def _list_page(form: UserForm, status: int = 200):
+    return render_template("admin/users.html", form=form, page=reports.users(page=page_arg())), status
+
+
+@bp.get("/users")
+@role_required("admin")
+def users():
+    """Every dashboard user, their role and whether they may sign in."""
+    return _list_page(UserForm())
+
+
+@bp.post("/users")
+@role_required("admin")
+def create_user():
+    """Create a user with a role and a first password."""
+    form = UserForm()
+    if not form.validate_on_submit():
+        return _list_page(form, 400)
+    try:
+        user_admin.create_user(form.email.data, form.password.data, form.role.data, actor=current_user.email)
+    except UserError as exc:
+        flash(_("The user was not created: %(reason)s", reason=str(exc)), "error")
+        return _list_page(form, 400)
+    flash(_("User %(email)s created.", email=form.email.data.strip().lower()), "info")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/deactivate")
+@role_required("admin")
+def deactivate_user(user_id: int):
+    """Stop a user from signing in; their open sessions end at their next click."""
+    try:
+        email = user_admin.deactivate_user(user_id, actor_id=current_user.id, actor=current_user.email)
+    except UserError as exc:
+        flash(_("The user was not deactivated: %(reason)s", reason=str(exc)), "error")
+    else:
+        flash(_("User %(email)s can no longer sign in.", email=email), "info")
+    return redirect(url_for("admin.users"))

@@ -1,0 +1,23 @@
+"""Read-only queries behind the dashboard's screens.
+
+Every function takes plain arguments and returns plain results (dataclasses),
+never touches the request, and writes nothing. Lists over tables that grow
+with the business (sync logs, attempts, orders, audit entries) use keyset
+pagination (`paging.newest_first`): a page costs the same on the millionth row
+as on the first, and no page counts every row.
+"""
+from .overview import ActivityBucket, Overview, open_groups_by_kind, overview
+from .orders import OrderDetail, OrderRow, find_orders, order_detail
+from .paging import NumberedPage, Page
+from .people import AuditRow, DeviceRow, GroupRow, UserRow, audit_entries, device_choices, devices, \
+    open_duplicate_groups, users
+from .sync import SKIPPED_STATUSES, STATUS_FILTERS, AttemptRow, SkippedCount, SyncCall, SyncLogRow, \
+    iter_skipped_sales, skipped_counts, skipped_reasons, skipped_sales, sync_call, sync_logs
+
+__all__ = [
+    "ActivityBucket", "AttemptRow", "AuditRow", "DeviceRow", "GroupRow", "NumberedPage", "OrderDetail",
+    "OrderRow", "Overview", "Page", "SKIPPED_STATUSES", "STATUS_FILTERS", "SkippedCount", "SyncCall",
+    "SyncLogRow", "UserRow", "audit_entries", "device_choices", "devices", "find_orders", "iter_skipped_sales",
+    "open_duplicate_groups", "open_groups_by_kind", "order_detail", "overview", "skipped_counts", "skipped_reasons",
+    "skipped_sales", "sync_call", "sync_logs", "users",
+]

@@ -1,0 +1,190 @@
+"""Finding orders, and everything known about one order."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select, union
+
+from ...extensions import db
+from ...models import (Device, DuplicateGroup, DuplicateGroupMember, Fix, LegacyImport, Order, OrderLine,
+                       Payment, Product, StockMovement, SyncAttempt, SyncLog)
+from .paging import PER_PAGE, Page, newest_first, pretty_json
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    id: int
+    invoice_number: str | None
+    receipt_number: str | None
+    offline_id: str | None
+    device_name: str
+    cashier: str | None
+    created_at: datetime
+    total: Decimal
+    status: str
+
+
+@dataclass(frozen=True)
+class LineRow:
+    id: int
+    line_no: int
+    sku: str
+    product_name: str
+    quantity: Decimal
+    unit_price: Decimal
+    status: str
+
+
+@dataclass(frozen=True)
+class MovementRow:
+    id: int
+    line_no: int | None
+    sku: str
+    quantity_delta: Decimal
+    kind: str
+    created_at: datetime
+    fix_id: int | None
+
+
+@dataclass(frozen=True)
+class PaymentRow:
+    method: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Provenance:
+    sync_id: int | None
+    sync_started_at: datetime | None
+    legacy_import_id: int | None
+    legacy_file_name: str | None
+    legacy_id: str | None
+    void_fix_id: int | None
+    void_fix_applied_by: str | None
+    voided_at: datetime | None
+    kept_order_id: int | None
+    kept_invoice_number: str | None
+
+
+@dataclass(frozen=True)
+class OtherAttempt:
+    id: int
+    sync_id: int
+    status: str
+    reason: str | None
+    received_at: datetime
+    payload: str
+
+
+@dataclass(frozen=True)
+class GroupRef:
+    id: int
+    kind: str
+    status: str
+
+
+@dataclass(frozen=True)
+class OrderDetail:
+    order: OrderRow
+    fingerprint: str
+    received_at: datetime
+    receipt_number_collision: bool
+    lines: list[LineRow]
+    movements: list[MovementRow]
+    payments: list[PaymentRow]
+    provenance: Provenance
+    attempts: list[OtherAttempt]  # replays and conflicts sent later with the same offline_id
+    groups: list[GroupRef]
+
+
+_ORDER_COLUMNS = (Order.id, Order.invoice_number, Order.receipt_number, Order.offline_id, Device.name,
+                  Order.cashier, Order.created_at, Order.total, Order.status)
+
+
+def _canonical(text: str) -> str:
+    """Offline ids are stored as lower-case canonical UUIDs; accept them written any way."""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return text
+
+
+def find_orders(query: str | None = None, *, before: int | None = None, after: int | None = None,
+                per_page: int = PER_PAGE) -> Page[OrderRow]:
+    """Orders whose invoice number, receipt number or offline id is exactly `query` (each indexed);
+    without a query, the latest orders stored (by primary key)."""
+    stmt = select(*_ORDER_COLUMNS).join(Device, Device.id == Order.device_id)
+    query = (query or "").strip()
+    if query:
+        # A union of three index look-ups, so neither database is tempted into scanning orders by id.
+        matches = union(select(Order.id).where(Order.invoice_number == query),
+                        select(Order.id).where(Order.receipt_number == query),
+                        select(Order.id).where(Order.offline_id == _canonical(query)))
+        stmt = stmt.where(Order.id.in_(matches))
+    return newest_first(stmt, Order.id, lambda row: OrderRow(*row), before=before, after=after,
+                        per_page=per_page)
+
+
+def order_detail(order_id: int) -> OrderDetail | None:
+    """An order with its lines, stock movements, payments, provenance and related records."""
+    order = db.session.get(Order, order_id)
+    if order is None:
+        return None
+    row = db.session.execute(select(*_ORDER_COLUMNS).join(Device, Device.id == Order.device_id)
+                             .where(Order.id == order_id)).one()
+    lines = [LineRow(*line) for line in db.session.execute(
+        select(OrderLine.id, OrderLine.line_no, OrderLine.sku, Product.name, OrderLine.quantity,
+               OrderLine.unit_price, OrderLine.status)
+        .join(Product, Product.id == OrderLine.product_id)
+        .where(OrderLine.order_id == order_id).order_by(OrderLine.line_no))]
+    line_numbers = {line.id: line.line_no for line in lines}
+    movements = [
+        MovementRow(movement.id, line_numbers.get(movement.order_line_id), sku, movement.quantity_delta,
+                    movement.kind, movement.created_at, movement.fix_id)
+        for movement, sku in db.session.execute(
+            select(StockMovement, Product.sku).join(Product, Product.id == StockMovement.product_id)
+            .where(StockMovement.order_line_id.in_(list(line_numbers)))
+            .order_by(StockMovement.id))
+    ] if line_numbers else []
+    payments = [PaymentRow(*payment) for payment in db.session.execute(
+        select(Payment.method, Payment.amount).where(Payment.order_id == order_id).order_by(Payment.id))]
+    return OrderDetail(
+        order=OrderRow(*row), fingerprint=order.fingerprint, received_at=order.received_at,
+        receipt_number_collision=order.receipt_number_collision, lines=lines, movements=movements,
+        payments=payments, provenance=_provenance(order), attempts=_attempts(order), groups=_groups(order_id))
+
+
+def _provenance(order: Order) -> Provenance:
+    sync = db.session.get(SyncLog, order.sync_id) if order.sync_id else None
+    legacy = db.session.get(LegacyImport, order.legacy_import_id) if order.legacy_import_id else None
+    fix = db.session.get(Fix, order.void_fix_id) if order.void_fix_id else None
+    kept = db.session.get(Order, order.kept_order_id) if order.kept_order_id else None
+    return Provenance(
+        sync_id=order.sync_id, sync_started_at=sync.started_at if sync else None,
+        legacy_import_id=order.legacy_import_id, legacy_file_name=legacy.file_name if legacy else None,
+        legacy_id=order.legacy_id, void_fix_id=order.void_fix_id, void_fix_applied_by=fix.applied_by if fix else None,
+        voided_at=order.voided_at, kept_order_id=order.kept_order_id,
+        kept_invoice_number=kept.invoice_number if kept else None)
+
+
+def _attempts(order: Order) -> list[OtherAttempt]:
+    """Later sends of this sale's offline_id (ix_sync_attempts_offline_id); a reused id is bounded by retries."""
+    if not order.offline_id:
+        return []
+    rows = db.session.execute(
+        select(SyncAttempt.id, SyncAttempt.sync_id, SyncAttempt.status, SyncAttempt.reason,
+               SyncAttempt.received_at, SyncAttempt.payload)
+        .where(SyncAttempt.offline_id == order.offline_id).order_by(SyncAttempt.id.desc()).limit(PER_PAGE))
+    return [OtherAttempt(*row[:-1], payload=pretty_json(row[-1])) for row in rows]
+
+
+def _groups(order_id: int) -> list[GroupRef]:
+    """Duplicate groups this order belongs to (ix_duplicate_group_members_order_id)."""
+    rows = db.session.execute(
+        select(DuplicateGroup.id, DuplicateGroup.kind, DuplicateGroup.status).distinct()
+        .join(DuplicateGroupMember, DuplicateGroupMember.group_id == DuplicateGroup.id)
+        .where(DuplicateGroupMember.order_id == order_id).order_by(DuplicateGroup.id))
+    return [GroupRef(*row) for row in rows]

@@ -1,0 +1,167 @@
+"""The overview: today's syncing, what needs a look, and sync activity over time."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import case, func, or_, select
+
+from ...extensions import db
+from ...models import Device, DuplicateGroup, DuplicateScan, Product, SyncLog
+from .paging import as_utc_datetime, utc_bucket
+
+NEGATIVE_STOCK_SHOWN = 20
+STALE_DEVICES_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class SyncTotals:
+    requests: int
+    refused: int
+    created: int
+    duplicates: int
+    conflicts: int
+    rejected: int
+
+
+@dataclass(frozen=True)
+class StaleDevice:
+    id: int
+    name: str
+    last_seen_at: datetime | None
+
+
+@dataclass(frozen=True)
+class NegativeStock:
+    sku: str
+    name: str
+    stock_quantity: Decimal
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    id: int
+    trigger: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    findings: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class ActivityBucket:
+    start: datetime
+    created: int
+    duplicates: int
+    conflicts: int
+    rejected: int
+    refused: int
+
+    @property
+    def total(self) -> int:
+        return self.created + self.duplicates + self.conflicts + self.rejected + self.refused
+
+
+@dataclass(frozen=True)
+class Overview:
+    today: SyncTotals
+    open_groups: list[tuple[str, int]]
+    stale_devices: list[StaleDevice]
+    negative_stock: list[NegativeStock]
+    negative_stock_count: int
+    last_scan: ScanSummary | None
+    activity: list[ActivityBucket]
+
+
+def overview(*, since: datetime, stale_before: datetime, activity_unit: str, activity_buckets: int,
+             now: datetime) -> Overview:
+    """Everything the overview shows; `since` is the start of today in the dashboard's time zone."""
+    return Overview(
+        today=sync_totals(since),
+        open_groups=open_groups_by_kind(),
+        stale_devices=stale_devices(stale_before),
+        negative_stock=negative_stock(),
+        negative_stock_count=db.session.scalar(select(func.count()).where(Product.stock_quantity < 0)) or 0,
+        last_scan=last_scan(),
+        activity=activity(unit=activity_unit, buckets=activity_buckets, now=now),
+    )
+
+
+def sync_totals(since: datetime) -> SyncTotals:
+    """Sums over the sync log since a moment (a range scan of ix_sync_logs_started_at, not of orders)."""
+    row = db.session.execute(
+        select(func.count(), func.sum(case((SyncLog.http_status != 200, 1), else_=0)),
+               func.sum(SyncLog.created), func.sum(SyncLog.duplicates), func.sum(SyncLog.conflicts),
+               func.sum(SyncLog.rejected))
+        .where(SyncLog.started_at >= since)).one()
+    return SyncTotals(*(int(value or 0) for value in row))
+
+
+def open_groups_by_kind() -> list[tuple[str, int]]:
+    """Open duplicate groups counted by kind (ix_duplicate_groups_status_kind)."""
+    rows = db.session.execute(
+        select(DuplicateGroup.kind, func.count()).where(DuplicateGroup.status == "open")
+        .group_by(DuplicateGroup.kind).order_by(DuplicateGroup.kind))
+    return [(kind, count) for kind, count in rows]
+
+
+def stale_devices(before: datetime) -> list[StaleDevice]:
+    """Tills in service that have not synced since `before` (or never), longest silent first."""
+    rows = db.session.execute(
+        select(Device.id, Device.name, Device.last_seen_at)
+        .where(Device.revoked_at.is_(None), Device.token_hash.is_not(None),
+               or_(Device.last_seen_at.is_(None), Device.last_seen_at < before))
+        .order_by(Device.last_seen_at.is_not(None), Device.last_seen_at, Device.name)
+        .limit(STALE_DEVICES_SHOWN))
+    return [StaleDevice(*row) for row in rows]
+
+
+def negative_stock() -> list[NegativeStock]:
+    """The products furthest below zero."""
+    rows = db.session.execute(
+        select(Product.sku, Product.name, Product.stock_quantity).where(Product.stock_quantity < 0)
+        .order_by(Product.stock_quantity, Product.sku).limit(NEGATIVE_STOCK_SHOWN))
+    return [NegativeStock(*row) for row in rows]
+
+
+def last_scan() -> ScanSummary | None:
+    """The latest duplicate scan and what it reported."""
+    scan = db.session.scalar(select(DuplicateScan).order_by(DuplicateScan.started_at.desc(),
+                                                             DuplicateScan.id.desc()).limit(1))
+    if scan is None:
+        return None
+    return ScanSummary(scan.id, scan.trigger, scan.status, scan.started_at, scan.finished_at,
+                       _findings(scan.findings))
+
+
+def _findings(text: str | None) -> list[tuple[str, str]]:
+    """A scan's findings as (what, value) pairs; nested values stay compact JSON."""
+    if not text:
+        return []
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return [("findings", text)]
+    if not isinstance(data, dict):
+        return [("findings", json.dumps(data, ensure_ascii=False))]
+    return [(str(key), value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True))
+            for key, value in sorted(data.items())]
+
+
+def activity(*, unit: str, buckets: int, now: datetime) -> list[ActivityBucket]:
+    """Sync outcomes per UTC hour or day over the last `buckets` of them, empty ones included."""
+    step = timedelta(hours=1) if unit == "hour" else timedelta(days=1)
+    last = now.replace(minute=0, second=0, microsecond=0)
+    if unit == "day":
+        last = last.replace(hour=0)
+    first = last - step * (buckets - 1)
+    bucket = utc_bucket(SyncLog.started_at, unit).label("bucket")
+    rows = db.session.execute(
+        select(bucket, func.sum(SyncLog.created), func.sum(SyncLog.duplicates), func.sum(SyncLog.conflicts),
+               func.sum(SyncLog.rejected), func.sum(case((SyncLog.http_status != 200, 1), else_=0)))
+        .where(SyncLog.started_at >= first).group_by(bucket))
+    found = {as_utc_datetime(row[0]): [int(value or 0) for value in row[1:]] for row in rows}
+    return [ActivityBucket(start, *found.get(start, [0, 0, 0, 0, 0]))
+            for start in (first + step * index for index in range(buckets))]

@@ -1,0 +1,89 @@
+"""Devices, users, the audit log and the open duplicate groups, as lists for the screens."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from ...extensions import db
+from ...models import AuditEntry, Device, DuplicateGroup, User
+from .paging import PER_PAGE, NumberedPage, Page, newest_first, numbered, pretty_json
+
+
+@dataclass(frozen=True)
+class DeviceRow:
+    id: int
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+    last_seen_at: datetime | None
+    can_sign_in: bool  # devices known only from imported data have no token
+
+
+@dataclass(frozen=True)
+class UserRow:
+    id: int
+    email: str
+    role: str
+    locale: str | None
+    active: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target_type: str | None
+    target_id: int | None
+    details: str
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    id: int
+    kind: str
+    confidence: str
+    order_count: int
+    detected_at: datetime
+
+
+def device_choices() -> list[tuple[int, str]]:
+    """(id, name) of every device, by name, for filters (a small table)."""
+    return [(row.id, row.name) for row in db.session.execute(select(Device.id, Device.name).order_by(Device.name))]
+
+
+def devices(*, page: int = 1, per_page: int = PER_PAGE) -> NumberedPage[DeviceRow]:
+    """Devices by name (unique index on devices.name)."""
+    stmt = select(Device.id, Device.name, Device.created_at, Device.revoked_at, Device.last_seen_at,
+                  Device.token_hash.is_not(None)).order_by(Device.name)
+    return numbered(stmt, lambda row: DeviceRow(*row), page=page, per_page=per_page)
+
+
+def users(*, page: int = 1, per_page: int = PER_PAGE) -> NumberedPage[UserRow]:
+    """Dashboard users by email (unique index on users.email)."""
+    stmt = select(User.id, User.email, User.role, User.locale, User.active, User.created_at).order_by(User.email)
+    return numbered(stmt, lambda row: UserRow(*row), page=page, per_page=per_page)
+
+
+def audit_entries(*, before: int | None = None, after: int | None = None,
+                  per_page: int = PER_PAGE) -> Page[AuditRow]:
+    """The audit log, newest first (ix_audit_log_at)."""
+    stmt = select(AuditEntry.id, AuditEntry.at, AuditEntry.actor, AuditEntry.action, AuditEntry.target_type,
+                  AuditEntry.target_id, AuditEntry.details)
+    return newest_first(stmt, AuditEntry.id, lambda row: AuditRow(*row[:-1], details=pretty_json(row[-1])),
+                        time_col=AuditEntry.at, before=before, after=after, per_page=per_page)
+
+
+def open_duplicate_groups(*, kind: str | None = None, before: int | None = None, after: int | None = None,
+                          per_page: int = PER_PAGE) -> Page[GroupRow]:
+    """Open duplicate groups, newest first (ix_duplicate_groups_status_kind: status, kind, id)."""
+    stmt = select(DuplicateGroup.id, DuplicateGroup.kind, DuplicateGroup.confidence, DuplicateGroup.order_count,
+                  DuplicateGroup.detected_at).where(DuplicateGroup.status == "open")
+    if kind:
+        stmt = stmt.where(DuplicateGroup.kind == kind)
+    return newest_first(stmt, DuplicateGroup.id, lambda row: GroupRow(*row), before=before, after=after,
+                        per_page=per_page)

@@ -1,0 +1,189 @@
+"""Sync calls, their per-sale outcomes, and the sales that were not stored (skipped)."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from ...extensions import db
+from ...models import Device, Order, SyncAttempt, SyncLog
+from .paging import PER_PAGE, NumberedPage, Page, as_date, newest_first, numbered, pretty_json, utc_day
+
+# What the sync-log status filter offers, and the condition each stands for.
+STATUS_FILTERS = {
+    "ok": SyncLog.http_status == 200,
+    "refused": SyncLog.http_status != 200,
+    "duplicates": SyncLog.duplicates > 0,
+    "conflicts": SyncLog.conflicts > 0,
+    "rejected": SyncLog.rejected > 0,
+}
+# A sale is skipped when the sync did not store it: a replay, a conflict or a rejection.
+SKIPPED_STATUSES = ("duplicate", "conflict", "rejected")
+EXPORT_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class SyncLogRow:
+    id: int
+    device_id: int | None
+    device_name: str | None
+    batch_id: str | None
+    started_at: datetime
+    duration_ms: int
+    http_status: int
+    error_code: str | None
+    received: int
+    created: int
+    duplicates: int
+    conflicts: int
+    rejected: int
+
+
+@dataclass(frozen=True)
+class CreatedOrder:
+    id: int
+    invoice_number: str | None
+    receipt_number: str | None
+    offline_id: str | None
+    total: Decimal
+    receipt_number_collision: bool
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    id: int
+    sync_id: int
+    device_id: int
+    device_name: str
+    position: int
+    offline_id: str | None
+    status: str
+    reason: str | None
+    message: str | None
+    order_id: int | None
+    received_at: datetime
+    payload: str  # indented JSON, as the till sent it
+
+
+@dataclass(frozen=True)
+class SyncCall:
+    log: SyncLogRow
+    created_orders: list[CreatedOrder]
+    attempts: list[AttemptRow]
+
+
+@dataclass(frozen=True)
+class SkippedCount:
+    day: date
+    reason: str
+    device_id: int
+    device_name: str
+    count: int
+
+
+_LOG_COLUMNS = (SyncLog.id, SyncLog.device_id, Device.name, SyncLog.batch_id, SyncLog.started_at,
+                SyncLog.duration_ms, SyncLog.http_status, SyncLog.error_code, SyncLog.received, SyncLog.created,
+                SyncLog.duplicates, SyncLog.conflicts, SyncLog.rejected)
+_ATTEMPT_COLUMNS = (SyncAttempt.id, SyncAttempt.sync_id, SyncAttempt.device_id, Device.name, SyncAttempt.position,
+                    SyncAttempt.offline_id, SyncAttempt.status, SyncAttempt.reason, SyncAttempt.message,
+                    SyncAttempt.order_id, SyncAttempt.received_at, SyncAttempt.payload)
+
+
+def _log_row(row) -> SyncLogRow:
+    return SyncLogRow(*row)
+
+
+def _attempt_row(row) -> AttemptRow:
+    return AttemptRow(*row[:-1], payload=pretty_json(row[-1]))
+
+
+def sync_logs(*, device_id: int | None = None, status: str | None = None, before: int | None = None,
+              after: int | None = None, per_page: int = PER_PAGE) -> Page[SyncLogRow]:
+    """Sync calls, newest first (ix_sync_logs_started_at, or ix_sync_logs_device_started for one device)."""
+    stmt = select(*_LOG_COLUMNS).outerjoin(Device, Device.id == SyncLog.device_id)
+    if device_id is not None:
+        stmt = stmt.where(SyncLog.device_id == device_id)
+    if status in STATUS_FILTERS:
+        stmt = stmt.where(STATUS_FILTERS[status])
+    return newest_first(stmt, SyncLog.id, _log_row, time_col=SyncLog.started_at, before=before, after=after,
+                        per_page=per_page)
+
+
+def sync_call(sync_id: int) -> SyncCall | None:
+    """One sync call with the orders it created and the sales it did not plainly create.
+
+    Both lists are bounded by the batch limit (SYNC_MAX_ORDERS), so they are shown whole.
+    """
+    row = db.session.execute(select(*_LOG_COLUMNS).outerjoin(Device, Device.id == SyncLog.device_id)
+                             .where(SyncLog.id == sync_id)).first()
+    if row is None:
+        return None
+    created = db.session.execute(
+        select(Order.id, Order.invoice_number, Order.receipt_number, Order.offline_id, Order.total,
+               Order.receipt_number_collision).where(Order.sync_id == sync_id).order_by(Order.id))
+    attempts = db.session.execute(
+        select(*_ATTEMPT_COLUMNS).join(Device, Device.id == SyncAttempt.device_id)
+        .where(SyncAttempt.sync_id == sync_id).order_by(SyncAttempt.position, SyncAttempt.id))
+    return SyncCall(_log_row(row), [CreatedOrder(*order) for order in created],
+                    [_attempt_row(attempt) for attempt in attempts])
+
+
+def _skipped_filter(stmt, *, reason: str | None, device_id: int | None, start: datetime | None,
+                    end: datetime | None):
+    stmt = stmt.where(SyncAttempt.status.in_(SKIPPED_STATUSES))
+    if reason:
+        stmt = stmt.where(SyncAttempt.reason == reason)
+    if device_id is not None:
+        stmt = stmt.where(SyncAttempt.device_id == device_id)
+    if start is not None:
+        stmt = stmt.where(SyncAttempt.received_at >= start)
+    if end is not None:
+        stmt = stmt.where(SyncAttempt.received_at < end)
+    return stmt
+
+
+def skipped_counts(*, start: datetime, end: datetime, reason: str | None = None, device_id: int | None = None,
+                   page: int = 1, per_page: int = PER_PAGE) -> NumberedPage[SkippedCount]:
+    """Skipped sales counted by UTC day, reason and device, for received_at in [start, end)."""
+    day = utc_day(SyncAttempt.received_at).label("day")
+    stmt = _skipped_filter(
+        select(day, SyncAttempt.reason, SyncAttempt.device_id, Device.name, func.count())
+        .join(Device, Device.id == SyncAttempt.device_id),
+        reason=reason, device_id=device_id, start=start, end=end,
+    ).group_by(day, SyncAttempt.reason, SyncAttempt.device_id, Device.name) \
+        .order_by(day.desc(), SyncAttempt.reason, Device.name)
+    return numbered(stmt, lambda row: SkippedCount(as_date(row[0]), row[1] or "", row[2], row[3], row[4]),
+                    page=page, per_page=per_page)
+
+
+def skipped_reasons(*, start: datetime, end: datetime) -> list[str]:
+    """The reasons seen in a period, for the filter."""
+    stmt = _skipped_filter(select(SyncAttempt.reason).distinct(), reason=None, device_id=None, start=start, end=end)
+    return sorted(reason for reason in db.session.scalars(stmt) if reason)
+
+
+def _skipped_stmt(**filters):
+    return _skipped_filter(select(*_ATTEMPT_COLUMNS).join(Device, Device.id == SyncAttempt.device_id), **filters)
+
+
+def skipped_sales(*, reason: str | None = None, device_id: int | None = None, start: datetime | None = None,
+                  end: datetime | None = None, before: int | None = None, after: int | None = None,
+                  per_page: int = PER_PAGE) -> Page[AttemptRow]:
+    """The skipped sales behind a count, newest first, each with the payload the till sent."""
+    stmt = _skipped_stmt(reason=reason, device_id=device_id, start=start, end=end)
+    return newest_first(stmt, SyncAttempt.id, _attempt_row, time_col=SyncAttempt.received_at,
+                        before=before, after=after, per_page=per_page)
+
+
+def iter_skipped_sales(**filters) -> Iterator[AttemptRow]:
+    """Every skipped sale matching the filters, newest first, read in keyset chunks (for CSV export)."""
+    before = None
+    while True:
+        page = skipped_sales(**filters, before=before, per_page=EXPORT_CHUNK)
+        yield from page.items
+        if page.older is None:
+            return
+        before = page.older
