@@ -15,6 +15,10 @@ class Product(db.Model):
     """A sellable item. stock_quantity always equals opening_stock plus the sum of its movements."""
 
     __tablename__ = "products"
+    __table_args__ = (
+        Index("ix_products_negative_stock", "stock_quantity",
+              sqlite_where=text("stock_quantity < 0"), postgresql_where=text("stock_quantity < 0")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sku: Mapped[str] = mapped_column(String(64), unique=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -17,6 +17,10 @@ class SyncLog(db.Model):
     __table_args__ = (
         Index("ix_sync_logs_started_at", "started_at"),
         Index("ix_sync_logs_device_started", "device_id", "started_at"),
+        # The rare calls a manager filters for (refused, with conflicts or rejections).
+        Index("ix_sync_logs_troubled_started", "started_at",
+              sqlite_where=text("http_status <> 200 OR conflicts > 0 OR rejected > 0"),
+              postgresql_where=text("http_status <> 200 OR conflicts > 0 OR rejected > 0")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -41,6 +45,8 @@ class SyncAttempt(db.Model):
         Index("ix_sync_attempts_sync_id", "sync_id"),
         Index("ix_sync_attempts_reason_device_time", "reason", "device_id", "received_at"),
         Index("ix_sync_attempts_offline_id", "offline_id"),
+        Index("ix_sync_attempts_received_at", "received_at", "reason", "device_id"),
+        Index("ix_sync_attempts_device_time", "device_id", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
