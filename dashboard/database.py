@@ -50,6 +50,9 @@ def configure_engine(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # 64 MB of page cache per connection: the random-key indexes (offline ids, content
+        # hashes) of a million orders stay in memory instead of being re-read for every batch.
+        cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -17,12 +17,13 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..database import run_write
 from ..extensions import db
 from ..models import Device, Order, OrderLine, Payment, Product, StockMovement, SyncAttempt, SyncLog
+from ..models.types import UtcDateTime
 from .numbering import allocate_server_numbers
 from .results import CONFLICT, CREATED, DUPLICATE, REJECTED, SaleResult, SyncOutcome
 from .sales import Rejection, Sale, content_hash, offline_id_of, parse_sale
@@ -141,8 +142,9 @@ class _Batch:
         invoice: dict[int, str | None] = {}
         while pending:
             rows = [self._order_row(index, wanted[index], sync_id) for index in pending]
+            # executemany form: the statement compiles once and stays cached, whatever the batch size.
             got = dict(db.session.execute(
-                _insert_ignoring_conflicts(orders_t).values(rows).returning(orders_t.c.offline_id, orders_t.c.id)
+                _insert_ignoring_conflicts(orders_t).returning(orders_t.c.offline_id, orders_t.c.id), rows
             ).all())
             lost = [index for index in pending if self.parsed[index].offline_id not in got]
             for index in pending:
@@ -204,13 +206,13 @@ class _Batch:
                                   "sku": line.sku, "quantity": line.quantity, "unit_price": line.unit_price,
                                   "status": "completed"})
             payment_rows += [{"order_id": order_id, "method": p.method, "amount": p.amount} for p in sale.payments]
-        line_ids = db.session.execute(
-            insert(lines_t).returning(lines_t.c.id, sort_by_parameter_order=True), line_rows).scalars().all()
-        db.session.execute(insert(StockMovement.__table__), [
-            {"product_id": row["product_id"], "order_line_id": line_id, "quantity_delta": -row["quantity"],
-             "kind": "sale", "created_at": self.now}
-            for row, line_id in zip(line_rows, line_ids)
-        ])
+        db.session.execute(insert(lines_t), line_rows)
+        # One sale movement per line, written by the database from the lines just stored: one
+        # statement instead of reading the line ids back and sending a row per line.
+        db.session.execute(insert(StockMovement.__table__).from_select(
+            ["product_id", "order_line_id", "quantity_delta", "kind", "created_at"],
+            select(lines_t.c.product_id, lines_t.c.id, -lines_t.c.quantity, literal("sale"),
+                   literal(self.now, UtcDateTime())).where(lines_t.c.order_id.in_([o for _, o in created]))))
         if payment_rows:
             db.session.execute(insert(Payment.__table__), payment_rows)
         sold: dict[int, Decimal] = {}

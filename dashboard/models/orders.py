@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, func, literal_column, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -12,9 +12,11 @@ from .types import Money, Quantity, UtcDateTime, utcnow
 
 
 # Sales imported from older systems keep their duplicates (so they can be found
-# and fixed here): the uniqueness that makes sync exactly-once covers every
-# sale that did not come from a legacy import.
-_NOT_LEGACY = text("legacy_id IS NULL")
+# and fixed here). The unique keys are (value, COALESCE(legacy_id, '')): among
+# sales that did not come from a legacy import the value alone is unique, which
+# is what makes sync exactly-once, and the same index serves every look-up by
+# value, legacy or not.
+_LEGACY_KEY = func.coalesce(literal_column("legacy_id"), literal_column("''"))
 
 
 class Order(db.Model):
@@ -23,12 +25,8 @@ class Order(db.Model):
     __tablename__ = "orders"
     __table_args__ = (
         CheckConstraint("status IN ('completed', 'void')", name="status"),
-        Index("uq_orders_offline_id", "offline_id", unique=True,
-              sqlite_where=_NOT_LEGACY, postgresql_where=_NOT_LEGACY),
-        Index("uq_orders_invoice_number", "invoice_number", unique=True,
-              sqlite_where=_NOT_LEGACY, postgresql_where=_NOT_LEGACY),
-        Index("ix_orders_offline_id_all", "offline_id"),
-        Index("ix_orders_invoice_number_all", "invoice_number"),
+        Index("uq_orders_offline_id", "offline_id", _LEGACY_KEY, unique=True),
+        Index("uq_orders_invoice_number", "invoice_number", _LEGACY_KEY, unique=True),
         Index("ix_orders_content", "device_id", "content_hash", "created_at"),
         Index("ix_orders_created_at", "created_at"),
         Index("ix_orders_status_id", "status", "id"),

@@ -153,13 +153,9 @@ def upgrade():
                existing_type=sa.VARCHAR(length=36),
                nullable=True)
         batch_op.drop_constraint(batch_op.f('uq_orders_invoice_number'), type_='unique')
-        batch_op.create_index('uq_orders_invoice_number', ['invoice_number'], unique=True, sqlite_where=sa.text('legacy_id IS NULL'), postgresql_where=sa.text('legacy_id IS NULL'))
         batch_op.drop_constraint(batch_op.f('uq_orders_offline_id'), type_='unique')
-        batch_op.create_index('uq_orders_offline_id', ['offline_id'], unique=True, sqlite_where=sa.text('legacy_id IS NULL'), postgresql_where=sa.text('legacy_id IS NULL'))
         batch_op.create_index('ix_orders_content', ['device_id', 'content_hash', 'created_at'], unique=False)
         batch_op.create_index('ix_orders_created_at', ['created_at'], unique=False)
-        batch_op.create_index('ix_orders_invoice_number_all', ['invoice_number'], unique=False)
-        batch_op.create_index('ix_orders_offline_id_all', ['offline_id'], unique=False)
         batch_op.create_index('ix_orders_status_id', ['status', 'id'], unique=False)
         batch_op.create_index('ix_orders_receipt_collision', ['receipt_number'], unique=False,
                               sqlite_where=sa.text('receipt_number_collision = 1'),
@@ -185,6 +181,11 @@ def upgrade():
         batch_op.add_column(sa.Column('locale', sa.String(length=8), nullable=True))
         batch_op.add_column(sa.Column('active', sa.Boolean(), nullable=False, server_default=sa.true()))
 
+    # Legacy imports keep their duplicates: the unique keys become (value, COALESCE(legacy_id, '')).
+    op.create_index('uq_orders_offline_id', 'orders', ['offline_id', sa.text("COALESCE(legacy_id, '')")],
+                    unique=True)
+    op.create_index('uq_orders_invoice_number', 'orders', ['invoice_number', sa.text("COALESCE(legacy_id, '')")],
+                    unique=True)
     # Indexes for the dashboard's pages.
     op.create_index('ix_sync_logs_troubled_started', 'sync_logs', ['started_at'], unique=False,
                     sqlite_where=sa.text('http_status <> 200 OR conflicts > 0 OR rejected > 0'),
@@ -219,6 +220,8 @@ def _backfill_content_hashes():
 
 
 def downgrade():
+    op.drop_index('uq_orders_invoice_number', table_name='orders')
+    op.drop_index('uq_orders_offline_id', table_name='orders')
     op.drop_index('ix_products_negative_stock', table_name='products')
     op.drop_index('ix_sync_attempts_device_time', table_name='sync_attempts')
     op.drop_index('ix_sync_attempts_received_at', table_name='sync_attempts')
@@ -246,13 +249,9 @@ def downgrade():
         batch_op.drop_constraint(batch_op.f('uq_orders_legacy_id'), type_='unique')
         batch_op.drop_index('ix_orders_receipt_collision')
         batch_op.drop_index('ix_orders_status_id')
-        batch_op.drop_index('ix_orders_offline_id_all')
-        batch_op.drop_index('ix_orders_invoice_number_all')
         batch_op.drop_index('ix_orders_created_at')
         batch_op.drop_index('ix_orders_content')
-        batch_op.drop_index('uq_orders_offline_id', sqlite_where=sa.text('legacy_id IS NULL'), postgresql_where=sa.text('legacy_id IS NULL'))
         batch_op.create_unique_constraint(batch_op.f('uq_orders_offline_id'), ['offline_id'])
-        batch_op.drop_index('uq_orders_invoice_number', sqlite_where=sa.text('legacy_id IS NULL'), postgresql_where=sa.text('legacy_id IS NULL'))
         batch_op.create_unique_constraint(batch_op.f('uq_orders_invoice_number'), ['invoice_number'])
         batch_op.alter_column('offline_id',
                existing_type=sa.VARCHAR(length=36),
