@@ -1,0 +1,901 @@
+"""Throughput benchmark of POST /api/v1/sync against the physical write limit of the same database.
+
+Not a pytest test (no test_ functions, the file name is not test_*): run it as a module,
+
+    .venv/bin/python -m tests.perf.bench_sync [--quick] [--backend sqlite|postgres|both] [--stored 0,1000000]
+
+For each backend and each count of already stored orders it measures, in one run on this machine:
+
+1. ingest: sales per second through POST /api/v1/sync over HTTP against a real gunicorn
+   (3 workers, SYNC_RATE_LIMIT_PER_MINUTE=0), batches of 100 sales of 3 lines, several tills
+   sending at once (one client thread and one device token per till);
+2. replay: the same batches sent again (every sale must be answered `duplicate`);
+3. raw: the same rows (orders, order_lines, stock_movements, payments, product stock updates)
+   written with the plain driver (sqlite3 / psycopg), one transaction per 100 sales, into a copy
+   of the same database; once with one writer and once with as many writers as tills, the better
+   of the two being the "raw limit".
+
+Each repetition runs on fresh copies of the seeded database, so every figure sees exactly the
+stored count it is labelled with; the table shows the best repetition of each figure. The CPU
+that other processes on the machine used during each measurement is printed next to it.
+See tests/perf/README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import psutil
+import psycopg
+import requests
+
+from dashboard.domain import sales as sales_module
+from dashboard.domain.catalog import demo_catalog_rows, import_products
+from dashboard.domain.devices import add_device
+from dashboard.domain.sales import Sale, parse_sale
+from dashboard.extensions import db
+from tests.conftest import make_app, migrate
+from tests.support.gunicorn import GunicornServer
+from tests.support.services import PostgresServer, RedisServer
+
+# The goals this benchmark checks.
+GOAL_INGEST_RATIO = 0.25    # ingest >= 0.25 x raw limit
+GOAL_REPLAY_RATIO = 0.5     # replay >= 0.5 x raw limit
+GOAL_MAX_SLOWDOWN = 0.10    # ingest with the largest stored count at most 10 % slower than with 0
+
+BATCH_SIZE = 100
+LINES_PER_SALE = 3
+UTC = timezone.utc
+NOISY = 0.10                # others using more than this share of the machine's CPU: the figure is flagged
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# --------------------------------------------------------------------------- CPU used by other processes
+
+
+class CpuWatch:
+    """How much CPU processes outside this benchmark (other test runs, ...) used during a measurement.
+
+    Machine-wide busy time (steal included) minus the CPU time of this benchmark's own process tree:
+    this process and its threads, gunicorn and its workers, Redis, and the PostgreSQL server it started.
+    """
+
+    def __init__(self):
+        self.roots: list[int] = [os.getpid()]
+
+    def _own_cpu(self) -> dict[tuple[int, float], float]:
+        own = {}
+        for pid in self.roots:
+            try:
+                root = psutil.Process(pid)
+                procs = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                continue
+            for proc in procs:
+                try:
+                    t = proc.cpu_times()
+                    own[(proc.pid, proc.create_time())] = t.user + t.system + t.children_user + t.children_system
+                except psutil.Error:
+                    pass
+        return own
+
+    @staticmethod
+    def _busy() -> float:
+        t = psutil.cpu_times()
+        return sum(getattr(t, name, 0.0) for name in ("user", "nice", "system", "irq", "softirq", "steal"))
+
+    def start(self):
+        return self._busy(), self._own_cpu()
+
+    def foreign_share(self, before, seconds: float) -> float:
+        """Share (0..1) of the whole machine's CPU that other processes used since `before`."""
+        busy_before, own_before = before
+        busy, own = self._busy() - busy_before, self._own_cpu()
+        ours = sum(cpu - own_before.get(key, 0.0) for key, cpu in own.items())
+        capacity = seconds * (os.cpu_count() or 1)
+        return min(1.0, max(0.0, (busy - ours) / capacity)) if capacity else 0.0
+
+    def wait_quiet(self, max_wait: float, threshold: float = 0.15) -> float:
+        """Wait (at most max_wait s) until the machine has been quiet for 2 s; returns the seconds waited."""
+        started = time.monotonic()
+        quiet = 0
+        while max_wait > 0 and time.monotonic() - started < max_wait and quiet < 2:
+            quiet = quiet + 1 if psutil.cpu_percent(interval=1) / 100 < threshold else 0
+        return time.monotonic() - started
+
+
+CPU = CpuWatch()
+
+
+# --------------------------------------------------------------------------- workload
+
+
+@dataclass
+class Workload:
+    """Pre-built request bodies (HTTP) and parsed sales (raw writes), made before any timing."""
+
+    bodies: list[list[bytes]]             # per till: JSON bodies of its batches
+    warmup: list[list[bytes]]             # per till: untimed batches (created, then replayed)
+    raw_single: list[list[list[Sale]]]    # one writer: [writer][batch][sale]
+    raw_multi: list[list[list[Sale]]]     # one writer per till
+
+    @property
+    def sales(self) -> int:
+        return sum(len(b) for b in self.bodies) * BATCH_SIZE
+
+
+class SaleMaker:
+    def __init__(self, products: list[tuple[str, Decimal]], seed: int):
+        self.products = products
+        self.rng = random.Random(seed)
+        self.counters: dict[str, itertools.count] = {}
+        self.now = datetime.now(UTC)
+
+    def sale(self, code: str) -> dict:
+        rng = self.rng
+        seq = next(self.counters.setdefault(code, itertools.count(1)))
+        lines, total = [], Decimal(0)
+        for sku, price in rng.sample(self.products, LINES_PER_SALE):
+            quantity = rng.randint(1, 3)
+            lines.append({"sku": sku, "quantity": str(quantity), "unit_price": str(price)})
+            total += quantity * price
+        total = str(total.quantize(Decimal("0.01")))
+        return {
+            "offline_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "receipt_number": f"{code}-{seq:07d}",
+            "created_at": (self.now - timedelta(seconds=rng.randint(60, 3600))).isoformat(),
+            "cashier": rng.choice(["Amal", "Bruno", "Chen", "Dara"]),
+            "lines": lines,
+            "total": total,
+            "payments": [{"method": "cash", "amount": total}],
+        }
+
+    def body(self, code: str) -> bytes:
+        orders = [self.sale(code) for _ in range(BATCH_SIZE)]
+        return json.dumps({"batch_id": str(uuid.uuid4()), "orders": orders}).encode()
+
+    def parsed_batch(self, code: str) -> list[Sale]:
+        batch = [parse_sale(self.sale(code), max_lines=200, now=self.now + timedelta(hours=1))
+                 for _ in range(BATCH_SIZE)]
+        assert all(isinstance(s, Sale) for s in batch), batch
+        return batch
+
+
+def build_workload(products, tills: int, batches_per_till: int, seed: int) -> Workload:
+    maker = SaleMaker(products, seed)
+    codes = [f"B{t + 1:02d}" for t in range(tills)]
+    warmup = [[maker.body(code) for _ in range(2)] for code in codes]
+    bodies = [[maker.body(code) for _ in range(batches_per_till)] for code in codes]
+    raw_single = [[maker.parsed_batch("R1") for _ in range(tills * batches_per_till)]]
+    raw_multi = [[maker.parsed_batch(f"RN{t + 1:02d}") for _ in range(batches_per_till)] for t in range(tills)]
+    return Workload(bodies, warmup, raw_single, raw_multi)
+
+
+def sale_content_hash(device_id: int, sale: Sale) -> str:
+    """orders.content_hash as ingestion computes it (when the project has it), computed before timing."""
+    compute = getattr(sales_module, "content_hash", None)
+    if compute is not None:
+        return compute(device_id, sale.lines, sale.total)
+    return hashlib.sha256(f"{device_id}{sale.total}{sale.lines}".encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+@dataclass
+class PhaseResult:
+    sales: int
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    foreign_cpu: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.sales / self.seconds if self.seconds else 0.0
+
+    def describe(self) -> str:
+        text = f"{self.sales:>7,} sales in {self.seconds:7.2f} s = {self.rate:8,.0f} sales/s"
+        if self.latencies:
+            lat = sorted(self.latencies)
+            p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))]
+            text += f"; batch p50 {statistics.median(lat) * 1000:4.0f} ms, p95 {p95 * 1000:4.0f} ms, " \
+                    f"max {lat[-1] * 1000:5.0f} ms"
+        text += f"; others' CPU {self.foreign_cpu:4.0%}" + (" (NOISY)" if self.foreign_cpu > NOISY else "")
+        return text + "".join(f"\n      error: {error}" for error in self.errors[:5])
+
+
+def _run_threads(workers: list, target) -> tuple[float, float]:
+    """Start one thread per item of `workers`, release them together; (wall seconds, others' CPU share)."""
+    barrier = threading.Barrier(len(workers) + 1)
+    threads = [threading.Thread(target=target, args=(barrier, item), daemon=True) for item in workers]
+    for thread in threads:
+        thread.start()
+    before = CPU.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    return seconds, CPU.foreign_share(before, seconds)
+
+
+def send_all(url: str, tokens: list[str], bodies: list[list[bytes]], expect: str) -> PhaseResult:
+    """Every till (thread) sends its batches one after the other; all tills start together."""
+    key = {"created": "created", "duplicate": "duplicates"}[expect]
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def till(barrier, item) -> None:
+        token, batches = item
+        session = requests.Session()
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        mine = []
+        barrier.wait()
+        for body in batches:
+            t0 = time.perf_counter()
+            try:
+                response = session.post(url + "/api/v1/sync", data=body, headers=headers, timeout=600)
+                problem = None
+                if response.status_code != 200:
+                    problem = f"HTTP {response.status_code}: {response.text[:200]}"
+                else:
+                    answer = response.json()
+                    if answer.get(key) != BATCH_SIZE:
+                        problem = f"expected {BATCH_SIZE} {key}, got " + json.dumps(
+                            {k: answer.get(k) for k in ("created", "duplicates", "conflicts", "rejected")})
+            except requests.RequestException as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            mine.append(time.perf_counter() - t0)
+            if problem:
+                with lock:
+                    errors.append(problem)
+        session.close()
+        with lock:
+            latencies.extend(mine)
+
+    seconds, foreign = _run_threads(list(zip(tokens, bodies)), till)
+    return PhaseResult(sum(len(b) for b in bodies) * BATCH_SIZE, seconds, latencies, errors, foreign)
+
+
+def write_all(connect, plan: list[list[list[Sale]]]) -> PhaseResult:
+    """One thread per writer, each with its own connection (made before timing), all starting together."""
+    errors: list[str] = []
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def writer(barrier, batches) -> None:
+        try:
+            write, close = connect()
+        except Exception as exc:  # noqa: BLE001 - reported, and the figure is marked invalid
+            with lock:
+                errors.append(f"connect: {exc}")
+            barrier.wait()
+            return
+        mine = []
+        barrier.wait()
+        try:
+            for batch in batches:
+                t0 = time.perf_counter()
+                write(batch)
+                mine.append(time.perf_counter() - t0)
+        except Exception as exc:  # noqa: BLE001 - reported, and the figure is marked invalid
+            with lock:
+                errors.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            close()
+            with lock:
+                latencies.extend(mine)
+
+    seconds, foreign = _run_threads(plan, writer)
+    return PhaseResult(sum(len(b) for b in plan) * BATCH_SIZE, seconds, latencies, errors, foreign)
+
+
+# --------------------------------------------------------------------------- raw writers
+
+
+def _sqlite_ts(moment: datetime) -> str:
+    """The text SQLAlchemy stores for a UtcDateTime on SQLite (naive UTC)."""
+    return moment.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+class SqliteRawWriter:
+    """Plain sqlite3 like the app's engine: WAL, synchronous=FULL, foreign keys on, BEGIN IMMEDIATE;
+    one transaction per batch."""
+
+    def __init__(self, path: Path, product_ids: dict[str, int], device_id: int, has_content_hash: bool):
+        self.path, self.product_ids, self.device_id = path, product_ids, device_id
+        self.has_content_hash = has_content_hash
+
+    def connect(self):
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=60000")
+        conn.execute("PRAGMA foreign_keys=ON")
+        cur = conn.cursor()
+        product_ids, device_id = self.product_ids, self.device_id
+        hashes = self.has_content_hash
+        insert_order = (
+            "INSERT INTO orders (offline_id, receipt_number, invoice_number, device_id, created_at, received_at, "
+            "cashier, total, status, fingerprint, receipt_number_collision, sync_id"
+            + (", content_hash" if hashes else "") + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'completed', ?, 0, NULL"
+            + (", ?" if hashes else "") + ")")
+
+        def write(batch: list[Sale]) -> None:
+            now = _sqlite_ts(datetime.now(UTC))
+            movements, payments, sold = [], [], {}
+            cur.execute("BEGIN IMMEDIATE")
+            for sale in batch:
+                row = (sale.offline_id, sale.receipt_number, sale.receipt_number, device_id,
+                       _sqlite_ts(sale.created_at), now, sale.cashier, float(sale.total), sale.fingerprint)
+                cur.execute(insert_order, row + ((sale_content_hash(device_id, sale),) if hashes else ()))
+                order_id = cur.lastrowid
+                for line_no, line in enumerate(sale.lines, start=1):
+                    product_id = product_ids[line.sku]
+                    cur.execute(
+                        "INSERT INTO order_lines (order_id, line_no, product_id, sku, quantity, unit_price, status) "
+                        "VALUES (?, ?, ?, ?, ?, ?, 'completed')",
+                        (order_id, line_no, product_id, line.sku, float(line.quantity), float(line.unit_price)))
+                    movements.append((product_id, cur.lastrowid, -float(line.quantity), now))
+                    sold[product_id] = sold.get(product_id, 0) + float(line.quantity)
+                payments += [(order_id, p.method, float(p.amount)) for p in sale.payments]
+            cur.executemany("INSERT INTO stock_movements (product_id, order_line_id, quantity_delta, kind, "
+                            "created_at) VALUES (?, ?, ?, 'sale', ?)", movements)
+            cur.executemany("INSERT INTO payments (order_id, method, amount) VALUES (?, ?, ?)", payments)
+            cur.executemany("UPDATE products SET stock_quantity = stock_quantity - ? WHERE id = ?",
+                            [(sold[pid], pid) for pid in sorted(sold)])
+            cur.execute("COMMIT")
+
+        return write, conn.close
+
+
+class PostgresRawWriter:
+    """Plain psycopg 3: multi-row INSERT ... RETURNING, executemany; one transaction per batch."""
+
+    def __init__(self, conninfo: str, product_ids: dict[str, int], device_id: int, has_content_hash: bool):
+        self.conninfo, self.product_ids, self.device_id = conninfo, product_ids, device_id
+        self.has_content_hash = has_content_hash
+
+    def connect(self):
+        conn = psycopg.connect(self.conninfo)
+        cur = conn.cursor()
+        product_ids, device_id, hashes = self.product_ids, self.device_id, self.has_content_hash
+
+        def values(rows: int, cols: int, constants: str = "") -> str:
+            one = "(" + ", ".join(["%s"] * cols + ([constants] if constants else [])) + ")"
+            return ", ".join([one] * rows)
+
+        def write(batch: list[Sale]) -> None:
+            now = datetime.now(UTC)
+            params = []
+            for sale in batch:
+                params += [sale.offline_id, sale.receipt_number, sale.receipt_number, device_id, sale.created_at,
+                           now, sale.cashier, sale.total, sale.fingerprint]
+                if hashes:
+                    params.append(sale_content_hash(device_id, sale))
+            cur.execute(
+                "INSERT INTO orders (offline_id, receipt_number, invoice_number, device_id, created_at, "
+                "received_at, cashier, total, fingerprint, " + ("content_hash, " if hashes else "")
+                + "status, receipt_number_collision) VALUES "
+                + values(len(batch), 10 if hashes else 9, "'completed', false") + " RETURNING offline_id, id",
+                params)
+            order_ids = dict(cur.fetchall())
+            line_params, line_keys, payments, sold = [], [], [], {}
+            for sale in batch:
+                order_id = order_ids[sale.offline_id]
+                for line_no, line in enumerate(sale.lines, start=1):
+                    product_id = product_ids[line.sku]
+                    line_params += [order_id, line_no, product_id, line.sku, line.quantity, line.unit_price]
+                    line_keys.append((product_id, line.quantity))
+                    sold[product_id] = sold.get(product_id, 0) + line.quantity
+                for payment in sale.payments:
+                    payments += [order_id, payment.method, payment.amount]
+            cur.execute(
+                "INSERT INTO order_lines (order_id, line_no, product_id, sku, quantity, unit_price, status) VALUES "
+                + values(len(line_keys), 6, "'completed'") + " RETURNING id", line_params)
+            line_ids = [row[0] for row in cur.fetchall()]
+            movement_params = []
+            for (product_id, quantity), line_id in zip(line_keys, line_ids):
+                movement_params += [product_id, line_id, -quantity, now]
+            cur.execute("INSERT INTO stock_movements (product_id, order_line_id, quantity_delta, created_at, kind) "
+                        "VALUES " + values(len(line_ids), 4, "'sale'"), movement_params)
+            cur.execute("INSERT INTO payments (order_id, method, amount) VALUES " + values(len(payments) // 3, 3),
+                        payments)
+            # In product order, like ingestion, so concurrent writers cannot deadlock.
+            cur.executemany("UPDATE products SET stock_quantity = stock_quantity - %s WHERE id = %s",
+                            [(sold[pid], pid) for pid in sorted(sold)])
+            conn.commit()
+
+        return write, conn.close
+
+
+# --------------------------------------------------------------------------- backends
+
+
+class SqliteBackend:
+    name = "sqlite"
+
+    def __init__(self, workdir: Path):
+        self.dir = workdir / "sqlite"
+        self.dir.mkdir()
+        self.template = self.dir / "template.db"
+        migrate(f"sqlite:///{self.template}", self.dir)
+
+    def version(self) -> str:
+        return f"SQLite {sqlite3.sqlite_version}"
+
+    @staticmethod
+    def path(url: str) -> Path:
+        return Path(url.removeprefix("sqlite:///"))
+
+    def create(self, label: str) -> str:
+        path = self.dir / f"{label}.db"
+        shutil.copy(self.template, path)
+        return f"sqlite:///{path}"
+
+    def clone(self, url: str, label: str) -> str:
+        self.checkpoint(url)
+        path = self.dir / f"{label}.db"
+        shutil.copy(self.path(url), path)
+        return f"sqlite:///{path}"
+
+    def checkpoint(self, url: str) -> None:
+        conn = sqlite3.connect(self.path(url))
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+
+    def columns(self, url: str, table: str) -> set[str]:
+        return {row[1] for row in self.query(url, f"PRAGMA table_info({table})")}
+
+    def query(self, url: str, sql: str):
+        conn = sqlite3.connect(self.path(url))
+        try:
+            return conn.execute(sql).fetchall()
+        finally:
+            conn.close()
+
+    def drop(self, url: str) -> None:
+        path = self.path(url)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+
+    def raw_writer(self, url, product_ids, device_id, has_content_hash) -> SqliteRawWriter:
+        return SqliteRawWriter(self.path(url), product_ids, device_id, has_content_hash)
+
+    def seed(self, url: str, count: int) -> None:
+        """`count` orders, each with one line, one sale movement and one payment, in a few set-based INSERTs."""
+        hashes = "content_hash" in self.columns(url, "orders")
+        conn = sqlite3.connect(self.path(url), isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=OFF")
+            conn.execute("PRAGMA cache_size=-2000000")
+            conn.execute("PRAGMA temp_store=MEMORY")
+            assert conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 0
+            if count:
+                conn.execute("BEGIN")
+                conn.execute("CREATE TEMP TABLE seed_products (k INTEGER PRIMARY KEY, id, sku, price)")
+                conn.execute("INSERT INTO seed_products SELECT row_number() OVER (ORDER BY id) - 1, id, sku, price "
+                             "FROM products")
+                conn.execute("CREATE TEMP TABLE seed_devices (k INTEGER PRIMARY KEY, id)")
+                conn.execute("INSERT INTO seed_devices SELECT row_number() OVER (ORDER BY id) - 1, id FROM devices")
+                args = {"n": count,
+                        "np": conn.execute("SELECT COUNT(*) FROM seed_products").fetchone()[0],
+                        "nd": conn.execute("SELECT COUNT(*) FROM seed_devices").fetchone()[0]}
+                series = "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < :n) "
+                joins = " FROM c JOIN seed_products p ON p.k = c.i % :np JOIN seed_devices d ON d.k = c.i % :nd"
+                stamp = "strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || (c.i % 525600) || ' minutes') || '000'"
+                # A random, uuid-shaped offline_id (version 4 layout), like the ones tills send.
+                uuid_text = ("substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-4' || substr(h, 14, 3) || '-a' || "
+                             "substr(h, 18, 3) || '-' || substr(h, 21, 12)")
+                conn.execute(
+                    "INSERT INTO orders (id, offline_id, receipt_number, invoice_number, device_id, created_at, "
+                    "received_at, cashier, total, status, fingerprint, receipt_number_collision, sync_id"
+                    + (", content_hash" if hashes else "") + ") "
+                    f"{series} SELECT i, {uuid_text}, rn, rn, device_id, created_at, created_at, 'Seed', total, "
+                    "'completed', fp, 0, NULL" + (", ch" if hashes else "") + " FROM ("
+                    "SELECT c.i AS i, lower(hex(randomblob(16))) AS h, 'SEED-' || printf('%08d', c.i) AS rn, "
+                    f"d.id AS device_id, {stamp} AS created_at, round(p.price * (1 + c.i % 3), 2) AS total, "
+                    f"lower(hex(randomblob(32))) AS fp, lower(hex(randomblob(32))) AS ch {joins})", args)
+                conn.execute(
+                    "INSERT INTO order_lines (id, order_id, line_no, product_id, sku, quantity, unit_price, status) "
+                    f"{series} SELECT c.i, c.i, 1, p.id, p.sku, 1 + c.i % 3, p.price, 'completed' {joins}", args)
+                conn.execute(
+                    "INSERT INTO stock_movements (id, product_id, order_line_id, quantity_delta, kind, created_at) "
+                    f"{series} SELECT c.i, p.id, c.i, -(1 + c.i % 3), 'sale', {stamp} {joins}", args)
+                conn.execute(
+                    "INSERT INTO payments (id, order_id, method, amount) "
+                    f"{series} SELECT c.i, c.i, 'cash', round(p.price * (1 + c.i % 3), 2) {joins}", args)
+                conn.execute(
+                    "UPDATE products SET stock_quantity = opening_stock + COALESCE((SELECT SUM(m.quantity_delta) "
+                    "FROM stock_movements m WHERE m.product_id = products.id), 0)")
+                conn.execute("COMMIT")
+            conn.execute("ANALYZE")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+
+    def own_pids(self) -> list[int]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+class PostgresBackend:
+    name = "postgres"
+
+    def __init__(self, workdir: Path):
+        self.server = PostgresServer().start()
+        self._admin(["CREATE DATABASE bench_template"])
+        migrate(self.server.url("bench_template"), workdir)
+
+    def _conninfo(self, database: str) -> str:
+        return f"host=127.0.0.1 port={self.server.port} user=postgres dbname={database}"
+
+    def _admin(self, statements: list[str], database: str = "postgres"):
+        with psycopg.connect(self._conninfo(database), autocommit=True) as conn:
+            result = None
+            for statement in statements:
+                result = conn.execute(statement)
+            return result.fetchall() if result is not None and result.description else None
+
+    def version(self) -> str:
+        return "PostgreSQL " + self._admin(["SHOW server_version"])[0][0] + \
+            f" (shared_buffers {self._admin(['SHOW shared_buffers'])[0][0]}, fsync on)"
+
+    @staticmethod
+    def dbname(url: str) -> str:
+        return url.rsplit("/", 1)[1]
+
+    def create(self, label: str) -> str:
+        self._admin([f'CREATE DATABASE "{label}" TEMPLATE bench_template STRATEGY FILE_COPY'])
+        return self.server.url(label)
+
+    def clone(self, url: str, label: str) -> str:
+        self._admin([f'CREATE DATABASE "{label}" TEMPLATE "{self.dbname(url)}" STRATEGY FILE_COPY'])
+        return self.server.url(label)
+
+    def checkpoint(self, url: str) -> None:
+        self._admin(["CHECKPOINT"])
+
+    def columns(self, url: str, table: str) -> set[str]:
+        return {row[0] for row in self.query(
+            url, f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'")}
+
+    def query(self, url: str, sql: str):
+        with psycopg.connect(self._conninfo(self.dbname(url))) as conn:
+            return conn.execute(sql).fetchall()
+
+    def drop(self, url: str) -> None:
+        self._admin([f'DROP DATABASE IF EXISTS "{self.dbname(url)}" WITH (FORCE)'])
+
+    def raw_writer(self, url, product_ids, device_id, has_content_hash) -> PostgresRawWriter:
+        return PostgresRawWriter(self._conninfo(self.dbname(url)), product_ids, device_id, has_content_hash)
+
+    def seed(self, url: str, count: int) -> None:
+        """`count` orders, each with one line, one sale movement and one payment, from generate_series."""
+        name = self.dbname(url)
+        hashes = "content_hash" in self.columns(url, "orders")
+        with psycopg.connect(self._conninfo(name)) as conn:
+            assert conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 0
+            if count:
+                conn.execute("SET synchronous_commit = off")
+                conn.execute("CREATE TEMP TABLE seed_products AS SELECT "
+                             "(row_number() OVER (ORDER BY id) - 1)::int AS k, id, sku, price FROM products")
+                conn.execute("CREATE TEMP TABLE seed_devices AS SELECT "
+                             "(row_number() OVER (ORDER BY id) - 1)::int AS k, id FROM devices")
+                n_products = conn.execute("SELECT COUNT(*) FROM seed_products").fetchone()[0]
+                n_devices = conn.execute("SELECT COUNT(*) FROM seed_devices").fetchone()[0]
+                src = (f" FROM generate_series(1, {int(count)}) AS c(i) "
+                       f"JOIN seed_products p ON p.k = c.i % {n_products} "
+                       f"JOIN seed_devices d ON d.k = c.i % {n_devices}")
+                stamp = "now() - (c.i % 525600) * interval '1 minute'"
+                conn.execute(
+                    "INSERT INTO orders (id, offline_id, receipt_number, invoice_number, device_id, created_at, "
+                    "received_at, cashier, total, status, fingerprint, receipt_number_collision, sync_id"
+                    + (", content_hash" if hashes else "") + ") "
+                    "SELECT c.i, gen_random_uuid()::text, 'SEED-' || lpad(c.i::text, 8, '0'), "
+                    f"'SEED-' || lpad(c.i::text, 8, '0'), d.id, {stamp}, {stamp}, 'Seed', "
+                    "p.price * (1 + c.i % 3), 'completed', md5(c.i::text) || md5((-c.i)::text), false, NULL"
+                    + (", md5('h' || c.i) || md5('H' || c.i)" if hashes else "") + src)
+                conn.execute(
+                    "INSERT INTO order_lines (id, order_id, line_no, product_id, sku, quantity, unit_price, status) "
+                    "SELECT c.i, c.i, 1, p.id, p.sku, 1 + c.i % 3, p.price, 'completed'" + src)
+                conn.execute(
+                    "INSERT INTO stock_movements (id, product_id, order_line_id, quantity_delta, kind, created_at) "
+                    f"SELECT c.i, p.id, c.i, -(1 + c.i % 3), 'sale', {stamp}" + src)
+                conn.execute("INSERT INTO payments (id, order_id, method, amount) "
+                             "SELECT c.i, c.i, 'cash', p.price * (1 + c.i % 3)" + src)
+                for table in ("orders", "order_lines", "stock_movements", "payments"):
+                    conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                 f"(SELECT MAX(id) FROM {table}))")
+                conn.execute(
+                    "UPDATE products SET stock_quantity = opening_stock + COALESCE((SELECT SUM(m.quantity_delta) "
+                    "FROM stock_movements m WHERE m.product_id = products.id), 0)")
+                conn.commit()
+        self._admin(["VACUUM ANALYZE"], name)
+        self._admin(["CHECKPOINT"])
+
+    def own_pids(self) -> list[int]:
+        try:
+            return [int((self.server.data / "postmaster.pid").read_text().split()[0])]
+        except (OSError, ValueError, IndexError):
+            return []
+
+    def close(self) -> None:
+        self.server.stop()
+
+
+# --------------------------------------------------------------------------- one scenario
+
+
+@dataclass
+class ScenarioResult:
+    backend: str
+    stored: int
+    seed_seconds: float
+    ingest: list[PhaseResult] = field(default_factory=list)
+    replay: list[PhaseResult] = field(default_factory=list)
+    raw_single: list[PhaseResult] = field(default_factory=list)
+    raw_multi: list[PhaseResult] = field(default_factory=list)
+
+    @staticmethod
+    def best(phases: list[PhaseResult]) -> PhaseResult:
+        return max(phases, key=lambda p: p.rate)
+
+    @property
+    def raw_limit(self) -> PhaseResult:
+        return self.best(self.raw_single + self.raw_multi)
+
+    def phases(self):
+        return self.ingest + self.replay + self.raw_single + self.raw_multi
+
+    @property
+    def valid(self) -> bool:
+        return not any(phase.errors for phase in self.phases())
+
+
+def run_scenario(backend, stored: int, args, redis_url: str, workdir: Path) -> ScenarioResult:
+    """Build one database with `stored` orders, then measure raw writes, ingest and replay on copies of it."""
+    made: list[str] = []
+    try:
+        return _measure(backend, made, f"bench_{backend.name}_{stored}", stored, args, redis_url, workdir)
+    finally:
+        for url in made:
+            try:
+                backend.drop(url)
+            except Exception as exc:  # noqa: BLE001 - keep cleaning
+                print(f"clean-up of {url}: {exc}", file=sys.stderr)
+
+
+def _measure(backend, made: list[str], label: str, stored: int, args, redis_url: str, workdir: Path):
+    seed_url = backend.create(label)
+    made.append(seed_url)
+    # Devices and catalogue first (with the project's own domain functions), then the stored orders.
+    app_dir = Path(tempfile.mkdtemp(prefix="app-", dir=workdir))
+    app = make_app(seed_url, redis_url, app_dir)
+    with app.app_context():
+        tokens = [add_device(f"B{t + 1:02d}") for t in range(args.tills)]
+        import_products(demo_catalog_rows())
+        db.session.remove()
+        db.engine.dispose()
+    shutil.rmtree(app_dir, ignore_errors=True)
+    products = [(sku, Decimal(str(price)).quantize(Decimal("0.01")))
+                for sku, price in backend.query(seed_url, "SELECT sku, price FROM products ORDER BY id")]
+    product_ids = dict(backend.query(seed_url, "SELECT sku, id FROM products"))
+    device_id = backend.query(seed_url, "SELECT MIN(id) FROM devices")[0][0]
+    has_content_hash = "content_hash" in backend.columns(seed_url, "orders")
+
+    log(f"{backend.name}: seeding {stored:,} stored orders ...")
+    t0 = time.perf_counter()
+    backend.seed(seed_url, stored)
+    result = ScenarioResult(backend.name, stored, time.perf_counter() - t0)
+    have = backend.query(seed_url, "SELECT COUNT(*) FROM orders")[0][0]
+    assert have == stored, (have, stored)
+    log(f"{backend.name}: {have:,} orders stored, in {result.seed_seconds:.1f} s")
+
+    work = build_workload(products, args.tills, args.batches, seed=args.seed + stored)
+    tag = f"{backend.name}/{stored:,}"
+
+    def quiet() -> None:
+        waited = CPU.wait_quiet(args.quiet_wait)
+        if waited > 2.5:
+            log(f"  (waited {waited:.0f} s for other processes to leave the CPU)")
+    for rep in range(1, args.repeat + 1):
+        # 3. the physical limit, into a fresh copy of the seeded database
+        raw_url = backend.clone(seed_url, f"{label}_raw{rep}")
+        made.append(raw_url)
+        backend.checkpoint(raw_url)
+        writer = backend.raw_writer(raw_url, product_ids, device_id, has_content_hash)
+        quiet()
+        result.raw_single.append(write_all(writer.connect, work.raw_single))
+        log(f"{tag} run {rep}: raw, 1 writer     {result.raw_single[-1].describe()}")
+        quiet()
+        result.raw_multi.append(write_all(writer.connect, work.raw_multi))
+        log(f"{tag} run {rep}: raw, {args.tills} writers    {result.raw_multi[-1].describe()}")
+        backend.drop(raw_url)
+        made.remove(raw_url)
+
+        # 1 and 2: through a real gunicorn, on another fresh copy
+        app_url = backend.clone(seed_url, f"{label}_app{rep}")
+        made.append(app_url)
+        backend.checkpoint(app_url)
+        server = GunicornServer(app_url, redis_url, workers=args.workers, timeout=600,
+                                SYNC_RATE_LIMIT_PER_MINUTE="0")
+        try:
+            server.start()
+            warm = send_all(server.url, tokens, work.warmup, "created")
+            warm_replay = send_all(server.url, tokens, work.warmup, "duplicate")
+            if warm.errors or warm_replay.errors:
+                raise RuntimeError(f"warm-up failed: {(warm.errors + warm_replay.errors)[:3]}\n{server.log()}")
+            quiet()
+            result.ingest.append(send_all(server.url, tokens, work.bodies, "created"))
+            log(f"{tag} run {rep}: ingest HTTP     {result.ingest[-1].describe()}")
+            quiet()
+            result.replay.append(send_all(server.url, tokens, work.bodies, "duplicate"))
+            log(f"{tag} run {rep}: replay HTTP     {result.replay[-1].describe()}")
+            if result.ingest[-1].errors or result.replay[-1].errors:
+                log("gunicorn log tail:\n" + server.log()[-3000:])
+        finally:
+            server.stop()
+            server.log_path.unlink(missing_ok=True)
+            shutil.rmtree(server.instance, ignore_errors=True)
+        expected = stored + work.sales + sum(len(b) for b in work.warmup) * BATCH_SIZE
+        have = backend.query(app_url, "SELECT COUNT(*) FROM orders")[0][0]
+        if have != expected:
+            result.ingest[-1].errors.append(f"orders stored: {have:,}, expected {expected:,}")
+        backend.drop(app_url)
+        made.remove(app_url)
+    return result
+
+
+# --------------------------------------------------------------------------- report
+
+
+def verdict(ok: bool) -> str:
+    return "pass" if ok else "MISS"
+
+
+def report(results: list[ScenarioResult], args, versions: list[str], total_seconds: float) -> bool:
+    width = 124
+    print()
+    print("=" * width)
+    print(f"POST /api/v1/sync throughput: gunicorn {args.workers} workers, {args.tills} tills sending at once, "
+          f"{args.batches} batches of {BATCH_SIZE} sales x {LINES_PER_SALE} lines per till "
+          f"= {args.tills * args.batches * BATCH_SIZE:,} sales per figure; best of {args.repeat} run(s)")
+    print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; " + "; ".join(versions))
+    print(f"raw = plain driver, one transaction per {BATCH_SIZE} sales; raw limit = best of 1 writer and "
+          f"{args.tills} writers. '*' = other processes used > {NOISY:.0%} of the machine's CPU during that figure")
+    print("-" * width)
+    print(f"{'backend':<9} {'stored':>10} {'ingest/s':>10} {'replay/s':>10} {'raw 1w/s':>10} {'raw Nw/s':>10} "
+          f"{'raw lim/s':>10} {'ingest/raw':>15} {'replay/raw':>15} {'ingest vs 0 stored':>19}")
+    print("-" * width)
+    goals_met = True
+
+    def fig(phase: PhaseResult) -> str:
+        return f"{phase.rate:,.0f}" + ("*" if phase.foreign_cpu > NOISY else " ")
+
+    for r in results:
+        ingest, replay, raw = r.best(r.ingest), r.best(r.replay), r.raw_limit
+        ir, rr = ingest.rate / raw.rate, replay.rate / raw.rate
+        base = next((b for b in results if b.backend == r.backend and b.stored == 0), None)
+        if base is not None and r.stored > 0:
+            slowdown = 1 - ingest.rate / base.best(base.ingest).rate
+            ok = slowdown <= GOAL_MAX_SLOWDOWN
+            goals_met &= ok
+            slow_text = f"{slowdown:+7.1%} slower {verdict(ok)}"
+        else:
+            slow_text = "-"
+        ok_i, ok_r = ir >= GOAL_INGEST_RATIO, rr >= GOAL_REPLAY_RATIO
+        goals_met &= ok_i and ok_r and r.valid
+        print(f"{r.backend:<9} {r.stored:>10,} {fig(ingest):>10} {fig(replay):>10} "
+              f"{fig(r.best(r.raw_single)):>10} {fig(r.best(r.raw_multi)):>10} {fig(raw):>10} "
+              f"{ir:>9.3f} {verdict(ok_i):>5} {rr:>9.3f} {verdict(ok_r):>5} {slow_text:>19}"
+              + ("" if r.valid else "  INVALID (errors, see below)"))
+    print("-" * width)
+    print(f"goals: ingest/raw >= {GOAL_INGEST_RATIO}, replay/raw >= {GOAL_REPLAY_RATIO}, ingest with stored "
+          f"orders at most {GOAL_MAX_SLOWDOWN:.0%} slower than with 0 (a negative slowdown is a speed-up)")
+    print()
+    for r in results:
+        print(f"{r.backend}, {r.stored:,} stored orders (seeded in {r.seed_seconds:.1f} s):")
+        for name, phases in (("ingest", r.ingest), ("replay", r.replay), ("raw 1 writer", r.raw_single),
+                             (f"raw {args.tills} writers", r.raw_multi)):
+            for rep, phase in enumerate(phases, start=1):
+                print(f"  {name:<14} run {rep}: {phase.describe()}")
+    print()
+    print(f"overall: {'all goals met' if goals_met else 'some goals MISSED'}; the run took {total_seconds:.0f} s")
+    return goals_met
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tests.perf.bench_sync",
+                                     description="Sync throughput vs the raw write limit (see tests/perf/README.md)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 5 batches per till, 1 run, 20,000 stored orders instead of 1,000,000")
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--stored", help="comma-separated counts of orders already stored "
+                                         "(default 0,1000000; with --quick 0,20000)")
+    parser.add_argument("--batches", type=int, help="batches of 100 sales per till (default 50; --quick 5)")
+    parser.add_argument("--repeat", type=int, help="runs per figure, each on fresh copies; the best counts "
+                                                   "(default 3; --quick 1)")
+    parser.add_argument("--quiet-wait", type=float, help="before each measurement, wait up to this many seconds "
+                        "for other processes to leave the CPU (default 20; --quick 0)")
+    parser.add_argument("--tills", type=int, default=4, help="tills sending at once, one thread each (default 4)")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (default 3)")
+    parser.add_argument("--seed", type=int, default=20261125, help="random seed of the workload")
+    args = parser.parse_args(argv)
+    if args.stored is None:
+        args.stored = "0,20000" if args.quick else "0,1000000"
+    args.stored = [int(x.replace("_", "")) for x in args.stored.split(",") if x.strip()]
+    if args.batches is None:
+        args.batches = 5 if args.quick else 50
+    if args.quiet_wait is None:
+        args.quiet_wait = 0 if args.quick else 20
+    if args.repeat is None:
+        args.repeat = 1 if args.quick else 3
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    # SIGTERM (a CI time-out, kill) still runs the clean-up below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    workdir = Path(tempfile.mkdtemp(prefix="tillsync-bench-"))
+    backends = []
+    results: list[ScenarioResult] = []
+    versions: list[str] = []
+    redis = None
+    try:
+        redis = RedisServer()
+        for name in (["sqlite", "postgres"] if args.backend == "both" else [args.backend]):
+            log(f"{name}: building the schema with the project's migrations ...")
+            backend = SqliteBackend(workdir) if name == "sqlite" else PostgresBackend(workdir)
+            backends.append(backend)
+            CPU.roots = [os.getpid(), *backend.own_pids()]
+            versions.append(backend.version())
+            for stored in args.stored:
+                results.append(run_scenario(backend, stored, args, redis.url, workdir))
+            backends.remove(backend)
+            backend.close()
+        report(results, args, versions, time.perf_counter() - started)
+        return 0 if all(r.valid for r in results) else 1
+    finally:
+        for backend in backends:
+            try:
+                backend.close()
+            except Exception as exc:  # noqa: BLE001 - keep cleaning
+                print(f"clean-up: {exc}", file=sys.stderr)
+        if redis is not None:
+            redis.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
