@@ -38,11 +38,38 @@ if [ -z "${REDIS_URL:-}" ]; then
   echo "Embedded Redis at $REDIS_URL"
 fi
 
+if [ ! -s instance/demo-admin.txt ]; then
+  password=$(.venv/bin/python -c "import secrets; print(secrets.token_urlsafe(12))")
+  echo "$password" | $FLASK users create admin@tillsync.local --role admin --password-stdin
+  printf 'email: admin@tillsync.local\npassword: %s\n' "$password" > instance/demo-admin.txt
+  chmod 600 instance/demo-admin.txt
+fi
+
 $FLASK worker &
 children+=($!)
 
 BIND=${BIND:-127.0.0.1:8000}
-echo "Tillsync on http://$BIND  (tills: POST http://$BIND/api/v1/sync)"
-.venv/bin/gunicorn -w "${WEB_CONCURRENCY:-3}" -b "$BIND" --access-logfile - wsgi:app &
+.venv/bin/gunicorn -w "${WEB_CONCURRENCY:-3}" -b "$BIND" --access-logfile instance/access.log wsgi:app &
 children+=($!)
+
+# The first run fills the dashboard with realistic data: a fleet of tills selling
+# the bakery's real baskets, with dropped answers, replays and one buggy till
+# that makes new ids on retry (so the duplicate review has something to show).
+if [ ! -e instance/demo-simulated ]; then
+  for _ in $(seq 1 100); do
+    .venv/bin/python -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
+      "http://$BIND/healthz" 2>/dev/null && break
+    sleep 0.2
+  done
+  if $FLASK pos simulate --url "http://$BIND" --tills 4 --sales 40 --seed 7 \
+      --faults drop,replay,legacy-ids --outbox-dir instance/demo-outboxes; then
+    touch instance/demo-simulated
+    $FLASK offline cleanup --check-duplicates || true
+  fi
+fi
+
+echo
+echo "Tillsync is running on http://$BIND"
+echo "  dashboard: sign in with the credentials in instance/demo-admin.txt"
+echo "  tills:     POST http://$BIND/api/v1/sync  (demo till token: instance/demo-till.token)"
 wait -n "${children[@]}"
