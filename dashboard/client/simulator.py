@@ -21,6 +21,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -41,6 +42,10 @@ class SimTill:
 
     name: str
     token: str
+
+
+# Seconds between two sales of one till (uniform between the two).
+SALE_GAP_SECONDS = (150.0, 480.0)
 
 
 @lru_cache(maxsize=1)
@@ -83,6 +88,10 @@ class _TillRun:
         self.offline = HttpTransport(offline_url, sim.token, timeout=2)
         self.result = TillResult(sim.name, str(outbox_dir / f"{sim.name}.db"), legacy)
         self.start = (seed * 7919 + index * max(1, sales)) % len(bakery_baskets())
+        # Sales are spread over the past hours a few minutes apart, as at a real counter, so the
+        # duplicate scan's "same basket again within two minutes" finds the buggy till's copies
+        # rather than every customer who bought the same coffee as the last one.
+        self.clock = datetime.now(timezone.utc) - timedelta(seconds=SALE_GAP_SECONDS[1] * max(1, sales))
         self.till: Till | None = None
 
     def _open_till(self) -> Till:
@@ -139,8 +148,10 @@ class _TillRun:
     def _sell(self, lines: list[dict]) -> None:
         total = sum((Decimal(line["unit_price"]) * line["quantity"] for line in lines), Decimal(0))
         method = "card" if self.rng.random() < 0.4 else "cash"
+        self.clock += timedelta(seconds=self.rng.uniform(*SALE_GAP_SECONDS))
         offline_id = self.till.record_sale(lines, cashier=self.rng.choice(CASHIERS),
-                                           payments=[{"method": method, "amount": str(total)}])
+                                           payments=[{"method": method, "amount": str(total)}],
+                                           created_at=min(self.clock, datetime.now(timezone.utc)))
         self.result.identities[self.till.sale(offline_id).seq] = [offline_id]
         self.result.sales_made += 1
 
