@@ -6,3 +6,6 @@ limit_request_line = 8190
 # A sync of 500 sales can take a while on a busy SQLite; don't kill it half-way.
 timeout = 60
 graceful_timeout = 20
+# gunicorn 27's control socket defaults to one path per user; several servers on
+# one machine (tests, benchmarks) would share it. Tillsync does not use it.
+control_socket_disable = True
