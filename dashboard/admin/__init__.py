@@ -21,5 +21,5 @@ from .i18n import register_template_helpers  # noqa: E402
 
 register_template_helpers(bp)
 
-from . import (auth, devices, errors, orders, profile, skipped, sync_logs, users,  # noqa: E402,F401
-               views)  # routes register on bp
+from . import (auth, devices, duplicates, errors, fix_plans, fixes, jobs, orders, profile,  # noqa: E402,F401
+               skipped, sync_logs, users, views)  # routes register on bp

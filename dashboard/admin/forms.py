@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import HiddenField, PasswordField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from ..domain.users import MIN_PASSWORD_LENGTH
 
@@ -38,3 +38,18 @@ class UserForm(FlaskForm):
 class LanguageForm(FlaskForm):
     locale = SelectField(_l("Language"), choices=[SelectChoice("", _l("As my browser asks")),
                                                   SelectChoice("en", "English"), SelectChoice("ar", "العربية")])
+
+
+class DismissForm(FlaskForm):
+    reason = TextAreaField(_l("Why these orders are not duplicates"), validators=[DataRequired(), Length(max=2000)])
+
+
+class PreviewForm(FlaskForm):
+    # Choices are the group's orders still completed, set by the view; none chosen keeps the earliest.
+    keep = RadioField(_l("Order to keep"), coerce=int, choices=[], validators=[Optional()])
+
+
+class ApproveForm(FlaskForm):
+    # The plan and the hash of the actions the person saw: approval is bound to them, so a changed plan is refused.
+    plan_id = HiddenField(validators=[DataRequired()])
+    plan_hash = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9a-f]{64}$")])

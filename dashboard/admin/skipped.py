@@ -10,13 +10,12 @@ from flask import Response, render_template, stream_with_context
 from ..domain import reports
 from . import bp
 from .access import role_required
+from .csv_cells import safe_cell
 from .params import day_range, int_arg, page_arg, str_arg
 
 DEFAULT_DAYS = 7
 CSV_COLUMNS = ("received_at", "device", "sync_id", "position", "offline_id", "status", "reason", "message",
                "order_id", "payload")
-# A cell a spreadsheet would read as a formula is written as text (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _filters() -> dict:
@@ -50,17 +49,12 @@ def skipped_sales():
                            devices=reports.device_choices())
 
 
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def _csv_lines(filters: dict) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for row in reports.iter_skipped_sales(**_query(filters)):
-        writer.writerow([_cell(value) for value in (
+        writer.writerow([safe_cell(value) for value in (
             row.received_at.isoformat(), row.device_name, row.sync_id, row.position, row.offline_id, row.status,
             row.reason, row.message, row.order_id, row.payload)])
         if buffer.tell() > 64 * 1024:

@@ -1,4 +1,4 @@
-"""The overview, the audit log, the open duplicate groups, and the health check."""
+"""The overview, the audit log, and the health check."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -9,7 +9,6 @@ from sqlalchemy.exc import OperationalError
 
 from ..domain import reports
 from ..extensions import db
-from ..models.duplicates import KINDS
 from . import bp
 from .access import public, role_required
 from .charts import bar_chart
@@ -40,16 +39,6 @@ def audit_log():
     """Who did what, newest first."""
     page = reports.audit_entries(before=int_arg("before"), after=int_arg("after"))
     return render_template("admin/audit.html", page=page)
-
-
-@bp.get("/duplicates")
-@role_required("viewer")
-def duplicates():
-    """Open duplicate groups, by kind (review and fixing come with the duplicate review screens)."""
-    kind = str_arg("kind") if str_arg("kind") in KINDS else None
-    page = reports.open_duplicate_groups(kind=kind, before=int_arg("before"), after=int_arg("after"))
-    return render_template("admin/duplicates.html", page=page, kind=kind, kinds=KINDS,
-                           counts=reports.open_groups_by_kind())
 
 
 @bp.get("/healthz")

@@ -31,7 +31,9 @@ def pages(synced) -> dict[str, str]:
         "/": "viewer", "/?span=14d": "viewer", "/sync-logs": "viewer", f"/sync-logs/{synced.sync_id}": "viewer",
         "/skipped": "viewer", "/skipped/sales": "viewer", "/skipped/sales.csv": "viewer", "/orders": "viewer",
         f"/orders/{synced.created_order_id}": "viewer", "/duplicates": "viewer", "/profile": "viewer",
-        "/audit": "manager", "/devices": "admin", "/users": "admin",
+        "/duplicates/scans": "viewer", "/duplicates/scan/status": "viewer", "/fixes": "viewer",
+        "/fix-plans": "viewer",
+        "/audit": "manager", "/devices": "admin", "/users": "admin", "/jobs": "admin",
     }
 
 
@@ -76,6 +78,7 @@ def test_navigation_shows_only_what_the_role_may_use(signed_in, role):
     assert ('href="/audit"' in html) == (RANK[role] >= RANK["manager"])
     assert ('href="/devices"' in html) == (role == "admin")
     assert ('href="/users"' in html) == (role == "admin")
+    assert ('href="/jobs"' in html) == (role == "admin")
 
 
 def test_anonymous_posts_are_sent_to_sign_in(app, token):

@@ -163,7 +163,7 @@ def test_order_page_shows_lines_movements_payments_and_provenance(signed_in, syn
     assert signed_in("viewer").get("/orders/424242").status_code == 404
 
 
-def test_duplicates_placeholder_lists_open_groups(signed_in, synced):
+def test_duplicates_lists_open_groups(signed_in, synced):
     db.session.add_all([DuplicateGroup(kind="invoice_collision", group_key="a", confidence="review", order_count=2),
                         DuplicateGroup(kind="same_offline_id", group_key="b", confidence="certain", order_count=3),
                         DuplicateGroup(kind="same_offline_id", group_key="c", confidence="certain",

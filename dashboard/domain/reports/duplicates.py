@@ -1,0 +1,317 @@
+"""The duplicate review, read-only: groups, scans, a group side by side, fix plans and fix history.
+
+Everything here reads; the actions (dismiss, preview, approve, revert) are in
+domain/duplicates.py and domain/fixes.py and run as jobs where they are long.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
+
+from ...extensions import db
+from ...models import Device, DuplicateGroup, DuplicateScan, Fix, FixGroup, FixPlan, Order, Product
+from ...models.duplicates import CERTAIN_KINDS, KINDS
+from ..duplicates import compare_group
+from ..fix_plans import FIXABLE_KINDS, ORDER_KINDS
+from ..fixes import latest_fix_of_group
+from .paging import PER_PAGE, Page, newest_first
+
+GROUP_STATUSES = ("open", "dismissed", "fixed")
+CONFIDENCES = ("certain", "review")
+# The fields compared side by side, in the order the group page shows them.
+COMPARED = ("invoice_number", "receipt_number", "offline_id", "device", "created_at", "cashier", "total", "status")
+# A bulk plan can hold thousands of actions: the page shows this many, the CSV has them all.
+ACTIONS_SHOWN = 2000
+GROUP_IDS_SHOWN = 12
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    id: int
+    kind: str
+    confidence: str
+    status: str
+    order_count: int
+    detected_at: datetime
+
+
+def duplicate_groups(*, kind: str | None = None, status: str | None = None, confidence: str | None = None,
+                     before: int | None = None, after: int | None = None,
+                     per_page: int = PER_PAGE) -> Page[GroupRow]:
+    """Duplicate groups, newest first, filtered; keyset pages on (status, kind, id)."""
+    stmt = select(DuplicateGroup.id, DuplicateGroup.kind, DuplicateGroup.confidence, DuplicateGroup.status,
+                  DuplicateGroup.order_count, DuplicateGroup.detected_at)
+    if status:
+        stmt = stmt.where(DuplicateGroup.status == status)
+    if kind:
+        stmt = stmt.where(DuplicateGroup.kind == kind)
+    if confidence:
+        # Confidence follows from the kind: filtering on the kinds lets ix_duplicate_groups_status_kind serve it.
+        kinds = [k for k in KINDS if (k in CERTAIN_KINDS) == (confidence == "certain")]
+        stmt = stmt.where(DuplicateGroup.kind.in_(kinds), DuplicateGroup.confidence == confidence)
+    return newest_first(stmt, DuplicateGroup.id, lambda row: GroupRow(*row), before=before, after=after,
+                        per_page=per_page)
+
+
+def open_certain_count() -> int:
+    """Open groups a bulk fix would take."""
+    return db.session.scalar(select(func.count()).where(DuplicateGroup.status == "open",
+                                                        DuplicateGroup.kind.in_(CERTAIN_KINDS))) or 0
+
+
+@dataclass(frozen=True)
+class ScanRow:
+    id: int
+    trigger: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    found: list[tuple[str, int]]  # groups found, by kind
+    open_after: list[tuple[str, int, int]]  # kind, open groups, orders in them
+    stock_drift: list[dict]
+    error: str | None
+
+
+def _scan_row(scan: DuplicateScan) -> ScanRow:
+    try:
+        findings = json.loads(scan.findings) if scan.findings else {}
+    except ValueError:
+        findings = {"error": scan.findings}
+    findings = findings if isinstance(findings, dict) else {}
+    found = findings.get("found") or {}
+    kinds = findings.get("kinds") or {}
+    return ScanRow(scan.id, scan.trigger, scan.status, scan.started_at, scan.finished_at,
+                   [(kind, int(found.get(kind, 0))) for kind in KINDS if kind in found],
+                   [(kind, int(kinds[kind].get("groups", 0)), int(kinds[kind].get("orders", 0)))
+                    for kind in KINDS if isinstance(kinds.get(kind), dict)],
+                   list(findings.get("stock_drift") or []), findings.get("error"))
+
+
+def scans(*, before: int | None = None, after: int | None = None, per_page: int = 20) -> Page[ScanRow]:
+    """Duplicate scans, newest first (ix_duplicate_scans_started_at), with what each found; per_page=1: the last."""
+    stmt = select(DuplicateScan.id, DuplicateScan.started_at, DuplicateScan)
+    return newest_first(stmt, DuplicateScan.id, lambda row: _scan_row(row[2]), time_col=DuplicateScan.started_at,
+                        before=before, after=after, per_page=per_page)
+
+
+@dataclass(frozen=True)
+class ComparedLine:
+    id: int
+    line_no: int
+    sku: str
+    quantity: Decimal
+    unit_price: Decimal
+    status: str
+    flagged: bool  # the scan named this line (an extra line, or a line with extra movements)
+
+
+@dataclass(frozen=True)
+class ComparedOrder:
+    id: int
+    values: dict  # field name -> value, for COMPARED
+    lines: list[ComparedLine]
+    keepable: bool
+
+
+@dataclass(frozen=True)
+class GroupFix:
+    id: int
+    kind: str
+    applied_at: datetime
+    applied_by: str
+    plan_id: int | None
+    reverted: bool
+
+
+@dataclass(frozen=True)
+class GroupReview:
+    group: DuplicateGroup
+    orders: list[ComparedOrder]
+    fields: tuple[str, ...]
+    differing: frozenset[str]
+    fixable: bool
+    choose_keep: bool  # order kinds with more than one order still completed
+    default_keep: int | None
+    fixes: list[GroupFix]
+    latest_fix_id: int | None
+
+
+def group_review(group_id: int) -> GroupReview | None:
+    """A group's orders side by side, what differs, the order kept by default, and its fixes."""
+    if db.session.get(DuplicateGroup, group_id) is None:
+        return None
+    comparison = compare_group(group_id)
+    device_ids = {row["device_id"] for row in comparison.orders}
+    names = dict(db.session.execute(select(Device.id, Device.name).where(Device.id.in_(device_ids))).all())
+    orders = []
+    for row in comparison.orders:
+        values = {name: row[name] for name in COMPARED if name != "device"}
+        values["device"] = names.get(row["device_id"], "")
+        lines = [ComparedLine(l.id, l.line_no, l.sku, l.quantity, l.unit_price, l.status,
+                              l.id in comparison.flagged_line_ids) for l in row["line_objects"]]
+        orders.append(ComparedOrder(row["id"], values, lines, row["status"] == "completed"))
+    differing = {("device" if name == "device_id" else name) for name in comparison.differing}
+    group = comparison.group
+    keepable = [o.id for o in orders if o.keepable]
+    choose = group.status == "open" and group.kind in ORDER_KINDS and len(keepable) > 1
+    return GroupReview(group, orders, COMPARED, frozenset(differing), group.kind in FIXABLE_KINDS, choose,
+                       keepable[0] if choose else None, _group_fixes(group_id), latest_fix_of_group(group_id))
+
+
+def _reverted(fix_ids):
+    return set(db.session.scalars(select(Fix.reverts_fix_id).where(Fix.reverts_fix_id.in_(fix_ids))))
+
+
+def _group_fixes(group_id: int) -> list[GroupFix]:
+    rows = db.session.execute(
+        select(Fix.id, Fix.kind, Fix.applied_at, Fix.applied_by, Fix.plan_id)
+        .join(FixGroup, FixGroup.fix_id == Fix.id).where(FixGroup.group_id == group_id).order_by(Fix.id)).all()
+    reverted = _reverted([row.id for row in rows])
+    return [GroupFix(*row, reverted=row.id in reverted) for row in rows]
+
+
+@dataclass(frozen=True)
+class PlannedAction:
+    group_id: int | None
+    kind: str
+    type: str  # void_order, void_line, compensate
+    order_id: int | None
+    keep_order_id: int | None
+    invoice_number: str | None
+    keep_invoice_number: str | None
+    order_line_id: int | None
+    movement_id: int | None
+    sku: str | None
+    quantity: str | None
+    amount: str | None
+
+
+@dataclass(frozen=True)
+class PlanView:
+    plan: FixPlan
+    requested: list[tuple[int, int | None]]  # (group id, order to keep) as asked for
+    actions: list[PlannedAction]
+    actions_total: int
+    totals: dict | None
+    stock: list[dict]
+    fix_id: int | None
+    fix_reverted: bool
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    id: int
+    created_at: datetime
+    created_by: str
+    status: str
+    groups: int
+    approved_by: str | None
+
+
+def plans(*, before: int | None = None, after: int | None = None, per_page: int = PER_PAGE) -> Page[PlanRow]:
+    """Fix plans, newest first (ix_fix_plans_created_at), so a preview left waiting can be found again."""
+    stmt = select(FixPlan.id, FixPlan.created_at, FixPlan.created_by, FixPlan.status, FixPlan.request,
+                  FixPlan.approved_by)
+    return newest_first(stmt, FixPlan.id, lambda row: PlanRow(row.id, row.created_at, row.created_by, row.status,
+                                                              len(json.loads(row.request)), row.approved_by),
+                        time_col=FixPlan.created_at, before=before, after=after, per_page=per_page)
+
+
+def plan_request(plan: FixPlan) -> list[tuple[int, int | None]]:
+    """The (group id, order to keep) pairs a plan was asked for."""
+    return [(item["group_id"], item.get("keep_order_id")) for item in json.loads(plan.request)]
+
+
+def plan_status(plan_id: int) -> str | None:
+    """Only the plan's status: what the plan page polls, without reading the plan itself."""
+    return db.session.scalar(select(FixPlan.status).where(FixPlan.id == plan_id))
+
+
+def plan_document(plan_id: int) -> dict | None:
+    """The plan's actions, totals and stock effect as computed by the preview; None until it is ready."""
+    plan = db.session.get(FixPlan, plan_id)
+    return json.loads(plan.plan) if plan is not None and plan.plan else None
+
+
+def plan_view(plan_id: int) -> PlanView | None:
+    """A plan with its actions named for people (invoice numbers, SKUs), and the fix made from it."""
+    plan = db.session.get(FixPlan, plan_id)
+    if plan is None:
+        return None
+    document = json.loads(plan.plan) if plan.plan else {"groups": [], "stock": []}
+    flat = [(g, a) for g in document["groups"] for a in g["actions"]]
+    shown = flat[:ACTIONS_SHOWN]
+    order_ids = {a[key] for _, a in shown for key in ("keep_order_id", "order_id") if a.get(key)}
+    invoices = dict(db.session.execute(select(Order.id, Order.invoice_number).where(Order.id.in_(order_ids))).all())
+    product_ids = {a["product_id"] for _, a in shown if a.get("product_id")}
+    skus = dict(db.session.execute(select(Product.id, Product.sku).where(Product.id.in_(product_ids))).all())
+    actions = [PlannedAction(
+        g["group_id"], g["kind"], a["type"], a.get("order_id"), a.get("keep_order_id"),
+        a.get("invoice_number") or invoices.get(a.get("order_id")), invoices.get(a.get("keep_order_id")),
+        a.get("order_line_id"), a.get("movement_id"), a.get("sku") or skus.get(a.get("product_id")),
+        a.get("quantity", a.get("units")), a.get("amount", a.get("total"))) for g, a in shown]
+    fix = db.session.execute(select(Fix.id).where(Fix.plan_id == plan_id)).scalar()
+    return PlanView(plan, plan_request(plan), actions, len(flat), document.get("totals"), document["stock"], fix,
+                    bool(fix and _reverted([fix])))
+
+
+@dataclass(frozen=True)
+class FixRow:
+    id: int
+    kind: str  # apply or revert
+    applied_at: datetime
+    applied_by: str
+    plan_id: int | None
+    reverts_fix_id: int | None
+    summary: dict
+    group_ids: list[int]  # the first GROUP_IDS_SHOWN
+    group_count: int
+    reverted_by: int | None
+    revertable: bool  # an apply, not reverted, and the latest fix of each of its groups
+
+
+def _revertable():
+    """SQL: this fix is an apply, not reverted, and no later unreverted apply touched one of its groups."""
+    reversal, later, mine, theirs, later_reversal = (aliased(Fix), aliased(Fix), aliased(FixGroup),
+                                                      aliased(FixGroup), aliased(Fix))
+    not_reverted = ~select(reversal.id).where(reversal.reverts_fix_id == Fix.id).exists()
+    superseded = (select(later.id).join(theirs, theirs.fix_id == later.id)
+                  .join(mine, mine.group_id == theirs.group_id)
+                  .where(mine.fix_id == Fix.id, later.id > Fix.id, later.kind == "apply",
+                         ~select(later_reversal.id).where(later_reversal.reverts_fix_id == later.id).exists())
+                  .exists())
+    return (Fix.kind == "apply") & not_reverted & ~superseded
+
+
+def _fix_rows(stmt, **paging) -> Page[FixRow]:
+    raw = newest_first(stmt.add_columns(_revertable().label("revertable")), Fix.id, lambda row: row, **paging)
+    ids = [row.id for row in raw.items]
+    groups: dict[int, list[int]] = {}
+    for fix_id, group_id in db.session.execute(
+            select(FixGroup.fix_id, FixGroup.group_id).where(FixGroup.fix_id.in_(ids))
+            .order_by(FixGroup.fix_id, FixGroup.group_id)):
+        groups.setdefault(fix_id, []).append(group_id)
+    reverted_by = dict(db.session.execute(select(Fix.reverts_fix_id, Fix.id).where(Fix.reverts_fix_id.in_(ids))).all())
+    items = [FixRow(row.id, row.kind, row.applied_at, row.applied_by, row.plan_id, row.reverts_fix_id,
+                    json.loads(row.summary or "{}"), groups.get(row.id, [])[:GROUP_IDS_SHOWN],
+                    len(groups.get(row.id, [])), reverted_by.get(row.id), bool(row.revertable))
+             for row in raw.items]
+    return Page(items, raw.newer, raw.older)
+
+
+_FIX_COLUMNS = (Fix.id, Fix.kind, Fix.applied_at, Fix.applied_by, Fix.plan_id, Fix.reverts_fix_id, Fix.summary)
+
+
+def fixes(*, before: int | None = None, after: int | None = None, per_page: int = PER_PAGE) -> Page[FixRow]:
+    """Fixes applied and reverted, newest first (by primary key: fixes are numbered as they are made)."""
+    return _fix_rows(select(*_FIX_COLUMNS), before=before, after=after, per_page=per_page)
+
+
+def fix_row(fix_id: int) -> FixRow | None:
+    page = _fix_rows(select(*_FIX_COLUMNS).where(Fix.id == fix_id))
+    return page.items[0] if page.items else None
