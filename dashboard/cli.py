@@ -133,10 +133,11 @@ def worker(burst: bool):
     """Run an RQ worker inside the app context (so jobs can use the database), with the scheduler."""
     from rq import Worker
 
-    from .jobs.duplicates import schedule_next_scan
+    from .jobs.duplicates import resume_unfinished_plans, schedule_next_scan
     from .jobs.queue import get_queue
 
     queue = get_queue()
+    resume_unfinished_plans()
     if not burst:
         schedule_next_scan()
     Worker([queue], connection=queue.connection).work(burst=burst, with_scheduler=True)

@@ -13,20 +13,10 @@ import redis
 from flask import flash
 from flask_babel import gettext as _
 
+from ..jobs.duplicates import SCAN_JOB_ID, apply_job_id, preview_job_id  # noqa: F401  (used by the views)
 from ..jobs.queue import ACTIVE, JobStatus, job_status
 
 log = logging.getLogger(__name__)
-
-# The job ids jobs/duplicates.py gives (one job per scan, per plan preview, per plan apply).
-SCAN_JOB_ID = "duplicate-scan"
-
-
-def preview_job_id(plan_id: int) -> str:
-    return f"fix-preview-{plan_id}"
-
-
-def apply_job_id(plan_id: int) -> str:
-    return f"fix-apply-{plan_id}"
 
 
 def start(enqueue: Callable, *args, recorded: bool = True) -> bool:

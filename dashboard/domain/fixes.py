@@ -143,7 +143,7 @@ def _apply(plan_id: int, actor: str, progress):
 
 def _refuse_stale(plan: FixPlan, actor: str, why: str) -> StalePlan:
     """Mark the plan stale (committed with the audit entry) and return the error to raise."""
-    plan.status = "stale"
+    plan.status, plan.error = "stale", why
     audit.record(actor, "apply_refused_stale", "fix_plan", plan.id, reason=why)
     return StalePlan(f"{why}; nothing was applied, preview again")
 

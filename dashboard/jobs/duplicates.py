@@ -35,16 +35,53 @@ def scheduled_scan_job() -> dict:
         return run_scan(trigger="schedule", actor="scheduler", progress=report_progress).as_json()
 
 
+# One job per scan, per plan preview and per plan apply: asking twice never runs two.
+SCAN_JOB_ID = "duplicate-scan"
+
+
+def preview_job_id(plan_id: int) -> str:
+    return f"fix-preview-{plan_id}"
+
+
+def apply_job_id(plan_id: int) -> str:
+    return f"fix-apply-{plan_id}"
+
+
 def enqueue_scan(actor: str, trigger: str = "dashboard"):
-    return enqueue_once(scan_job, trigger, actor, job_id="duplicate-scan")
+    return enqueue_once(scan_job, trigger, actor, job_id=SCAN_JOB_ID)
 
 
 def enqueue_preview(plan_id: int):
-    return enqueue_once(preview_job, plan_id, job_id=f"fix-preview-{plan_id}")
+    return enqueue_once(preview_job, plan_id, job_id=preview_job_id(plan_id))
 
 
 def enqueue_apply(plan_id: int, actor: str):
-    return enqueue_once(apply_job, plan_id, actor, job_id=f"fix-apply-{plan_id}")
+    return enqueue_once(apply_job, plan_id, actor, job_id=apply_job_id(plan_id))
+
+
+def resume_unfinished_plans() -> list[int]:
+    """Queue again the previews and approved applies the database says are unfinished.
+
+    Redis may have lost their jobs (restarted, flushed, or the enqueue never
+    reached it); the database is the source of truth, and running either job
+    twice changes nothing, so a worker calls this when it starts.
+    """
+    from sqlalchemy import select
+
+    from ..extensions import db
+    from ..models import FixPlan
+
+    resumed = []
+    for plan_id, status, approved_by in db.session.execute(
+            select(FixPlan.id, FixPlan.status, FixPlan.approved_by)
+            .where(FixPlan.status.in_(("computing", "applying"))).order_by(FixPlan.id)):
+        if status == "computing":
+            enqueue_preview(plan_id)
+        else:
+            enqueue_apply(plan_id, approved_by or "system")
+        resumed.append(plan_id)
+    db.session.rollback()
+    return resumed
 
 
 def schedule_next_scan(now: datetime | None = None):

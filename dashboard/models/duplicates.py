@@ -35,6 +35,7 @@ class DuplicateGroup(db.Model):
     __table_args__ = (
         UniqueConstraint("kind", "group_key", name="uq_duplicate_groups_kind_key"),
         Index("ix_duplicate_groups_status_kind", "status", "kind", "id"),
+        Index("ix_duplicate_groups_status_id", "status", "id"),
         CheckConstraint("status IN ('open', 'dismissed', 'fixed')", name="status"),
         CheckConstraint("confidence IN ('certain', 'review')", name="confidence"),
     )

@@ -97,6 +97,7 @@ def upgrade():
     )
     with op.batch_alter_table('duplicate_groups', schema=None) as batch_op:
         batch_op.create_index('ix_duplicate_groups_status_kind', ['status', 'kind', 'id'], unique=False)
+        batch_op.create_index('ix_duplicate_groups_status_id', ['status', 'id'], unique=False)
 
     op.create_table('fixes',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -278,6 +279,7 @@ def downgrade():
     op.drop_table('fix_groups')
     op.drop_table('fixes')
     with op.batch_alter_table('duplicate_groups', schema=None) as batch_op:
+        batch_op.drop_index('ix_duplicate_groups_status_id')
         batch_op.drop_index('ix_duplicate_groups_status_kind')
 
     op.drop_table('duplicate_groups')

@@ -93,3 +93,19 @@ def test_scheduled_scan_is_planned_once_and_runs_when_due(app, legacy_books, red
 
 def test_unknown_job_is_reported_missing(app, redis_clean):
     assert job_status("no-such-job").status == "missing"
+
+
+def test_worker_resumes_plans_whose_jobs_redis_lost(app, legacy_books, redis_clean):
+    from dashboard.jobs.duplicates import resume_unfinished_plans
+
+    run_scan(trigger="test", actor="m@example.com")
+    plan_id = request_plan(open_certain_selection(), "m@example.com")  # its preview job never reached Redis
+    run_worker(app, redis_clean.url)  # a starting worker queues it again from the database
+    plan = db.session.get(FixPlan, plan_id)
+    assert plan.status == "ready"
+    approve_plan(plan_id, plan.plan_hash, "boss@example.com")
+    redis_clean.restart()  # Redis forgets every job; the database still knows the approval is unapplied
+    run_worker(app, redis_clean.url)
+    assert db.session.get(FixPlan, plan_id).status == "applied"
+    assert db.session.scalar(select(func.count(Fix.id))) == 1
+    assert resume_unfinished_plans() == []

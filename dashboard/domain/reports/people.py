@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ...extensions import db
-from ...models import AuditEntry, Device, DuplicateGroup, User
+from ...models import AuditEntry, Device, User
 from .paging import PER_PAGE, NumberedPage, Page, newest_first, numbered, pretty_json
 
 
@@ -42,15 +42,6 @@ class AuditRow:
     details: str
 
 
-@dataclass(frozen=True)
-class GroupRow:
-    id: int
-    kind: str
-    confidence: str
-    order_count: int
-    detected_at: datetime
-
-
 def device_choices() -> list[tuple[int, str]]:
     """(id, name) of every device, by name, for filters (a small table)."""
     return [(row.id, row.name) for row in db.session.execute(select(Device.id, Device.name).order_by(Device.name))]
@@ -76,14 +67,3 @@ def audit_entries(*, before: int | None = None, after: int | None = None,
                   AuditEntry.target_id, AuditEntry.details)
     return newest_first(stmt, AuditEntry.id, lambda row: AuditRow(*row[:-1], details=pretty_json(row[-1])),
                         time_col=AuditEntry.at, before=before, after=after, per_page=per_page)
-
-
-def open_duplicate_groups(*, kind: str | None = None, before: int | None = None, after: int | None = None,
-                          per_page: int = PER_PAGE) -> Page[GroupRow]:
-    """Open duplicate groups, newest first (ix_duplicate_groups_status_kind: status, kind, id)."""
-    stmt = select(DuplicateGroup.id, DuplicateGroup.kind, DuplicateGroup.confidence, DuplicateGroup.order_count,
-                  DuplicateGroup.detected_at).where(DuplicateGroup.status == "open")
-    if kind:
-        stmt = stmt.where(DuplicateGroup.kind == kind)
-    return newest_first(stmt, DuplicateGroup.id, lambda row: GroupRow(*row), before=before, after=after,
-                        per_page=per_page)
