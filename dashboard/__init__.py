@@ -43,7 +43,6 @@ def _register_babel(app: Flask) -> None:
     """Flask-Babel: the dashboard in English or Arabic; catalogues in dashboard/translations (.mo committed)."""
     from .admin.i18n import babel, select_locale
 
-    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", os.environ.get("DASHBOARD_TIMEZONE", "UTC"))
     babel.init_app(app, locale_selector=select_locale)
 
 

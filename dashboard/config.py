@@ -54,6 +54,12 @@ def load_settings(instance_path: str) -> dict:
         # Same device, same basket, entered again within this many seconds: a suspected double entry.
         "DUPLICATE_WINDOW_SECONDS": _int("DUPLICATE_WINDOW_SECONDS", 120),
         "DUPLICATE_SCAN_INTERVAL_HOURS": _int("DUPLICATE_SCAN_INTERVAL_HOURS", 24),
+        # The dashboard: a till is "silent" after this long without a sync; sign-in attempts
+        # per email and address; the time zone that decides what "today" is.
+        "TILL_STALE_MINUTES": _int("TILL_STALE_MINUTES", 60),
+        "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
+        "LOGIN_FAILURE_WINDOW_SECONDS": _int("LOGIN_FAILURE_WINDOW_SECONDS", 900),
+        "BABEL_DEFAULT_TIMEZONE": os.environ.get("DASHBOARD_TIMEZONE", "UTC"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
