@@ -1,0 +1,68 @@
+"""The application factory: config, extensions, blueprints, CLI, logging; nothing else."""
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask
+
+from .config import load_settings
+from .database import configure_engine
+from .extensions import csrf, db, login_manager, migrate
+
+
+def create_app(overrides: dict | None = None, instance_path: str | None = None) -> Flask:
+    """Build the app: config, extensions, blueprints, CLI, logging; nothing else."""
+    instance_path = instance_path or os.environ.get("TILLSYNC_INSTANCE_PATH") or None
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path,
+                template_folder="../templates", static_folder="../static")
+    app.config.from_mapping(load_settings(app.instance_path))
+    if overrides:
+        app.config.update(overrides)
+    _register_extensions(app)
+    _register_blueprints(app)
+    _register_commands(app)
+    if not app.debug:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return app
+
+
+def _register_extensions(app: Flask) -> None:
+    from . import models  # noqa: F401  (tables must be known to migrations)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_project_path("migrations")), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    _register_babel(app)
+    with app.app_context():
+        configure_engine(db.engine)
+
+
+def _register_babel(app: Flask) -> None:
+    """Flask-Babel: the dashboard in English or Arabic; catalogues in dashboard/translations (.mo committed)."""
+    from .admin.i18n import babel, select_locale
+
+    babel.init_app(app, locale_selector=select_locale)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .admin import bp as admin_bp
+    from .api import bp as api_bp
+
+    # Tills authenticate with bearer tokens, not cookies: CSRF does not apply to them.
+    csrf.exempt(api_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(admin_bp)
+
+
+def _register_commands(app: Flask) -> None:
+    from .cli import register_cli
+
+    register_cli(app)
+
+
+def _project_path(name: str):
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / name
