@@ -17,10 +17,11 @@ class SyncLog(db.Model):
     __table_args__ = (
         Index("ix_sync_logs_started_at", "started_at"),
         Index("ix_sync_logs_device_started", "device_id", "started_at"),
-        # The rare calls a manager filters for (refused, with conflicts or rejections).
-        Index("ix_sync_logs_troubled_started", "started_at",
-              sqlite_where=text("http_status <> 200 OR conflicts > 0 OR rejected > 0"),
-              postgresql_where=text("http_status <> 200 OR conflicts > 0 OR rejected > 0")),
+        # The rare calls a manager filters for: refused, with conflicts, with rejections.
+        *(Index(f"ix_sync_logs_{name}_started", "started_at", sqlite_where=text(condition),
+                postgresql_where=text(condition))
+          for name, condition in (("refused", "http_status <> 200"), ("conflicts", "conflicts > 0"),
+                                  ("rejected", "rejected > 0"))),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
