@@ -1,5 +1,5 @@
 # The README's commands, and a few more for developers.
-.PHONY: run test bench
+.PHONY: run test bench faults
 
 run:            ## install, migrate, demo data, Redis, worker, gunicorn
 	scripts/run.sh
@@ -7,5 +7,11 @@ run:            ## install, migrate, demo data, Redis, worker, gunicorn
 test:           ## install what the tests need and run them all
 	scripts/test.sh
 
-bench:          ## sync throughput benchmark (prints figures; takes several minutes)
-	scripts/bootstrap.sh test && .venv/bin/python -m tests.perf.bench_sync
+bench:          ## the benchmarks (print figures; take a long while)
+	scripts/bootstrap.sh test
+	.venv/bin/python -m tests.perf.bench_sync
+	.venv/bin/python -m tests.perf.bench_dashboard
+	.venv/bin/python -m tests.perf.bench_fleet
+
+faults:         ## the full fault-injection run, with its figures (CI runs a reduced version)
+	scripts/bootstrap.sh test && .venv/bin/python -m tests.perf.faults_full

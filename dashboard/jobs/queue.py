@@ -6,13 +6,17 @@ loses or corrupts it.
 """
 from __future__ import annotations
 
+import os
+import socket
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from flask import current_app, has_app_context
-from rq import Queue, get_current_job
-from rq.exceptions import NoSuchJobError
+from rq import Queue, Worker, get_current_job
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
+from rq.results import Result
 
 from ..redis_conn import get_redis
 
@@ -24,18 +28,67 @@ def get_queue() -> Queue:
     return Queue(QUEUE_NAME, connection=get_redis())
 
 
+# How often a worker confirms it is alive while it runs a job (RQ's default is 30 s).
+JOB_MONITORING_INTERVAL = 5
+# A running job whose worker has not confirmed for this long is taken as abandoned.
+ABANDONED_AFTER = timedelta(seconds=6 * JOB_MONITORING_INTERVAL)
+
+
 def enqueue_once(func, *args, job_id: str, timeout: int = 3600) -> Job:
-    """Enqueue func unless a job with this id is already waiting or running; returns that job."""
+    """Enqueue func unless a job with this id is waiting or running; returns that job.
+
+    A job RQ still calls 'started' whose worker is gone (killed, or its host
+    lost) is not running: it is replaced, rather than making the caller wait
+    for RQ's own clean-up (minutes). Our jobs are safe to run twice, so
+    replacing one that was in fact alive costs time, never correctness.
+    """
     connection = get_redis()
     try:
         existing = Job.fetch(job_id, connection=connection)
-        if existing.get_status(refresh=True) in ACTIVE:
+        status = existing.get_status(refresh=True)
+        if status in ACTIVE and not (status == "started" and _is_abandoned(existing)):
             return existing
-        existing.delete()
+        _discard(existing)
     except NoSuchJobError:
         pass
     return get_queue().enqueue(func, *args, job_id=job_id, job_timeout=timeout,
                                result_ttl=7 * 86400, failure_ttl=30 * 86400)
+
+
+def _is_abandoned(job: Job) -> bool:
+    """True when the worker holding this started job is gone."""
+    worker = None
+    if job.worker_name:
+        worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name,
+                                    connection=job.connection)
+    if worker is None:
+        return True
+    if worker.hostname == socket.gethostname() and worker.pid and not _process_exists(worker.pid):
+        return True
+    heartbeat = worker.last_heartbeat
+    if heartbeat is not None and heartbeat.tzinfo is None:
+        heartbeat = heartbeat.replace(tzinfo=timezone.utc)
+    return heartbeat is not None and datetime.now(timezone.utc) - heartbeat > ABANDONED_AFTER
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _discard(job: Job) -> None:
+    """Remove a finished, failed or abandoned job, even when RQ's own records of it are half expired."""
+    try:
+        job.delete()
+    except (ValueError, InvalidJobOperation):
+        # RQ 3 raises when the job's execution record expired before its registry entry;
+        # by then the job is out of the registries, and only its own keys are left.
+        job.connection.delete(job.key, job.dependents_key, job.dependencies_key, Result.get_key(job.id))
 
 
 def report_progress(fraction: float, message: str = "") -> None:
