@@ -168,36 +168,45 @@ def _invoice_collisions(claimed: set[int]) -> Iterator[FoundGroup]:
 def _double_entries(claimed: set[int], window: timedelta) -> Iterator[FoundGroup]:
     """Same device and basket, entered again within the window, under another offline id and invoice number.
 
-    Walks the (device, content, time) index once; consecutive entries of one
-    basket no further apart than the window form a group.
+    Walks each device's sales in time order once (the (device, created_at)
+    index the dashboard uses anyway) and keeps, per basket, the run of entries
+    no further apart than the window; runs older than the window are closed as
+    it goes, so memory follows the sales of one window, not all orders.
     """
     stmt = (select(Order.id, Order.device_id, Order.content_hash, Order.created_at,
                    Order.offline_id, Order.invoice_number)
             .where(Order.status == "completed", Order.content_hash.is_not(None))
-            .order_by(Order.device_id, Order.content_hash, Order.created_at, Order.id))
-    run: list = []
-
-    def flush():
-        rows = [row for row in run if row.id not in claimed]
-        # Legacy sales without an offline id share none with anybody.
-        offline_ids = {r.offline_id or f"none:{r.id}" for r in rows}
-        if len(rows) > 1 and len(offline_ids) == len(rows) and len({r.invoice_number for r in rows}) == len(rows):
-            return FoundGroup("suspected_double_entry", f"{rows[0].device_id}:{rows[0].content_hash}:{rows[0].id}",
-                              tuple(row.id for row in rows))
-        return None
-
+            .order_by(Order.device_id, Order.created_at, Order.id))
+    runs: dict[tuple[int, str], list] = {}
     for row in db.session.execute(stmt.execution_options(**STREAM)):
-        if run and (row.device_id, row.content_hash) == (run[-1].device_id, run[-1].content_hash) \
-                and row.created_at - run[-1].created_at <= window:
+        key = (row.device_id, row.content_hash)
+        run = runs.get(key)
+        if run and row.created_at - run[-1].created_at <= window:
             run.append(row)
             continue
-        group = flush()
-        if group:
-            yield group
-        run = [row]
-    group = flush()
-    if group:
-        yield group
+        if run:
+            yield from _double_entry_group(runs.pop(key), claimed)
+        runs[key] = [row]
+        if len(runs) > 1000:
+            yield from _close_runs(runs, claimed, row, window)
+    for run in runs.values():
+        yield from _double_entry_group(run, claimed)
+
+
+def _close_runs(runs: dict, claimed: set[int], now_row, window: timedelta) -> Iterator[FoundGroup]:
+    """Close the runs no later sale can join: another device's, or older than the window."""
+    for key in [k for k, run in runs.items()
+                if k[0] != now_row.device_id or now_row.created_at - run[-1].created_at > window]:
+        yield from _double_entry_group(runs.pop(key), claimed)
+
+
+def _double_entry_group(run: list, claimed: set[int]) -> Iterator[FoundGroup]:
+    rows = [row for row in run if row.id not in claimed]
+    # Legacy sales without an offline id share none with anybody.
+    offline_ids = {r.offline_id or f"none:{r.id}" for r in rows}
+    if len(rows) > 1 and len(offline_ids) == len(rows) and len({r.invoice_number for r in rows}) == len(rows):
+        yield FoundGroup("suspected_double_entry", f"{rows[0].device_id}:{rows[0].content_hash}:{rows[0].id}",
+                         tuple(row.id for row in rows))
 
 
 def _duplicate_lines(claimed: set[int]) -> Iterator[FoundGroup]:

@@ -27,7 +27,6 @@ class Order(db.Model):
         CheckConstraint("status IN ('completed', 'void')", name="status"),
         Index("uq_orders_offline_id", "offline_id", _LEGACY_KEY, unique=True),
         Index("uq_orders_invoice_number", "invoice_number", _LEGACY_KEY, unique=True),
-        Index("ix_orders_content", "device_id", "content_hash", "created_at"),
         Index("ix_orders_created_at", "created_at"),
         Index("ix_orders_status_id", "status", "id"),
         # The few sales the server renumbered, for the duplicate reports.

@@ -155,7 +155,6 @@ def upgrade():
                nullable=True)
         batch_op.drop_constraint(batch_op.f('uq_orders_invoice_number'), type_='unique')
         batch_op.drop_constraint(batch_op.f('uq_orders_offline_id'), type_='unique')
-        batch_op.create_index('ix_orders_content', ['device_id', 'content_hash', 'created_at'], unique=False)
         batch_op.create_index('ix_orders_created_at', ['created_at'], unique=False)
         batch_op.create_index('ix_orders_status_id', ['status', 'id'], unique=False)
         batch_op.create_index('ix_orders_receipt_collision', ['receipt_number'], unique=False,
@@ -253,7 +252,6 @@ def downgrade():
         batch_op.drop_index('ix_orders_receipt_collision')
         batch_op.drop_index('ix_orders_status_id')
         batch_op.drop_index('ix_orders_created_at')
-        batch_op.drop_index('ix_orders_content')
         batch_op.create_unique_constraint(batch_op.f('uq_orders_offline_id'), ['offline_id'])
         batch_op.create_unique_constraint(batch_op.f('uq_orders_invoice_number'), ['invoice_number'])
         batch_op.alter_column('offline_id',

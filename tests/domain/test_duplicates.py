@@ -223,3 +223,20 @@ def test_manager_chooses_the_order_to_keep_for_a_review_group(app, legacy):
     assert db.session.get(Order, orders["L8"].id).status == "completed"
     with pytest.raises(PlanError):
         request_plan([(group.id, None)], "m@example.com")  # fixed groups cannot be planned again
+
+
+def test_double_entries_found_among_many_baskets_of_one_till(app, catalog, tmp_path):
+    """More distinct baskets than the scan keeps open at once: early and late double entries are both found."""
+    from datetime import datetime, timedelta, timezone
+
+    start = datetime(2026, 3, 1, 8, tzinfo=timezone.utc)
+    records = [sale(f"M{n}", f"M-{n}", device="BUSY", at=(start + timedelta(seconds=10 * n)).isoformat(),
+                    lines=[{"sku": "COFFEE", "quantity": str(n + 1), "unit_price": "2.50"}])
+               for n in range(1200)]
+    records.append(sale("M5b", "M-5b", device="BUSY", at=(start + timedelta(seconds=55)).isoformat(),
+                        lines=[{"sku": "COFFEE", "quantity": "6", "unit_price": "2.50"}]))
+    records.append(sale("M1150b", "M-1150b", device="BUSY", at=(start + timedelta(seconds=11_530)).isoformat(),
+                        lines=[{"sku": "COFFEE", "quantity": "1151", "unit_price": "2.50"}]))
+    run(app, "legacy", "import", str(write_legacy_file(tmp_path / "busy.jsonl", records)))
+    run_scan(trigger="test", actor="t@example.com")
+    assert groups_by_kind()["suspected_double_entry"] == [{"M5", "M5b"}, {"M1150", "M1150b"}]
