@@ -60,6 +60,18 @@ def configure_engine(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
 
 
+def insert_ignoring_conflicts(table):
+    """INSERT ... ON CONFLICT DO NOTHING, for whichever database is in use.
+
+    Without a conflict target it covers every unique index of the table,
+    which is how exactly-once is enforced: the database decides, not a check.
+    """
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    module = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    return module.insert(table).on_conflict_do_nothing()
+
+
 def _is_retryable(exc: DBAPIError) -> bool:
     if exc.connection_invalidated:
         return True

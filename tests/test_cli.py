@@ -8,7 +8,7 @@ from werkzeug.security import check_password_hash
 
 from dashboard.domain.devices import hash_token
 from dashboard.extensions import db
-from dashboard.models import Device, Product, StockMovement, User
+from dashboard.models import AuditEntry, Device, Product, StockMovement, User
 from tests.support.invariants import check_invariants
 from tests.support.sales import bearer, make_sale
 
@@ -75,6 +75,8 @@ def test_users_create_reads_password_from_stdin_and_hashes_it(app):
     assert result.exit_code == 0, result.output
     user = db.session.scalar(select(User).where(User.email == "manager@shop.example"))
     assert user.role == "manager" and check_password_hash(user.password_hash, "correct horse battery")
+    created = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "user.create"))
+    assert (created.actor, created.target_id) == ("cli", user.id)
     assert "correct horse" not in user.password_hash
     again = run(app, "users", "create", "manager@shop.example", "--role", "viewer", "--password-stdin",
                 input="another long password\n")

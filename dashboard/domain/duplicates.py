@@ -7,9 +7,8 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import func, insert, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from ..database import run_write
+from ..database import insert_ignoring_conflicts, run_write
 from ..extensions import db
 from ..models import DuplicateGroup, DuplicateGroupMember, DuplicateScan, Order, OrderLine
 from ..models.duplicates import KINDS
@@ -72,15 +71,11 @@ def _fail_scan(scan_id: int, exc: Exception) -> None:
         status="failed", finished_at=utcnow(), findings=json.dumps({"error": str(exc)[:500]})))
 
 
-def _insert_ignoring_conflicts(model):
-    module = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    return module.insert(model).on_conflict_do_nothing()
-
 
 def _record_groups(groups: list[FoundGroup], scan_id: int) -> None:
     """Create the groups not known yet, reopen fixed ones found again, and add their members."""
     keys = [(g.kind, g.key) for g in groups]
-    db.session.execute(_insert_ignoring_conflicts(DuplicateGroup), [
+    db.session.execute(insert_ignoring_conflicts(DuplicateGroup), [
         {"kind": g.kind, "group_key": g.key, "confidence": g.confidence, "status": "open", "detected_at": utcnow(),
          "last_seen_scan_id": scan_id, "order_count": len(g.order_ids)} for g in groups])
     ids = {(kind, key): (group_id, status) for group_id, kind, key, status in db.session.execute(
@@ -98,7 +93,7 @@ def _record_groups(groups: list[FoundGroup], scan_id: int) -> None:
     members += [{"group_id": ids[(g.kind, g.key)][0], "order_id": g.order_ids[0], "order_line_id": line_id}
                 for g in groups for line_id in g.line_ids]
     if members:
-        db.session.execute(_insert_ignoring_conflicts(DuplicateGroupMember), members)
+        db.session.execute(insert_ignoring_conflicts(DuplicateGroupMember), members)
 
 
 def _finish_scan(scan_id: int, actor: str, found: dict[str, int], drift: list[dict]) -> ScanSummary:

@@ -18,9 +18,8 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import bindparam, insert, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from ..database import run_write
+from ..database import insert_ignoring_conflicts, run_write
 from ..extensions import db
 from ..models import Device, Order, OrderLine, Payment, Product, StockMovement, SyncAttempt, SyncLog
 from ..models.types import UtcDateTime
@@ -144,7 +143,7 @@ class _Batch:
             rows = [self._order_row(index, wanted[index], sync_id) for index in pending]
             # executemany form: the statement compiles once and stays cached, whatever the batch size.
             got = dict(db.session.execute(
-                _insert_ignoring_conflicts(orders_t).returning(orders_t.c.offline_id, orders_t.c.id), rows
+                insert_ignoring_conflicts(orders_t).returning(orders_t.c.offline_id, orders_t.c.id), rows
             ).all())
             lost = [index for index in pending if self.parsed[index].offline_id not in got]
             for index in pending:
@@ -265,12 +264,6 @@ def _payload_text(raw) -> str:
     text = json.dumps(raw, default=str, ensure_ascii=False)
     return text if is_storable(text) else json.dumps(raw, default=str)
 
-
-def _insert_ignoring_conflicts(table):
-    """INSERT ... ON CONFLICT DO NOTHING for whichever database is in use."""
-    dialect = db.session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(table).on_conflict_do_nothing()
 
 
 def _stored_orders(offline_ids: list[str]) -> dict[str, StoredOrder]:

@@ -15,9 +15,8 @@ from decimal import Decimal
 from typing import IO
 
 from sqlalchemy import insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from ..database import run_write
+from ..database import insert_ignoring_conflicts, run_write
 from ..extensions import db
 from ..models import Device, LegacyImport, Order, OrderLine, Product, StockMovement
 from ..models.types import utcnow
@@ -196,10 +195,6 @@ def _finish(summary: LegacyImportSummary, actor: str) -> None:
                  imported=summary.imported, already_there=summary.already_there, skipped=summary.skipped)
 
 
-def _insert_ignoring_conflicts(table):
-    module = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    return module.insert(table).on_conflict_do_nothing()
-
 
 def _store_chunk(chunk: list[LegacySale], products: dict[str, int], summary: LegacyImportSummary) -> None:
     counts = run_write(lambda: _store(chunk, products, summary.import_id), retry_on_integrity=True)
@@ -210,7 +205,7 @@ def _store_chunk(chunk: list[LegacySale], products: dict[str, int], summary: Leg
 def _store(chunk: list[LegacySale], products: dict[str, int], import_id: int) -> tuple[int, int]:
     names = sorted({sale.device for sale in chunk})
     # Devices known only from old data get no token: they cannot sign in.
-    db.session.execute(_insert_ignoring_conflicts(Device.__table__),
+    db.session.execute(insert_ignoring_conflicts(Device.__table__),
                        [{"name": name, "token_hash": None, "created_at": utcnow()} for name in names])
     devices = dict(db.session.execute(select(Device.name, Device.id).where(Device.name.in_(names))).all())
     now = utcnow()
@@ -225,7 +220,7 @@ def _store(chunk: list[LegacySale], products: dict[str, int], import_id: int) ->
         "legacy_id": s.legacy_id, "legacy_import_id": import_id,
     } for s in chunk]
     orders_t = Order.__table__
-    new = dict(db.session.execute(_insert_ignoring_conflicts(orders_t).values(rows)
+    new = dict(db.session.execute(insert_ignoring_conflicts(orders_t).values(rows)
                                   .returning(orders_t.c.legacy_id, orders_t.c.id)).all())
     stored = [s for s in chunk if s.legacy_id in new]
     line_rows = [{"order_id": new[s.legacy_id], "line_no": n, "product_id": products[line.sku], "sku": line.sku,

@@ -2,39 +2,20 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from werkzeug.security import generate_password_hash
 
 from ..database import run_write
 from ..extensions import db
 from ..models import User
-from ..models.users import ROLES
 from . import audit
-from .users import _EMAIL, MIN_PASSWORD_LENGTH, UserError  # one rule for the CLI and the dashboard
+from . import users
+from .users import UserError
 
 LOCALES = ("en", "ar")
 
 
 def create_user(email: str, password: str, role: str, *, actor: str) -> int:
-    """Create a user as create_user() does, with the audit entry in the same transaction."""
-    email = email.strip().lower()
-    if not _EMAIL.match(email) or len(email) > 254:
-        raise UserError(f"'{email}' is not an email address")
-    if role not in ROLES:
-        raise UserError(f"role must be one of {', '.join(ROLES)}")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
-    password_hash = generate_password_hash(password)
-
-    def unit() -> int:
-        if db.session.scalar(select(User.id).where(User.email == email)) is not None:
-            raise UserError(f"a user with email {email} exists already")
-        user = User(email=email, password_hash=password_hash, role=role)
-        db.session.add(user)
-        db.session.flush()
-        audit.record(actor, "user.create", "user", user.id, email=email, role=role)
-        return user.id
-
-    return run_write(unit)
+    """Create a user from the dashboard: the same rules as the command line, audited as done by actor."""
+    return users.create_user(email, password, role, actor=actor)
 
 
 def deactivate_user(user_id: int, *, actor_id: int, actor: str) -> str:

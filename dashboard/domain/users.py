@@ -10,6 +10,7 @@ from ..database import run_write
 from ..extensions import db
 from ..models import User
 from ..models.users import ROLES
+from . import audit
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 10
@@ -19,8 +20,8 @@ class UserError(ValueError):
     """A user that cannot be created as asked; the message says why."""
 
 
-def create_user(email: str, password: str, role: str) -> int:
-    """Create a dashboard user; the password is stored as a salted scrypt hash."""
+def create_user(email: str, password: str, role: str, *, actor: str = "cli") -> int:
+    """Create a dashboard user (audited as done by actor); the password is stored as a salted scrypt hash."""
     email = email.strip().lower()
     if not _EMAIL.match(email) or len(email) > 254:
         raise UserError(f"'{email}' is not an email address")
@@ -36,6 +37,7 @@ def create_user(email: str, password: str, role: str) -> int:
         user = User(email=email, password_hash=password_hash, role=role)
         db.session.add(user)
         db.session.flush()
+        audit.record(actor, "user.create", "user", user.id, email=email, role=role)
         return user.id
 
     return run_write(unit)
