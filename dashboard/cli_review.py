@@ -43,6 +43,18 @@ def _progress(fraction: float, message: str) -> None:
     click.echo(f"  {fraction:4.0%} {message}", err=True)
 
 
+def _fix_or_exit(selection: list[tuple[int, None]]) -> dict | None:
+    """Apply one plan for these groups, audited as the command line; None when there is nothing to fix."""
+    if not selection:
+        return None
+    try:
+        result = fix_now(selection, CLI_ACTOR)
+    except PlanError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    return {"fix_id": result.fix_id, "groups": len(selection), **result.summary}
+
+
 @offline_cli.command("cleanup")
 @click.option("--check-duplicates", "mode", flag_value="check", help="Scan and report open groups by kind.")
 @click.option("--dry-run", "mode", flag_value="dry-run", help="Show the plan for the certain kinds; change nothing.")
@@ -67,15 +79,7 @@ def cleanup(mode: str | None, output: str):
             f"stock drift: {d['sku']} is {d['stock_quantity']}, movements say {d['expected']}"
             for d in summary.stock_drift])
         return
-    selection = open_certain_selection()
-    applied = None
-    if selection:
-        try:
-            result = fix_now(selection, CLI_ACTOR)
-        except PlanError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(1)
-        applied = {"fix_id": result.fix_id, "groups": len(selection), **result.summary}
+    applied = _fix_or_exit(open_certain_selection())
     kinds = open_group_counts()
     _emit(output, {"kinds": kinds, "found": summary.found, "applied": applied},
           _kind_lines(kinds) + ([f"Applied fix {applied['fix_id']}: {applied}"] if applied
@@ -90,14 +94,7 @@ def check_invoice_duplicates(fix: bool, output: str):
     fixed = None
     if fix:
         run_scan(trigger="cli", actor=CLI_ACTOR)
-        selection = [(group_id, None) for group_id, _ in open_certain_selection(kinds=("same_invoice_same_content",))]
-        if selection:
-            try:
-                result = fix_now(selection, CLI_ACTOR)
-            except PlanError as exc:
-                click.echo(f"Error: {exc}", err=True)
-                sys.exit(1)
-            fixed = {"fix_id": result.fix_id, "groups": len(selection), **result.summary}
+        fixed = _fix_or_exit(open_certain_selection(kinds=("same_invoice_same_content",)))
     groups = [{"invoice_number": g.invoice_number, "order_ids": list(g.order_ids), "kind": g.kind}
               for g in shared_invoice_groups()]
     _emit(output, {"groups": groups, "fixed": fixed},

@@ -1,10 +1,7 @@
 """Helpers for the duplicate review screens: legacy books with one group of each kind, and a real RQ worker."""
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +12,6 @@ from dashboard.extensions import db
 from dashboard.models import DuplicateGroup, Order
 from tests.domain.legacy_data import RECORDS, write_legacy_file
 
-REPO = Path(__file__).resolve().parents[2]
 _PLAN_URL = re.compile(r"/fix-plans/(\d+)$")
 
 
@@ -42,15 +38,6 @@ def scanned_books(app, tmp_path: Path, records=None) -> Books:
     return Books(groups, orders)
 
 
-def run_worker(app, redis_url: str, timeout: int = 120) -> str:
-    """A real RQ worker process (`flask worker --burst`) on the test's database and Redis; returns its output."""
-    env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": redis_url,
-           "SECRET_KEY": "test", "TILLSYNC_INSTANCE_PATH": app.instance_path}
-    done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"], cwd=REPO,
-                          env=env, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, done.stderr[-3000:]
-    db.session.expire_all()
-    return done.stdout + done.stderr
 
 
 def plan_id_of(response) -> int:

@@ -12,7 +12,8 @@ from dashboard.jobs.duplicates import enqueue_preview
 from dashboard.jobs.queue import get_queue, job_status
 from dashboard.models import AuditEntry, DuplicateGroup, Fix, Order
 from tests.admin.conftest import post_form
-from tests.admin.duplicates_support import run_worker, scanned_books
+from tests.admin.duplicates_support import scanned_books
+from tests.support.workers import run_worker
 
 
 def text_of(response) -> str:

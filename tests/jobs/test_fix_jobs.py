@@ -1,9 +1,6 @@
 """Scan, preview and apply as RQ jobs, run by a real `flask worker` process on a real Redis."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -18,7 +15,7 @@ from dashboard.jobs.duplicates import (SCHEDULED_SCAN_PREFIX, enqueue_apply, enq
 from dashboard.jobs.queue import get_queue, job_status
 from dashboard.models import DuplicateScan, Fix, FixPlan, Order
 from tests.domain.legacy_data import write_legacy_file
-from tests.support.gunicorn import REPO
+from tests.support.workers import run_worker
 
 
 @pytest.fixture
@@ -27,15 +24,6 @@ def redis_clean(redis_server):
     return redis_server
 
 
-def run_worker(app, redis_url: str, timeout: int = 120) -> str:
-    """A real RQ worker process (`flask worker --burst`) on the same database and Redis; returns its output."""
-    env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": redis_url,
-           "SECRET_KEY": "test", "TILLSYNC_INSTANCE_PATH": app.instance_path}
-    done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"], cwd=REPO,
-                          env=env, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, done.stderr[-3000:]
-    db.session.expire_all()
-    return done.stdout + done.stderr
 
 
 @pytest.fixture
