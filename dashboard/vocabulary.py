@@ -74,7 +74,6 @@ class SyncError(StrEnum):
     INVALID_REQUEST = "invalid_request"
     BODY_TOO_LARGE = "body_too_large"
     BATCH_TOO_LARGE = "batch_too_large"
-    TOO_MANY_LINES = "too_many_lines"
     TOO_MANY_IDS = "too_many_ids"
     MISSING_TOKEN = "missing_token"
     UNKNOWN_TOKEN = "unknown_token"

@@ -99,7 +99,6 @@ SYNC_ERROR: Words = {
     v.SyncError.INVALID_REQUEST: (_l("Malformed request"), _l("The request does not have the shape the contract asks for.")),
     v.SyncError.BODY_TOO_LARGE: (_l("Request too large"), _l("The request was over the size limit; the till should send smaller batches.")),
     v.SyncError.BATCH_TOO_LARGE: (_l("Too many sales"), _l("The batch had more sales than allowed; the till should split it.")),
-    v.SyncError.TOO_MANY_LINES: (_l("Too many lines"), _l("A batch had more lines than allowed; the till should split it.")),
     v.SyncError.TOO_MANY_IDS: (_l("Too many ids"), _l("The till asked about more sales at once than allowed.")),
     v.SyncError.MISSING_TOKEN: (_l("No token"), _l("The request carried no till token.")),
     v.SyncError.UNKNOWN_TOKEN: (_l("Unknown token"), _l("The request's token belongs to no registered till.")),
