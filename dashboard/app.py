@@ -5,10 +5,19 @@ import logging
 import os
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from .config import load_settings
 from .database import configure_engine
 from .extensions import csrf, db, login_manager, migrate
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """`<int:...>` limited to what an INTEGER key holds (32 bits on PostgreSQL), so a larger id is a 404."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002 - werkzeug's parameter name
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(overrides: dict | None = None, instance_path: str | None = None) -> Flask:
@@ -19,6 +28,8 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     app.config.from_mapping(load_settings(app.instance_path))
     if overrides:
         app.config.update(overrides)
+    # Ids in URLs are database keys: a larger number is no page, not a database error.
+    app.url_map.converters["int"] = DatabaseIdConverter
     _register_extensions(app)
     _register_blueprints(app)
     _register_commands(app)

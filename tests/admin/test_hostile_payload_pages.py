@@ -46,3 +46,10 @@ def test_lone_surrogates_and_huge_payloads_are_kept_safely_and_every_page_shows_
     export = manager.get("/skipped/sales.csv")
     assert export.status_code == 200
     assert surrogate["offline_id"] in export.get_data(as_text=True)
+
+
+def test_ids_beyond_a_database_key_are_not_found(signed_in):
+    manager = signed_in("admin")
+    for url in ("/orders/9223372036854775808", "/duplicates/99999999999999999999999", "/sync-logs/18446744073709551616",
+                "/fix-plans/2147483648", "/orders/2147483647"):
+        assert manager.get(url).status_code == 404, url
