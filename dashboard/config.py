@@ -50,6 +50,12 @@ def load_settings(instance_path: str) -> dict:
         "SYNC_STATUS_MAX_IDS": _int("SYNC_STATUS_MAX_IDS", 500),
         # Requests per device per minute; 0 turns the limit off.
         "SYNC_RATE_LIMIT_PER_MINUTE": _int("SYNC_RATE_LIMIT_PER_MINUTE", 600),
+        # Work per device per minute (0 turns each off): one till flooding the server must not starve the
+        # others. The defaults let a till catch up thousands of offline sales a minute; any one batch the
+        # limits above allow is always taken from a till that has been quiet.
+        "SYNC_SALES_PER_MINUTE": _int("SYNC_SALES_PER_MINUTE", 5000),
+        "SYNC_LINES_PER_MINUTE": _int("SYNC_LINES_PER_MINUTE", 25000),
+        "SYNC_BYTES_PER_MINUTE": _int("SYNC_BYTES_PER_MINUTE", 20 * 1024 * 1024),
         "DB_WRITE_RETRIES": _int("DB_WRITE_RETRIES", 6),
         # Same device, same basket, entered again within this many seconds: a suspected double entry.
         "DUPLICATE_WINDOW_SECONDS": _int("DUPLICATE_WINDOW_SECONDS", 120),

@@ -1,4 +1,4 @@
-"""A per-device request limit, counted in Redis.
+"""Per-device limits, counted in Redis: requests a minute, and work a minute (sales, lines, bytes).
 
 Redis only delays work, it never decides correctness: if Redis is down the
 request is let through (a till must be able to sync) and a warning is logged.
@@ -37,3 +37,38 @@ def enforce_rate_limit(device_id: int) -> None:
         retry_after = WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS
         raise ApiError(429, "rate_limited", f"more than {limit} requests a minute from this device; "
                        f"retry in {retry_after} s", {"Retry-After": str(retry_after)})
+
+
+# Setting name → what one request costs in that unit.
+WORK_LIMITS = {"SYNC_SALES_PER_MINUTE": "sales", "SYNC_LINES_PER_MINUTE": "lines", "SYNC_BYTES_PER_MINUTE": "bytes"}
+
+
+def enforce_work_limit(device_id: int, *, sales: int, lines: int, body_bytes: int) -> None:
+    """Raise a 429 ApiError when the device had already used its share of work this minute.
+
+    A request is judged on what the device used before it, so one batch of any
+    size the contract allows always goes through for a till that has been
+    quiet: an outbox catching up after an outage is slowed, never stuck. A till
+    that keeps flooding gets 429 until the next minute, and the others keep
+    their share of the server.
+    """
+    cost = {"sales": sales, "lines": lines, "bytes": body_bytes}
+    limits = {unit: current_app.config[name] for name, unit in WORK_LIMITS.items() if current_app.config[name] > 0}
+    if not limits:
+        return
+    window = int(time.time() // WINDOW_SECONDS)
+    try:
+        pipe = get_redis().pipeline()
+        for unit in limits:
+            key = f"tillsync:work:{unit}:device:{device_id}:{window}"
+            pipe.incrby(key, cost[unit])
+            pipe.expire(key, WINDOW_SECONDS * 2)
+        totals = pipe.execute()[::2]
+    except (redis.RedisError, OSError) as exc:
+        log.warning("work limit not checked, Redis unavailable: %s", exc)
+        return
+    for (unit, limit), total in zip(limits.items(), totals):
+        if total - cost[unit] >= limit:
+            retry_after = WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS
+            raise ApiError(429, "rate_limited", f"this till sent more than {limit} {unit} this minute; "
+                           f"retry in {retry_after} s", {"Retry-After": str(retry_after)})

@@ -19,7 +19,7 @@ from . import bp
 from .auth import authenticate_device
 from .body import decode_body
 from .errors import ApiError
-from .ratelimit import enforce_rate_limit
+from .ratelimit import enforce_rate_limit, enforce_work_limit
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,8 @@ def _drain_body() -> None:
         remaining -= len(chunk)
 
 
-def _read_batch() -> tuple[str | None, list]:
-    """The batch_id and orders of the request body, or a 400/413/422 ApiError."""
+def _read_batch() -> tuple[str | None, list, int]:
+    """The batch_id, orders and size in bytes of the request body, or a 400/413/422 ApiError."""
     try:
         body = request.get_data(cache=False)
     except RequestEntityTooLarge:
@@ -74,7 +74,12 @@ def _read_batch() -> tuple[str | None, list]:
     if len(orders) > limit:
         raise ApiError(422, "batch_too_large", f"{len(orders)} orders in one batch, at most {limit} allowed; "
                        "split the outbox into smaller batches")
-    return batch_id, orders
+    return batch_id, orders, len(body)
+
+
+def _line_count(orders: list) -> int:
+    return sum(len(order["lines"]) for order in orders
+               if isinstance(order, dict) and isinstance(order.get("lines"), list))
 
 
 def _record_refused_request(device_id: int | None, status: int, code: str, started: float) -> None:
@@ -98,7 +103,8 @@ def sync():
         device = authenticate_device()
         device_id = device.id
         enforce_rate_limit(device.id)
-        batch_id, orders = _read_batch()
+        batch_id, orders, body_bytes = _read_batch()
+        enforce_work_limit(device.id, sales=len(orders), lines=_line_count(orders), body_bytes=body_bytes)
     except ApiError as exc:
         _record_refused_request(device_id or exc.device_id, exc.status, exc.code, started)
         raise

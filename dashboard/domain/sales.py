@@ -19,6 +19,8 @@ from .text import is_storable
 # Timestamps outside this window are a till with a broken clock, not a sale.
 EARLIEST_SALE = datetime(2000, 1, 1, tzinfo=timezone.utc)
 CLOCK_SKEW_ALLOWED = timedelta(days=1)
+# A sale is paid in a few parts at most; hundreds of payments are a broken or hostile till.
+MAX_PAYMENTS = 50
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,8 @@ def _payments(raw: dict) -> tuple[SalePayment, ...]:
         return ()
     if not isinstance(payments, list):
         raise _Invalid("invalid_order", "payments must be a list")
+    if len(payments) > MAX_PAYMENTS:
+        raise _Invalid("invalid_order", f"{len(payments)} payments, at most {MAX_PAYMENTS} allowed")
     parsed = []
     for number, payment in enumerate(payments, start=1):
         where = f"payment {number}: "

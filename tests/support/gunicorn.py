@@ -16,6 +16,11 @@ from .services import free_port, wait_for_http
 REPO = Path(__file__).resolve().parents[2]
 
 
+# Tests and benchmarks measure the sync itself: per-till limits are off unless a test turns them on.
+UNLIMITED = {"SYNC_RATE_LIMIT_PER_MINUTE": "0", "SYNC_SALES_PER_MINUTE": "0", "SYNC_LINES_PER_MINUTE": "0",
+             "SYNC_BYTES_PER_MINUTE": "0"}
+
+
 class GunicornServer:
     """gunicorn -w N wsgi:app on a free loopback port, with the given database and Redis."""
 
@@ -26,7 +31,7 @@ class GunicornServer:
         self.log_path = Path(tempfile.mkstemp(prefix="gunicorn-", suffix=".log")[1])
         self.instance = tempfile.mkdtemp(prefix="tillsync-instance-")
         self.env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-                    "SECRET_KEY": "test", "SYNC_RATE_LIMIT_PER_MINUTE": "0",
+                    "SECRET_KEY": "test", **UNLIMITED,
                     "TILLSYNC_INSTANCE_PATH": self.instance, **env}
         self.timeout = timeout
         self.process: subprocess.Popen | None = None
