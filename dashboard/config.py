@@ -63,4 +63,8 @@ def load_settings(instance_path: str) -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+        # Proxies in front of gunicorn whose X-Forwarded-For/-Proto are trusted: 1 behind
+        # deploy/nginx/tillsync.conf, 0 (the default) when clients reach gunicorn directly,
+        # so that nobody can choose the address the rate limits and sign-in limiter see.
+        "TRUSTED_PROXY_HOPS": _int("TRUSTED_PROXY_HOPS", 0),
     }
