@@ -132,6 +132,9 @@ def redis_serve():
     except KeyboardInterrupt:
         pass
     finally:
+        # scripts/run.sh's clean-up sends a second SIGTERM after the process group's:
+        # it must not cut the stop short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _stop_redis_server(server)
 
 

@@ -49,6 +49,8 @@ def test_sigterm_to_the_process_group_stops_the_embedded_redis(tmp_path):
         other.set("kept", "yes")
 
         os.killpg(serve.pid, signal.SIGTERM)
+        time.sleep(0.05)
+        os.kill(serve.pid, signal.SIGTERM)  # and again, as scripts/run.sh's trap does to its children
         assert serve.wait(timeout=20) == 0, serve.stderr.read()
         deadline = time.monotonic() + 5
         while redis_servers_using(socket_folder) and time.monotonic() < deadline:
