@@ -7,11 +7,16 @@ tests/support/gunicorn.py starts it the same way.
 from __future__ import annotations
 
 import stat
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
+from sqlalchemy import bindparam, create_engine, text
 
 from tests.deploy.checks import STATUS_IDS, status_of_500_ids, till_syncs
 from tests.support.gunicorn import GunicornServer
+from tests.support.invariants import check_invariants
+from tests.support.sales import bearer, make_sale
 from tests.support.slow_clients import SlowClients, health_latencies
 
 pytestmark = pytest.mark.slow
@@ -26,6 +31,7 @@ def gunicorn(till_database, redis_server, tmp_path_factory):
                                   "--error-logfile", str(logs / "error.log")))
     server.start()
     server.logs = logs
+    server.database_url = database_url
     yield server, token
     server.stop()
 
@@ -61,3 +67,30 @@ def test_log_files_are_readable_by_their_owner_only(gunicorn):
     for name in ("access.log", "error.log"):
         mode = stat.S_IMODE((server.logs / name).stat().st_mode)
         assert mode == 0o600, f"{name} is {oct(mode)}"
+
+
+def test_threads_racing_on_sqlite_store_each_sale_once(gunicorn):
+    """Many threads of one worker write at once: BEGIN IMMEDIATE and a session per request keep it exact."""
+    server, token = gunicorn
+    sales = [make_sale() for _ in range(20)]
+
+    def send(_):
+        response = requests.post(f"{server.url}/api/v1/sync", json={"orders": sales}, headers=bearer(token),
+                                 timeout=60)
+        assert response.status_code == 200, response.text[:300]
+        return [result["status"] for result in response.json()["results"]]
+
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(send, range(12)))
+    assert sum(statuses.count("created") for statuses in answers) == len(sales)
+    assert all(set(statuses) <= {"created", "duplicate"} for statuses in answers)
+    engine = create_engine(server.database_url)
+    try:
+        with engine.connect() as conn:
+            query = text("SELECT COUNT(*) FROM orders WHERE offline_id IN :ids").bindparams(
+                bindparam("ids", expanding=True))
+            stored = conn.execute(query, {"ids": [sale["offline_id"] for sale in sales]}).scalar()
+        assert stored == len(sales)
+        check_invariants(engine)
+    finally:
+        engine.dispose()
