@@ -115,3 +115,17 @@ def test_gunicorn_down_answers_json_502_to_tills():
         assert down.headers["Retry-After"] == "5"
     finally:
         nginx.stop()
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+def test_hsts_over_https(topology):
+    nginx, token = topology
+    secure = NginxServer(nginx.upstream, https=True).start()
+    try:
+        response = requests.get(f"{secure.url}/healthz", timeout=10, verify=False)
+        assert response.status_code == 200
+        assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
+        refused = requests.get(f"{secure.url}/api/v1/nope", timeout=10, verify=False)
+        assert refused.status_code == 404 and refused.json()["error"] == "not_found"
+    finally:
+        secure.stop()

@@ -40,12 +40,19 @@ class NginxServer:
     about Tillsync comes from the shipped template, included unchanged.
     """
 
-    def __init__(self, upstream: str, *, max_body_bytes: int = 5 * 1024 * 1024):
+    def __init__(self, upstream: str, *, max_body_bytes: int = 5 * 1024 * 1024, https: bool = False):
         self.root = Path(tempfile.mkdtemp(prefix="tillsync-nginx-"))
+        self.upstream = upstream
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        (self.root / "tillsync.conf").write_text(
-            render_template(f"127.0.0.1:{self.port}", upstream, max_body_bytes))
+        self.url = f"{'https' if https else 'http'}://127.0.0.1:{self.port}"
+        listen = f"127.0.0.1:{self.port}" + (" ssl" if https else "")
+        (self.root / "tillsync.conf").write_text(render_template(listen, upstream, max_body_bytes))
+        tls = ""
+        if https:  # a throw-away self-signed certificate, given at the http level
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                            "-subj", "/CN=127.0.0.1", "-keyout", str(self.root / "key.pem"),
+                            "-out", str(self.root / "cert.pem")], check=True, capture_output=True)
+            tls = f"  ssl_certificate {self.root / 'cert.pem'};\n  ssl_certificate_key {self.root / 'key.pem'};"
         user = "user root;" if os.geteuid() == 0 else ""
         temp_paths = "\n".join(f"  {kind}_temp_path {self.root / kind};"
                                for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
@@ -59,6 +66,7 @@ events {{ worker_connections 2048; }}
 http {{
   access_log {self.root / 'access.log'};
 {temp_paths}
+{tls}
   include {self.root / 'tillsync.conf'};
 }}
 """)
@@ -70,7 +78,7 @@ http {{
         if check.returncode != 0:
             raise RuntimeError(f"nginx refused the configuration:\n{check.stderr}")
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for_http(self.url + "/healthz")
+        wait_for_http(self.url + "/healthz", verify=False)
         return self
 
     def error_log(self) -> str:
