@@ -46,7 +46,8 @@ class SlowClients:
     def start(self) -> "SlowClients":
         for n in range(self.count):
             sock = socket.socket()
-            sock.bind((f"127.0.0.{self.first_source + n % self.sources}", 0))  # never 127.0.0.1, the tills' address here
+            # Never 127.0.0.1: that is the address of the tills and health checks here.
+            sock.bind((f"127.0.0.{self.first_source + n % self.sources}", 0))
             sock.settimeout(5)
             sock.connect(self.address)
             sock.sendall(self._head())
@@ -108,4 +109,5 @@ def health_latencies(url: str, samples: int = 10, spacing: float = 0.2, timeout:
 def summary(latencies: list[float]) -> str:
     ordered = sorted(latencies)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return f"median {statistics.median(ordered) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms"
+    median = statistics.median(ordered)
+    return f"median {median * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms"
