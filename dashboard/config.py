@@ -17,9 +17,25 @@ def _secret_key(instance_path: Path) -> str:
         return os.environ["SECRET_KEY"]
     key_file = instance_path / "secret_key"
     if not key_file.exists():
-        key_file.touch(mode=0o600)
+        create_private_file(key_file)
         key_file.write_text(secrets.token_hex(32))
     return key_file.read_text().strip()
+
+
+def create_private_file(path: Path) -> None:
+    """Create path readable by its owner only (0600 whatever the umask), unless it exists."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return
+    os.chmod(path, 0o600)  # a umask such as 0277 would also have taken the owner's write bit
+
+
+def _sqlite_file(url: str) -> Path | None:
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url[len(prefix):] in ("", ":memory:"):
+        return None
+    return Path(url[len(prefix):].split("?", 1)[0])
 
 
 def normalise_database_url(url: str) -> str:
@@ -35,6 +51,11 @@ def load_settings(instance_path: str) -> dict:
     instance = Path(instance_path)
     instance.mkdir(parents=True, exist_ok=True)
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'tillsync.db'}"
+    # Sales and token hashes: SQLite creates a missing file world-readable (umask 022),
+    # so make it first. Its -wal and -shm files take the same mode from it.
+    sqlite_file = _sqlite_file(database_url)
+    if sqlite_file is not None and sqlite_file.parent.is_dir():
+        create_private_file(sqlite_file)
     return {
         "SECRET_KEY": _secret_key(instance),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
@@ -69,4 +90,8 @@ def load_settings(instance_path: str) -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+        # Proxies in front of gunicorn whose X-Forwarded-For/-Proto are trusted: 1 behind
+        # deploy/nginx/tillsync.conf, 0 (the default) when clients reach gunicorn directly,
+        # so that nobody can choose the address the rate limits and sign-in limiter see.
+        "TRUSTED_PROXY_HOPS": _int("TRUSTED_PROXY_HOPS", 0),
     }

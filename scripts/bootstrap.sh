@@ -52,4 +52,8 @@ if [ "${1:-}" = "test" ]; then
   if ! command -v chromium >/dev/null; then
     apt_install chromium
   fi
+  # tests/deploy start a real nginx in front of gunicorn, with deploy/nginx/tillsync.conf.
+  if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+    apt_install nginx
+  fi
 fi

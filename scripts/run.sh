@@ -5,6 +5,8 @@
 #   BIND (default 127.0.0.1:8000), WEB_CONCURRENCY (gunicorn workers, default 3),
 #   DATABASE_URL, REDIS_URL: see README.md.
 set -euo pipefail
+# Everything made here (database, logs, tokens, Redis files) is for this user's eyes only.
+umask 077
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 export FLASK_APP=wsgi

@@ -43,3 +43,15 @@ def _database_unavailable(_exc):
 def _http_error(exc: HTTPException):
     codes = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
     return error_response(exc.code or 500, codes.get(exc.code, "http_error"), exc.description or exc.name)
+
+
+@bp.app_errorhandler(404)
+@bp.app_errorhandler(405)
+def _unrouted_api_error(exc: HTTPException):
+    """A URL under /api/ that matches no route (or not with this method) is still the API's:
+    a till reads JSON there. Flask gives such requests no blueprint, so this is app-wide."""
+    from flask import request
+
+    if request.path.startswith("/api/"):
+        return _http_error(exc)
+    return exc

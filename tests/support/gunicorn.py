@@ -24,7 +24,8 @@ UNLIMITED = {"SYNC_RATE_LIMIT_PER_MINUTE": "0", "SYNC_SALES_PER_MINUTE": "0", "S
 class GunicornServer:
     """gunicorn -w N wsgi:app on a free loopback port, with the given database and Redis."""
 
-    def __init__(self, database_url: str, redis_url: str, *, workers: int = 3, timeout: int = 30, **env: str):
+    def __init__(self, database_url: str, redis_url: str, *, workers: int = 3, timeout: int = 30,
+                 args: tuple[str, ...] = (), **env: str):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
@@ -34,13 +35,14 @@ class GunicornServer:
                     "SECRET_KEY": "test", **UNLIMITED,
                     "TILLSYNC_INSTANCE_PATH": self.instance, **env}
         self.timeout = timeout
+        self.args = tuple(args)  # more gunicorn options; gunicorn.conf.py (read from REPO) gives the rest
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "GunicornServer":
         log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
-             "--timeout", str(self.timeout), "--graceful-timeout", "5", "wsgi:app"],
+             "--timeout", str(self.timeout), "--graceful-timeout", "5", *self.args, "wsgi:app"],
             cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         wait_for_http(self.url + "/healthz")
         self.wait_for_workers()

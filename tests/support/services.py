@@ -127,14 +127,14 @@ class RedisServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def wait_for_http(url: str, timeout: float = 30.0) -> None:
-    """Wait until url answers anything at all."""
+def wait_for_http(url: str, timeout: float = 30.0, verify: bool = True) -> None:
+    """Wait until url answers anything at all (verify=False: a test's self-signed certificate)."""
     import requests
 
     deadline = time.monotonic() + timeout
     while True:
         try:
-            requests.get(url, timeout=1)
+            requests.get(url, timeout=1, verify=verify)
             return
         except requests.RequestException:
             if time.monotonic() > deadline:
