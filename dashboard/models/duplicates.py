@@ -9,9 +9,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..extensions import db
 from .types import UtcDateTime, utcnow
 
-KINDS = ("same_offline_id", "same_invoice_same_content", "invoice_collision",
+KINDS = ("same_offline_id", "same_invoice_same_content", "resent_with_new_id", "invoice_collision",
          "suspected_double_entry", "duplicate_lines", "duplicate_movements")
-CERTAIN_KINDS = ("same_offline_id", "same_invoice_same_content", "duplicate_lines", "duplicate_movements")
+CERTAIN_KINDS = ("same_offline_id", "same_invoice_same_content", "resent_with_new_id", "duplicate_lines", "duplicate_movements")
 
 
 class DuplicateScan(db.Model):
