@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, func, select, tuple_
+from sqlalchemy import and_, func, or_, select
 
 from ..extensions import db
 from ..models import Order, OrderLine, Product, StockMovement
@@ -123,30 +123,27 @@ def _same_invoice(claimed: set[int]) -> Iterator[FoundGroup]:
 def _resent_with_new_id(claimed: set[int]) -> Iterator[FoundGroup]:
     """One sale a till sent again under a new offline id: same device, same created_at instant, same basket.
 
-    A till rings one sale at a time, so two of its sales stamped with the same
-    instant and holding the same basket are one sale, whatever receipt or
-    invoice numbers they carry (a re-send may keep its receipt number, which
-    the sync then renumbers, or take a new one). The same basket at the same
-    instant on two tills is two sales: the device is part of the key (and of
-    content_hash). Sales without an offline id (legacy) are left to the
-    review kinds: an older system's clock may be too coarse to tell two
-    customers apart.
+    A till rings one sale at a time, so these copies are one sale whatever their
+    receipt or invoice numbers (a re-send keeping its receipt number is stored
+    renumbered). Two tills are two sales: the device is in the key. Sales without
+    an offline id (legacy) are left to review: an old clock may be too coarse.
 
-    The instants shared by two or more orders of a device come from
-    ix_orders_device_created alone (both grouped columns are in it); their
-    orders are then fetched in chunks, so memory follows what is found.
+    The shared instants come from ix_orders_device_created alone; their orders are
+    fetched in chunks through it as an OR of exact pairs, with nothing else filtered
+    in SQL (a row-value IN or a status condition made SQLite scan instead).
     """
     shared = (select(Order.device_id, Order.created_at).group_by(Order.device_id, Order.created_at)
               .having(func.count() > 1).order_by(Order.device_id, Order.created_at))
     keys = [tuple(row) for row in db.session.execute(shared.execution_options(**STREAM))]
-    for chunk in _chunks(keys):
+    for chunk in _chunks(keys, 400):  # two parameters a pair: under SQLite's oldest limit of 999
         baskets: dict[tuple, list[int]] = {}
         for row in db.session.execute(
-                select(Order.id, Order.device_id, Order.created_at, Order.content_hash)
-                .where(tuple_(Order.device_id, Order.created_at).in_(chunk), Order.status == "completed",
-                       Order.offline_id.is_not(None), Order.content_hash.is_not(None))
+                select(Order.id, Order.device_id, Order.created_at, Order.content_hash, Order.status,
+                       Order.offline_id)
+                .where(or_(*(and_(Order.device_id == device, Order.created_at == instant)
+                             for device, instant in chunk)))
                 .order_by(Order.device_id, Order.created_at, Order.id)):
-            if row.id not in claimed:
+            if row.status == "completed" and row.offline_id and row.content_hash and row.id not in claimed:
                 baskets.setdefault((row.device_id, row.created_at, row.content_hash), []).append(row.id)
         for (device_id, instant, content), ids in baskets.items():
             if len(ids) > 1:
