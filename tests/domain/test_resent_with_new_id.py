@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from dashboard.domain.duplicates import run_scan
 from dashboard.domain.fix_plans import default_keeper, open_certain_selection
 from dashboard.domain.fixes import approve_plan, request_plan
+from dashboard.domain.reports.duplicates import group_review
 from dashboard.extensions import db
 from dashboard.jobs.duplicates import enqueue_apply, enqueue_preview
 from dashboard.jobs.queue import job_status
@@ -161,6 +162,11 @@ def test_both_resend_forms_are_certain_and_look_alikes_keep_their_kinds(app, boo
     certain = set(db.session.scalars(select(DuplicateGroup.confidence)
                                      .where(DuplicateGroup.kind == "resent_with_new_id")))
     assert certain == {"certain"}
+    # The group page offers the first received copy as the one kept by default.
+    for group_id in db.session.scalars(select(DuplicateGroup.id).where(DuplicateGroup.kind == "resent_with_new_id")):
+        review = group_review(group_id)
+        assert review.fixable and review.choose_keep
+        assert review.default_keep in {books.ids["a"], books.ids["c"], books.ids["d"]}
     # Scanning again finds the same groups, not new ones.
     cli_json(app, "--check-duplicates")
     assert db.session.scalar(select(func.count(DuplicateGroup.id))) == 5
