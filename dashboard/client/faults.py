@@ -4,7 +4,8 @@
 - replay: the same batch is sent twice at once from two threads, then once more.
 - crash: the till dies mid-upload (before or after the request went out).
 - outage: the till is offline: every request is refused by a closed port.
-- legacy-ids: LegacyTill resends a failed batch under new offline_ids and receipt numbers.
+- legacy-ids: LegacyTill resends a failed batch under new offline_ids, some sales with their
+  receipt number, others with a new one (the two ways old clients got it wrong).
 
 Each fault a till is given hits its first chance for sure and later ones at random,
 from the till's own seeded generator, so a run can be repeated.
@@ -173,7 +174,9 @@ class FaultyTransport:
 
 
 class LegacyTill(Till):
-    """The old clients' bug, on purpose: every retried sale gets a new offline_id and receipt number."""
+    """The old clients' bug, on purpose: every retried sale gets a new offline_id. Sales with an odd
+    seq keep their receipt number (the server stores the copy renumbered), the others take a new one,
+    so a run shows both forms; either way the copy keeps the sale's time and basket."""
 
     def __init__(self, *args, on_renumber, **kwargs):
         super().__init__(*args, **kwargs)
@@ -181,5 +184,5 @@ class LegacyTill(Till):
 
     def _before_resend(self, batch) -> None:
         for sale in batch:
-            renumbered = self.outbox.renumber(sale.seq, self.prefix)
+            renumbered = self.outbox.renumber(sale.seq, self.prefix, new_receipt=sale.seq % 2 == 0)
             self._on_renumber(sale.seq, renumbered.offline_id)

@@ -136,14 +136,19 @@ class Outbox:
                          (offline_id, receipt_number, order["created_at"], _dumps(order)))
         return self.get(offline_id)
 
-    def renumber(self, seq: int, prefix: str) -> OutboxSale:
-        """Give a sale a new offline_id and receipt number. Only the simulated legacy till does this:
-        it is exactly the bug that makes duplicates, never call it from a real till."""
+    def renumber(self, seq: int, prefix: str, *, new_receipt: bool = True) -> OutboxSale:
+        """Give a sale a new offline_id, and a new receipt number unless new_receipt is False. Only the
+        simulated legacy till does this: it is exactly the bug that makes duplicates, never call it from a
+        real till."""
         with self._write() as conn:
-            conn.execute("UPDATE receipt_counters SET last_number = last_number + 1 WHERE prefix = ?", (prefix,))
-            number = conn.execute("SELECT last_number FROM receipt_counters WHERE prefix = ?", (prefix,)).fetchone()[0]
             order = json.loads(conn.execute("SELECT payload FROM sales WHERE seq = ?", (seq,)).fetchone()[0])
-            order["offline_id"], order["receipt_number"] = str(uuid.uuid4()), f"{prefix}-{number:06d}"
+            order["offline_id"] = str(uuid.uuid4())
+            if new_receipt:
+                conn.execute("UPDATE receipt_counters SET last_number = last_number + 1 WHERE prefix = ?",
+                             (prefix,))
+                number = conn.execute("SELECT last_number FROM receipt_counters WHERE prefix = ?",
+                                      (prefix,)).fetchone()[0]
+                order["receipt_number"] = f"{prefix}-{number:06d}"
             conn.execute("UPDATE sales SET offline_id = ?, receipt_number = ?, payload = ?, in_flight = NULL "
                          "WHERE seq = ?", (order["offline_id"], order["receipt_number"], _dumps(order), seq))
         return self._rows("WHERE seq = ?", (seq,))[0]

@@ -8,7 +8,9 @@ the server, with faults (see faults.py) injected between the till and the networ
 - crash: the till dies mid-upload and a new Till restarts from the same outbox file.
 - outage: the till is offline for the first two thirds of its sales, then uploads the backlog.
 - legacy-ids: the last till behaves like the old buggy clients: it loses answers and
-  resends with a new offline_id and receipt number, so the server stores those sales twice.
+  resends with a new offline_id (half the sales with their receipt number, half with a new
+  one), same time and basket, so the server stores those sales twice; the duplicate scan
+  finds each as a certain resent_with_new_id group.
 
 The server is only reached over HTTP, so this runs against any deployment;
 registering the tills is the CLI's job (it needs the app context).

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 
 from ..extensions import db
 from ..models import Order, OrderLine, Product, StockMovement
@@ -58,6 +58,7 @@ def find_duplicates(*, double_entry_window: timedelta, kinds: tuple[str, ...] | 
     steps = [
         ("same_offline_id", lambda: _same_offline_id(claimed)),
         ("same_invoice_same_content", lambda: _same_invoice(claimed)),
+        ("resent_with_new_id", lambda: _resent_with_new_id(claimed)),
         ("invoice_collision", lambda: _invoice_collisions(claimed)),
         ("suspected_double_entry", lambda: _double_entries(claimed, double_entry_window)),
         ("duplicate_lines", lambda: _duplicate_lines(claimed)),
@@ -119,6 +120,36 @@ def _same_invoice(claimed: set[int]) -> Iterator[FoundGroup]:
                 yield FoundGroup("same_invoice_same_content", f"{invoice}|{content}", tuple(ids))
 
 
+def _resent_with_new_id(claimed: set[int]) -> Iterator[FoundGroup]:
+    """One sale a till sent again under a new offline id: same device, same created_at instant, same basket.
+
+    A till rings one sale at a time, so these copies are one sale whatever their
+    receipt or invoice numbers (a re-send keeping its receipt number is stored
+    renumbered). Two tills are two sales: the device is in the key. Sales without
+    an offline id (legacy) are left to review: an old clock may be too coarse.
+
+    The shared instants come from ix_orders_device_created alone; their orders are
+    fetched in chunks through it as an OR of exact pairs, with nothing else filtered
+    in SQL (a row-value IN or a status condition made SQLite scan instead).
+    """
+    shared = (select(Order.device_id, Order.created_at).group_by(Order.device_id, Order.created_at)
+              .having(func.count() > 1).order_by(Order.device_id, Order.created_at))
+    keys = [tuple(row) for row in db.session.execute(shared.execution_options(**STREAM))]
+    for chunk in _chunks(keys, 400):  # two parameters a pair: under SQLite's oldest limit of 999
+        baskets: dict[tuple, list[int]] = {}
+        for row in db.session.execute(
+                select(Order.id, Order.device_id, Order.created_at, Order.content_hash, Order.status,
+                       Order.offline_id)
+                .where(or_(*(and_(Order.device_id == device, Order.created_at == instant)
+                             for device, instant in chunk)))
+                .order_by(Order.device_id, Order.created_at, Order.id)):
+            if row.status == "completed" and row.offline_id and row.content_hash and row.id not in claimed:
+                baskets.setdefault((row.device_id, row.created_at, row.content_hash), []).append(row.id)
+        for (device_id, instant, content), ids in baskets.items():
+            if len(ids) > 1:
+                yield FoundGroup("resent_with_new_id", f"{device_id}:{instant.isoformat()}:{content}", tuple(ids))
+
+
 @dataclass(frozen=True)
 class InvoiceGroup:
     invoice_number: str
@@ -142,7 +173,12 @@ def shared_invoice_groups() -> Iterator[InvoiceGroup]:
 
 
 def _invoice_collisions(claimed: set[int]) -> Iterator[FoundGroup]:
-    """Two real sales on one invoice number; and sales the server renumbered on a receipt-number collision."""
+    """Two real sales on one invoice number; and sales the server renumbered on a receipt-number collision.
+
+    A till re-sending a sale under a new offline id but its old receipt number is
+    renumbered too; resent_with_new_id has claimed those, so only other baskets
+    reusing a receipt number are left here.
+    """
     for invoice, contents in _invoice_partitions(claimed):
         # One sale of each content: the copies of one content were reported as same_invoice_same_content.
         firsts = sorted(ids[0] for ids in contents.values())

@@ -25,8 +25,11 @@ from ..models.duplicates import CERTAIN_KINDS
 from .duplicate_detection import FoundGroup, repeated_lines
 from .stock_ledger import active_movements
 
-ORDER_KINDS = ("same_offline_id", "same_invoice_same_content", "suspected_double_entry")
+ORDER_KINDS = ("same_offline_id", "same_invoice_same_content", "resent_with_new_id", "suspected_double_entry")
 FIXABLE_KINDS = ORDER_KINDS + ("duplicate_lines", "duplicate_movements")
+# Copies a till re-sent share their created_at, so the sale time cannot pick one:
+# the copy stored first (received_at, then id) is the sale the till's first answer was about.
+KEEP_FIRST_RECEIVED = ("resent_with_new_id",)
 
 
 class PlanError(ValueError):
@@ -45,7 +48,7 @@ class PlanTarget:
 
 
 def targets_for_groups(selection: list[tuple[int, int | None]]) -> list[PlanTarget]:
-    """Targets for open groups chosen by id, each with the order to keep (None: the earliest)."""
+    """Targets for open groups chosen by id, each with the order to keep (None: the default keeper)."""
     ids = [group_id for group_id, _ in selection]
     groups = {g.id: g for g in db.session.scalars(select(DuplicateGroup).where(DuplicateGroup.id.in_(ids)))}
     members: dict[int, list] = defaultdict(list)
@@ -71,7 +74,7 @@ def targets_for_groups(selection: list[tuple[int, int | None]]) -> list[PlanTarg
 
 
 def open_certain_selection(kinds: tuple[str, ...] = CERTAIN_KINDS) -> list[tuple[int, None]]:
-    """Every open group of a certain kind (or of the given kinds), each keeping its earliest order."""
+    """Every open group of a certain kind (or of the given kinds), each keeping its default keeper."""
     return [(group_id, None) for group_id in db.session.scalars(
         select(DuplicateGroup.id).where(DuplicateGroup.status == "open", DuplicateGroup.kind.in_(kinds))
         .order_by(DuplicateGroup.id))]
@@ -101,8 +104,22 @@ def plan_hash(plan: dict) -> str:
 
 def _completed_orders(order_ids) -> list:
     return db.session.execute(
-        select(Order.id, Order.created_at, Order.total, Order.invoice_number)
+        select(Order.id, Order.created_at, Order.received_at, Order.total, Order.invoice_number)
         .where(Order.id.in_(order_ids), Order.status == "completed").order_by(Order.created_at, Order.id)).all()
+
+
+def default_keeper(kind: str, orders) -> int:
+    """The order a fix keeps unless the manager picks another: the earliest sale (created_at, then id),
+    or for re-sent copies the earliest received (received_at, then id). orders need id, created_at, received_at."""
+    if kind in KEEP_FIRST_RECEIVED:
+        return min(orders, key=lambda o: (o.received_at, o.id)).id
+    return min(orders, key=lambda o: (o.created_at, o.id)).id
+
+
+def default_keeper_of(kind: str, order_ids) -> int | None:
+    """default_keeper among those of these orders still completed; None when fewer than two are."""
+    orders = _completed_orders(order_ids)
+    return default_keeper(kind, orders) if len(orders) > 1 else None
 
 
 def _completed_lines(order_ids) -> list:
@@ -127,7 +144,8 @@ def _plan_target(target: PlanTarget) -> dict:
     if target.kind in ORDER_KINDS:
         orders = _completed_orders(target.order_ids)
         if len(orders) > 1:
-            keep = target.keep_order_id if target.keep_order_id in {o.id for o in orders} else orders[0].id
+            keep = (target.keep_order_id if target.keep_order_id in {o.id for o in orders}
+                    else default_keeper(target.kind, orders))
             voided = [o for o in orders if o.id != keep]
             lines = _completed_lines([o.id for o in voided])
             for order in voided:

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 
 from dashboard.client.cli import pos_cli
 from dashboard.client.outbox import SYNCED, Outbox
+from dashboard.domain.duplicate_detection import find_duplicates
 from dashboard.domain.devices import list_devices
 from tests.client.conftest import open_site
 from tests.client.helpers import stored_orders
@@ -104,6 +106,22 @@ def test_legacy_ids_make_exactly_the_duplicates_reported(site, tmp_path):
     assert report["duplicates_made"] == report["extra_copies"]
     assert report["faults_injected"]["legacy-ids"] >= report["extra_copies"]
     assert report["statuses"]["created"] == TILLS * SALES + report["extra_copies"]
+    # Both forms of the bug: copies that kept the receipt number (stored renumbered) and copies with a new one.
+    receipts: dict[tuple, list[str]] = {}
+    for order in stored:
+        receipts.setdefault((order["created_at"], order["cashier"], str(order["total"])), []).append(
+            order["receipt_number"])
+    forms = Counter("same receipt" if len(set(numbers)) == 1 else "new receipt"
+                    for numbers in receipts.values() if len(numbers) > 1)
+    assert forms["same receipt"] > 0 and forms["new receipt"] > 0
+    assert report["receipt_number_collisions"] >= forms["same receipt"]
+    # The duplicate scan finds each duplicated sale as one certain re-send, and nothing else on this till.
+    with site.app.app_context():
+        ids = {order["id"] for order in stored}
+        found = [g for g in find_duplicates(double_entry_window=timedelta(seconds=120)) if set(g.order_ids) & ids]
+    assert {g.kind for g in found} == {"resent_with_new_id"} and all(g.confidence == "certain" for g in found)
+    assert len(found) == report["duplicates_made"]
+    assert sum(len(g.order_ids) - 1 for g in found) == report["extra_copies"]
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from ...extensions import db
 from ...models import Device, DuplicateGroup, DuplicateScan, Fix, FixGroup, FixPlan, Order, Product
 from ...models.duplicates import CERTAIN_KINDS, KINDS
 from ..duplicates import compare_group
-from ..fix_plans import FIXABLE_KINDS, ORDER_KINDS
+from ..fix_plans import FIXABLE_KINDS, ORDER_KINDS, default_keeper_of
 from ..fixes import latest_fix_of_group
 from .paging import PER_PAGE, Page, newest_first
 
@@ -160,7 +160,8 @@ def group_review(group_id: int) -> GroupReview | None:
     keepable = [o.id for o in orders if o.keepable]
     choose = group.status == "open" and group.kind in ORDER_KINDS and len(keepable) > 1
     return GroupReview(group, orders, COMPARED, frozenset(differing), group.kind in FIXABLE_KINDS, choose,
-                       keepable[0] if choose else None, _group_fixes(group_id), latest_fix_of_group(group_id))
+                       default_keeper_of(group.kind, keepable) if choose else None, _group_fixes(group_id),
+                       latest_fix_of_group(group_id))
 
 
 def _reverted(fix_ids):
