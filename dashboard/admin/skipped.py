@@ -16,6 +16,7 @@ from . import bp
 from .access import role_required
 from .csv_cells import safe_cell
 from .forms import HandleSaleForm, ReprocessForm
+from .labels import label
 from .params import day_range, int_arg, page_arg, str_arg
 
 DEFAULT_DAYS = 7
@@ -142,8 +143,8 @@ def reprocess_skipped_sale(attempt_id: int):
         if outcome.stored:
             flash(_("The sale is stored as order #%(id)s.", id=outcome.order_id), "info")
         else:
-            flash(_("The sale was refused again; the reason is shown below. Fix it and try again, "
-                    "or mark the sale handled."), "error")
+            flash(_("The sale was refused again: %(reason)s. Fix the cause and re-process it, or mark it handled.",
+                    reason=label(outcome.reason, "reason")), "error")
     return redirect(url_for("admin.skipped_sale", attempt_id=attempt_id))
 
 

@@ -20,11 +20,13 @@ from ..models import SyncAttempt
 from ..models.types import utcnow
 from . import audit
 from .ingestion import reingest_sale
-from .results import CREATED, DUPLICATE
+from ..vocabulary import AuditAction, Resolution, SaleStatus
 from .text import storable
 
 attempts_t = SyncAttempt.__table__
 NOTE_MAX = 2000
+# The sales a manager settles; replays need nothing.
+NEEDS_ACTION = (SaleStatus.REJECTED, SaleStatus.CONFLICT)
 
 
 class SkippedSaleError(ValueError):
@@ -50,7 +52,7 @@ class ReprocessOutcome:
 
     @property
     def stored(self) -> bool:
-        return self.status in (CREATED, DUPLICATE)
+        return self.status in (SaleStatus.CREATED, SaleStatus.DUPLICATE)
 
 
 def _not_settled(attempt_id: int, statuses: tuple[str, ...], wrong_status: str) -> SkippedSaleError:
@@ -81,12 +83,12 @@ def reprocess_attempt(attempt_id: int, *, actor: str) -> ReprocessOutcome:
         now = utcnow()
         claimed = db.session.execute(
             update(attempts_t)
-            .where(attempts_t.c.id == attempt_id, attempts_t.c.status == "rejected",
+            .where(attempts_t.c.id == attempt_id, attempts_t.c.status == SaleStatus.REJECTED,
                    attempts_t.c.resolution.is_(None))
-            .values(resolution="reprocessed", resolved_at=now, resolved_by=actor)
+            .values(resolution=Resolution.REPROCESSED, resolved_at=now, resolved_by=actor)
             .returning(attempts_t.c.device_id, attempts_t.c.sync_id, attempts_t.c.payload)).first()
         if claimed is None:
-            raise _not_settled(attempt_id, ("rejected",), SkippedSaleError.NOT_REPROCESSABLE)
+            raise _not_settled(attempt_id, (SaleStatus.REJECTED,), SkippedSaleError.NOT_REPROCESSABLE)
         result = reingest_sale(device_id=claimed.device_id, sync_id=claimed.sync_id, raw=_payload(claimed.payload))
         outcome = ReprocessOutcome(attempt_id, result.status, result.order_id, result.reason, storable(result.message))
         if outcome.stored:
@@ -95,7 +97,7 @@ def reprocess_attempt(attempt_id: int, *, actor: str) -> ReprocessOutcome:
             settle = {"resolution": None, "resolved_at": None, "resolved_by": None, "retry_reason": outcome.reason,
                       "retry_message": outcome.message, "retried_at": now}
         db.session.execute(update(attempts_t).where(attempts_t.c.id == attempt_id).values(**settle))
-        audit.record(actor, "reprocess_sale", "sync_attempt", attempt_id, outcome=outcome.status,
+        audit.record(actor, AuditAction.REPROCESS_SALE, "sync_attempt", attempt_id, outcome=outcome.status,
                      order_id=outcome.order_id, reason=outcome.reason)
         return outcome
 
@@ -112,13 +114,13 @@ def mark_handled(attempt_id: int, note: str, *, actor: str) -> datetime:
         now = utcnow()
         claimed = db.session.execute(
             update(attempts_t)
-            .where(attempts_t.c.id == attempt_id, attempts_t.c.status.in_(("rejected", "conflict")),
+            .where(attempts_t.c.id == attempt_id, attempts_t.c.status.in_(NEEDS_ACTION),
                    attempts_t.c.resolution.is_(None))
-            .values(resolution="handled", resolved_at=now, resolved_by=actor, resolution_note=note)
+            .values(resolution=Resolution.HANDLED, resolved_at=now, resolved_by=actor, resolution_note=note)
             .returning(attempts_t.c.id)).first()
         if claimed is None:
-            raise _not_settled(attempt_id, ("rejected", "conflict"), SkippedSaleError.NOT_HANDLEABLE)
-        audit.record(actor, "handle_skipped_sale", "sync_attempt", attempt_id, note=note)
+            raise _not_settled(attempt_id, NEEDS_ACTION, SkippedSaleError.NOT_HANDLEABLE)
+        audit.record(actor, AuditAction.HANDLE_SKIPPED_SALE, "sync_attempt", attempt_id, note=note)
         return now
 
     return run_write(unit)

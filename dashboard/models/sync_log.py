@@ -9,10 +9,9 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
+from ..vocabulary import Resolution, sql_in
 from .types import Money, UtcDateTime, utcnow
 
-# How a manager settled a skipped sale: stored again from its payload, or marked handled with a note.
-RESOLUTIONS = ("reprocessed", "handled")
 # The skipped-sales filters, as SQL conditions. Each has its partial index below, and the queries use
 # the same text, so PostgreSQL and SQLite can match the query to the index whatever the parameters.
 ATTEMPT_STATE_CONDITIONS = {
@@ -63,7 +62,7 @@ class SyncAttempt(db.Model):
         *(Index(f"ix_sync_attempts_{state}_time", "received_at", sqlite_where=text(condition),
                 postgresql_where=text(condition))
           for state, condition in ATTEMPT_STATE_CONDITIONS.items()),
-        CheckConstraint(f"resolution IN {RESOLUTIONS!r}", name="resolution"),
+        CheckConstraint(sql_in("resolution", Resolution), name="resolution"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -19,7 +19,7 @@ down_revision = '0002'
 branch_labels = None
 depends_on = None
 
-# Frozen copies of dashboard.models.sync_log.ATTEMPT_STATE_CONDITIONS and RESOLUTIONS as of this revision.
+# A frozen copy of dashboard.models.sync_log.ATTEMPT_STATE_CONDITIONS as of this revision.
 STATE_CONDITIONS = {
     "action": "status IN ('rejected', 'conflict') AND resolution IS NULL",
     "replays": "status = 'duplicate'",

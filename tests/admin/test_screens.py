@@ -98,12 +98,13 @@ def test_skipped_sales_counts_list_and_payload(signed_in, synced):
     html = text_of(viewer.get("/skipped"))
     rows = html.split("<tbody>")[1].split("</tbody>")[0]
     for reason in ("offline_id_reused", "unknown_sku"):
-        assert f"<td><code>{reason}</code></td>" in rows
-    assert "<code>duplicate</code>" not in rows and rows.count("<tr>") == 2
+        assert f'<code class="code-detail">{reason}</code>' in rows
+    assert '<code class="code-detail">duplicate</code>' not in rows and rows.count("<tr>") == 2
     html = text_of(viewer.get("/skipped?state=all"))
     rows = html.split("<tbody>")[1].split("</tbody>")[0]
     for reason in ("duplicate", "offline_id_reused", "unknown_sku"):
-        assert f"<td><code>{reason}</code></td>" in rows
+        assert f'<code class="code-detail">{reason}</code>' in rows
+    assert "Unknown product" in rows and "Sent again" in rows
     assert rows.count("<tr>") == 3
     today = datetime.now(timezone.utc).date().isoformat()
     t01 = db.session.scalar(select(Device.id).where(Device.name == "T01"))

@@ -77,7 +77,7 @@ def test_default_filter_shows_what_needs_action_not_replays(client, token, catal
     assert default.count('class="card skipped-sale"') == 2
     assert "T01-777001" in default and "needs action" in default and "3.60" in default
     replays = page(viewer.get("/skipped/sales?state=replays"))
-    assert replays.count('class="card skipped-sale"') == 1 and "<code>duplicate</code>" in replays
+    assert replays.count('class="card skipped-sale"') == 1 and "Sent again" in replays
     assert page(viewer.get("/skipped/sales?state=all")).count('class="card skipped-sale"') == 3
     assert page(viewer.get("/skipped/sales?state=handled")).count('class="card skipped-sale"') == 0
     assert "No skipped sale needs action." not in default
@@ -93,7 +93,8 @@ def test_rejected_sale_is_reprocessed_once_after_the_product_is_added(client, to
     before = counts()
     response = post_form(manager, url, follow_redirects=True)
     html = page(response)
-    assert "refused again" in html and "unknown_sku" in html
+    assert "The sale was refused again: Unknown product." in html
+    assert '<code class="code-detail">unknown_sku</code>' in html
     row = attempt(attempt_id)
     assert (row.resolution, row.retry_reason, row.order_id) == (None, "unknown_sku", None)
     assert counts() == dict(before, audit=before["audit"] + 1)

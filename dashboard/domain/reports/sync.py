@@ -11,6 +11,7 @@ from sqlalchemy import func, select, text
 from ...extensions import db
 from ...models import Device, Order, SyncAttempt, SyncLog
 from ...models.sync_log import ATTEMPT_STATE_CONDITIONS
+from ...vocabulary import SaleStatus
 from .paging import PER_PAGE, NumberedPage, Page, as_date, newest_first, numbered, pretty_json, utc_day
 
 # What the sync-log status filter offers, and the condition each stands for.
@@ -83,11 +84,11 @@ class AttemptRow:
 
     @property
     def needs_action(self) -> bool:
-        return self.status in ("rejected", "conflict") and self.resolution is None
+        return self.status in (SaleStatus.REJECTED, SaleStatus.CONFLICT) and self.resolution is None
 
     @property
     def can_reprocess(self) -> bool:
-        return self.status == "rejected" and self.resolution is None
+        return self.status == SaleStatus.REJECTED and self.resolution is None
 
 
 @dataclass(frozen=True)
@@ -238,5 +239,5 @@ def rejected_money() -> RejectedMoney:
     """Rejected sales no one has settled yet, and the money they hold (ix_sync_attempts_action_time)."""
     count, total = db.session.execute(
         select(func.count(), func.sum(SyncAttempt.total))
-        .where(text(ATTEMPT_STATE_CONDITIONS["action"]), SyncAttempt.status == "rejected")).one()
+        .where(text(ATTEMPT_STATE_CONDITIONS["action"]), SyncAttempt.status == SaleStatus.REJECTED)).one()
     return RejectedMoney(int(count or 0), Decimal(total or 0))
