@@ -81,6 +81,7 @@ def test_rejected_sale_is_reprocessed_after_the_product_is_added(server, locale)
             expect(sales.first).to_contain_text("T01-008001")
             expect(sales.first.locator("code.code-detail")).to_have_text("unknown_sku")
             assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways panning
+            page.screenshot(path=f"/tmp/skipped-list-{locale}.png", full_page=True)
 
             # Too early: the product is still missing, so the sale is refused again and still listed.
             sales.first.locator("form[action$='/reprocess'] button").click()
