@@ -27,7 +27,7 @@ from .numbering import allocate_server_numbers
 from .results import CONFLICT, CREATED, DUPLICATE, REJECTED, SaleResult, SyncOutcome
 from .sales import Rejection, Sale, content_hash, offline_id_of, parse_sale, shown_fields
 from .stock_ledger import move_stock
-from .text import is_storable, storable
+from .text import is_storable, payload_record, storable
 
 orders_t = Order.__table__
 lines_t = OrderLine.__table__
@@ -250,7 +250,7 @@ class _Batch:
              "offline_id": storable(result.offline_id), "status": result.status,
              "reason": result.reason or (result.status if result.status == DUPLICATE else None),
              "message": storable(result.message), "order_id": result.order_id, "received_at": self.now,
-             "payload": _payload_text(self.raw[index]), **shown_fields(self.raw[index], self.parsed[index])}
+             "payload": payload_record(self.raw[index]), **shown_fields(self.raw[index], self.parsed[index])}
             for index, result in enumerate(outcome.results)
             if result.status != CREATED or result.reason
         ]
@@ -275,12 +275,6 @@ def reingest_sale(*, device_id: int, sync_id: int, raw: object) -> SaleResult:
                    parsed=[parse_sale(raw, max_lines=config["SYNC_MAX_LINES"], now=now)],
                    policy=config["INVOICE_POLICY"], started=time.monotonic(), now=now)
     return batch.ingest(sync_id).results[0]
-
-
-def _payload_text(raw) -> str:
-    """The sale as the till sent it, readable (Arabic stays Arabic) unless it holds unstorable characters."""
-    text = json.dumps(raw, default=str, ensure_ascii=False)
-    return text if is_storable(text) else json.dumps(raw, default=str)
 
 
 def _stored_orders(offline_ids: list[str]) -> dict[str, StoredOrder]:
