@@ -85,6 +85,13 @@ class SyncError(StrEnum):
     HTTP_ERROR = "http_error"
 
 
+class Resolution(StrEnum):
+    """How a manager settled a sale a sync did not store (a rejection or a conflict)."""
+
+    REPROCESSED = "reprocessed"
+    HANDLED = "handled"
+
+
 class OrderStatus(StrEnum):
     COMPLETED = "completed"
     VOID = "void"
@@ -189,6 +196,8 @@ class AuditAction(StrEnum):
     DEVICE_ROTATE = "device.rotate"
     USER_CREATE = "user.create"
     USER_DEACTIVATE = "user.deactivate"
+    REPROCESS_SALE = "reprocess_sale"
+    HANDLE_SKIPPED_SALE = "handle_skipped_sale"
 
 
 def sql_in(column: str, values) -> str:

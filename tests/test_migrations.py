@@ -43,3 +43,41 @@ def test_unique_keys_hold_for_synced_sales_and_let_legacy_duplicates_in(app):
     for oid, inv in (("a", "I-9"), ("b", "I-1")):
         with pytest.raises(IntegrityError), db.engine.begin() as conn:
             conn.execute(insert, {"oid": oid, "inv": inv, "legacy": None})
+
+
+def test_upgrade_from_0002_fills_in_what_existing_skipped_sales_sent(app):
+    """Attempts stored before 0003 get receipt, cashier, amount and sale time from their payloads, in chunks."""
+    import json
+    from datetime import datetime, timezone
+    from decimal import Decimal
+
+    from sqlalchemy import select, text
+
+    from dashboard.models import SyncAttempt
+
+    db.session.remove()
+    downgrade(revision="0002")
+    good = {"offline_id": "x", "receipt_number": " T01-000042 ", "cashier": "أمل", "total": "8.20",
+            "created_at": "2026-11-25T09:58:11+01:00", "lines": []}
+    payloads = [json.dumps(good, ensure_ascii=False), "not json", json.dumps([1, 2]),
+                json.dumps({"total": "1.234", "created_at": "yesterday", "cashier": 7}),
+                json.dumps({"total": 5, "receipt_number": "R" * 80})]
+    filler = json.dumps({"receipt_number": "F", "total": "1.00"})
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO devices (name, created_at) VALUES ('T01', '2026-11-25')"))
+        conn.execute(text("INSERT INTO sync_logs (device_id, started_at, duration_ms, http_status, received, "
+                          "created, duplicates, conflicts, rejected) VALUES (1, '2026-11-25', 0, 200, 1, 0, 0, 0, 1)"))
+        conn.execute(text("INSERT INTO sync_attempts (sync_id, device_id, position, status, reason, payload, "
+                          "received_at) VALUES (1, 1, :n, 'rejected', 'unknown_sku', :payload, '2026-11-25')"),
+                     [{"n": n, "payload": payload} for n, payload in enumerate(payloads + [filler] * 1200)])
+    upgrade()
+    rows = db.session.execute(select(SyncAttempt).order_by(SyncAttempt.id)).scalars().all()
+    assert len(rows) == 1205
+    first, not_json, a_list, malformed, numeric = rows[:5]
+    assert (first.receipt_number, first.cashier, first.total) == ("T01-000042", "أمل", Decimal("8.20"))
+    assert first.sold_at == datetime(2026, 11, 25, 8, 58, 11, tzinfo=timezone.utc)
+    for row in (not_json, a_list, malformed):
+        assert (row.receipt_number, row.cashier, row.total, row.sold_at) == (None, None, None, None)
+    assert (numeric.total, numeric.receipt_number) == (Decimal("5.00"), "R" * 64)
+    assert {(row.receipt_number, row.total) for row in rows[5:]} == {("F", Decimal("1.00"))}
+    assert all(row.resolution is None for row in rows)

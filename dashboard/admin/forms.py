@@ -55,3 +55,11 @@ class ApproveForm(FlaskForm):
     # The plan and the hash of the actions the person saw: approval is bound to them, so a changed plan is refused.
     plan_id = HiddenField(validators=[DataRequired()])
     plan_hash = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9a-f]{64}$")])
+
+
+class ReprocessForm(FlaskForm):
+    """No fields: the CSRF token alone (the sale comes from the URL, its content from what the till sent)."""
+
+
+class HandleSaleForm(FlaskForm):
+    note = TextAreaField(_l("What was done about this sale"), validators=[DataRequired(), Length(max=2000)])

@@ -110,6 +110,15 @@ SYNC_ERROR: Words = {
     v.SyncError.HTTP_ERROR: (_l("HTTP error"), _l("The request failed for another HTTP reason.")),
 }
 
+RESOLUTION: Words = {
+    v.Resolution.REPROCESSED: (
+        _l("re-processed"),
+        _l("A manager stored the sale again from what the till sent, once its cause was fixed.")),
+    v.Resolution.HANDLED: (
+        _l("handled"),
+        _l("A manager dealt with the sale another way and said how in a note.")),
+}
+
 ORDER_STATUS: Words = {
     v.OrderStatus.COMPLETED: (_l("completed"), _l("A sale in the books.")),
     v.OrderStatus.VOID: (_l("void"), _l("Voided as a duplicate: kept for the record, left out of every total.")),
@@ -196,6 +205,10 @@ AUDIT_ACTION: Words = {
     v.AuditAction.DEVICE_ROTATE: (_l("till token replaced"), _l("A till was given a new token.")),
     v.AuditAction.USER_CREATE: (_l("user added"), _l("A dashboard user was created.")),
     v.AuditAction.USER_DEACTIVATE: (_l("user deactivated"), _l("A dashboard user can no longer sign in.")),
+    v.AuditAction.REPROCESS_SALE: (_l("skipped sale re-processed"),
+                                   _l("A rejected sale was stored again from what the till sent, or refused again.")),
+    v.AuditAction.HANDLE_SKIPPED_SALE: (_l("skipped sale handled"),
+                                        _l("A rejected or conflicting sale was marked handled, with a note.")),
 }
 
 # Vocabulary name (as templates say it) → its enumeration and its words.
@@ -205,6 +218,7 @@ VOCABULARIES: dict[str, tuple[type[StrEnum], Words]] = {
     "group_status": (v.GroupStatus, GROUP_STATUS),
     "sale_status": (v.SaleStatus, SALE_STATUS),
     "reason": (v.Reason, REASON),
+    "resolution": (v.Resolution, RESOLUTION),
     "sync_error": (v.SyncError, SYNC_ERROR),
     "order_status": (v.OrderStatus, ORDER_STATUS),
     "movement_kind": (v.MovementKind, MOVEMENT_KIND),

@@ -30,7 +30,7 @@ def overview():
     data = reports.overview(since=start_of_today(), stale_before=now - timedelta(minutes=stale_minutes),
                             activity_unit=unit, activity_buckets=buckets, now=now)
     return render_template("admin/overview.html", data=data, chart=bar_chart(data.activity), span=span,
-                           spans=SPANS, stale_minutes=stale_minutes)
+                           spans=SPANS, stale_minutes=stale_minutes, rejected=reports.rejected_money())
 
 
 @bp.get("/audit")

@@ -25,7 +25,7 @@ from ..models import Device, Order, OrderLine, Payment, Product, StockMovement, 
 from ..models.types import UtcDateTime
 from .numbering import allocate_server_numbers
 from .results import CONFLICT, CREATED, DUPLICATE, REJECTED, SaleResult, SyncOutcome
-from .sales import Rejection, Sale, content_hash, offline_id_of, parse_sale
+from .sales import Rejection, Sale, content_hash, offline_id_of, parse_sale, shown_fields
 from .stock_ledger import move_stock
 from .text import is_storable, payload_record, storable
 
@@ -64,11 +64,17 @@ class _Batch:
         self.now = now
 
     def store(self) -> SyncOutcome:
-        self.results: list[SaleResult | None] = [None] * len(self.parsed)
         sync_id = db.session.execute(
             insert(SyncLog).values(device_id=self.device_id, batch_id=self.batch_id, started_at=self.now,
                                    http_status=200, received=len(self.parsed)).returning(SyncLog.id)
         ).scalar_one()
+        outcome = self.ingest(sync_id)
+        self._record(outcome)
+        return outcome
+
+    def ingest(self, sync_id: int) -> SyncOutcome:
+        """Store the sales under an existing sync call; records neither attempts nor log counts."""
+        self.results: list[SaleResult | None] = [None] * len(self.parsed)
         candidates, repeats = self._split()
         stored = _stored_orders(list(candidates))
         new = []
@@ -82,9 +88,7 @@ class _Batch:
         if created:
             self._insert_contents(created)
         self._answer_repeats(repeats)
-        outcome = SyncOutcome(sync_id=sync_id, results=self.results)
-        self._record(outcome)
-        return outcome
+        return SyncOutcome(sync_id=sync_id, results=self.results)
 
     def _split(self) -> tuple[dict[str, int], list[int]]:
         """Valid sales by offline_id (first occurrence), and the indexes of later repeats in the batch."""
@@ -246,7 +250,7 @@ class _Batch:
              "offline_id": storable(result.offline_id), "status": result.status,
              "reason": result.reason or (result.status if result.status == DUPLICATE else None),
              "message": storable(result.message), "order_id": result.order_id, "received_at": self.now,
-             "payload": payload_record(self.raw[index])}
+             "payload": payload_record(self.raw[index]), **shown_fields(self.raw[index], self.parsed[index])}
             for index, result in enumerate(outcome.results)
             if result.status != CREATED or result.reason
         ]
@@ -258,6 +262,19 @@ class _Batch:
             rejected=counts["rejected"], duration_ms=int((time.monotonic() - self.started) * 1000)))
         db.session.execute(update(Device).where(Device.id == self.device_id).values(last_seen_at=self.now))
 
+
+def reingest_sale(*, device_id: int, sync_id: int, raw: object) -> SaleResult:
+    """Store one sale again from its payload, under the sync call that first brought it.
+
+    The same batch code as a till's request, inside the caller's unit of work: the
+    caller records the outcome, so no sync call, attempt row or last-seen time is added.
+    """
+    config = current_app.config
+    now = datetime.now(timezone.utc)
+    batch = _Batch(device_id=device_id, batch_id=None, raw=[raw],
+                   parsed=[parse_sale(raw, max_lines=config["SYNC_MAX_LINES"], now=now)],
+                   policy=config["INVOICE_POLICY"], started=time.monotonic(), now=now)
+    return batch.ingest(sync_id).results[0]
 
 
 def _stored_orders(offline_ids: list[str]) -> dict[str, StoredOrder]:

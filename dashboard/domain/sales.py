@@ -251,3 +251,37 @@ def content_hash(device_id: int, lines, total: Decimal) -> str:
     content = [device_id, canonical(total),
                [[line.sku, canonical(line.quantity), canonical(line.unit_price)] for line in lines]]
     return hashlib.sha256(json.dumps(content, separators=(",", ":")).encode()).hexdigest()
+
+
+def shown_fields(raw: object, parsed: Sale | Rejection) -> dict:
+    """Receipt, cashier, total and sale time of a sale that was not stored, for the skipped-sales page.
+
+    A valid sale gives its parsed values; a rejected one whatever of them it sent
+    well-formed, without raising (the rejection says what was wrong).
+    """
+    if isinstance(parsed, Sale):
+        return {"receipt_number": parsed.receipt_number, "cashier": parsed.cashier, "total": parsed.total,
+                "sold_at": parsed.created_at}
+    raw = raw if isinstance(raw, dict) else {}
+    return {"receipt_number": _shown_text(raw, "receipt_number", 64), "cashier": _shown_text(raw, "cashier", 100),
+            "total": _shown_total(raw.get("total")), "sold_at": _shown_time(raw.get("created_at"))}
+
+
+def _shown_text(raw: dict, key: str, max_len: int) -> str | None:
+    value = raw.get(key)
+    return value.strip()[:max_len] or None if isinstance(value, str) and is_storable(value) else None
+
+
+def _shown_total(value: object) -> Decimal | None:
+    try:
+        return parse_decimal(value, places=2, limit=MAX_MONEY)
+    except NumberError:
+        return None
+
+
+def _shown_time(value: object) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(value.strip()) if isinstance(value, str) else None
+        return moment.astimezone(timezone.utc) if moment and moment.tzinfo else None
+    except (ValueError, OverflowError):
+        return None

@@ -3,11 +3,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
-from .types import UtcDateTime, utcnow
+from ..vocabulary import Resolution, sql_in
+from .types import Money, UtcDateTime, utcnow
+
+# The skipped-sales filters, as SQL conditions. Each has its partial index below, and the queries use
+# the same text, so PostgreSQL and SQLite can match the query to the index whatever the parameters.
+ATTEMPT_STATE_CONDITIONS = {
+    "action": "status IN ('rejected', 'conflict') AND resolution IS NULL",
+    "replays": "status = 'duplicate'",
+    "handled": "resolution IS NOT NULL",
+}
 
 
 class SyncLog(db.Model):
@@ -48,6 +59,10 @@ class SyncAttempt(db.Model):
         Index("ix_sync_attempts_offline_id", "offline_id"),
         Index("ix_sync_attempts_received_at", "received_at", "reason", "device_id"),
         Index("ix_sync_attempts_device_time", "device_id", "received_at"),
+        *(Index(f"ix_sync_attempts_{state}_time", "received_at", sqlite_where=text(condition),
+                postgresql_where=text(condition))
+          for state, condition in ATTEMPT_STATE_CONDITIONS.items()),
+        CheckConstraint(sql_in("resolution", Resolution), name="resolution"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -61,3 +76,17 @@ class SyncAttempt(db.Model):
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
     payload: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # What the till sent, copied out at ingestion so the skipped-sales page never parses payloads.
+    receipt_number: Mapped[str | None] = mapped_column(String(64))
+    cashier: Mapped[str | None] = mapped_column(String(100))
+    total: Mapped[Decimal | None] = mapped_column(Money)
+    sold_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Set once, by the one transaction that claims the attempt (UPDATE ... WHERE resolution IS NULL).
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    resolved_by: Mapped[str | None] = mapped_column(String(254))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    # The latest re-process that was refused again, and why (the attempt then still needs action).
+    retry_reason: Mapped[str | None] = mapped_column(String(40))
+    retry_message: Mapped[str | None] = mapped_column(Text)
+    retried_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dashboard.extensions import db
-from dashboard.models import Device, User
+from dashboard.models import Device, SyncAttempt, User
 from tests.admin.conftest import post_form
 
 RANK = {"anonymous": 0, "viewer": 1, "manager": 2, "admin": 3}
@@ -30,6 +30,7 @@ def pages(synced) -> dict[str, str]:
     return {
         "/": "viewer", "/?span=14d": "viewer", "/sync-logs": "viewer", f"/sync-logs/{synced.sync_id}": "viewer",
         "/skipped": "viewer", "/skipped/sales": "viewer", "/skipped/sales.csv": "viewer", "/orders": "viewer",
+        f"/skipped/sales/{db.session.scalar(select(func.min(SyncAttempt.id)))}": "viewer",
         f"/orders/{synced.created_order_id}": "viewer", "/duplicates": "viewer", "/profile": "viewer",
         "/duplicates/scans": "viewer", "/duplicates/scan/status": "viewer", "/fixes": "viewer",
         "/fix-plans": "viewer",

@@ -94,21 +94,28 @@ def test_sync_logs_list_filters_and_detail(client, signed_in, synced, other_toke
 
 def test_skipped_sales_counts_list_and_payload(signed_in, synced):
     viewer = signed_in("viewer")
+    # By default only what needs a manager: the rejection and the conflict, not the harmless replay.
     html = text_of(viewer.get("/skipped"))
     rows = html.split("<tbody>")[1].split("</tbody>")[0]
+    for reason in ("offline_id_reused", "unknown_sku"):
+        assert f'<code class="code-detail">{reason}</code>' in rows
+    assert '<code class="code-detail">duplicate</code>' not in rows and rows.count("<tr>") == 2
+    html = text_of(viewer.get("/skipped?state=all"))
+    rows = html.split("<tbody>")[1].split("</tbody>")[0]
     for reason in ("duplicate", "offline_id_reused", "unknown_sku"):
-        assert f"<td><code>{reason}</code></td>" in rows
+        assert f'<code class="code-detail">{reason}</code>' in rows
+    assert "Unknown product" in rows and "Sent again" in rows
     assert rows.count("<tr>") == 3
     today = datetime.now(timezone.utc).date().isoformat()
     t01 = db.session.scalar(select(Device.id).where(Device.name == "T01"))
-    link = f"/skipped/sales?reason=unknown_sku&amp;device={t01}&amp;from={today}&amp;to={today}"
+    link = f"/skipped/sales?state=all&amp;reason=unknown_sku&amp;device={t01}&amp;from={today}&amp;to={today}"
     assert link in rows
     sales = text_of(viewer.get(link.replace("&amp;", "&")))
     assert sales.count('class="payload"') == 1
     assert "&#34;sku&#34;: &#34;NOPE&#34;" in sales  # the payload, pretty-printed and escaped
     assert "unknown_sku" in sales and "offline_id_reused" not in sales
-    everything = text_of(viewer.get("/skipped/sales"))
-    assert everything.count('class="payload"') == 3
+    assert text_of(viewer.get("/skipped/sales")).count('class="payload"') == 2
+    assert text_of(viewer.get("/skipped/sales?state=all")).count('class="payload"') == 3
     only_conflicts = text_of(viewer.get("/skipped?reason=offline_id_reused"))
     assert only_conflicts.split("<tbody>")[1].split("</tbody>")[0].count("<tr>") == 1
 

@@ -10,13 +10,14 @@ from .overview import ActivityBucket, Overview, open_groups_by_kind, overview
 from .orders import OrderDetail, OrderRow, find_orders, order_detail
 from .paging import NumberedPage, Page
 from .people import AuditRow, DeviceRow, UserRow, audit_entries, device_choices, devices, users
-from .sync import SKIPPED_STATUSES, STATUS_FILTERS, AttemptRow, SkippedCount, SyncCall, SyncLogRow, \
-    iter_skipped_sales, skipped_counts, skipped_reasons, skipped_sales, sync_call, sync_logs
+from .sync import SKIPPED_STATES, SKIPPED_STATUSES, STATUS_FILTERS, AttemptRow, RejectedMoney, SkippedCount, \
+    SyncCall, SyncLogRow, iter_skipped_sales, rejected_money, skipped_counts, skipped_reasons, skipped_sale, \
+    skipped_sales, sync_call, sync_logs
 
 __all__ = [
     "ActivityBucket", "AttemptRow", "AuditRow", "DeviceRow", "NumberedPage", "OrderDetail",
-    "OrderRow", "Overview", "Page", "SKIPPED_STATUSES", "STATUS_FILTERS", "SkippedCount", "SyncCall",
+    "OrderRow", "Overview", "Page", "RejectedMoney", "SKIPPED_STATES", "SKIPPED_STATUSES", "STATUS_FILTERS", "SkippedCount", "SyncCall",
     "SyncLogRow", "UserRow", "audit_entries", "device_choices", "devices", "find_orders", "iter_skipped_sales",
-    "open_groups_by_kind", "order_detail", "overview", "skipped_counts", "skipped_reasons",
-    "skipped_sales", "sync_call", "sync_logs", "users",
+    "open_groups_by_kind", "order_detail", "overview", "rejected_money", "skipped_counts", "skipped_reasons",
+    "skipped_sale", "skipped_sales", "sync_call", "sync_logs", "users",
 ]

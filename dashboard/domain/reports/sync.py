@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from ...extensions import db
 from ...models import Device, Order, SyncAttempt, SyncLog
+from ...models.sync_log import ATTEMPT_STATE_CONDITIONS
+from ...vocabulary import SaleStatus
 from .paging import PER_PAGE, NumberedPage, Page, as_date, newest_first, numbered, pretty_json, utc_day
 
 # What the sync-log status filter offers, and the condition each stands for.
@@ -22,6 +24,8 @@ STATUS_FILTERS = {
 }
 # A sale is skipped when the sync did not store it: a replay, a conflict or a rejection.
 SKIPPED_STATUSES = ("duplicate", "conflict", "rejected")
+# The skipped-sales filters: what needs a manager (the default), replays, handled ones, or all.
+SKIPPED_STATES = ("action", "replays", "handled", "all")
 EXPORT_CHUNK = 1000
 
 
@@ -65,7 +69,26 @@ class AttemptRow:
     message: str | None
     order_id: int | None
     received_at: datetime
+    receipt_number: str | None
+    cashier: str | None
+    total: Decimal | None
+    sold_at: datetime | None
+    resolution: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    resolution_note: str | None
+    retry_reason: str | None
+    retry_message: str | None
+    retried_at: datetime | None
     payload: str  # indented JSON, as the till sent it
+
+    @property
+    def needs_action(self) -> bool:
+        return self.status in (SaleStatus.REJECTED, SaleStatus.CONFLICT) and self.resolution is None
+
+    @property
+    def can_reprocess(self) -> bool:
+        return self.status == SaleStatus.REJECTED and self.resolution is None
 
 
 @dataclass(frozen=True)
@@ -87,9 +110,13 @@ class SkippedCount:
 _LOG_COLUMNS = (SyncLog.id, SyncLog.device_id, Device.name, SyncLog.batch_id, SyncLog.started_at,
                 SyncLog.duration_ms, SyncLog.http_status, SyncLog.error_code, SyncLog.received, SyncLog.created,
                 SyncLog.duplicates, SyncLog.conflicts, SyncLog.rejected)
-_ATTEMPT_COLUMNS = (SyncAttempt.id, SyncAttempt.sync_id, SyncAttempt.device_id, Device.name, SyncAttempt.position,
-                    SyncAttempt.offline_id, SyncAttempt.status, SyncAttempt.reason, SyncAttempt.message,
-                    SyncAttempt.order_id, SyncAttempt.received_at, SyncAttempt.payload)
+_ATTEMPT_COLUMNS = (SyncAttempt.id, SyncAttempt.sync_id, SyncAttempt.device_id, Device.name.label("device_name"),
+                    SyncAttempt.position, SyncAttempt.offline_id, SyncAttempt.status, SyncAttempt.reason,
+                    SyncAttempt.message, SyncAttempt.order_id, SyncAttempt.received_at, SyncAttempt.receipt_number,
+                    SyncAttempt.cashier, SyncAttempt.total, SyncAttempt.sold_at, SyncAttempt.resolution,
+                    SyncAttempt.resolved_at, SyncAttempt.resolved_by, SyncAttempt.resolution_note,
+                    SyncAttempt.retry_reason, SyncAttempt.retry_message, SyncAttempt.retried_at,
+                    SyncAttempt.payload)
 
 
 def _log_row(row) -> SyncLogRow:
@@ -97,7 +124,7 @@ def _log_row(row) -> SyncLogRow:
 
 
 def _attempt_row(row) -> AttemptRow:
-    return AttemptRow(*row[:-1], payload=pretty_json(row[-1]))
+    return AttemptRow(**{**row._mapping, "payload": pretty_json(row.payload)})
 
 
 def sync_logs(*, device_id: int | None = None, status: str | None = None, before: int | None = None,
@@ -132,8 +159,12 @@ def sync_call(sync_id: int) -> SyncCall | None:
 
 
 def _skipped_filter(stmt, *, reason: str | None, device_id: int | None, start: datetime | None,
-                    end: datetime | None):
+                    end: datetime | None, state: str = "all"):
+    # The state conditions are SQL text, the same as their partial indexes' (models/sync_log.py);
+    # no other table in these statements has a status or resolution column.
     stmt = stmt.where(SyncAttempt.status.in_(SKIPPED_STATUSES))
+    if state in ATTEMPT_STATE_CONDITIONS:
+        stmt = stmt.where(text(ATTEMPT_STATE_CONDITIONS[state]))
     if reason:
         stmt = stmt.where(SyncAttempt.reason == reason)
     if device_id is not None:
@@ -145,23 +176,25 @@ def _skipped_filter(stmt, *, reason: str | None, device_id: int | None, start: d
     return stmt
 
 
-def skipped_counts(*, start: datetime, end: datetime, reason: str | None = None, device_id: int | None = None,
-                   page: int = 1, per_page: int = PER_PAGE) -> NumberedPage[SkippedCount]:
-    """Skipped sales counted by UTC day, reason and device, for received_at in [start, end)."""
+def skipped_counts(*, start: datetime | None, end: datetime | None, reason: str | None = None,
+                   device_id: int | None = None, state: str = "all", page: int = 1,
+                   per_page: int = PER_PAGE) -> NumberedPage[SkippedCount]:
+    """Skipped sales counted by UTC day, reason and device, for received_at in [start, end) when given."""
     day = utc_day(SyncAttempt.received_at).label("day")
     stmt = _skipped_filter(
         select(day, SyncAttempt.reason, SyncAttempt.device_id, Device.name, func.count())
         .join(Device, Device.id == SyncAttempt.device_id),
-        reason=reason, device_id=device_id, start=start, end=end,
+        reason=reason, device_id=device_id, start=start, end=end, state=state,
     ).group_by(day, SyncAttempt.reason, SyncAttempt.device_id, Device.name) \
         .order_by(day.desc(), SyncAttempt.reason, Device.name)
     return numbered(stmt, lambda row: SkippedCount(as_date(row[0]), row[1] or "", row[2], row[3], row[4]),
                     page=page, per_page=per_page)
 
 
-def skipped_reasons(*, start: datetime, end: datetime) -> list[str]:
+def skipped_reasons(*, start: datetime | None, end: datetime | None, state: str = "all") -> list[str]:
     """The reasons seen in a period, for the filter."""
-    stmt = _skipped_filter(select(SyncAttempt.reason).distinct(), reason=None, device_id=None, start=start, end=end)
+    stmt = _skipped_filter(select(SyncAttempt.reason).distinct(), reason=None, device_id=None, start=start, end=end,
+                           state=state)
     return sorted(reason for reason in db.session.scalars(stmt) if reason)
 
 
@@ -170,10 +203,10 @@ def _skipped_stmt(**filters):
 
 
 def skipped_sales(*, reason: str | None = None, device_id: int | None = None, start: datetime | None = None,
-                  end: datetime | None = None, before: int | None = None, after: int | None = None,
-                  per_page: int = PER_PAGE) -> Page[AttemptRow]:
+                  end: datetime | None = None, state: str = "all", before: int | None = None,
+                  after: int | None = None, per_page: int = PER_PAGE) -> Page[AttemptRow]:
     """The skipped sales behind a count, newest first, each with the payload the till sent."""
-    stmt = _skipped_stmt(reason=reason, device_id=device_id, start=start, end=end)
+    stmt = _skipped_stmt(reason=reason, device_id=device_id, start=start, end=end, state=state)
     return newest_first(stmt, SyncAttempt.id, _attempt_row, time_col=SyncAttempt.received_at,
                         before=before, after=after, per_page=per_page)
 
@@ -187,3 +220,24 @@ def iter_skipped_sales(**filters) -> Iterator[AttemptRow]:
         if page.older is None:
             return
         before = page.older
+
+
+def skipped_sale(attempt_id: int) -> AttemptRow | None:
+    """One skipped sale, with what the till sent and how it was settled."""
+    row = db.session.execute(_skipped_stmt(reason=None, device_id=None, start=None, end=None)
+                             .where(SyncAttempt.id == attempt_id)).first()
+    return _attempt_row(row) if row else None
+
+
+@dataclass(frozen=True)
+class RejectedMoney:
+    count: int
+    total: Decimal
+
+
+def rejected_money() -> RejectedMoney:
+    """Rejected sales no one has settled yet, and the money they hold (ix_sync_attempts_action_time)."""
+    count, total = db.session.execute(
+        select(func.count(), func.sum(SyncAttempt.total))
+        .where(text(ATTEMPT_STATE_CONDITIONS["action"]), SyncAttempt.status == SaleStatus.REJECTED)).one()
+    return RejectedMoney(int(count or 0), Decimal(total or 0))
