@@ -4,13 +4,15 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from zoneinfo import ZoneInfo
 
-from flask import Response, render_template, stream_with_context
+from flask import render_template
 
 from ..domain import reports
 from . import bp
 from .access import role_required
-from .csv_cells import safe_cell
+from .csv_cells import csv_download, safe_cell
+from .i18n import zone_name
 from .params import day_range, int_arg, page_arg, str_arg
 
 DEFAULT_DAYS = 7
@@ -33,7 +35,7 @@ def _query(filters: dict) -> dict:
 def skipped():
     """Skipped sales counted by reason, device and day; each count links to its sales."""
     filters = _filters()
-    counts = reports.skipped_counts(**_query(filters), page=page_arg())
+    counts = reports.skipped_counts(**_query(filters), zone=zone_name(), page=page_arg())
     return render_template("admin/skipped.html", counts=counts, filters=filters,
                            reasons=reports.skipped_reasons(start=filters["start"], end=filters["end"]),
                            devices=reports.device_choices())
@@ -50,12 +52,13 @@ def skipped_sales():
 
 
 def _csv_lines(filters: dict) -> Iterator[str]:
+    zone = ZoneInfo(zone_name())  # times with the dashboard zone's offset, as the pages show them
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for row in reports.iter_skipped_sales(**_query(filters)):
         writer.writerow([safe_cell(value) for value in (
-            row.received_at.isoformat(), row.device_name, row.sync_id, row.position, row.offline_id, row.status,
+            row.received_at.astimezone(zone).isoformat(), row.device_name, row.sync_id, row.position, row.offline_id, row.status,
             row.reason, row.message, row.order_id, row.payload)])
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()
@@ -70,5 +73,4 @@ def skipped_sales_csv():
     """The filtered skipped sales as CSV, streamed in chunks however many there are."""
     filters = _filters()
     name = f"skipped-sales-{filters['first'].isoformat()}-{filters['last'].isoformat()}.csv"
-    return Response(stream_with_context(_csv_lines(filters)), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return csv_download(_csv_lines(filters), name)

@@ -122,14 +122,15 @@ def test_skipped_sales_csv_export(client, signed_in, token, catalog):
     response = signed_in("viewer").get("/skipped/sales.csv?reason=unknown_sku")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert "attachment;" in response.headers["Content-Disposition"]
-    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert response.get_data().startswith("\ufeff".encode())  # UTF-8 with a BOM, for spreadsheets
+    rows = list(csv.DictReader(io.StringIO(response.get_data().decode("utf-8-sig"))))
     assert len(rows) == 1
     row = rows[0]
     assert (row["device"], row["status"], row["reason"], row["offline_id"]) == (
         "T01", "rejected", "unknown_sku", unknown["offline_id"])
     assert row["sync_id"] == str(body["sync_id"]) and row["position"] == "1"
     assert json.loads(row["payload"]) == unknown
-    everything = list(csv.DictReader(io.StringIO(signed_in("viewer").get("/skipped/sales.csv").get_data(as_text=True))))
+    everything = list(csv.DictReader(io.StringIO(signed_in("viewer").get("/skipped/sales.csv").get_data().decode("utf-8-sig"))))
     assert len(everything) == 2
     formula = next(row for row in everything if row["position"] == "0")
     assert formula["offline_id"] == "'=HYPERLINK(\"http://evil.example\")"  # never a live formula
@@ -154,9 +155,9 @@ def test_order_page_shows_lines_movements_payments_and_provenance(signed_in, syn
     html = text_of(signed_in("viewer").get(f"/orders/{synced.created_order_id}"))
     assert f"Order #{synced.created_order_id}" in html
     assert "<code>COFFEE</code></td><td>Coffee</td>" in html and "<code>BREAD</code></td><td>Bread</td>" in html
-    assert '<td class="num">2.50</td>' in html and '<td class="num">3.20</td>' in html
+    assert '<td class="num">€2.50</td>' in html and '<td class="num">€3.20</td>' in html
     assert html.count('<td class="num negative">-2</td>') == 1 and html.count('<td class="num negative">-1</td>') == 1
-    assert "<td>cash</td><td class=\"num\">8.20</td>" in html
+    assert "<td>cash</td><td class=\"num\">€8.20</td>" in html
     assert f'href="/sync-logs/{synced.sync_id}">sync call #{synced.sync_id}</a>' in html
     assert "Later sends of this offline id" in html
     assert "<code>offline_id_reused</code>" in html and "<code>duplicate</code>" in html

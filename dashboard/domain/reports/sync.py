@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from ...extensions import db
 from ...models import Device, Order, SyncAttempt, SyncLog
-from .paging import PER_PAGE, NumberedPage, Page, as_date, newest_first, numbered, pretty_json, utc_day
+from .paging import PER_PAGE, NumberedPage, Page, as_date, newest_first, local_day, numbered, pretty_json
 
 # What the sync-log status filter offers, and the condition each stands for.
 STATUS_FILTERS = {
@@ -146,9 +146,9 @@ def _skipped_filter(stmt, *, reason: str | None, device_id: int | None, start: d
 
 
 def skipped_counts(*, start: datetime, end: datetime, reason: str | None = None, device_id: int | None = None,
-                   page: int = 1, per_page: int = PER_PAGE) -> NumberedPage[SkippedCount]:
-    """Skipped sales counted by UTC day, reason and device, for received_at in [start, end)."""
-    day = utc_day(SyncAttempt.received_at).label("day")
+                   zone: str = "UTC", page: int = 1, per_page: int = PER_PAGE) -> NumberedPage[SkippedCount]:
+    """Skipped sales counted by day (in time zone `zone`), reason and device, for received_at in [start, end)."""
+    day = local_day(SyncAttempt.received_at, zone, start, end).label("day")
     stmt = _skipped_filter(
         select(day, SyncAttempt.reason, SyncAttempt.device_id, Device.name, func.count())
         .join(Device, Device.id == SyncAttempt.device_id),
