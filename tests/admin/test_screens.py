@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select, update
 
+from dashboard.domain.duplicates import run_scan
 from dashboard.extensions import db
 from dashboard.models import Device, DuplicateGroup, DuplicateScan, Product
 from dashboard.domain.devices import add_device
@@ -24,19 +25,19 @@ def test_overview_shows_today_and_what_needs_a_look(app, client, signed_in, sync
     # T01 sells more coffee than it has: stock goes negative and the overview says so.
     big = make_sale(lines=[{"sku": "COFFEE", "quantity": "150", "unit_price": "2.50"}])
     assert client.post("/api/v1/sync", json={"orders": [big]}, headers=bearer(token)).status_code == 200
-    scan = DuplicateScan(trigger="schedule", status="finished", finished_at=datetime.now(timezone.utc),
-                         findings=json.dumps({"invoice_collision": 2, "stock_drift": []}))
-    db.session.add(scan)
-    db.session.flush()
-    db.session.add_all([DuplicateGroup(kind="invoice_collision", group_key=f"k{n}", confidence="review",
-                                       last_seen_scan_id=scan.id, order_count=2) for n in range(2)])
+    # Two receipt numbers each used by two different sales: two invoice collisions, found by a real scan.
+    baskets = [[{"sku": sku, "quantity": "1", "unit_price": price}] for sku, price in (("TEA", "2.00"), ("CROISSANT", "1.80"))]
+    collisions = [make_sale(receipt_number=f"T01-00050{n}", lines=lines) for n in (1, 2) for lines in baskets]
+    for sale in collisions:
+        assert client.post("/api/v1/sync", json={"orders": [sale]}, headers=bearer(token)).status_code == 200
+    run_scan(trigger="schedule", actor="test")
     db.session.add(DuplicateGroup(kind="same_offline_id", group_key="x", confidence="certain", status="fixed"))
     db.session.commit()
 
     html = text_of(signed_in("viewer").get("/"))
     tiles = html.split('aria-label="Today"')[1].split("</section>")[0]
-    # Two calls today: 2 sales created, 1 replay, 1 conflict, 1 rejection.
-    assert '<span class="figure">2</span><span>sales synced today' in tiles
+    # Six calls today: 6 sales created, 1 replay, 1 conflict, 1 rejection.
+    assert '<span class="figure">6</span><span>sales synced today' in tiles
     assert '<span class="figure">1</span><span>replays absorbed today' in tiles
     assert '<span class="figure">1</span><span>conflicts today' in tiles
     assert '<span class="figure">1</span><span>rejections today' in tiles
@@ -45,7 +46,10 @@ def test_overview_shows_today_and_what_needs_a_look(app, client, signed_in, sync
     assert "T-silent" in html.split("Silent tills")[1].split("</section>")[0]
     assert ">T01<" not in html.split("Silent tills")[1].split("</section>")[0]
     assert "<code>COFFEE</code></td><td>Coffee</td><td class=\"num negative\">-52</td>" in html
-    assert "<dt><code>invoice_collision</code></dt><dd>2</dd>" in html
+    # The last scan's findings in words, not JSON.
+    scan = html.split("Last duplicate scan")[1].split("</section>")[0]
+    assert "<li><code>invoice_collision</code>: 2 groups found</li>" in scan
+    assert "{" not in scan and "duplicate_lines" not in scan
     assert 'class="bar-created"' in html and "<svg class=\"chart\"" in html
 
 
