@@ -197,6 +197,6 @@ def test_scan_now_runs_a_scan_in_the_background(app, signed_in, catalog, tmp_pat
     assert "Found: <code>same_offline_id</code> 1" in after
     scans = text_of(manager.get("/duplicates/scans"))
     scan_id = db.session.scalar(select(DuplicateScan.id))
-    assert f"<td>#{scan_id}</td>" in scans and "<code>invoice_collision</code> 1 groups, 2 orders" in scans
+    assert f"<td>#{scan_id}</td>" in scans and "<code>invoice_collision</code> 1 group, 2 orders" in scans
     overview = text_of(manager.get("/"))
     assert 'href="/duplicates/scans"' in overview
