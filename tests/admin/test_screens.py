@@ -41,14 +41,15 @@ def test_overview_shows_today_and_what_needs_a_look(app, client, signed_in, sync
     assert '<span class="figure">1</span><span>replays absorbed today' in tiles
     assert '<span class="figure">1</span><span>conflicts today' in tiles
     assert '<span class="figure">1</span><span>rejections today' in tiles
-    assert "<code>invoice_collision</code></a></td><td class=\"num\">2</td>" in html
+    assert '<code class="code-detail">invoice_collision</code></span></a></td><td class="num">2</td>' in html
     assert "same_offline_id" not in html.split("Open duplicate groups")[1].split("Last duplicate scan")[0]
     assert "T-silent" in html.split("Silent tills")[1].split("</section>")[0]
     assert ">T01<" not in html.split("Silent tills")[1].split("</section>")[0]
     assert "<code>COFFEE</code></td><td>Coffee</td><td class=\"num negative\">-52</td>" in html
     # The last scan's findings in words, not JSON.
     scan = html.split("Last duplicate scan")[1].split("</section>")[0]
-    assert "<li><code>invoice_collision</code>: 2 groups found</li>" in scan
+    assert '<code class="code-detail">invoice_collision</code></span>: 2 groups found</li>' in scan
+    assert "Two sales, one invoice number" in scan and "(daily schedule), finished." in scan
     assert "{" not in scan and "duplicate_lines" not in scan
     assert 'class="bar-created"' in html and "<svg class=\"chart\"" in html
 
