@@ -17,7 +17,8 @@ from dashboard.domain.devices import add_device
 from dashboard.domain.duplicates import run_scan
 from dashboard.domain.fix_plans import build_plan, open_certain_selection, targets_for_groups
 from dashboard.extensions import db
-from dashboard.models import SyncAttempt
+from dashboard.models import SyncAttempt, SyncLog
+from tests.admin.conftest import post_form
 from tests.admin.duplicates_support import scanned_books
 from tests.conftest import make_app
 from tests.support.sales import bearer, make_sale
@@ -114,6 +115,18 @@ def test_date_filters_are_local_days(client, signed_in, token, catalog):
     assert receipts(**{"from": "2026-11-25", "to": "2026-11-25"}) == ["T01-200002"]
     assert receipts(to="2026-11-25") == ["T01-200001", "T01-200002"]
     assert receipts(**{"from": "2026-11-26"}) == ["T01-200003"]
+
+
+def test_sync_logs_filter_on_local_days(client, signed_in, token, catalog):
+    sync_id = sync(client, token, make_sale())["sync_id"]
+    db.session.execute(update(SyncLog).values(started_at=datetime(2026, 11, 24, 21, 30, tzinfo=timezone.utc)))
+    db.session.commit()
+    viewer = signed_in("viewer")
+    link = f'href="/sync-logs/{sync_id}"'
+    on_25th = text_of(viewer.get("/sync-logs", query_string={"from": "2026-11-25", "to": "2026-11-25"}))
+    assert link in on_25th and "Nov 25, 2026, 12:30:00\u202fAM (Asia/Riyadh)" in on_25th
+    assert link not in text_of(viewer.get("/sync-logs", query_string={"to": "2026-11-24"}))
+    assert link in text_of(viewer.get("/sync-logs", query_string={"from": "2026-11-25"}))
 
 
 def test_skipped_sales_are_counted_by_local_day(client, signed_in, token, catalog):
@@ -220,3 +233,13 @@ def test_overview_leads_with_sales_today_money_counted_twice_and_silent_tills(
     silent = html.split('id="silent-tills"')[1].split("</section>")[0]
     assert "<bdi>T03</bdi>" in silent and "<bdi>T01</bdi>" not in silent
     assert "more than 60 minutes" in silent
+
+
+def test_negative_stock_reads_right_on_the_arabic_overview(client, signed_in, token, catalog):
+    sync(client, token, make_sale(lines=[{"sku": "COFFEE", "quantity": "500", "unit_price": "2.50"}]))
+    viewer = signed_in("viewer")
+    post_form(viewer, "/profile", {"locale": "ar"}, token_from="/profile")
+    html = text_of(viewer.get("/"))
+    assert 'dir="rtl"' in html
+    assert f'<td class="num negative">{LRI}-400{PDI}</td>' in html  # not "400-"
+    assert f"{LRI}1,250.00{PDI}\u00a0€" in html  # today's revenue, the figure isolated, the symbol after it

@@ -100,10 +100,16 @@ def _attempt_row(row) -> AttemptRow:
     return AttemptRow(*row[:-1], payload=pretty_json(row[-1]))
 
 
-def sync_logs(*, device_id: int | None = None, status: str | None = None, before: int | None = None,
-              after: int | None = None, per_page: int = PER_PAGE) -> Page[SyncLogRow]:
-    """Sync calls, newest first (ix_sync_logs_started_at, or ix_sync_logs_device_started for one device)."""
+def sync_logs(*, device_id: int | None = None, status: str | None = None, start: datetime | None = None,
+              end: datetime | None = None, before: int | None = None, after: int | None = None,
+              per_page: int = PER_PAGE) -> Page[SyncLogRow]:
+    """Sync calls started in [start, end) when given, newest first (ix_sync_logs_started_at, or
+    ix_sync_logs_device_started for one device: the period is a range of either)."""
     stmt = select(*_LOG_COLUMNS).outerjoin(Device, Device.id == SyncLog.device_id)
+    if start is not None:
+        stmt = stmt.where(SyncLog.started_at >= start)
+    if end is not None:
+        stmt = stmt.where(SyncLog.started_at < end)
     if device_id is not None:
         stmt = stmt.where(SyncLog.device_id == device_id)
     if status in STATUS_FILTERS:
