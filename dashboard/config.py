@@ -4,11 +4,38 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel.numbers import UnknownCurrencyError, validate_currency
+
+
+class SettingError(ValueError):
+    """A setting whose value cannot work; the message names the environment variable."""
 
 
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw not in (None, "") else default
+
+
+def currency_code(raw: str | None) -> str:
+    """DASHBOARD_CURRENCY as an ISO 4217 code babel knows (so its minor units are known: KWD has 3)."""
+    code = (raw or "EUR").strip().upper()
+    try:
+        validate_currency(code)
+    except UnknownCurrencyError:
+        raise SettingError(f"DASHBOARD_CURRENCY={raw!r} is not an ISO 4217 currency code (e.g. EUR, SAR, KWD)") from None
+    return code
+
+
+def time_zone_name(raw: str | None) -> str:
+    """DASHBOARD_TIMEZONE as an IANA zone name (e.g. Asia/Riyadh); a typo would silently mean UTC otherwise."""
+    name = (raw or "UTC").strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingError(f"DASHBOARD_TIMEZONE={raw!r} is not a time zone name (e.g. Asia/Riyadh, Europe/Paris)") from None
+    return name
 
 
 def _secret_key(instance_path: Path) -> str:
@@ -86,7 +113,9 @@ def load_settings(instance_path: str) -> dict:
         "TILL_STALE_MINUTES": _int("TILL_STALE_MINUTES", 60),
         "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
         "LOGIN_FAILURE_WINDOW_SECONDS": _int("LOGIN_FAILURE_WINDOW_SECONDS", 900),
-        "BABEL_DEFAULT_TIMEZONE": os.environ.get("DASHBOARD_TIMEZONE", "UTC"),
+        "BABEL_DEFAULT_TIMEZONE": time_zone_name(os.environ.get("DASHBOARD_TIMEZONE")),
+        # The shop's currency: every amount on the dashboard and in the CSV exports is in it.
+        "DASHBOARD_CURRENCY": currency_code(os.environ.get("DASHBOARD_CURRENCY")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",

@@ -1,7 +1,7 @@
 """Fix plans: the preview being worked out, its actions and totals, the CSV, approval and applying."""
 from __future__ import annotations
 
-from flask import Response, abort, flash, jsonify, redirect, render_template, url_for
+from flask import abort, flash, jsonify, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -11,7 +11,8 @@ from ..domain.reports import duplicates as review
 from ..jobs.duplicates import enqueue_apply, enqueue_preview
 from . import background, bp
 from .access import role_required
-from .csv_cells import safe_csv
+from .csv_cells import csv_download, safe_csv
+from .i18n import currency
 from .forms import ApproveForm
 from .params import int_arg
 
@@ -75,8 +76,7 @@ def fix_plan_csv(plan_id: int):
     document = review.plan_document(plan_id)
     if document is None:
         abort(404)
-    return Response(safe_csv(plan_csv(document)), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="fix-plan-{plan_id}.csv"'})
+    return csv_download([safe_csv(plan_csv(document, currency()))], f"fix-plan-{plan_id}.csv")
 
 
 @bp.post("/fix-plans/<int:plan_id>/approve")

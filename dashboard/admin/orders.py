@@ -1,21 +1,25 @@
 """Finding an order, and an order's page."""
 from __future__ import annotations
 
-from flask import abort, render_template
+from flask import abort, current_app, render_template
 
 from ..domain import reports
 from . import bp
 from .access import role_required
-from .params import int_arg, str_arg
+from .params import int_arg, optional_day_range, str_arg
 
 
 @bp.get("/orders")
 @role_required("viewer")
 def orders():
-    """Search by invoice number, receipt number or offline id (exact); without a search, the latest orders."""
+    """Orders by sale time, newest first; searched by the start of an invoice or receipt number (with or
+    without the till's prefix) or an offline id, and limited to days sold (in the dashboard's zone)."""
     query = str_arg("q", 100)
-    page = reports.find_orders(query, before=int_arg("before"), after=int_arg("after"))
-    return render_template("admin/orders.html", page=page, query=query)
+    first, last, start, end = optional_day_range()
+    page = reports.find_orders(query, start=start, end=end, before=int_arg("before"), after=int_arg("after"),
+                               server_invoice_prefix=current_app.config["SERVER_INVOICE_PREFIX"])
+    period = {"from": first.isoformat() if first else None, "to": last.isoformat() if last else None}
+    return render_template("admin/orders.html", page=page, query=query, first=first, last=last, period=period)
 
 
 @bp.get("/orders/<int:order_id>")

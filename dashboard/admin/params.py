@@ -1,9 +1,11 @@
 """Reading query-string values; a malformed value is treated as absent, never as an error page."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from flask import request
+
+from .i18n import local_days, local_today
 
 
 def int_arg(name: str) -> int | None:
@@ -27,15 +29,21 @@ def date_arg(name: str) -> date | None:
         return None
 
 
-def utc_day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=timezone.utc)
-
-
 def day_range(default_days: int) -> tuple[date, date, datetime, datetime]:
-    """?from= and ?to= (UTC days, inclusive), defaulting to the last `default_days` days; also as [start, end)."""
-    today = datetime.now(timezone.utc).date()
-    last = date_arg("to") or today
+    """?from= and ?to= (days in the dashboard's time zone, inclusive), defaulting to the last
+    `default_days` days; also as the UTC instants [start, end). Every date filter goes through here."""
+    last = date_arg("to") or local_today()
     first = date_arg("from") or last - timedelta(days=default_days - 1)
     if first > last:
         first, last = last, first
-    return first, last, utc_day_start(first), utc_day_start(last + timedelta(days=1))
+    return (first, last, *local_days(first, last))
+
+
+def optional_day_range() -> tuple[date | None, date | None, datetime | None, datetime | None]:
+    """?from= and ?to= when given (either may be absent: open-ended), read as day_range reads them."""
+    first, last = date_arg("from"), date_arg("to")
+    if first and last and first > last:
+        first, last = last, first
+    start = local_days(first, first)[0] if first else None
+    end = local_days(last, last)[1] if last else None
+    return first, last, start, end

@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from zoneinfo import ZoneInfo
 
-from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -14,14 +15,15 @@ from ..domain import reports
 from ..domain.skipped_sales import SkippedSaleError, mark_handled, reprocess_attempt
 from . import bp
 from .access import role_required
-from .csv_cells import safe_cell
+from .csv_cells import csv_download, safe_cell
 from .forms import HandleSaleForm, ReprocessForm
+from .i18n import currency, zone_name
 from .labels import label
 from .params import day_range, int_arg, page_arg, str_arg
 
 DEFAULT_DAYS = 7
 CSV_COLUMNS = ("received_at", "device", "sync_id", "position", "offline_id", "status", "reason", "message",
-               "order_id", "receipt_number", "cashier", "total", "sold_at", "resolution", "resolved_by",
+               "order_id", "receipt_number", "cashier", "total ({currency})", "sold_at", "resolution", "resolved_by",
                "resolution_note", "payload")
 
 
@@ -57,7 +59,7 @@ def _args(filters: dict) -> dict:
 def skipped():
     """Skipped sales counted by reason, device and day; each count links to its sales."""
     filters = _filters()
-    counts = reports.skipped_counts(**_query(filters), page=page_arg())
+    counts = reports.skipped_counts(**_query(filters), zone=zone_name(), page=page_arg())
     return render_template("admin/skipped.html", counts=counts, filters=filters, args=_args(filters),
                            states=reports.SKIPPED_STATES,
                            reasons=reports.skipped_reasons(start=filters["start"], end=filters["end"],
@@ -77,14 +79,15 @@ def skipped_sales():
 
 
 def _csv_lines(filters: dict) -> Iterator[str]:
+    zone = ZoneInfo(zone_name())  # times with the dashboard zone's offset, as the pages show them
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([column.format(currency=currency()) for column in CSV_COLUMNS])
     for row in reports.iter_skipped_sales(**_query(filters)):
         writer.writerow([safe_cell(value) for value in (
-            row.received_at.isoformat(), row.device_name, row.sync_id, row.position, row.offline_id, row.status,
+            row.received_at.astimezone(zone).isoformat(), row.device_name, row.sync_id, row.position, row.offline_id, row.status,
             row.reason, row.message, row.order_id, row.receipt_number, row.cashier, row.total,
-            row.sold_at.isoformat() if row.sold_at else None, row.resolution, row.resolved_by, row.resolution_note,
+            row.sold_at.astimezone(zone).isoformat() if row.sold_at else None, row.resolution, row.resolved_by, row.resolution_note,
             row.payload)])
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()
@@ -100,8 +103,7 @@ def skipped_sales_csv():
     filters = _filters()
     period = f"-{filters['first'].isoformat()}-{filters['last'].isoformat()}" if filters["first"] else ""
     name = f"skipped-sales-{filters['state']}{period}.csv"
-    return Response(stream_with_context(_csv_lines(filters)), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return csv_download(_csv_lines(filters), name)
 
 
 def _sale_page(attempt_id: int, handle_form: HandleSaleForm, status: int = 200):

@@ -6,17 +6,21 @@ from flask import abort, render_template
 from ..domain import reports
 from . import bp
 from .access import role_required
-from .params import int_arg, str_arg
+from .params import int_arg, optional_day_range, str_arg
 
 
 @bp.get("/sync-logs")
 @role_required("viewer")
 def sync_logs():
-    """Sync calls, newest first, filtered by device and status."""
+    """Sync calls, newest first, filtered by device, status and days (in the dashboard's zone)."""
     device_id = int_arg("device")
     status = str_arg("status") if str_arg("status") in reports.STATUS_FILTERS else None
-    page = reports.sync_logs(device_id=device_id, status=status, before=int_arg("before"), after=int_arg("after"))
+    first, last, start, end = optional_day_range()
+    page = reports.sync_logs(device_id=device_id, status=status, start=start, end=end,
+                             before=int_arg("before"), after=int_arg("after"))
+    period = {"from": first.isoformat() if first else None, "to": last.isoformat() if last else None}
     return render_template("admin/sync_logs.html", page=page, device_id=device_id, status=status,
+                           first=first, last=last, period=period,
                            devices=reports.device_choices(), statuses=list(reports.STATUS_FILTERS))
 
 

@@ -199,12 +199,13 @@ def _text(value) -> str:
     return format(Decimal(str(value)).normalize() + 0, "f")
 
 
-def plan_csv(plan: dict) -> str:
-    """The plan as CSV: one row per action, then the totals and the stock effect."""
+def plan_csv(plan: dict, currency: str) -> str:
+    """The plan as CSV: one row per action, then the totals and the stock effect; amounts are in `currency`,
+    which the amount column's name and the money total say."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["group_id", "kind", "action", "order_id", "keep_order_id", "order_line_id",
-                     "movement_id", "product_id", "quantity", "amount"])
+                     "movement_id", "product_id", "quantity", f"amount ({currency})"])
     for group in plan["groups"]:
         for a in group["actions"]:
             writer.writerow([group["group_id"], group["kind"], a["type"], a.get("order_id", ""),
@@ -213,7 +214,7 @@ def plan_csv(plan: dict) -> str:
                              a.get("total", a.get("amount", ""))])
     writer.writerow([])
     for name, value in plan["totals"].items():
-        writer.writerow(["total", name, value])
+        writer.writerow(["total", name, value, currency] if name == "revenue_removed" else ["total", name, value])
     for row in plan["stock"]:
         writer.writerow(["stock", row["sku"], row["before"], row["after"]])
     return out.getvalue()

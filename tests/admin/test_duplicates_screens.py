@@ -48,7 +48,7 @@ def test_queue_counts_each_kind_and_filters(signed_in, books):
     for kind in books.groups:
         orders = 1 if kind in ("duplicate_lines", "duplicate_movements") else 2
         assert re.search(rf'<span class="figure">1</span>\s*<code>{kind}</code>\s*'
-                         rf'<span>open groups, {orders} orders</span>', tiles), kind
+                         rf'<span>open groups, {orders} order{"s" if orders > 1 else ""}</span>', tiles), kind
     assert rows_of(html).count("<tr>") == 6
     assert "(test), finished." in html and 'href="/duplicates/scans"' in html  # the last scan, and every scan
 

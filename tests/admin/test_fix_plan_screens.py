@@ -49,7 +49,7 @@ def test_preview_approve_and_apply_with_a_real_worker(app, signed_in, books, red
         "status": "ready", "active": False, "progress": 1.0, "label": "Done", "job": None}
     ready = text_of(manager.get(f"/fix-plans/{plan_id}"))
     assert "data-status-url" not in ready and '<progress max="100" value="100"' in ready
-    assert "<dt>Orders voided</dt><dd>1</dd>" in ready and "<dt>Revenue removed</dt><dd>5.00</dd>" in ready
+    assert "<dt>Orders voided</dt><dd>1</dd>" in ready and "<dt>Revenue removed</dt><dd>€5.00</dd>" in ready
     assert "<dt>Units removed</dt><dd>2</dd>" in ready
     assert '<td><code>COFFEE</code></td><td class="num">90</td><td class="num">92</td>' in ready
     assert ready.count("Void order") == 1 and ready.count("Book stock back") == 1
@@ -127,13 +127,16 @@ def test_plan_csv_lists_every_action_and_runs_no_formula(app, signed_in, tmp_pat
     response = signed_in("viewer").get(f"/fix-plans/{plan_id}/plan.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert f'filename="fix-plan-{plan_id}.csv"' in response.headers["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
-    assert rows[0][:4] == ["group_id", "kind", "action", "order_id"]
+    body = response.get_data().decode("utf-8")
+    assert body.startswith("\ufeff")  # UTF-8 with a BOM, so spreadsheets read Arabic right
+    rows = list(csv.reader(io.StringIO(body.removeprefix("\ufeff"))))
+    assert rows[0][:4] == ["group_id", "kind", "action", "order_id"] and rows[0][9] == "amount (EUR)"
     actions = [row for row in rows[1:] if row and row[0].isdigit()]
     assert [row[2] for row in actions] == ["void_order", "compensate"]
     assert actions[0][3:5] == [str(books.orders["E2"]), str(books.orders["E1"])]
     totals = {row[1]: row[2] for row in rows if row and row[0] == "total"}
     assert totals["orders_voided"] == "1" and totals["revenue_removed"] == "1"
+    assert ["total", "revenue_removed", "1", "EUR"] in rows
     stock = [row for row in rows if row and row[0] == "stock"]
     assert stock == [["stock", "'" + hostile_sku, "8", "9"]]  # text is never a live formula
     for row in rows:
@@ -194,6 +197,6 @@ def test_scan_now_runs_a_scan_in_the_background(app, signed_in, catalog, tmp_pat
     assert "Found: <code>same_offline_id</code> 1" in after
     scans = text_of(manager.get("/duplicates/scans"))
     scan_id = db.session.scalar(select(DuplicateScan.id))
-    assert f"<td>#{scan_id}</td>" in scans and "<code>invoice_collision</code> 1 groups, 2 orders" in scans
+    assert f"<td>#{scan_id}</td>" in scans and "<code>invoice_collision</code> 1 group, 2 orders" in scans
     overview = text_of(manager.get("/"))
     assert 'href="/duplicates/scans"' in overview

@@ -38,7 +38,7 @@ def test_fix_history_and_revert(signed_in, books):
     row = row_of(html, fix_id)
     assert "boss@example.com" in row and "applied" in row
     assert all(f'href="/duplicates/{group_id}">#{group_id}</a>' in row for group_id in groups)
-    assert "1 orders and 1 lines voided, 2 stock movements booked back, 8.20 revenue and 3 units removed" in row
+    assert "1 order voided,\n1 line voided,\n2 stock movements booked back,\n€8.20 revenue and 3 units removed" in row
     assert f'href="/fixes/{fix_id}/revert"' in row
     assert f'href="/fixes/{fix_id}/revert"' not in text_of(signed_in("viewer").get("/fixes"))
     group_page = text_of(manager.get(f"/duplicates/{groups[0]}"))

@@ -59,10 +59,11 @@ def test_nav_switch_saves_the_signed_in_users_choice(signed_in, people):
 def test_money_and_dates_follow_the_locale(signed_in, people, synced):
     viewer = signed_in("viewer")
     english = viewer.get(f"/orders/{synced.created_order_id}").get_data(as_text=True)
-    assert "<dt>Total</dt><dd>8.20</dd>" in english
+    assert "<dt>Total</dt><dd>€8.20</dd>" in english
     post_form(viewer, "/profile", {"locale": "ar"}, token_from="/profile")
     arabic = viewer.get(f"/orders/{synced.created_order_id}").get_data(as_text=True)
-    assert "<dt>الإجمالي</dt><dd>8.20</dd>" in arabic
+    # The locale's order (amount, then symbol), the figure isolated left-to-right for the RTL page.
+    assert "<dt>الإجمالي</dt><dd>\u20668.20\u2069\u00a0€</dd>" in arabic
     sold_at = arabic.split("<dt>وقت البيع</dt><dd>")[1].split("</dd>")[0]
     assert "\u200f" in sold_at or "م" in sold_at or "ص" in sold_at  # Arabic date pattern (RLM marks, AM/PM)
     assert sold_at != english.split("<dt>Sold at</dt><dd>")[1].split("</dd>")[0]

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select, update
 
+from dashboard.domain.duplicates import run_scan
 from dashboard.extensions import db
 from dashboard.models import Device, DuplicateGroup, DuplicateScan, Product
 from dashboard.domain.devices import add_device
@@ -24,28 +25,32 @@ def test_overview_shows_today_and_what_needs_a_look(app, client, signed_in, sync
     # T01 sells more coffee than it has: stock goes negative and the overview says so.
     big = make_sale(lines=[{"sku": "COFFEE", "quantity": "150", "unit_price": "2.50"}])
     assert client.post("/api/v1/sync", json={"orders": [big]}, headers=bearer(token)).status_code == 200
-    scan = DuplicateScan(trigger="schedule", status="finished", finished_at=datetime.now(timezone.utc),
-                         findings=json.dumps({"invoice_collision": 2, "stock_drift": []}))
-    db.session.add(scan)
-    db.session.flush()
-    db.session.add_all([DuplicateGroup(kind="invoice_collision", group_key=f"k{n}", confidence="review",
-                                       last_seen_scan_id=scan.id, order_count=2) for n in range(2)])
+    # Two receipt numbers each used by two different sales: two invoice collisions, found by a real scan.
+    baskets = [[{"sku": sku, "quantity": "1", "unit_price": price}] for sku, price in (("TEA", "2.00"), ("CROISSANT", "1.80"))]
+    collisions = [make_sale(receipt_number=f"T01-00050{n}", lines=lines) for n in (1, 2) for lines in baskets]
+    for sale in collisions:
+        assert client.post("/api/v1/sync", json={"orders": [sale]}, headers=bearer(token)).status_code == 200
+    run_scan(trigger="schedule", actor="test")
     db.session.add(DuplicateGroup(kind="same_offline_id", group_key="x", confidence="certain", status="fixed"))
     db.session.commit()
 
     html = text_of(signed_in("viewer").get("/"))
     tiles = html.split('aria-label="Today"')[1].split("</section>")[0]
-    # Two calls today: 2 sales created, 1 replay, 1 conflict, 1 rejection.
-    assert '<span class="figure">2</span><span>sales synced today' in tiles
+    # Six calls today: 6 sales created, 1 replay, 1 conflict, 1 rejection.
+    assert '<span class="figure">6</span><span>sales synced today' in tiles
     assert '<span class="figure">1</span><span>replays absorbed today' in tiles
     assert '<span class="figure">1</span><span>conflicts today' in tiles
     assert '<span class="figure">1</span><span>rejections today' in tiles
-    assert "<code>invoice_collision</code></a></td><td class=\"num\">2</td>" in html
+    assert '<code class="code-detail">invoice_collision</code></span></a></td><td class="num">2</td>' in html
     assert "same_offline_id" not in html.split("Open duplicate groups")[1].split("Last duplicate scan")[0]
     assert "T-silent" in html.split("Silent tills")[1].split("</section>")[0]
     assert ">T01<" not in html.split("Silent tills")[1].split("</section>")[0]
     assert "<code>COFFEE</code></td><td>Coffee</td><td class=\"num negative\">-52</td>" in html
-    assert "<dt><code>invoice_collision</code></dt><dd>2</dd>" in html
+    # The last scan's findings in words, not JSON.
+    scan = html.split("Last duplicate scan")[1].split("</section>")[0]
+    assert '<code class="code-detail">invoice_collision</code></span>: 2 groups found</li>' in scan
+    assert "Two sales, one invoice number" in scan and "(daily schedule), finished." in scan
+    assert "{" not in scan and "duplicate_lines" not in scan
     assert 'class="bar-created"' in html and "<svg class=\"chart\"" in html
 
 
@@ -129,14 +134,15 @@ def test_skipped_sales_csv_export(client, signed_in, token, catalog):
     response = signed_in("viewer").get("/skipped/sales.csv?reason=unknown_sku")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert "attachment;" in response.headers["Content-Disposition"]
-    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert response.get_data().startswith("\ufeff".encode())  # UTF-8 with a BOM, for spreadsheets
+    rows = list(csv.DictReader(io.StringIO(response.get_data().decode("utf-8-sig"))))
     assert len(rows) == 1
     row = rows[0]
     assert (row["device"], row["status"], row["reason"], row["offline_id"]) == (
         "T01", "rejected", "unknown_sku", unknown["offline_id"])
     assert row["sync_id"] == str(body["sync_id"]) and row["position"] == "1"
     assert json.loads(row["payload"]) == unknown
-    everything = list(csv.DictReader(io.StringIO(signed_in("viewer").get("/skipped/sales.csv").get_data(as_text=True))))
+    everything = list(csv.DictReader(io.StringIO(signed_in("viewer").get("/skipped/sales.csv").get_data().decode("utf-8-sig"))))
     assert len(everything) == 2
     formula = next(row for row in everything if row["position"] == "0")
     assert formula["offline_id"] == "'=HYPERLINK(\"http://evil.example\")"  # never a live formula
@@ -161,9 +167,9 @@ def test_order_page_shows_lines_movements_payments_and_provenance(signed_in, syn
     html = text_of(signed_in("viewer").get(f"/orders/{synced.created_order_id}"))
     assert f"Order #{synced.created_order_id}" in html
     assert "<code>COFFEE</code></td><td>Coffee</td>" in html and "<code>BREAD</code></td><td>Bread</td>" in html
-    assert '<td class="num">2.50</td>' in html and '<td class="num">3.20</td>' in html
+    assert '<td class="num">€2.50</td>' in html and '<td class="num">€3.20</td>' in html
     assert html.count('<td class="num negative">-2</td>') == 1 and html.count('<td class="num negative">-1</td>') == 1
-    assert "<td>cash</td><td class=\"num\">8.20</td>" in html
+    assert "<td>cash</td><td class=\"num\">€8.20</td>" in html
     assert f'href="/sync-logs/{synced.sync_id}">sync call #{synced.sync_id}</a>' in html
     assert "Later sends of this offline id" in html
     assert "Id used by another sale" in html and '<code class="code-detail">offline_id_reused</code>' in html

@@ -77,7 +77,8 @@ class ScanRow:
     error: str | None
 
 
-def _scan_row(scan: DuplicateScan) -> ScanRow:
+def scan_row(scan: DuplicateScan) -> ScanRow:
+    """A scan and its findings (the JSON duplicates.run_scan writes) as rows to show."""
     try:
         findings = json.loads(scan.findings) if scan.findings else {}
     except ValueError:
@@ -95,7 +96,7 @@ def _scan_row(scan: DuplicateScan) -> ScanRow:
 def scans(*, before: int | None = None, after: int | None = None, per_page: int = 20) -> Page[ScanRow]:
     """Duplicate scans, newest first (ix_duplicate_scans_started_at), with what each found; per_page=1: the last."""
     stmt = select(DuplicateScan.id, DuplicateScan.started_at, DuplicateScan)
-    return newest_first(stmt, DuplicateScan.id, lambda row: _scan_row(row[2]), time_col=DuplicateScan.started_at,
+    return newest_first(stmt, DuplicateScan.id, lambda row: scan_row(row[2]), time_col=DuplicateScan.started_at,
                         before=before, after=after, per_page=per_page)
 
 

@@ -112,20 +112,58 @@ def _canonical(text: str) -> str:
         return text
 
 
-def find_orders(query: str | None = None, *, before: int | None = None, after: int | None = None,
+def find_orders(query: str | None = None, *, start: datetime | None = None, end: datetime | None = None,
+                server_invoice_prefix: str = "", before: int | None = None, after: int | None = None,
                 per_page: int = PER_PAGE) -> Page[OrderRow]:
-    """Orders whose invoice number, receipt number or offline id is exactly `query` (each indexed);
-    without a query, the latest orders stored (by primary key)."""
+    """Orders by sale time, newest first (keyset pages on (created_at, id)), sold in [start, end) when given,
+    and matching `query` when given: an exact offline id, or an invoice or receipt number starting with
+    `query`, with or without its till's prefix ("100002" finds "T01-100002")."""
     stmt = select(*_ORDER_COLUMNS).join(Device, Device.id == Order.device_id)
     query = (query or "").strip()
     if query:
-        # A union of three index look-ups, so neither database is tempted into scanning orders by id.
-        matches = union(select(Order.id).where(Order.invoice_number == query),
-                        select(Order.id).where(Order.receipt_number == query),
-                        select(Order.id).where(Order.offline_id == _canonical(query)))
-        stmt = stmt.where(Order.id.in_(matches))
-    return newest_first(stmt, Order.id, lambda row: OrderRow(*row), before=before, after=after,
-                        per_page=per_page)
+        stmt = stmt.where(Order.id.in_(_matching_ids(query, server_invoice_prefix)))
+    if start is not None:
+        stmt = stmt.where(Order.created_at >= start)
+    if end is not None:
+        stmt = stmt.where(Order.created_at < end)
+    # ix_orders_created_at serves the order: SQLite keeps the rowid (id) in it, PostgreSQL sorts the
+    # few ties on id incrementally; a page never needs an OFFSET.
+    return newest_first(stmt, Order.id, lambda row: OrderRow(*row), time_col=Order.created_at,
+                        before=before, after=after, per_page=per_page)
+
+
+def _matching_ids(query: str, server_invoice_prefix: str):
+    """A union of index range look-ups, so neither database is tempted into scanning orders.
+
+    Why not a substring search: `LIKE '%100002'` reads every order on every search. Receipt and
+    invoice numbers are "<till prefix><number>", so typing the number alone is handled by trying
+    each prefix in use: the latest receipt of each till (one probe of ix_orders_device_created per
+    till) gives the tills' prefixes, the server's invoice prefix is known. Each candidate is then a
+    prefix range on ix_orders_receipt_number / uq_orders_invoice_number, so the cost grows with the
+    number of tills, never with the number of orders.
+    """
+    candidates = {query, query.upper()}  # till prefixes are usually capitals; typed in lower case they still match
+    if "-" not in query:
+        candidates |= {prefix + query.upper() for prefix in _till_prefixes() | {server_invoice_prefix} if prefix}
+    lookups = [select(Order.id).where(Order.offline_id == _canonical(query))]
+    for column in (Order.invoice_number, Order.receipt_number):
+        lookups += [select(Order.id).where(*_starts_with(column, text)) for text in sorted(candidates)]
+    return union(*lookups)
+
+
+def _till_prefixes() -> set[str]:
+    """The part up to the first "-" of each till's latest receipt number ("T01-" of "T01-100002")."""
+    latest = (select(Order.receipt_number).where(Order.device_id == Device.id)
+              .order_by(Order.created_at.desc()).limit(1).scalar_subquery())
+    return {number.split("-", 1)[0] + "-" for number in db.session.scalars(select(latest).select_from(Device))
+            if number and "-" in number}
+
+
+def _starts_with(column, text: str) -> tuple:
+    """column starts with text: an index range (text <= column < text + the highest character), made
+    exact by LIKE (escaped) for collations that do not order by code point."""
+    pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return column >= text, column < text + "\U0010ffff", column.like(pattern, escape="\\")
 
 
 def order_detail(order_id: int) -> OrderDetail | None:

@@ -1,7 +1,6 @@
 """The overview: today's syncing, what needs a look, and sync activity over time."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -9,7 +8,9 @@ from decimal import Decimal
 from sqlalchemy import case, func, or_, select
 
 from ...extensions import db
-from ...models import Device, DuplicateGroup, DuplicateScan, Product, SyncLog
+from ...models import Device, DuplicateGroup, DuplicateGroupMember, DuplicateScan, Order, Product, SyncLog
+from ..fix_plans import ORDER_KINDS
+from .duplicates import ScanRow, scan_row
 from .paging import as_utc_datetime, utc_bucket
 
 NEGATIVE_STOCK_SHOWN = 20
@@ -41,13 +42,37 @@ class NegativeStock:
 
 
 @dataclass(frozen=True)
-class ScanSummary:
-    id: int
-    trigger: str
-    status: str
-    started_at: datetime
-    finished_at: datetime | None
-    findings: list[tuple[str, str]]
+class TillSales:
+    device_id: int
+    name: str
+    sales: int
+    revenue: Decimal
+
+
+@dataclass(frozen=True)
+class SalesToday:
+    """Completed sales rung up since the start of today (in the dashboard's zone), per till."""
+
+    tills: list[TillSales]
+
+    @property
+    def sales(self) -> int:
+        return sum(till.sales for till in self.tills)
+
+    @property
+    def revenue(self) -> Decimal:
+        return sum((till.revenue for till in self.tills), Decimal(0))
+
+
+@dataclass(frozen=True)
+class CountedTwice:
+    """Money in the books more than once: the orders that fixing the open order-level duplicate
+    groups would void (every order of a group but the one kept), by the groups' confidence."""
+
+    confidence: str
+    groups: int
+    orders: int
+    amount: Decimal
 
 
 @dataclass(frozen=True)
@@ -66,12 +91,14 @@ class ActivityBucket:
 
 @dataclass(frozen=True)
 class Overview:
+    sales_today: SalesToday
+    counted_twice: list[CountedTwice]
     today: SyncTotals
     open_groups: list[tuple[str, int]]
     stale_devices: list[StaleDevice]
     negative_stock: list[NegativeStock]
     negative_stock_count: int
-    last_scan: ScanSummary | None
+    last_scan: ScanRow | None
     activity: list[ActivityBucket]
 
 
@@ -79,6 +106,8 @@ def overview(*, since: datetime, stale_before: datetime, activity_unit: str, act
              now: datetime) -> Overview:
     """Everything the overview shows; `since` is the start of today in the dashboard's time zone."""
     return Overview(
+        sales_today=sales_today(since),
+        counted_twice=counted_twice(),
         today=sync_totals(since),
         open_groups=open_groups_by_kind(),
         stale_devices=stale_devices(stale_before),
@@ -126,28 +155,47 @@ def negative_stock() -> list[NegativeStock]:
     return [NegativeStock(*row) for row in rows]
 
 
-def last_scan() -> ScanSummary | None:
-    """The latest duplicate scan and what it reported."""
+def sales_today(since: datetime) -> SalesToday:
+    """Completed sales sold since `since`, counted and summed per till (a range of ix_orders_created_at:
+    one day of orders, never the whole table)."""
+    rows = db.session.execute(
+        select(Device.id, Device.name, func.count(), func.sum(Order.total))
+        .join(Device, Device.id == Order.device_id)
+        .where(Order.created_at >= since, Order.status == "completed")
+        .group_by(Device.id, Device.name).order_by(Device.name))
+    return SalesToday([TillSales(device_id, name, int(count), Decimal(revenue or 0))
+                       for device_id, name, count, revenue in rows])
+
+
+def counted_twice() -> list[CountedTwice]:
+    """What the open order-level groups count twice, by confidence. The order a fix keeps by default is
+    the group's earliest completed sale (created_at, id), as domain/fix_plans.py plans it; every other
+    completed order of the group is money counted twice. Open groups are few (ix_duplicate_groups_status_kind)."""
+    # DISTINCT: a rescan adds a group's order members again (NULL order_line_id escapes the unique key).
+    members = (
+        select(DuplicateGroup.id.label("group_id"), DuplicateGroup.confidence, Order.id.label("order_id"),
+               Order.created_at, Order.total).distinct()
+        .join(DuplicateGroupMember, DuplicateGroupMember.group_id == DuplicateGroup.id)
+        .join(Order, Order.id == DuplicateGroupMember.order_id)
+        .where(DuplicateGroup.status == "open", DuplicateGroup.kind.in_(ORDER_KINDS),
+               DuplicateGroupMember.order_line_id.is_(None), Order.status == "completed")
+    ).subquery()
+    ranked = select(members.c.group_id, members.c.confidence, members.c.total,
+                    func.row_number().over(partition_by=members.c.group_id,
+                                           order_by=(members.c.created_at, members.c.order_id)).label("rank")
+                    ).subquery()
+    rows = db.session.execute(
+        select(ranked.c.confidence, func.count(ranked.c.group_id.distinct()), func.count(), func.sum(ranked.c.total))
+        .where(ranked.c.rank > 1).group_by(ranked.c.confidence).order_by(ranked.c.confidence))
+    return [CountedTwice(confidence, int(groups), int(orders), Decimal(amount or 0))
+            for confidence, groups, orders, amount in rows]
+
+
+def last_scan() -> ScanRow | None:
+    """The latest duplicate scan and what it reported, read as the scans page reads it."""
     scan = db.session.scalar(select(DuplicateScan).order_by(DuplicateScan.started_at.desc(),
                                                              DuplicateScan.id.desc()).limit(1))
-    if scan is None:
-        return None
-    return ScanSummary(scan.id, scan.trigger, scan.status, scan.started_at, scan.finished_at,
-                       _findings(scan.findings))
-
-
-def _findings(text: str | None) -> list[tuple[str, str]]:
-    """A scan's findings as (what, value) pairs; nested values stay compact JSON."""
-    if not text:
-        return []
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return [("findings", text)]
-    if not isinstance(data, dict):
-        return [("findings", json.dumps(data, ensure_ascii=False))]
-    return [(str(key), value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True))
-            for key, value in sorted(data.items())]
+    return None if scan is None else scan_row(scan)
 
 
 def activity(*, unit: str, buckets: int, now: datetime) -> list[ActivityBucket]:

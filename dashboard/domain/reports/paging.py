@@ -4,10 +4,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Generic, TypeVar
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Select, cast, func, or_, select
+from sqlalchemy import Date, Select, case, cast, func, or_, select
 
 from ...extensions import db
 from ..text import is_storable, storable
@@ -89,11 +90,45 @@ def utc_bucket(column, unit: str):
     return func.strftime("%Y-%m-%d %H:00:00" if unit == "hour" else "%Y-%m-%d 00:00:00", column)
 
 
-def utc_day(column):
-    """The UTC calendar day of a timestamp column."""
+def local_day(column, zone: str, start: datetime, end: datetime):
+    """The calendar day of a timestamp column in time zone `zone`, for timestamps in [start, end).
+
+    PostgreSQL knows time zones. SQLite does not: there the day is date(column, +offset), with one
+    offset per stretch of [start, end) between the zone's clock changes (a CASE over the few changes).
+    """
     if _dialect() == "postgresql":
-        return cast(func.timezone("UTC", column), Date)
-    return func.date(column)
+        return cast(func.timezone(zone, column), Date)
+    stretches = _offset_stretches(ZoneInfo(zone), start, end)
+    def shifted(seconds: int):
+        return func.date(column, f"{seconds:+d} seconds")
+    if len(stretches) == 1:
+        return shifted(stretches[0][1])
+    return case(*((column < until, shifted(seconds)) for until, seconds in stretches[:-1]),
+                else_=shifted(stretches[-1][1]))
+
+
+def _offset_stretches(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
+    """(until, UTC offset in seconds) for each stretch of [start, end) with one offset. Zones change
+    clocks at most a few times a year, never twice in 12 hours: sampling every 12 hours, then
+    bisecting to the microsecond, finds each change exactly."""
+    def offset(at: datetime) -> int:
+        return int(at.astimezone(zone).utcoffset().total_seconds())
+    samples, at = [], start
+    while at < end:
+        samples.append(at)
+        at += timedelta(hours=12)
+    samples.append(max(start, end - timedelta(microseconds=1)))
+    stretches, current = [], offset(start)
+    for low, high in zip(samples, samples[1:]):
+        if offset(high) == current:
+            continue
+        while high - low > timedelta(microseconds=1):
+            middle = low + (high - low) / 2
+            low, high = (middle, high) if offset(middle) == current else (low, middle)
+        stretches.append((high, current))
+        current = offset(high)
+    stretches.append((end, current))
+    return stretches
 
 
 def as_utc_datetime(value) -> datetime:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import func, select, text
@@ -12,7 +12,7 @@ from ...extensions import db
 from ...models import Device, Order, SyncAttempt, SyncLog
 from ...models.sync_log import ATTEMPT_STATE_CONDITIONS
 from ...vocabulary import SaleStatus
-from .paging import PER_PAGE, NumberedPage, Page, as_date, newest_first, numbered, pretty_json, utc_day
+from .paging import PER_PAGE, NumberedPage, Page, as_date, local_day, newest_first, numbered, pretty_json
 
 # What the sync-log status filter offers, and the condition each stands for.
 STATUS_FILTERS = {
@@ -127,10 +127,16 @@ def _attempt_row(row) -> AttemptRow:
     return AttemptRow(**{**row._mapping, "payload": pretty_json(row.payload)})
 
 
-def sync_logs(*, device_id: int | None = None, status: str | None = None, before: int | None = None,
-              after: int | None = None, per_page: int = PER_PAGE) -> Page[SyncLogRow]:
-    """Sync calls, newest first (ix_sync_logs_started_at, or ix_sync_logs_device_started for one device)."""
+def sync_logs(*, device_id: int | None = None, status: str | None = None, start: datetime | None = None,
+              end: datetime | None = None, before: int | None = None, after: int | None = None,
+              per_page: int = PER_PAGE) -> Page[SyncLogRow]:
+    """Sync calls started in [start, end) when given, newest first (ix_sync_logs_started_at, or
+    ix_sync_logs_device_started for one device: the period is a range of either)."""
     stmt = select(*_LOG_COLUMNS).outerjoin(Device, Device.id == SyncLog.device_id)
+    if start is not None:
+        stmt = stmt.where(SyncLog.started_at >= start)
+    if end is not None:
+        stmt = stmt.where(SyncLog.started_at < end)
     if device_id is not None:
         stmt = stmt.where(SyncLog.device_id == device_id)
     if status in STATUS_FILTERS:
@@ -177,10 +183,18 @@ def _skipped_filter(stmt, *, reason: str | None, device_id: int | None, start: d
 
 
 def skipped_counts(*, start: datetime | None, end: datetime | None, reason: str | None = None,
-                   device_id: int | None = None, state: str = "all", page: int = 1,
+                   device_id: int | None = None, state: str = "all", zone: str = "UTC", page: int = 1,
                    per_page: int = PER_PAGE) -> NumberedPage[SkippedCount]:
-    """Skipped sales counted by UTC day, reason and device, for received_at in [start, end) when given."""
-    day = utc_day(SyncAttempt.received_at).label("day")
+    """Skipped sales counted by day (in time zone `zone`), reason and device, for received_at in [start, end)
+    when given; without a period, over the span the matching sales cover."""
+    filters = {"reason": reason, "device_id": device_id, "state": state}
+    if start is None or end is None:
+        first, last = db.session.execute(_skipped_filter(
+            select(func.min(SyncAttempt.received_at), func.max(SyncAttempt.received_at)),
+            start=start, end=end, **filters)).one()
+        start = start or first or datetime.now(timezone.utc)
+        end = end or (last + timedelta(microseconds=1) if last else start + timedelta(microseconds=1))
+    day = local_day(SyncAttempt.received_at, zone, start, end).label("day")
     stmt = _skipped_filter(
         select(day, SyncAttempt.reason, SyncAttempt.device_id, Device.name, func.count())
         .join(Device, Device.id == SyncAttempt.device_id),
