@@ -13,6 +13,7 @@ from ..extensions import db
 from ..models import DuplicateGroup, DuplicateGroupMember, DuplicateScan, Order, OrderLine
 from ..models.duplicates import KINDS
 from ..models.types import utcnow
+from ..vocabulary import AuditAction, GroupStatus
 from . import audit
 from .duplicate_detection import FoundGroup, find_duplicates, stock_drift
 
@@ -153,13 +154,14 @@ def dismiss_groups(group_ids: list[int], reason: str, actor: str) -> int:
             group = groups.get(group_id)
             if group is None:
                 raise DuplicateError(f"no duplicate group {group_id}")
-            if group.status != "open":
+            if group.status != GroupStatus.OPEN:
                 raise DuplicateError(f"group {group_id} is {group.status}, not open")
         now = utcnow()
         for group_id in ids:
             group = groups[group_id]
-            group.status, group.dismissed_reason, group.resolved_at, group.resolved_by = "dismissed", reason, now, actor
-            audit.record(actor, "dismiss_group", "duplicate_group", group_id, reason=reason)
+            group.status, group.dismissed_reason = GroupStatus.DISMISSED, reason
+            group.resolved_at, group.resolved_by = now, actor
+            audit.record(actor, AuditAction.DISMISS_GROUP, "duplicate_group", group_id, reason=reason)
         return len(ids)
 
     return run_write(unit)
@@ -171,10 +173,10 @@ def undo_dismissal(group_id: int, actor: str) -> None:
         group = db.session.get(DuplicateGroup, group_id, with_for_update=True)
         if group is None:
             raise DuplicateError(f"no duplicate group {group_id}")
-        if group.status != "dismissed":
+        if group.status != GroupStatus.DISMISSED:
             raise DuplicateError(f"group {group_id} is {group.status}, not dismissed")
-        audit.record(actor, "undo_dismissal", "duplicate_group", group_id, reason=group.dismissed_reason)
-        group.status, group.dismissed_reason, group.resolved_at, group.resolved_by = "open", None, None, None
+        audit.record(actor, AuditAction.UNDO_DISMISSAL, "duplicate_group", group_id, reason=group.dismissed_reason)
+        group.status, group.dismissed_reason, group.resolved_at, group.resolved_by = GroupStatus.OPEN, None, None, None
 
     run_write(unit)
 

@@ -22,12 +22,13 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Device, DuplicateGroup, DuplicateGroupMember, Order, OrderLine, Product
 from ..models.duplicates import CERTAIN_KINDS, KINDS
+from ..vocabulary import DuplicateKind
 from .duplicate_detection import FoundGroup, repeated_lines
 from .stock_ledger import active_movements
 
 # Kinds whose fix acts on lines of one order; an invoice collision is two real sales and is never fixed.
-LINE_KINDS = ("duplicate_lines", "duplicate_movements")
-UNFIXABLE_KINDS = ("invoice_collision",)
+LINE_KINDS = (DuplicateKind.DUPLICATE_LINES, DuplicateKind.DUPLICATE_MOVEMENTS)
+UNFIXABLE_KINDS = (DuplicateKind.INVOICE_COLLISION,)
 # Every other kind (a new one included) is fixed by keeping one order and voiding the others.
 ORDER_KINDS = tuple(kind for kind in KINDS if kind not in LINE_KINDS + UNFIXABLE_KINDS)
 FIXABLE_KINDS = ORDER_KINDS + LINE_KINDS

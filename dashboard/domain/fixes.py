@@ -19,6 +19,7 @@ from ..database import run_write
 from ..extensions import db
 from ..models import DuplicateGroup, Fix, FixGroup, FixPlan, Order, OrderLine
 from ..models.types import utcnow
+from ..vocabulary import AuditAction, PlanStatus
 from . import audit
 from .fix_plans import PlanError, build_plan, plan_hash, targets_for_groups
 from .stock_ledger import active_movements, book_cancellations, fix_movements
@@ -36,7 +37,7 @@ class FixResult:
 
 
 # Plans that are not approved yet, and so may be discarded.
-DISCARDABLE = ("computing", "ready", "failed")
+DISCARDABLE = (PlanStatus.COMPUTING, PlanStatus.READY, PlanStatus.FAILED)
 
 
 def selection_key(selection: list[tuple[int, int | None]]) -> str:
@@ -61,7 +62,7 @@ def request_plan(selection: list[tuple[int, int | None]], actor: str) -> int:
 
     def unit() -> int:
         computing = db.session.scalar(select(FixPlan.id).where(FixPlan.selection_key == key,
-                                                               FixPlan.status == "computing"))
+                                                               FixPlan.status == PlanStatus.COMPUTING))
         if computing is not None:
             return computing
         plan = FixPlan(created_by=actor, status="computing", selection_key=key,
@@ -82,8 +83,8 @@ def discard_plan(plan_id: int, actor: str) -> None:
             raise PlanError(f"no fix plan {plan_id}")
         if plan.status not in DISCARDABLE:
             raise PlanError(f"plan {plan_id} is {plan.status}; only a plan not yet approved can be discarded")
-        plan.status = "discarded"
-        audit.record(actor, "discard_plan", "fix_plan", plan_id)
+        plan.status = PlanStatus.DISCARDED
+        audit.record(actor, AuditAction.DISCARD_PLAN, "fix_plan", plan_id)
 
     run_write(unit)
 
@@ -111,8 +112,7 @@ def compute_plan(plan_id: int, progress=None) -> str:
 
 def _set_plan(plan_id: int, **values) -> None:
     # Only a plan still being previewed: one discarded (or approved) meanwhile keeps its status.
-    db.session.execute(update(FixPlan).where(FixPlan.id == plan_id, FixPlan.status.in_(("computing", "ready",
-                                                                                          "failed")))
+    db.session.execute(update(FixPlan).where(FixPlan.id == plan_id, FixPlan.status.in_(DISCARDABLE))
                        .values(**values))
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
-from ..vocabulary import FixKind, sql_in
+from ..vocabulary import FixKind, PlanStatus, sql_in
 from .types import UtcDateTime, utcnow
 
 
@@ -17,8 +17,7 @@ class FixPlan(db.Model):
     __tablename__ = "fix_plans"
     __table_args__ = (
         Index("ix_fix_plans_created_at", "created_at"),
-        CheckConstraint("status IN ('computing', 'ready', 'applying', 'applied', 'stale', 'failed', 'discarded')",
-                        name="status"),
+        CheckConstraint(sql_in("status", PlanStatus), name="status"),
         # One preview computing per selection: asking again while it runs finds this plan instead of
         # queuing another job. The database decides, so two requests at once cannot both insert.
         Index("uq_fix_plans_computing_selection", "selection_key", unique=True,

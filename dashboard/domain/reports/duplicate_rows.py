@@ -15,7 +15,8 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import Device, DuplicateGroupMember, Order, OrderLine
-from ..fix_plans import LINE_KINDS, ORDER_KINDS
+from ...vocabulary import DuplicateKind, OrderStatus
+from ..fix_plans import ORDER_KINDS
 
 
 @dataclass(frozen=True)
@@ -41,21 +42,21 @@ def group_details(groups: list) -> dict[int, GroupDetails]:
             seen.add((row.group_id, row.id))
             orders[row.group_id].append(row)
     flagged: dict[int, Decimal] = defaultdict(Decimal)
-    line_groups = [g.id for g in groups if g.kind == LINE_KINDS[0]]
+    line_groups = [g.id for g in groups if g.kind == DuplicateKind.DUPLICATE_LINES]
     if line_groups:
         for group_id, quantity, price in db.session.execute(
                 select(DuplicateGroupMember.group_id, OrderLine.quantity, OrderLine.unit_price)
                 .join(OrderLine, OrderLine.id == DuplicateGroupMember.order_line_id)
-                .where(DuplicateGroupMember.group_id.in_(line_groups), OrderLine.status == "completed")):
+                .where(DuplicateGroupMember.group_id.in_(line_groups), OrderLine.status == OrderStatus.COMPLETED)):
             flagged[group_id] += Decimal(str(quantity)) * Decimal(str(price))
     details = {}
     for group in groups:
         rows = sorted(orders[group.id], key=lambda r: (r.created_at, r.id))
-        completed = [r for r in rows if r.status == "completed"]
+        completed = [r for r in rows if r.status == OrderStatus.COMPLETED]
         at_stake = Decimal(0)
         if group.kind in ORDER_KINDS and len(completed) > 1:
             at_stake = sum((Decimal(str(r.total)) for r in completed[1:]), Decimal(0))
-        elif group.kind == LINE_KINDS[0]:
+        elif group.kind == DuplicateKind.DUPLICATE_LINES:
             at_stake = flagged[group.id]
         details[group.id] = GroupDetails(
             tills=sorted({r.name for r in rows}), receipts=[r.receipt_number or "" for r in rows],
