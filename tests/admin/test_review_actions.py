@@ -276,3 +276,12 @@ def test_viewers_cannot_act_and_every_form_needs_its_token(signed_in, books, url
     assert db.session.get(FixPlan, plan_id).status == "computing"
     assert status_of(books.groups["suspected_double_entry"]) == "open"
     assert "discard_plan" not in audit_actions() and "dismiss_group" not in audit_actions()
+
+
+def test_every_certain_kind_is_fixed_by_the_one_click_preview():
+    """A certain kind added to the vocabulary (e.g. resent_with_new_id) is fixable with no list to update."""
+    from dashboard.domain.fix_plans import FIXABLE_KINDS, LINE_KINDS, ORDER_KINDS
+
+    assert set(CERTAIN_KINDS) <= set(FIXABLE_KINDS)
+    assert {kind for kind in CERTAIN_KINDS if kind not in LINE_KINDS} <= set(ORDER_KINDS)
+    assert "invoice_collision" not in FIXABLE_KINDS
