@@ -124,6 +124,7 @@ class PlanStatus(StrEnum):
     APPLIED = "applied"
     STALE = "stale"
     FAILED = "failed"
+    DISCARDED = "discarded"
 
 
 class PlanAction(StrEnum):
@@ -185,10 +186,12 @@ class AuditAction(StrEnum):
 
     DUPLICATE_SCAN = "duplicate_scan"
     DISMISS_GROUP = "dismiss_group"
+    UNDO_DISMISSAL = "undo_dismissal"
     PREVIEW_FIX = "preview_fix"
     APPROVE_FIX = "approve_fix"
     APPLY_FIX = "apply_fix"
     APPLY_REFUSED_STALE = "apply_refused_stale"
+    DISCARD_PLAN = "discard_plan"
     REVERT_FIX = "revert_fix"
     LEGACY_IMPORT = "legacy_import"
     DEVICE_ADD = "device.add"

@@ -1,11 +1,14 @@
 """The duplicate review: the queue of groups, a group's orders side by side, dismissing, scans."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import abort, flash, jsonify, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import format_timedelta, ngettext
 from flask_login import current_user
 
-from ..domain.duplicates import DuplicateError, dismiss_group, open_group_counts
+from ..domain.duplicates import DuplicateError, dismiss_group, dismiss_groups, open_group_counts, undo_dismissal
 from ..domain.fix_plans import open_certain_selection
 from ..domain.reports import duplicates as review
 from ..jobs.duplicates import enqueue_scan
@@ -13,8 +16,18 @@ from ..models.duplicates import KINDS
 from . import background, bp
 from .access import role_required
 from .fix_plans import request_preview
-from .forms import DismissForm, PreviewForm
+from .forms import BulkGroupsForm, DismissForm, PreviewForm
 from .params import int_arg, str_arg
+
+
+@bp.app_template_filter("time_apart")
+def time_apart(gap: timedelta | None) -> str:
+    """How far apart a group's sales are, in the reader's words ("same instant" under a second)."""
+    if gap is None:
+        return ""
+    if gap < timedelta(seconds=1):
+        return _("same instant")
+    return format_timedelta(gap, threshold=2, add_direction=False)
 
 
 def _filters() -> dict:
@@ -36,7 +49,8 @@ def duplicates():
                            args={**filters, "status": filters["status"] or "all"}, counts=open_group_counts(),
                            kinds=KINDS, statuses=review.GROUP_STATUSES, confidences=review.CONFIDENCES,
                            last_scan=next(iter(review.scans(per_page=1).items), None), scan_job=scan_job,
-                           scanning=background.is_active(scan_job), certain_open=review.open_certain_count())
+                           scanning=background.is_active(scan_job), certain_open=review.open_certain_count(),
+                           bulk_form=BulkGroupsForm(formdata=None))
 
 
 def group_page(group_id: int, dismiss_form: DismissForm, preview_form: PreviewForm, status: int = 200):
@@ -85,6 +99,41 @@ def preview_group_fix(group_id: int):
         return group_page(group_id, DismissForm(formdata=None), form, 400)
     keep = form.keep.data if found.choose_keep else None
     return request_preview([(group_id, keep)], back=url_for("admin.duplicate_group", group_id=group_id))
+
+
+@bp.post("/duplicates/<int:group_id>/undo-dismissal")
+@role_required("manager")
+def undo_group_dismissal(group_id: int):
+    """Put a dismissed group back in the queue (the dismissal stays in the audit log)."""
+    try:
+        undo_dismissal(group_id, actor=current_user.email)
+    except DuplicateError as exc:
+        flash(_("The dismissal was not undone: %(reason)s", reason=str(exc)), "error")
+    else:
+        flash(_("Group #%(id)s is open again.", id=group_id), "info")
+    return redirect(url_for("admin.duplicate_group", group_id=group_id))
+
+
+@bp.post("/duplicates/selected")
+@role_required("manager")
+def act_on_selected_groups():
+    """The groups ticked on the queue: dismiss them all with one reason, or preview one fix for them all."""
+    form = BulkGroupsForm()
+    back = url_for("admin.duplicates")
+    if not form.validate_on_submit():
+        flash(_("Tick at least one group, then choose what to do with them."), "error")
+        return redirect(back)
+    group_ids = list(dict.fromkeys(form.group.data))
+    if form.action.data == "preview":
+        return request_preview([(group_id, None) for group_id in group_ids], back=back)
+    try:
+        count = dismiss_groups(group_ids, form.reason.data or "", actor=current_user.email)
+    except DuplicateError as exc:
+        flash(_("No group was dismissed: %(reason)s", reason=str(exc)), "error")
+    else:
+        flash(ngettext("%(num)s group is dismissed as not a duplicate.",
+                       "%(num)s groups are dismissed as not duplicates.", count), "info")
+    return redirect(back)
 
 
 @bp.post("/duplicates/preview-certain")

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..domain.fix_plans import PlanError, plan_csv
-from ..domain.fixes import StalePlan, approve_plan, request_plan
+from ..domain.fixes import StalePlan, approve_plan, discard_plan, request_plan
 from ..domain.reports import duplicates as review
 from ..jobs.duplicates import enqueue_apply, enqueue_preview
 from . import background, bp
@@ -100,6 +100,19 @@ def approve_fix_plan(plan_id: int):
     if background.start(enqueue_apply, plan_id, current_user.email):
         flash(_("Approved. The fix is being applied."), "info")
     return back
+
+
+@bp.post("/fix-plans/<int:plan_id>/discard")
+@role_required("manager")
+def discard_fix_plan(plan_id: int):
+    """Set aside a plan nobody approved; it stays listed, marked discarded, and can no longer be approved."""
+    try:
+        discard_plan(plan_id, actor=current_user.email)
+    except PlanError as exc:
+        flash(_("The plan was not discarded: %(reason)s", reason=str(exc)), "error")
+    else:
+        flash(_("Plan #%(id)s is discarded. Nothing was changed in the books.", id=plan_id), "info")
+    return redirect(url_for("admin.fix_plan", plan_id=plan_id))
 
 
 @bp.post("/fix-plans/<int:plan_id>/run-again")

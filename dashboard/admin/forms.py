@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import (HiddenField, PasswordField, RadioField, SelectField, SelectMultipleField, StringField,
+                     TextAreaField)
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from ..domain.users import MIN_PASSWORD_LENGTH
@@ -44,6 +45,15 @@ class LanguageForm(FlaskForm):
 
 class DismissForm(FlaskForm):
     reason = TextAreaField(_l("Why these orders are not duplicates"), validators=[DataRequired(), Length(max=2000)])
+
+
+class BulkGroupsForm(FlaskForm):
+    # Any group ids may come back: the domain refuses unknown or closed groups with a reason.
+    group = SelectMultipleField(_l("Groups"), coerce=int, choices=[], validate_choice=False,
+                                validators=[DataRequired()])
+    action = SelectField(choices=[SelectChoice("dismiss", _l("Dismiss")), SelectChoice("preview", _l("Preview fix"))],
+                         validators=[DataRequired()])
+    reason = TextAreaField(_l("Why these orders are not duplicates"), validators=[Optional(), Length(max=2000)])
 
 
 class PreviewForm(FlaskForm):

@@ -147,6 +147,7 @@ PLAN_STATUS: Words = {
     v.PlanStatus.APPLIED: (_l("applied"), _l("The fix was applied.")),
     v.PlanStatus.STALE: (_l("out of date"), _l("The data changed after the preview, so nothing was applied; preview again.")),
     v.PlanStatus.FAILED: (_l("failed"), _l("The job failed; nothing was changed. Run it again.")),
+    v.PlanStatus.DISCARDED: (_l("discarded"), _l("A manager set this plan aside before approving it; nothing was changed.")),
 }
 
 PLAN_ACTION: Words = {
@@ -194,11 +195,13 @@ JOB_STATUS: Words = {
 AUDIT_ACTION: Words = {
     v.AuditAction.DUPLICATE_SCAN: (_l("duplicate scan"), _l("Looked for duplicates in the books.")),
     v.AuditAction.DISMISS_GROUP: (_l("group dismissed"), _l("A duplicate group was marked as not duplicates.")),
+    v.AuditAction.UNDO_DISMISSAL: (_l("dismissal undone"), _l("A dismissed duplicate group was put back in the queue, open.")),
     v.AuditAction.PREVIEW_FIX: (_l("fix previewed"), _l("A fix was worked out, changing nothing.")),
     v.AuditAction.APPROVE_FIX: (_l("fix approved"), _l("A manager approved a fix as previewed.")),
     v.AuditAction.APPLY_FIX: (_l("fix applied"), _l("A fix voided duplicates and gave their stock back.")),
     v.AuditAction.APPLY_REFUSED_STALE: (_l("fix refused: data changed"), _l("The data changed after the preview, so the fix was not applied.")),
     v.AuditAction.REVERT_FIX: (_l("fix reverted"), _l("A fix was undone.")),
+    v.AuditAction.DISCARD_PLAN: (_l("fix plan discarded"), _l("A fix plan was set aside before approval; nothing was changed.")),
     v.AuditAction.LEGACY_IMPORT: (_l("legacy import"), _l("Sales were imported from an older system.")),
     v.AuditAction.DEVICE_ADD: (_l("till added"), _l("A till was registered.")),
     v.AuditAction.DEVICE_REVOKE: (_l("till stopped"), _l("A till's token was revoked.")),

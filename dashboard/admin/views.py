@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from ..domain import reports
+from ..domain.reports.duplicates import open_certain_count
 from ..extensions import db
 from . import bp
 from .access import public, role_required
@@ -30,7 +31,8 @@ def overview():
     data = reports.overview(since=start_of_today(), stale_before=now - timedelta(minutes=stale_minutes),
                             activity_unit=unit, activity_buckets=buckets, now=now)
     return render_template("admin/overview.html", data=data, chart=bar_chart(data.activity), span=span,
-                           spans=SPANS, stale_minutes=stale_minutes, rejected=reports.rejected_money())
+                           spans=SPANS, stale_minutes=stale_minutes, rejected=reports.rejected_money(),
+                           certain_open=open_certain_count())
 
 
 @bp.get("/audit")

@@ -13,6 +13,7 @@ from ..extensions import db
 from ..models import DuplicateGroup, DuplicateGroupMember, DuplicateScan, Order, OrderLine
 from ..models.duplicates import KINDS
 from ..models.types import utcnow
+from ..vocabulary import AuditAction, GroupStatus
 from . import audit
 from .duplicate_detection import FoundGroup, find_duplicates, stock_drift
 
@@ -134,19 +135,48 @@ def preview_counts(found: list[FoundGroup]) -> dict[str, dict[str, int]]:
 
 def dismiss_group(group_id: int, reason: str, actor: str) -> None:
     """Mark an open group 'not a duplicate', with the manager's reason; audited."""
-    reason = (reason or "").strip()
+    dismiss_groups([group_id], reason, actor)
+
+
+def dismiss_groups(group_ids: list[int], reason: str, actor: str) -> int:
+    """Mark open groups 'not a duplicate', all with one reason, all or none; audited per group."""
+    reason = (reason or "").strip()[:2000]
     if not reason:
         raise DuplicateError("say why these orders are not duplicates")
+    ids = sorted(set(group_ids))
+    if not ids:
+        raise DuplicateError("choose at least one duplicate group")
 
+    def unit() -> int:
+        groups = {g.id: g for g in db.session.scalars(
+            select(DuplicateGroup).where(DuplicateGroup.id.in_(ids)).order_by(DuplicateGroup.id).with_for_update())}
+        for group_id in ids:
+            group = groups.get(group_id)
+            if group is None:
+                raise DuplicateError(f"no duplicate group {group_id}")
+            if group.status != GroupStatus.OPEN:
+                raise DuplicateError(f"group {group_id} is {group.status}, not open")
+        now = utcnow()
+        for group_id in ids:
+            group = groups[group_id]
+            group.status, group.dismissed_reason = GroupStatus.DISMISSED, reason
+            group.resolved_at, group.resolved_by = now, actor
+            audit.record(actor, AuditAction.DISMISS_GROUP, "duplicate_group", group_id, reason=reason)
+        return len(ids)
+
+    return run_write(unit)
+
+
+def undo_dismissal(group_id: int, actor: str) -> None:
+    """Put a dismissed group back in the queue, open; the reason it had stays in the audit log."""
     def unit():
-        group = db.session.get(DuplicateGroup, group_id)
+        group = db.session.get(DuplicateGroup, group_id, with_for_update=True)
         if group is None:
             raise DuplicateError(f"no duplicate group {group_id}")
-        if group.status != "open":
-            raise DuplicateError(f"group {group_id} is {group.status}, not open")
-        group.status, group.dismissed_reason = "dismissed", reason[:2000]
-        group.resolved_at, group.resolved_by = utcnow(), actor
-        audit.record(actor, "dismiss_group", "duplicate_group", group_id, reason=reason[:2000])
+        if group.status != GroupStatus.DISMISSED:
+            raise DuplicateError(f"group {group_id} is {group.status}, not dismissed")
+        audit.record(actor, AuditAction.UNDO_DISMISSAL, "duplicate_group", group_id, reason=group.dismissed_reason)
+        group.status, group.dismissed_reason, group.resolved_at, group.resolved_by = GroupStatus.OPEN, None, None, None
 
     run_write(unit)
 

@@ -20,16 +20,21 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import DuplicateGroup, DuplicateGroupMember, Order, OrderLine, Product
-from ..models.duplicates import CERTAIN_KINDS
+from ..models import Device, DuplicateGroup, DuplicateGroupMember, Order, OrderLine, Product
+from ..models.duplicates import CERTAIN_KINDS, KINDS
+from ..vocabulary import DuplicateKind
 from .duplicate_detection import FoundGroup, repeated_lines
 from .stock_ledger import active_movements
 
-ORDER_KINDS = ("same_offline_id", "same_invoice_same_content", "resent_with_new_id", "suspected_double_entry")
-FIXABLE_KINDS = ORDER_KINDS + ("duplicate_lines", "duplicate_movements")
+# Kinds whose fix acts on lines of one order; an invoice collision is two real sales and is never fixed.
+LINE_KINDS = (DuplicateKind.DUPLICATE_LINES, DuplicateKind.DUPLICATE_MOVEMENTS)
+UNFIXABLE_KINDS = (DuplicateKind.INVOICE_COLLISION,)
+# Every other kind (a new one included) is fixed by keeping one order and voiding the others.
+ORDER_KINDS = tuple(kind for kind in KINDS if kind not in LINE_KINDS + UNFIXABLE_KINDS)
+FIXABLE_KINDS = ORDER_KINDS + LINE_KINDS
 # Copies a till re-sent share their created_at, so the sale time cannot pick one:
 # the copy stored first (received_at, then id) is the sale the till's first answer was about.
-KEEP_FIRST_RECEIVED = ("resent_with_new_id",)
+KEEP_FIRST_RECEIVED = (DuplicateKind.RESENT_WITH_NEW_ID,)
 
 
 class PlanError(ValueError):
@@ -92,7 +97,8 @@ def build_plan(targets: list[PlanTarget], progress=None) -> dict:
         planned_groups.append(_plan_target(target))
         if progress and (number % 50 == 0 or number == len(targets)):
             progress(number / len(targets), f"{number} of {len(targets)} groups planned")
-    return {"groups": planned_groups, "totals": _totals(planned_groups), "stock": _stock_effect(planned_groups)}
+    return {"groups": planned_groups, "totals": _totals(planned_groups), "stock": _stock_effect(planned_groups),
+            "tills": _per_till(planned_groups)}
 
 
 def plan_hash(plan: dict) -> str:
@@ -104,7 +110,7 @@ def plan_hash(plan: dict) -> str:
 
 def _completed_orders(order_ids) -> list:
     return db.session.execute(
-        select(Order.id, Order.created_at, Order.received_at, Order.total, Order.invoice_number)
+        select(Order.id, Order.created_at, Order.received_at, Order.total, Order.invoice_number, Order.device_id)
         .where(Order.id.in_(order_ids), Order.status == "completed").order_by(Order.created_at, Order.id)).all()
 
 
@@ -129,12 +135,13 @@ def _completed_lines(order_ids) -> list:
         .order_by(OrderLine.order_id, OrderLine.line_no)).all()
 
 
-def _compensations(line_ids: list[int], skip_first: bool) -> list[dict]:
+def _compensations(line_ids: list[int], skip_first: bool, device_id: int | None) -> list[dict]:
     actions = []
     for line_id, movements in sorted(active_movements(line_ids).items()):
         for movement in movements[1:] if skip_first else movements:
             actions.append({"type": "compensate", "movement_id": movement.id, "order_line_id": line_id,
-                            "product_id": movement.product_id, "quantity": _text(-movement.quantity_delta)})
+                            "product_id": movement.product_id, "quantity": _text(-movement.quantity_delta),
+                            "device_id": device_id})
     return actions
 
 
@@ -152,8 +159,10 @@ def _plan_target(target: PlanTarget) -> dict:
                 order_lines = [l for l in lines if l.order_id == order.id]
                 actions.append({"type": "void_order", "order_id": order.id, "keep_order_id": keep,
                                 "invoice_number": order.invoice_number, "total": _text(order.total),
-                                "units": _text(sum((Decimal(str(l.quantity)) for l in order_lines), Decimal(0)))})
-            actions += _compensations([l.id for l in lines], skip_first=False)
+                                "units": _text(sum((Decimal(str(l.quantity)) for l in order_lines), Decimal(0))),
+                                "device_id": order.device_id})
+                actions += _compensations([l.id for l in order_lines], skip_first=False,
+                                          device_id=order.device_id)
     elif target.kind == "duplicate_lines":
         orders = _completed_orders(target.order_ids)
         if orders:
@@ -162,11 +171,13 @@ def _plan_target(target: PlanTarget) -> dict:
                 if line.id in extra:
                     actions.append({"type": "void_line", "order_id": line.order_id, "order_line_id": line.id,
                                     "sku": line.sku, "quantity": _text(line.quantity),
-                                    "amount": _text(Decimal(str(line.quantity)) * Decimal(str(line.unit_price)))})
-            actions += _compensations(sorted(extra), skip_first=False)
+                                    "amount": _text(Decimal(str(line.quantity)) * Decimal(str(line.unit_price))),
+                                    "device_id": orders[0].device_id})
+            actions += _compensations(sorted(extra), skip_first=False, device_id=orders[0].device_id)
     elif target.kind == "duplicate_movements":
-        if _completed_orders(target.order_ids):
-            actions += _compensations(list(target.line_ids), skip_first=True)
+        orders = _completed_orders(target.order_ids)
+        if orders:
+            actions += _compensations(list(target.line_ids), skip_first=True, device_id=orders[0].device_id)
     return {"group_id": target.group_id, "kind": target.kind, "keep_order_id": keep, "actions": actions}
 
 
@@ -180,7 +191,31 @@ def _totals(groups: list[dict]) -> dict:
         sum((Decimal(a["quantity"]) for a in voided_lines), Decimal(0))
     return {"groups": len(groups), "orders_voided": len(voided_orders), "lines_voided": len(voided_lines),
             "compensating_movements": sum(1 for a in actions if a["type"] == "compensate"),
-            "revenue_removed": _text(revenue.quantize(Decimal("0.01"))), "units_removed": _text(units)}
+            "revenue_removed": _text(revenue.quantize(Decimal("0.01"))), "units_removed": _text(units),
+            "stock_given_back": _text(sum((Decimal(a["quantity"]) for a in actions if a["type"] == "compensate"),
+                                          Decimal(0)))}
+
+
+def _per_till(groups: list[dict]) -> list[dict]:
+    """What the fix gives back, till by till: orders and lines voided, money, units of stock."""
+    tills: dict[int | None, dict] = {}
+    for action in (a for g in groups for a in g["actions"]):
+        till = tills.setdefault(action.get("device_id"), {"orders_voided": 0, "lines_voided": 0,
+                                                         "money": Decimal(0), "stock": Decimal(0)})
+        if action["type"] == "void_order":
+            till["orders_voided"] += 1
+            till["money"] += Decimal(action["total"])
+        elif action["type"] == "void_line":
+            till["lines_voided"] += 1
+            till["money"] += Decimal(action["amount"])
+        else:
+            till["stock"] += Decimal(action["quantity"])
+    names = dict(db.session.execute(select(Device.id, Device.name).where(
+        Device.id.in_([device_id for device_id in tills if device_id is not None]))).all())
+    rows = [{"device_id": device_id, "device": names.get(device_id, ""), "orders_voided": till["orders_voided"],
+             "lines_voided": till["lines_voided"], "money": _text(till["money"]),
+             "stock": _text(till["stock"])} for device_id, till in tills.items()]
+    return sorted(rows, key=lambda row: (row["device"], row["device_id"] or 0))
 
 
 def _stock_effect(groups: list[dict]) -> list[dict]:
@@ -217,4 +252,7 @@ def plan_csv(plan: dict, currency: str) -> str:
         writer.writerow(["total", name, value, currency] if name == "revenue_removed" else ["total", name, value])
     for row in plan["stock"]:
         writer.writerow(["stock", row["sku"], row["before"], row["after"]])
+    for row in plan.get("tills", []):
+        writer.writerow(["till", row["device"], row["orders_voided"], row["lines_voided"], row["money"],
+                         row["stock"]])
     return out.getvalue()

@@ -9,6 +9,7 @@ fix reverted at most once (fixes.reverts_fix_id is unique).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from ..database import run_write
 from ..extensions import db
 from ..models import DuplicateGroup, Fix, FixGroup, FixPlan, Order, OrderLine
 from ..models.types import utcnow
+from ..vocabulary import AuditAction, PlanStatus
 from . import audit
 from .fix_plans import PlanError, build_plan, plan_hash, targets_for_groups
 from .stock_ledger import active_movements, book_cancellations, fix_movements
@@ -34,23 +36,57 @@ class FixResult:
     summary: dict
 
 
+# Plans that are not approved yet, and so may be discarded.
+DISCARDABLE = (PlanStatus.COMPUTING, PlanStatus.READY, PlanStatus.FAILED)
+
+
+def selection_key(selection: list[tuple[int, int | None]]) -> str:
+    """The same groups with the same orders kept give the same key, in whatever order they were chosen."""
+    return hashlib.sha256(json.dumps(sorted(selection, key=lambda pair: pair[0])).encode()).hexdigest()
+
+
 def request_plan(selection: list[tuple[int, int | None]], actor: str) -> int:
-    """Record a preview request for these (group id, order to keep) pairs; a job computes it."""
+    """Record a preview request for these (group id, order to keep) pairs; a job computes it.
+
+    While a preview of the same selection is still computing, that plan is
+    returned instead: uq_fix_plans_computing_selection lets only one exist, so
+    two requests at once make one plan (the loser's insert fails and its retry
+    finds the winner's plan), and the plan's deterministic job id one job.
+    """
     if not selection:
         raise PlanError("choose at least one duplicate group")
     if len({group_id for group_id, _ in selection}) != len(selection):
         raise PlanError("each duplicate group can be chosen once")
     targets_for_groups(selection)  # refuse unknown, closed or unfixable groups now, not in the job
+    key = selection_key(selection)
 
     def unit() -> int:
-        plan = FixPlan(created_by=actor, status="computing",
+        computing = db.session.scalar(select(FixPlan.id).where(FixPlan.selection_key == key,
+                                                               FixPlan.status == PlanStatus.COMPUTING))
+        if computing is not None:
+            return computing
+        plan = FixPlan(created_by=actor, status="computing", selection_key=key,
                        request=json.dumps([{"group_id": g, "keep_order_id": k} for g, k in selection]))
         db.session.add(plan)
         db.session.flush()
         audit.record(actor, "preview_fix", "fix_plan", plan.id, groups=[g for g, _ in selection])
         return plan.id
 
-    return run_write(unit)
+    return run_write(unit, retry_on_integrity=True)
+
+
+def discard_plan(plan_id: int, actor: str) -> None:
+    """Set aside a plan nobody approved (computing, ready or failed); audited. Approving it is then refused."""
+    def unit():
+        plan = db.session.get(FixPlan, plan_id, with_for_update=True)
+        if plan is None:
+            raise PlanError(f"no fix plan {plan_id}")
+        if plan.status not in DISCARDABLE:
+            raise PlanError(f"plan {plan_id} is {plan.status}; only a plan not yet approved can be discarded")
+        plan.status = PlanStatus.DISCARDED
+        audit.record(actor, AuditAction.DISCARD_PLAN, "fix_plan", plan_id)
+
+    run_write(unit)
 
 
 def _selection(plan: FixPlan) -> list[tuple[int, int | None]]:
@@ -75,13 +111,16 @@ def compute_plan(plan_id: int, progress=None) -> str:
 
 
 def _set_plan(plan_id: int, **values) -> None:
-    db.session.execute(update(FixPlan).where(FixPlan.id == plan_id).values(**values))
+    # Only a plan still being previewed: one discarded (or approved) meanwhile keeps its status.
+    db.session.execute(update(FixPlan).where(FixPlan.id == plan_id, FixPlan.status.in_(DISCARDABLE))
+                       .values(**values))
 
 
 def approve_plan(plan_id: int, quoted_hash: str, actor: str) -> None:
     """Bind an approval to the previewed plan and its hash; the apply job does the work."""
     def unit():
-        plan = db.session.get(FixPlan, plan_id)
+        # Locked: a discard (or another approval) at the same moment waits, then sees this status.
+        plan = db.session.get(FixPlan, plan_id, with_for_update=True)
         if plan is None:
             raise PlanError(f"no fix plan {plan_id}")
         if plan.status != "ready":

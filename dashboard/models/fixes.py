@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
-from ..vocabulary import FixKind, sql_in
+from ..vocabulary import FixKind, PlanStatus, sql_in
 from .types import UtcDateTime, utcnow
 
 
@@ -17,8 +17,11 @@ class FixPlan(db.Model):
     __tablename__ = "fix_plans"
     __table_args__ = (
         Index("ix_fix_plans_created_at", "created_at"),
-        CheckConstraint("status IN ('computing', 'ready', 'applying', 'applied', 'stale', 'failed')",
-                        name="status"),
+        CheckConstraint(sql_in("status", PlanStatus), name="status"),
+        # One preview computing per selection: asking again while it runs finds this plan instead of
+        # queuing another job. The database decides, so two requests at once cannot both insert.
+        Index("uq_fix_plans_computing_selection", "selection_key", unique=True,
+              sqlite_where=text("status = 'computing'"), postgresql_where=text("status = 'computing'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -26,6 +29,8 @@ class FixPlan(db.Model):
     created_by: Mapped[str] = mapped_column(String(254))
     # JSON: [{"group_id": ..., "keep_order_id": ...}, ...] as asked for.
     request: Mapped[str] = mapped_column(Text)
+    # SHA-256 of the request, groups sorted: the same groups and choices give the same key.
+    selection_key: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="computing")
     plan: Mapped[str | None] = mapped_column(Text)  # JSON actions and totals
     plan_hash: Mapped[str | None] = mapped_column(String(64))

@@ -10,9 +10,11 @@ import re
 import subprocess
 import sys
 
+from dataclasses import dataclass
+
 import pytest
 from playwright.sync_api import expect, sync_playwright
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from dashboard.domain.catalog import ProductRow, import_products
 from dashboard.domain.duplicates import run_scan
@@ -29,6 +31,20 @@ pytestmark = pytest.mark.slow
 
 EMAIL, PASSWORD = "manager@example.com", "correct horse battery"
 SCREENSHOT = "/tmp/plan.png"
+
+
+@dataclass
+class Books:
+    url: str  # the server's database
+    groups: dict[str, int]  # kind -> group id
+
+    def statuses(self) -> dict[str, str]:
+        engine = create_engine(self.url)
+        try:
+            with engine.connect() as conn:
+                return dict(conn.execute(text("SELECT kind, status FROM duplicate_groups")).all())
+        finally:
+            engine.dispose()
 
 
 class RqWorker:
@@ -71,21 +87,22 @@ def server(request, redis_server, tmp_path):
         path = write_legacy_file(tmp_path / "old.jsonl")
         assert app.test_cli_runner().invoke(args=["legacy", "import", str(path)]).exit_code == 0
         run_scan(trigger="test", actor="scanner@example.com")
-        group_id = db.session.scalar(select(DuplicateGroup.id).where(DuplicateGroup.kind == "same_offline_id"))
+        groups = dict(db.session.execute(select(DuplicateGroup.kind, DuplicateGroup.id)).all())
+        group_id = groups["same_offline_id"]
         orders = dict(db.session.execute(select(Order.legacy_id, Order.id)).all())
         db.session.remove()
         db.engine.dispose()
     gunicorn = GunicornServer(url, redis_server.url, workers=2)
     worker = RqWorker(gunicorn.env)
     try:
-        yield gunicorn.start(), worker, group_id, orders
+        yield gunicorn.start(), worker, group_id, orders, Books(url, groups)
     finally:
         worker.stop()
         gunicorn.stop()
 
 
 def test_manager_previews_approves_and_sees_the_group_fixed(server):
-    gunicorn, worker, group_id, orders = server
+    gunicorn, worker, group_id, orders, _books = server
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
@@ -115,9 +132,9 @@ def test_manager_previews_approves_and_sees_the_group_fixed(server):
             worker.start()
             expect(page.locator("progress")).to_have_attribute("value", "100", timeout=30_000)
             expect(page.locator("#progress h2")).to_have_text("Preview finished", timeout=30_000)
-            expect(page.locator("table.actions-list tbody tr")).to_have_count(2)
-            expect(page.locator("table.actions-list")).to_contain_text("Void order")
-            expect(page.locator("table.actions-list")).to_contain_text("INV-2")
+            expect(page.locator("ol.plan-steps > li")).to_have_count(2)
+            expect(page.locator("ol.plan-steps")).to_contain_text("Void order")
+            expect(page.locator("ol.plan-steps")).to_contain_text("INV-2")
             expect(page.locator("dl.pairs", has_text="Orders voided")).to_contain_text("5.00")
             page.screenshot(path=SCREENSHOT, full_page=True)
 
@@ -126,7 +143,7 @@ def test_manager_previews_approves_and_sees_the_group_fixed(server):
             expect(page.locator("#result h2")).to_have_text("The fix is applied", timeout=30_000)
             expect(page.locator("h1 .badge")).to_have_text("applied")
 
-            page.click(f"table.actions-list a[href='/duplicates/{group_id}']")
+            page.click(f"ol.plan-steps a[href='/duplicates/{group_id}']")
             expect(page.locator("h1 .badge")).to_have_text("fixed")
             expect(page.locator("button:has-text('Preview fix')")).to_have_count(0)
             page.click(f"table.compare a[href='/orders/{orders['L2']}']")
@@ -142,3 +159,62 @@ def test_manager_previews_approves_and_sees_the_group_fixed(server):
             assert f"fix-apply-{plan_id}" in worker.output()
         finally:
             browser.close()
+
+
+def sign_in(page, url: str) -> None:
+    page.goto(url)
+    page.fill("#email", EMAIL)
+    page.fill("#password", PASSWORD)
+    page.click("button.primary")
+
+
+@pytest.mark.parametrize("locale", ["en-GB", "ar"])
+def test_manager_fixes_every_certain_group_in_one_click_from_the_overview(server, locale):
+    gunicorn, worker, _group_id, _orders, books = server
+    worker.start()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844}, locale=locale)
+            sign_in(page, gunicorn.url + "/")
+            expect(page.locator("html")).to_have_attribute("dir", "rtl" if locale == "ar" else "ltr")
+            page.click("#fix-certain button[type=submit]")
+            expect(page).to_have_url(re.compile(r"/fix-plans/\d+$"))
+            expect(page.locator("section.approve button[type=submit]")).to_have_count(1, timeout=30_000)
+            # One summary, per till (the legacy tills OLD-1, OLD-4, OLD-5), then the steps, then one Approve.
+            expect(page.locator("#summary table.tills tbody tr")).to_have_count(3)
+            expect(page.locator("#summary table.tills bdi")).to_have_text(["OLD-1", "OLD-4", "OLD-5"])
+            expect(page.locator("ol.plan-steps > li")).not_to_have_count(0)
+            page.screenshot(path=f"/tmp/one-click-{locale}.png", full_page=True)
+            page.click("section.approve button[type=submit]")
+            expect(page.locator("h1 .badge.plan-applied")).to_have_count(1, timeout=30_000)
+            expect(page.locator("#result")).to_be_visible()
+        finally:
+            browser.close()
+    statuses = books.statuses()
+    assert {kind: statuses[kind] for kind in ("same_offline_id", "same_invoice_same_content", "duplicate_lines",
+                                                "duplicate_movements")} == dict.fromkeys(
+        ("same_offline_id", "same_invoice_same_content", "duplicate_lines", "duplicate_movements"), "fixed")
+    assert statuses["suspected_double_entry"] == "open" and statuses["invoice_collision"] == "open"
+
+
+@pytest.mark.parametrize("locale", ["en-GB", "ar"])
+def test_manager_ticks_a_review_group_and_dismisses_it(server, locale):
+    gunicorn, _worker, _group_id, _orders, books = server
+    collision = books.groups["invoice_collision"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale=locale)
+            sign_in(page, gunicorn.url + "/duplicates")
+            box = page.locator(f"#select-group-{collision}")
+            expect(page.locator(f"label[for='select-group-{collision}']")).to_have_count(1)
+            box.check()
+            page.fill("#bulk-reason", "Two customers, checked on the camera")
+            page.click("fieldset.bulk button[value=dismiss]")
+            expect(page.locator(".flash")).to_have_count(1)
+            expect(page.locator(f"#select-group-{collision}")).to_have_count(0)  # the open queue no longer has it
+        finally:
+            browser.close()
+    statuses = books.statuses()
+    assert statuses["invoice_collision"] == "dismissed" and statuses["suspected_double_entry"] == "open"

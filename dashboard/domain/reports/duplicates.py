@@ -6,7 +6,7 @@ domain/duplicates.py and domain/fixes.py and run as jobs where they are long.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -14,19 +14,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from ...extensions import db
-from ...models import Device, DuplicateGroup, DuplicateScan, Fix, FixGroup, FixPlan, Order, Product
+from ...models import Device, DuplicateGroup, DuplicateScan, Fix, FixGroup
 from ...models.duplicates import CERTAIN_KINDS, KINDS
 from ..duplicates import compare_group
 from ..fix_plans import FIXABLE_KINDS, ORDER_KINDS, default_keeper_of
 from ..fixes import latest_fix_of_group
+from .duplicate_rows import GroupDetails, group_details
+from .plans import plan_document, plan_request, plan_status, plan_view, plans  # noqa: F401  (one module for the views)
 from .paging import PER_PAGE, Page, newest_first
 
 GROUP_STATUSES = ("open", "dismissed", "fixed")
 CONFIDENCES = ("certain", "review")
 # The fields compared side by side, in the order the group page shows them.
 COMPARED = ("invoice_number", "receipt_number", "offline_id", "device", "created_at", "cashier", "total", "status")
-# A bulk plan can hold thousands of actions: the page shows this many, the CSV has them all.
-ACTIONS_SHOWN = 2000
 GROUP_IDS_SHOWN = 12
 
 
@@ -38,6 +38,7 @@ class GroupRow:
     status: str
     order_count: int
     detected_at: datetime
+    details: GroupDetails | None = None
 
 
 def duplicate_groups(*, kind: str | None = None, status: str | None = None, confidence: str | None = None,
@@ -54,8 +55,10 @@ def duplicate_groups(*, kind: str | None = None, status: str | None = None, conf
         # Confidence follows from the kind: filtering on the kinds lets ix_duplicate_groups_status_kind serve it.
         kinds = [k for k in KINDS if (k in CERTAIN_KINDS) == (confidence == "certain")]
         stmt = stmt.where(DuplicateGroup.kind.in_(kinds), DuplicateGroup.confidence == confidence)
-    return newest_first(stmt, DuplicateGroup.id, lambda row: GroupRow(*row), before=before, after=after,
+    page = newest_first(stmt, DuplicateGroup.id, lambda row: GroupRow(**row._mapping), before=before, after=after,
                         per_page=per_page)
+    details = group_details(page.items)
+    return Page([replace(row, details=details[row.id]) for row in page.items], page.newer, page.older)
 
 
 def open_certain_count() -> int:
@@ -175,91 +178,6 @@ def _group_fixes(group_id: int) -> list[GroupFix]:
         .join(FixGroup, FixGroup.fix_id == Fix.id).where(FixGroup.group_id == group_id).order_by(Fix.id)).all()
     reverted = _reverted([row.id for row in rows])
     return [GroupFix(*row, reverted=row.id in reverted) for row in rows]
-
-
-@dataclass(frozen=True)
-class PlannedAction:
-    group_id: int | None
-    kind: str
-    type: str  # void_order, void_line, compensate
-    order_id: int | None
-    keep_order_id: int | None
-    invoice_number: str | None
-    keep_invoice_number: str | None
-    order_line_id: int | None
-    movement_id: int | None
-    sku: str | None
-    quantity: str | None
-    amount: str | None
-
-
-@dataclass(frozen=True)
-class PlanView:
-    plan: FixPlan
-    requested: list[tuple[int, int | None]]  # (group id, order to keep) as asked for
-    actions: list[PlannedAction]
-    actions_total: int
-    totals: dict | None
-    stock: list[dict]
-    fix_id: int | None
-    fix_reverted: bool
-
-
-@dataclass(frozen=True)
-class PlanRow:
-    id: int
-    created_at: datetime
-    created_by: str
-    status: str
-    groups: int
-    approved_by: str | None
-
-
-def plans(*, before: int | None = None, after: int | None = None, per_page: int = PER_PAGE) -> Page[PlanRow]:
-    """Fix plans, newest first (ix_fix_plans_created_at), so a preview left waiting can be found again."""
-    stmt = select(FixPlan.id, FixPlan.created_at, FixPlan.created_by, FixPlan.status, FixPlan.request,
-                  FixPlan.approved_by)
-    return newest_first(stmt, FixPlan.id, lambda row: PlanRow(row.id, row.created_at, row.created_by, row.status,
-                                                              len(json.loads(row.request)), row.approved_by),
-                        time_col=FixPlan.created_at, before=before, after=after, per_page=per_page)
-
-
-def plan_request(plan: FixPlan) -> list[tuple[int, int | None]]:
-    """The (group id, order to keep) pairs a plan was asked for."""
-    return [(item["group_id"], item.get("keep_order_id")) for item in json.loads(plan.request)]
-
-
-def plan_status(plan_id: int) -> str | None:
-    """Only the plan's status: what the plan page polls, without reading the plan itself."""
-    return db.session.scalar(select(FixPlan.status).where(FixPlan.id == plan_id))
-
-
-def plan_document(plan_id: int) -> dict | None:
-    """The plan's actions, totals and stock effect as computed by the preview; None until it is ready."""
-    plan = db.session.get(FixPlan, plan_id)
-    return json.loads(plan.plan) if plan is not None and plan.plan else None
-
-
-def plan_view(plan_id: int) -> PlanView | None:
-    """A plan with its actions named for people (invoice numbers, SKUs), and the fix made from it."""
-    plan = db.session.get(FixPlan, plan_id)
-    if plan is None:
-        return None
-    document = json.loads(plan.plan) if plan.plan else {"groups": [], "stock": []}
-    flat = [(g, a) for g in document["groups"] for a in g["actions"]]
-    shown = flat[:ACTIONS_SHOWN]
-    order_ids = {a[key] for _, a in shown for key in ("keep_order_id", "order_id") if a.get(key)}
-    invoices = dict(db.session.execute(select(Order.id, Order.invoice_number).where(Order.id.in_(order_ids))).all())
-    product_ids = {a["product_id"] for _, a in shown if a.get("product_id")}
-    skus = dict(db.session.execute(select(Product.id, Product.sku).where(Product.id.in_(product_ids))).all())
-    actions = [PlannedAction(
-        g["group_id"], g["kind"], a["type"], a.get("order_id"), a.get("keep_order_id"),
-        a.get("invoice_number") or invoices.get(a.get("order_id")), invoices.get(a.get("keep_order_id")),
-        a.get("order_line_id"), a.get("movement_id"), a.get("sku") or skus.get(a.get("product_id")),
-        a.get("quantity", a.get("units")), a.get("amount", a.get("total"))) for g, a in shown]
-    fix = db.session.execute(select(Fix.id).where(Fix.plan_id == plan_id)).scalar()
-    return PlanView(plan, plan_request(plan), actions, len(flat), document.get("totals"), document["stock"], fix,
-                    bool(fix and _reverted([fix])))
 
 
 @dataclass(frozen=True)

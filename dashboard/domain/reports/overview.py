@@ -168,9 +168,9 @@ def sales_today(since: datetime) -> SalesToday:
 
 
 def counted_twice() -> list[CountedTwice]:
-    """What the open order-level groups count twice, by confidence. The order a fix keeps by default is
-    the group's earliest completed sale (created_at, id), as domain/fix_plans.py plans it; every other
-    completed order of the group is money counted twice. Open groups are few (ix_duplicate_groups_status_kind)."""
+    """What the open order-level groups count twice, by confidence: every completed order of a group but
+    one. The copies of a group share their basket, so the amount is the same whichever copy a fix keeps
+    (domain/fix_plans.default_keeper). Open groups are few (ix_duplicate_groups_status_kind)."""
     # DISTINCT: a rescan adds a group's order members again (NULL order_line_id escapes the unique key).
     members = (
         select(DuplicateGroup.id.label("group_id"), DuplicateGroup.confidence, Order.id.label("order_id"),
