@@ -1,7 +1,7 @@
 """review actions: discarded plans, one computing preview per selection
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-29 23:30:00
 
 """
