@@ -70,13 +70,13 @@ def test_one_click_from_the_overview_fixes_every_certain_group_with_a_summary_pe
     assert "4 groups fixed:" in summary and "2 orders voided," in summary and "1 extra line voided," in summary
     assert "10.20 of sales taken out of the books and 5 units of stock given back." in summary
     # Per till: what is voided, the money and the stock given back (legacy tills are named OLD-n).
-    assert till_rows(html) == {"OLD-1": ["2", "7.00", "3"], "OLD-4": ["0 + 1 line", "3.20", "1"],
-                               "OLD-5": ["0", "0.00", "1"]}
+    assert till_rows(html) == {"OLD-1": ["2", "€7.00", "3"], "OLD-4": ["0 + 1 line", "€3.20", "1"],
+                               "OLD-5": ["0", "€0.00", "1"]}
     # The summary leads, the steps follow as sentences, and the single Approve comes after the list.
     assert html.index('id="summary"') < html.index('<ol class="plan-steps">') < html.index("Approve and apply")
     assert html.count("Approve and apply") == 1
     l2 = books.orders["L2"]
-    assert re.search(rf'Void order <a href="/orders/{l2}">#{l2}</a> — receipt <bdi>[^<]+</bdi>, 5.00, '
+    assert re.search(rf'Void order <a href="/orders/{l2}">#{l2}</a> — receipt <bdi>[^<]+</bdi>, €5.00, '
                      rf'2 × <bdi>[^<]+</bdi> — keep <a href="/orders/{books.orders["L1"]}">', html)
     plan = db.session.get(FixPlan, plan_id)
     post_form(manager, f"/fix-plans/{plan_id}/approve", {"plan_id": plan_id, "plan_hash": plan.plan_hash},
