@@ -244,10 +244,10 @@ def test_queue_rows_show_till_receipts_amount_gap_and_money_at_stake(app, signed
     rows = {int(m.group(1)): m.group(0) for m in re.finditer(
         r'<tr>\s*<td><a href="/duplicates/(\d+)">.*?</tr>', html, re.S)}
     double = rows[books.groups["suspected_double_entry"]]
-    assert "<bdi>OLD-3</bdi>" in double and "<td>90 seconds</td>" in double and '<td class="num">5.00</td>' in double
-    assert double.count('<td class="num">5.00</td>') == 2  # the amount, and the money a fix would remove
+    assert "<bdi>OLD-3</bdi>" in double and "<td>90 seconds</td>" in double and '<td class="num">€5.00</td>' in double
+    assert double.count('<td class="num">€5.00</td>') == 2  # the amount, and the money a fix would remove
     lines = rows[books.groups["duplicate_lines"]]
-    assert "<bdi>OLD-4</bdi>" in lines and '<td class="num">3.20</td>' in lines
+    assert "<bdi>OLD-4</bdi>" in lines and '<td class="num">€3.20</td>' in lines
     collision = rows[books.groups["invoice_collision"]]
     assert "<bdi>OLD-1</bdi>, <bdi>OLD-2</bdi>" in collision and '<td class="num">—</td>' in collision
     assert 'type="checkbox"' not in html  # a viewer cannot act on groups
