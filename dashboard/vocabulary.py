@@ -189,6 +189,8 @@ class AuditAction(StrEnum):
     DEVICE_ROTATE = "device.rotate"
     USER_CREATE = "user.create"
     USER_DEACTIVATE = "user.deactivate"
+    USER_ROLE = "user.role"
+    USER_PASSWORD = "user.password"
 
 
 def sql_in(column: str, values) -> str:

@@ -108,3 +108,12 @@ def test_demo_catalog_loads_the_bakery_items_once(app):
     db.session.expire_all()
     assert db.session.scalar(select(Product.stock_quantity).where(Product.sku == "COFFEE")) == Decimal(7)
     assert db.session.scalar(select(func.count(Product.id))) == len(products)
+
+
+def test_users_create_applies_the_password_rule(app):
+    for weak, reason in [("aaaaaaaaaaaa", "one character repeated"), ("v@shop.example", "email address"),
+                         ("qwertyuiop", "most common")]:
+        result = run(app, "users", "create", "v@shop.example", "--role", "viewer", "--password-stdin",
+                     input=weak + "\n")
+        assert result.exit_code != 0 and reason in result.output, (weak, result.output)
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
