@@ -136,3 +136,18 @@ def test_deactivation_ends_the_sessions_even_if_reactivated(app, people, signed_
     db.session.execute(User.__table__.update().where(User.__table__.c.id == viewer_id).values(active=True))
     db.session.commit()
     assert viewer.get("/").status_code == 302
+
+
+def test_the_users_form_applies_the_password_rule(signed_in):
+    admin = signed_in("admin")
+    for weak, message in [("new@example.com", "must not be the email address"),
+                          ("bbbbbbbbbbbb", "one character repeated"), ("iloveyou12", None)]:
+        response = post_form(admin, "/users", {"email": "new@example.com", "password": weak, "role": "viewer"},
+                             token_from="/users")
+        assert response.status_code == 400, weak
+        if message:
+            assert message in response.get_data(as_text=True)
+    assert db.session.scalar(select(User.id).where(User.email == "new@example.com")) is None
+    response = post_form(admin, "/users", {"email": "new@example.com", "password": NEW_PASSWORD, "role": "viewer"},
+                         token_from="/users")
+    assert response.status_code == 302
