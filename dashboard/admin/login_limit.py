@@ -33,11 +33,19 @@ _COUNT_ATTEMPT = """
 local allowed = 1
 for i, key in ipairs(KEYS) do
   local count = redis.call('INCR', key)
-  if count == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+  if redis.call('TTL', key) == -1 then redis.call('EXPIRE', key, ARGV[1]) end
   local limit = tonumber(ARGV[i + 1])
   if limit > 0 and count > limit then allowed = 0 end
 end
 return allowed
+"""
+
+# KEYS: this email from this address, this email, this address. The address's count goes down by
+# one only while it lives and is above zero, so a window that ended meanwhile is not made negative.
+_GIVE_BACK = """
+redis.call('DEL', KEYS[1], KEYS[2])
+local count = tonumber(redis.call('GET', KEYS[3]) or '0')
+if count > 0 then redis.call('DECR', KEYS[3]) end
 """
 
 
@@ -69,11 +77,7 @@ def attempt(email: str, address: str) -> bool:
 
 def succeeded(email: str, address: str) -> None:
     """The password was right: this attempt was no failure, and the email's failures are forgotten."""
-    pair, account, by_address = _keys(email, address)
     try:
-        pipe = get_redis().pipeline()
-        pipe.delete(pair, account)
-        pipe.decr(by_address)
-        pipe.execute()
+        get_redis().eval(_GIVE_BACK, 3, *_keys(email, address))
     except (redis.RedisError, OSError) as exc:
         log.warning("sign-in failures not cleared, Redis unavailable: %s", exc)

@@ -72,3 +72,19 @@ def test_right_password_clears_the_account_count(app, people):
         response = login(app.test_client(), people["admin"], "a wrong guess",
                          environ_base={"REMOTE_ADDR": f"10.0.2.{n}"})
         assert response.status_code == 401
+
+
+def test_every_counter_expires(app, people):
+    """No counter outlives its window, even one given back after its window ended."""
+    from dashboard.redis_conn import get_redis
+    login(app.test_client(), people["admin"], "a wrong guess")
+    connection = get_redis()
+    keys = connection.keys("tillsync:login-failures:*")
+    assert len(keys) == 3
+    for key in keys:  # as if the window ended between the attempt and the right password
+        connection.delete(key)
+    assert login(app.test_client(), people["admin"]).status_code == 302
+    login(app.test_client(), people["viewer"], "a wrong guess")
+    keys = connection.keys("tillsync:login-failures:*")
+    assert keys and all(0 < connection.ttl(key) <= app.config["LOGIN_FAILURE_WINDOW_SECONDS"] for key in keys)
+    assert all(int(connection.get(key)) >= 0 for key in keys)
