@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_ngettext
+from flask_babel import gettext, ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, RadioField, SelectField, StringField, TextAreaField
@@ -32,14 +32,16 @@ class DeviceForm(FlaskForm):
     name = StringField(_l("Till name"), validators=[DataRequired(), Length(max=100)])
 
 
-# The domain's password rule (domain/passwords.py), in the reader's language.
-PASSWORD_PROBLEMS = {
-    PasswordProblem.TOO_SHORT: lazy_ngettext("The password needs at least %(num)d character.",
-                                            "The password needs at least %(num)d characters.", MIN_PASSWORD_LENGTH),
-    PasswordProblem.ONE_CHARACTER: _l("The password must not be one character repeated."),
-    PasswordProblem.LIKE_EMAIL: _l("The password must not be the email address or the part before the @."),
-    PasswordProblem.COMMON: _l("This password is one of the most common ones; choose another."),
-}
+def password_message(problem: PasswordProblem) -> str:
+    """The domain's password rule (domain/passwords.py), in the reader's language."""
+    if problem is PasswordProblem.TOO_SHORT:
+        return ngettext("The password needs at least %(num)d character.",
+                        "The password needs at least %(num)d characters.", MIN_PASSWORD_LENGTH)
+    return {
+        PasswordProblem.ONE_CHARACTER: gettext("The password must not be one character repeated."),
+        PasswordProblem.LIKE_EMAIL: gettext("The password must not be the email address or the part before the @."),
+        PasswordProblem.COMMON: gettext("This password is one of the most common ones; choose another."),
+    }[problem]
 
 
 def password_rule(email_field: str | None = None):
@@ -51,7 +53,7 @@ def password_rule(email_field: str | None = None):
             email = current_user.email
         problem = passwords.problem(field.data or "", email)
         if problem is not None:
-            raise ValidationError(PASSWORD_PROBLEMS[problem])
+            raise ValidationError(password_message(problem))
     return check
 
 

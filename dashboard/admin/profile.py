@@ -11,7 +11,7 @@ from ..extensions import db
 from . import bp
 from .access import public, role_required
 from .auth import safe_next
-from .forms import PASSWORD_PROBLEMS, LanguageForm, PasswordChangeForm
+from .forms import LanguageForm, PasswordChangeForm, password_message
 
 
 @bp.route("/profile", methods=["GET", "POST"])
@@ -53,7 +53,7 @@ def change_password():
             form.current_password.errors.append(_("The current password is wrong."))
             return _password_page(form, 400)
         except users.WeakPassword as exc:
-            form.new_password.errors.append(PASSWORD_PROBLEMS[exc.problem])
+            form.new_password.errors.append(password_message(exc.problem))
             return _password_page(form, 400)
         # The change ended every session, this one too; this browser gets a new one in the new generation.
         db.session.refresh(current_user)
