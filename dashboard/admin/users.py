@@ -9,8 +9,8 @@ from ..domain import reports, user_admin
 from ..domain.users import UserError
 from . import bp
 from .access import role_required
-from .labels import label
 from .forms import ROLE_CHOICES, RoleForm, UserForm
+from .labels import label
 from .params import page_arg
 
 

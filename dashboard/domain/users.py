@@ -11,7 +11,6 @@ from ..extensions import db
 from ..models import User
 from ..models.users import ROLES
 from . import audit, passwords
-from .passwords import MIN_PASSWORD_LENGTH  # noqa: F401 - the forms read it from here
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
