@@ -112,6 +112,8 @@ def load_settings(instance_path: str) -> dict:
         # per email and address; the time zone that decides what "today" is.
         "TILL_STALE_MINUTES": _int("TILL_STALE_MINUTES", 60),
         "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
+        "LOGIN_MAX_FAILURES_PER_ACCOUNT": _int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 20),
+        "LOGIN_MAX_FAILURES_PER_ADDRESS": _int("LOGIN_MAX_FAILURES_PER_ADDRESS", 50),
         "LOGIN_FAILURE_WINDOW_SECONDS": _int("LOGIN_FAILURE_WINDOW_SECONDS", 900),
         "BABEL_DEFAULT_TIMEZONE": time_zone_name(os.environ.get("DASHBOARD_TIMEZONE")),
         # The shop's currency: every amount on the dashboard and in the CSV exports is in it.

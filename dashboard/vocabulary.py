@@ -199,6 +199,8 @@ class AuditAction(StrEnum):
     DEVICE_ROTATE = "device.rotate"
     USER_CREATE = "user.create"
     USER_DEACTIVATE = "user.deactivate"
+    USER_ROLE = "user.role"
+    USER_PASSWORD = "user.password"
     REPROCESS_SALE = "reprocess_sale"
     HANDLE_SKIPPED_SALE = "handle_skipped_sale"
 

@@ -108,3 +108,25 @@ def test_demo_catalog_loads_the_bakery_items_once(app):
     db.session.expire_all()
     assert db.session.scalar(select(Product.stock_quantity).where(Product.sku == "COFFEE")) == Decimal(7)
     assert db.session.scalar(select(func.count(Product.id))) == len(products)
+
+
+def test_users_create_applies_the_password_rule(app):
+    for weak, reason in [("aaaaaaaaaaaa", "one character repeated"), ("v@shop.example", "email address"),
+                         ("qwertyuiop", "most common")]:
+        result = run(app, "users", "create", "v@shop.example", "--role", "viewer", "--password-stdin",
+                     input=weak + "\n")
+        assert result.exit_code != 0 and reason in result.output, (weak, result.output)
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_device_commands_are_audited_as_the_dashboards_are(app):
+    token = run(app, "devices", "add", "T11").output.strip().splitlines()[-1]
+    run(app, "devices", "revoke", "T11")
+    run(app, "devices", "revoke", "T11")  # already revoked: nothing changes, nothing recorded
+    run(app, "devices", "rotate", "T11")
+    device_id = db.session.scalar(select(Device.id).where(Device.name == "T11"))
+    entries = db.session.execute(select(AuditEntry.actor, AuditEntry.action, AuditEntry.target_id)
+                                 .order_by(AuditEntry.id)).all()
+    assert [tuple(entry) for entry in entries] == [("cli", "device.add", device_id), ("cli", "device.revoke", device_id),
+                                                   ("cli", "device.rotate", device_id)]
+    assert all(token not in (details or "") for details in db.session.scalars(select(AuditEntry.details)))

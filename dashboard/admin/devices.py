@@ -5,7 +5,8 @@ from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..domain import device_admin, reports
+from ..domain import devices as tills  # the view "devices" takes the module's name
+from ..domain import reports
 from ..domain.devices import DeviceError
 from . import bp
 from .access import role_required
@@ -32,12 +33,12 @@ def add_device():
     if not form.validate_on_submit():
         return _list_page(form, 400)
     try:
-        device_id, token = device_admin.add_device(form.name.data, actor=current_user.email)
+        issued = tills.register_device(form.name.data, actor=current_user.email)
     except DeviceError as exc:
         flash(_("The till was not added: %(reason)s", reason=str(exc)), "error")
         return _list_page(form, 400)
-    return render_template("admin/device_token.html", name=form.name.data.strip(), token=token,
-                           device_id=device_id, rotated=False)
+    return render_template("admin/device_token.html", name=issued.name, token=issued.token,
+                           device_id=issued.device_id, rotated=False)
 
 
 @bp.post("/devices/<int:device_id>/revoke")
@@ -45,7 +46,7 @@ def add_device():
 def revoke_device(device_id: int):
     """Refuse the till's token from now on; its sales stay."""
     try:
-        name = device_admin.revoke_device(device_id, actor=current_user.email)
+        name = tills.revoke_device(device_id, actor=current_user.email)
     except DeviceError as exc:
         flash(_("The till was not revoked: %(reason)s", reason=str(exc)), "error")
     else:
@@ -58,8 +59,9 @@ def revoke_device(device_id: int):
 def rotate_device(device_id: int):
     """Give the till a new token (the old one stops working) and show it once."""
     try:
-        name, token = device_admin.rotate_token(device_id, actor=current_user.email)
+        issued = tills.reissue_token(device_id, actor=current_user.email)
     except DeviceError as exc:
         flash(_("No new token was made: %(reason)s", reason=str(exc)), "error")
         return redirect(url_for("admin.devices"))
-    return render_template("admin/device_token.html", name=name, token=token, device_id=device_id, rotated=True)
+    return render_template("admin/device_token.html", name=issued.name, token=issued.token, device_id=device_id,
+                           rotated=True)

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import gettext, ngettext
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import (HiddenField, PasswordField, RadioField, SelectField, SelectMultipleField, StringField,
                      TextAreaField)
-from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
 
-from ..domain.users import MIN_PASSWORD_LENGTH
+from ..domain import passwords
+from ..domain.passwords import MIN_PASSWORD_LENGTH, PasswordProblem
 from ..vocabulary import ROLE_RANK
 from .labels import choices
 
@@ -30,12 +33,52 @@ class DeviceForm(FlaskForm):
     name = StringField(_l("Till name"), validators=[DataRequired(), Length(max=100)])
 
 
+def password_message(problem: PasswordProblem) -> str:
+    """The domain's password rule (domain/passwords.py), in the reader's language."""
+    if problem is PasswordProblem.TOO_SHORT:
+        return ngettext("The password needs at least %(num)d character.",
+                        "The password needs at least %(num)d characters.", MIN_PASSWORD_LENGTH)
+    return {
+        PasswordProblem.ONE_CHARACTER: gettext("The password must not be one character repeated."),
+        PasswordProblem.LIKE_EMAIL: gettext("The password must not be the email address or the part before the @."),
+        PasswordProblem.COMMON: gettext("This password is one of the most common ones; choose another."),
+    }[problem]
+
+
+def password_rule(email_field: str | None = None):
+    """A validator applying the domain's one password rule; the email is the form's field or the signed-in user's."""
+    def check(form, field):
+        if email_field is not None:
+            email = getattr(form, email_field).data or ""
+        else:
+            email = current_user.email
+        problem = passwords.problem(field.data or "", email)
+        if problem is not None:
+            raise ValidationError(password_message(problem))
+    return check
+
+
+def _role_field():
+    return SelectField(_l("Role"), choices=[SelectChoice(value, label) for value, label in ROLE_CHOICES],
+                       default="viewer")
+
+
 class UserForm(FlaskForm):
     # The domain checks the address itself (email_validator is not a dependency).
     email = StringField(_l("Email"), validators=[DataRequired(), Length(max=254)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)])
-    role = SelectField(_l("Role"), choices=[SelectChoice(value, label) for value, label in ROLE_CHOICES],
-                       default="viewer")
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024), password_rule("email")])
+    role = _role_field()
+
+
+class RoleForm(FlaskForm):
+    role = _role_field()
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=1024)])
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024), password_rule()])
+    new_password_again = PasswordField(_l("New password again"), validators=[
+        DataRequired(), EqualTo("new_password", message=_l("The two new passwords differ."))])
 
 
 class LanguageForm(FlaskForm):

@@ -208,6 +208,8 @@ AUDIT_ACTION: Words = {
     v.AuditAction.DEVICE_ROTATE: (_l("till token replaced"), _l("A till was given a new token.")),
     v.AuditAction.USER_CREATE: (_l("user added"), _l("A dashboard user was created.")),
     v.AuditAction.USER_DEACTIVATE: (_l("user deactivated"), _l("A dashboard user can no longer sign in.")),
+    v.AuditAction.USER_ROLE: (_l("role changed"), _l("A dashboard user was given another role and signed out everywhere.")),
+    v.AuditAction.USER_PASSWORD: (_l("password changed"), _l("A dashboard user changed their password and was signed out everywhere else.")),
     v.AuditAction.REPROCESS_SALE: (_l("skipped sale re-processed"),
                                    _l("A rejected sale was stored again from what the till sent, or refused again.")),
     v.AuditAction.HANDLE_SKIPPED_SALE: (_l("skipped sale handled"),

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_user
 
-from ..domain import user_admin
+from ..domain import user_admin, users
+from ..domain.passwords import MIN_PASSWORD_LENGTH
+from ..extensions import db
 from . import bp
 from .access import public, role_required
 from .auth import safe_next
-from .forms import LanguageForm
+from .forms import LanguageForm, PasswordChangeForm, password_message
 
 
 @bp.route("/profile", methods=["GET", "POST"])
@@ -36,3 +38,30 @@ def set_language():
         else:
             session["locale"] = locale
     return redirect(safe_next(request.form.get("next")))
+
+
+@bp.route("/profile/password", methods=["GET", "POST"])
+@role_required("viewer")
+def change_password():
+    """Change my password: the current one, then the new one twice. Every other session of mine ends."""
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        try:
+            users.change_password(current_user.id, form.current_password.data, form.new_password.data,
+                                  actor=current_user.email)
+        except users.WrongPassword:
+            form.current_password.errors.append(_("The current password is wrong."))
+            return _password_page(form, 400)
+        except users.WeakPassword as exc:
+            form.new_password.errors.append(password_message(exc.problem))
+            return _password_page(form, 400)
+        # The change ended every session, this one too; this browser gets a new one in the new generation.
+        db.session.refresh(current_user)
+        login_user(current_user._get_current_object())
+        flash(_("Your password is changed. You are signed out everywhere else."), "info")
+        return redirect(url_for("admin.profile"))
+    return _password_page(form, 400 if form.is_submitted() else 200)
+
+
+def _password_page(form: PasswordChangeForm, status: int):
+    return render_template("admin/password.html", form=form, min_length=MIN_PASSWORD_LENGTH), status

@@ -1,4 +1,4 @@
-"""Dashboard users: list, create with a role, deactivate (admins only; every change is audited)."""
+"""Dashboard users: list, create with a role, change a role, deactivate (admins only; every change is audited)."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
@@ -9,12 +9,14 @@ from ..domain import reports, user_admin
 from ..domain.users import UserError
 from . import bp
 from .access import role_required
-from .forms import UserForm
+from .forms import ROLE_CHOICES, RoleForm, UserForm
+from .labels import label
 from .params import page_arg
 
 
 def _list_page(form: UserForm, status: int = 200):
-    return render_template("admin/users.html", form=form, page=reports.users(page=page_arg())), status
+    return render_template("admin/users.html", form=form, role_choices=ROLE_CHOICES,
+                           page=reports.users(page=page_arg())), status
 
 
 @bp.get("/users")
@@ -50,4 +52,22 @@ def deactivate_user(user_id: int):
         flash(_("The user was not deactivated: %(reason)s", reason=str(exc)), "error")
     else:
         flash(_("User %(email)s can no longer sign in.", email=email), "info")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/role")
+@role_required("admin")
+def set_role(user_id: int):
+    """Give a user another role; they are signed out everywhere and sign in again with it."""
+    form = RoleForm()
+    if not form.validate_on_submit():
+        flash(_("The role was not changed: choose one of the roles."), "error")
+        return redirect(url_for("admin.users"))
+    try:
+        email = user_admin.set_role(user_id, form.role.data, actor_id=current_user.id, actor=current_user.email)
+    except UserError as exc:
+        flash(_("The role was not changed: %(reason)s", reason=str(exc)), "error")
+    else:
+        flash(_("User %(email)s now has the role %(role)s and is signed out everywhere.", email=email,
+                role=label(form.role.data, "role")), "info")
     return redirect(url_for("admin.users"))

@@ -21,7 +21,8 @@ def register_tills(count: int, seed: int) -> list[SimTill]:
     tills = []
     for number in range(1, count + 1):
         name = f"SIM-{seed}-T{number:02d}"
-        token = devices.rotate_token(name) if name in known else devices.add_device(name)
+        token = (devices.rotate_token(name, actor="simulator") if name in known
+                 else devices.add_device(name, actor="simulator"))
         tills.append(SimTill(name, token))
     return tills
 

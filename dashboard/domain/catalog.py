@@ -13,6 +13,7 @@ from ..database import run_write
 from ..extensions import db
 from ..models import Product, StockMovement
 from .money import MAX_MONEY, MAX_QUANTITY, NumberError, parse_decimal
+from .text import describe_character, hidden_character
 
 CSV_HEADER = ["sku", "name", "price", "stock_quantity"]
 
@@ -47,6 +48,9 @@ def read_products_csv(text: str) -> list[ProductRow]:
             name = (record["name"] or "").strip()
             if not sku or len(sku) > 64:
                 raise CatalogError("sku must have 1 to 64 characters")
+            if (hidden := hidden_character(sku)) is not None:
+                raise CatalogError(f"sku contains an invisible, control or direction-changing character: "
+                                   f"{describe_character(hidden)}")
             if not name or len(name) > 200:
                 raise CatalogError("name must have 1 to 200 characters")
             if sku in seen:

@@ -1,4 +1,11 @@
-"""Registering tills and checking their bearer tokens."""
+"""Registering tills, giving them new tokens, revoking them, and checking their bearer tokens.
+
+The one code path for device administration: the dashboard (actor = the admin's email),
+`flask devices ...` (actor "cli") and the simulator (actor "simulator") all call these,
+so every change is checked alike and audited in the transaction that makes it (never
+stored without its record, nor the record without the change). The token itself is
+never audited or stored: only its hash is kept.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -12,7 +19,10 @@ from ..database import run_write
 from ..extensions import db
 from ..models import Device
 from ..models.types import utcnow
-from .text import is_storable
+from . import audit
+from .text import describe_character, hidden_character, is_storable
+
+MAX_NAME_LENGTH = 100
 
 
 class DeviceError(ValueError):
@@ -27,52 +37,84 @@ class DeviceInfo:
     last_seen_at: datetime | None
 
 
+@dataclass(frozen=True)
+class IssuedToken:
+    """A till's new token, to be shown once and never again."""
+    device_id: int
+    name: str
+    token: str
+
+
 def hash_token(token: str) -> str:
     """Tokens are 256 random bits, so a plain SHA-256 is enough and lets us look them up by index."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _info(device: Device) -> DeviceInfo:
-    return DeviceInfo(device.id, device.name, device.revoked_at is not None, device.last_seen_at)
-
-
-def add_device(name: str) -> str:
-    """Register a till and return its new token; only its hash is stored."""
+def check_name(name: str) -> str:
+    """The name as stored (trimmed), or DeviceError: 1 to 100 characters a person can read as they are."""
     name = name.strip()
-    if not name or len(name) > 100 or not is_storable(name):
-        raise DeviceError("a device name must have 1 to 100 characters (no NUL or unpaired surrogates)")
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise DeviceError(f"a device name must have 1 to {MAX_NAME_LENGTH} characters")
+    if not is_storable(name):
+        raise DeviceError("a device name must not contain a NUL or an unpaired surrogate character")
+    if (hidden := hidden_character(name)) is not None:
+        raise DeviceError("a device name must not contain an invisible, control or direction-changing "
+                          f"character: {describe_character(hidden)}")
+    return name
+
+
+def register_device(name: str, *, actor: str) -> IssuedToken:
+    """Register a till (audited as done by actor); returns its id, name and token."""
+    name = check_name(name)
     token = secrets.token_urlsafe(32)
 
-    def unit():
+    def unit() -> int:
         if db.session.scalar(select(Device.id).where(Device.name == name)) is not None:
             raise DeviceError(f"a device named '{name}' exists already")
-        db.session.add(Device(name=name, token_hash=hash_token(token)))
+        device = Device(name=name, token_hash=hash_token(token))
+        db.session.add(device)
+        db.session.flush()
+        audit.record(actor, "device.add", "device", device.id, name=name)
+        return device.id
 
-    run_write(unit)
-    return token
+    return IssuedToken(run_write(unit), name, token)
 
 
-def rotate_token(name: str) -> str:
-    """Give a till a new token (the old one stops working) and return it."""
+def add_device(name: str, *, actor: str = "cli") -> str:
+    """Register a till and return only its token (the command line and the tests' short form)."""
+    return register_device(name, actor=actor).token
+
+
+def reissue_token(device: int | str, *, actor: str) -> IssuedToken:
+    """Give a till, by id or name, a new token: the old one stops working, a revoked till is back in service."""
     token = secrets.token_urlsafe(32)
 
-    def unit():
-        device = _by_name(name)
-        device.token_hash = hash_token(token)
-        device.revoked_at = None
+    def unit() -> IssuedToken:
+        found = _find(device)
+        was_revoked = found.revoked_at is not None
+        found.token_hash = hash_token(token)
+        found.revoked_at = None
+        audit.record(actor, "device.rotate", "device", found.id, name=found.name, was_revoked=was_revoked)
+        return IssuedToken(found.id, found.name, token)
 
-    run_write(unit)
-    return token
+    return run_write(unit)
 
 
-def revoke_device(name: str) -> None:
-    """Refuse the till's token from now on (403); its sales stay."""
-    def unit():
-        device = _by_name(name)
-        if device.revoked_at is None:
-            device.revoked_at = utcnow()
+def rotate_token(device: int | str, *, actor: str = "cli") -> str:
+    """Give a till a new token and return only the token."""
+    return reissue_token(device, actor=actor).token
 
-    run_write(unit)
+
+def revoke_device(device: int | str, *, actor: str = "cli") -> str:
+    """Refuse the till's token from now on (403); its sales stay. Returns the device's name."""
+    def unit() -> str:
+        found = _find(device)
+        if found.revoked_at is None:
+            found.revoked_at = utcnow()
+            audit.record(actor, "device.revoke", "device", found.id, name=found.name)
+        return found.name
+
+    return run_write(unit)
 
 
 def list_devices() -> list[DeviceInfo]:
@@ -86,8 +128,18 @@ def find_by_token(token: str) -> DeviceInfo | None:
     return _info(device) if device else None
 
 
-def _by_name(name: str) -> Device:
-    device = db.session.scalar(select(Device).where(Device.name == name))
-    if device is None:
-        raise DeviceError(f"no device named '{name}'")
-    return device
+def _info(device: Device) -> DeviceInfo:
+    return DeviceInfo(device.id, device.name, device.revoked_at is not None, device.last_seen_at)
+
+
+def _find(device: int | str) -> Device:
+    """A device by id (the dashboard's links) or by name (the command line's argument)."""
+    if isinstance(device, int):
+        found = db.session.get(Device, device) if 0 < device < 2**31 else None
+        if found is None:
+            raise DeviceError(f"no device with id {device}")
+        return found
+    found = db.session.scalar(select(Device).where(Device.name == device))
+    if found is None:
+        raise DeviceError(f"no device named '{device}'")
+    return found

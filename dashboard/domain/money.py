@@ -4,7 +4,8 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-_DECIMAL_TEXT = re.compile(r"^-?\d{1,15}(\.\d{1,30})?$")
+# ASCII digits only: Python's \d and Decimal() also take "١" (Arabic-Indic one) and other scripts' digits.
+_DECIMAL_TEXT = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,30})?")
 CENT = Decimal("0.01")
 
 # Far beyond any real sale, and within the columns' precision (14 digits).
@@ -22,7 +23,7 @@ def parse_decimal(value: object, *, places: int, limit: Decimal) -> Decimal:
         raise NumberError("must be a decimal number")
     if isinstance(value, str):
         text = value.strip()
-        if not _DECIMAL_TEXT.match(text):
+        if not _DECIMAL_TEXT.fullmatch(text):
             raise NumberError(f"'{value[:30]}' is not a decimal number")
         number = Decimal(text)
     elif isinstance(value, (int, Decimal)):

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from .money import MAX_MONEY, MAX_QUANTITY, NumberError, canonical, parse_decimal, round_money
-from .text import is_storable
+from .text import describe_character, hidden_character, is_storable
 
 # Timestamps outside this window are a till with a broken clock, not a sale.
 EARLIEST_SALE = datetime(2000, 1, 1, tzinfo=timezone.utc)
@@ -106,7 +106,12 @@ def _text(raw: dict, key: str, *, max_len: int, required: bool, where: str = "")
         raise _Invalid("invalid_order", f"{where}{key} is longer than {max_len} characters")
     if not is_storable(value):
         raise _Invalid("invalid_order", f"{where}{key} contains a NUL or an unpaired surrogate character")
-    return value.strip()
+    value = value.strip()
+    hidden = hidden_character(value)
+    if hidden is not None:
+        raise _Invalid("invalid_order", f"{where}{key} contains an invisible, control or direction-changing "
+                                        f"character: {describe_character(hidden)}")
+    return value
 
 
 def _number(raw: dict, key: str, *, places: int, limit: Decimal, where: str = "") -> Decimal:

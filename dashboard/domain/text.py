@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import unicodedata
 
 
 def is_storable(text: str) -> bool:
@@ -57,3 +59,29 @@ def _json_text(raw, *, ensure_ascii: bool) -> str:
         shallow = ({key: value if value is None or isinstance(value, (str, int, float, bool)) else "…"
                     for key, value in raw.items()} if isinstance(raw, dict) else "…")
         return json.dumps(shallow, default=str, ensure_ascii=ensure_ascii)
+
+
+# Identifiers a person reads and compares (receipt numbers, skus, cashier and till names) must show
+# what they are: no control characters, no format characters (category Cf: the bidi overrides and
+# isolates that made "T-\u202e123" display as "T-321", zero-width spaces and joiners, BOM, word
+# joiner, ...), no line or paragraph separators. ASCII text, nearly every identifier, takes the
+# fast path: one precompiled search for C0 controls and DEL.
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def hidden_character(text: str) -> str | None:
+    """The first invisible, control or direction-changing character of an identifier, or None."""
+    if text.isascii():
+        found = _ASCII_CONTROL.search(text)
+        return found.group() if found else None
+    for character in text:
+        if unicodedata.category(character) in _HIDDEN_CATEGORIES:
+            return character
+    return None
+
+
+def describe_character(character: str) -> str:
+    """U+202E (RIGHT-TO-LEFT OVERRIDE): how a message names a character nobody can see."""
+    name = unicodedata.name(character, "")
+    return f"U+{ord(character):04X}" + (f" ({name})" if name else "")

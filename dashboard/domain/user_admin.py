@@ -6,9 +6,10 @@ from sqlalchemy import func, select
 from ..database import run_write
 from ..extensions import db
 from ..models import User
+from ..models.users import ROLES
 from . import audit
 from . import users
-from .users import UserError
+from .users import UserError, bump_generation
 
 LOCALES = ("en", "ar")
 
@@ -36,7 +37,36 @@ def deactivate_user(user_id: int, *, actor_id: int, actor: str) -> str:
                 raise UserError("the last active admin cannot be deactivated")
         if user.active:
             user.active = False
+            bump_generation(user)
             audit.record(actor, "user.deactivate", "user", user.id, email=user.email)
+        return user.email
+
+    return run_write(unit)
+
+
+def set_role(user_id: int, role: str, *, actor_id: int, actor: str) -> str:
+    """Give a user another role; their sessions end, so the new role applies from their next sign-in.
+
+    Returns their email. Nobody changes their own role, and the last active admin stays one.
+    """
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}")
+    if user_id == actor_id:
+        raise UserError("you cannot change your own role")
+
+    def unit() -> str:
+        user = db.session.get(User, user_id)
+        if user is None:
+            raise UserError(f"no user with id {user_id}")
+        if user.role == role:
+            return user.email
+        if user.active and user.role == "admin":
+            admins = db.session.scalar(select(func.count()).where(User.role == "admin", User.active.is_(True)))
+            if admins <= 1:
+                raise UserError("the last active admin must stay an admin")
+        audit.record(actor, "user.role", "user", user.id, email=user.email, old_role=user.role, new_role=role)
+        user.role = role
+        bump_generation(user)
         return user.email
 
     return run_write(unit)

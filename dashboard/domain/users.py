@@ -4,20 +4,38 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..database import run_write
 from ..extensions import db
 from ..models import User
 from ..models.users import ROLES
-from . import audit
+from . import audit, passwords
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MIN_PASSWORD_LENGTH = 10
 
 
 class UserError(ValueError):
     """A user that cannot be created as asked; the message says why."""
+
+
+class WeakPassword(UserError):
+    """A password the rule in passwords.py refuses; `problem` says which part, for a translated message."""
+
+    def __init__(self, problem: passwords.PasswordProblem):
+        super().__init__(passwords.ENGLISH[problem])
+        self.problem = problem
+
+
+class WrongPassword(UserError):
+    """The current password given to change it is not the right one."""
+
+
+def check_password_rule(password: str, email: str) -> None:
+    """Raise WeakPassword when the password is refused for this email."""
+    problem = passwords.problem(password, email)
+    if problem is not None:
+        raise WeakPassword(problem)
 
 
 def create_user(email: str, password: str, role: str, *, actor: str = "cli") -> int:
@@ -27,8 +45,7 @@ def create_user(email: str, password: str, role: str, *, actor: str = "cli") -> 
         raise UserError(f"'{email}' is not an email address")
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    check_password_rule(password, email)
     password_hash = generate_password_hash(password)
 
     def unit() -> int:
@@ -41,3 +58,34 @@ def create_user(email: str, password: str, role: str, *, actor: str = "cli") -> 
         return user.id
 
     return run_write(unit)
+
+
+def end_sessions(user_id: int) -> None:
+    """End every signed-in session of this user, on every browser (see User.session_generation)."""
+    def unit() -> None:
+        user = db.session.get(User, user_id)
+        if user is not None:
+            bump_generation(user)
+
+    run_write(unit)
+
+
+def bump_generation(user: User) -> None:
+    """In the caller's unit of work: every session cookie of this user stops working."""
+    user.session_generation = (user.session_generation or 0) + 1
+
+
+def change_password(user_id: int, current: str, new: str, *, actor: str) -> None:
+    """A person changes their own password; every session they had ends (audited, never the password)."""
+    def unit() -> None:
+        user = db.session.get(User, user_id)
+        if user is None or not user.active:
+            raise UserError(f"no active user with id {user_id}")
+        if not check_password_hash(user.password_hash, current):
+            raise WrongPassword("the current password is wrong")
+        check_password_rule(new, user.email)
+        user.password_hash = generate_password_hash(new)
+        bump_generation(user)
+        audit.record(actor, "user.password", "user", user.id, email=user.email)
+
+    run_write(unit)

@@ -27,4 +27,12 @@ class User(UserMixin, db.Model):
     # "en" or "ar"; None follows the browser's language.
     locale: Mapped[str | None] = mapped_column(String(8))
     active: Mapped[bool] = mapped_column(default=True)
+    # Sessions are signed cookies kept by the browser, so the server cannot delete one. Each
+    # cookie carries the generation it was made in (see get_id); sign-out, a password or role
+    # change and deactivation add one, and every cookie made before (copies too) stops working.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session: the user and the generation it belongs to."""
+        return f"{self.id}:{self.session_generation}"
