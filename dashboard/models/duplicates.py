@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -59,6 +59,9 @@ class DuplicateGroupMember(db.Model):
     __tablename__ = "duplicate_group_members"
     __table_args__ = (
         UniqueConstraint("group_id", "order_id", "order_line_id", name="uq_duplicate_group_members_entry"),
+        # NULLs never conflict: an order-level member (no line) is kept once by this one.
+        Index("uq_duplicate_group_members_order", "group_id", "order_id", unique=True,
+              sqlite_where=text("order_line_id IS NULL"), postgresql_where=text("order_line_id IS NULL")),
         Index("ix_duplicate_group_members_order_id", "order_id"),
     )
 

@@ -88,10 +88,12 @@ def test_scan_finds_each_kind_once_and_leaves_look_alikes(app, legacy):
         assert groups[kind] == [set(legacy_ids)], kind
     flagged = set().union(*(members for sets in groups.values() for members in sets))
     assert not flagged & {"L8b", "L9b", "L11"}
-    # Scanning again finds the same groups, not new ones.
+    members = db.session.scalar(select(func.count(DuplicateGroupMember.id)))
+    # Scanning again finds the same groups, not new ones, and adds no member twice.
     run_json(app, "offline", "cleanup", "--check-duplicates")
     assert db.session.scalar(select(func.count(DuplicateGroup.id))) == len(CASES)
     assert db.session.scalar(select(func.count(DuplicateScan.id))) == 2
+    assert db.session.scalar(select(func.count(DuplicateGroupMember.id))) == members
 
 
 def test_receipt_number_collision_from_sync_is_reported_for_review(app, client, catalog, token, other_token):

@@ -171,10 +171,9 @@ def counted_twice() -> list[CountedTwice]:
     """What the open order-level groups count twice, by confidence: every completed order of a group but
     one. The copies of a group share their basket, so the amount is the same whichever copy a fix keeps
     (domain/fix_plans.default_keeper). Open groups are few (ix_duplicate_groups_status_kind)."""
-    # DISTINCT: a rescan adds a group's order members again (NULL order_line_id escapes the unique key).
     members = (
         select(DuplicateGroup.id.label("group_id"), DuplicateGroup.confidence, Order.id.label("order_id"),
-               Order.created_at, Order.total).distinct()
+               Order.created_at, Order.total)
         .join(DuplicateGroupMember, DuplicateGroupMember.group_id == DuplicateGroup.id)
         .join(Order, Order.id == DuplicateGroupMember.order_id)
         .where(DuplicateGroup.status == "open", DuplicateGroup.kind.in_(ORDER_KINDS),
