@@ -11,6 +11,7 @@ from ..domain.devices import DeviceError
 from . import bp
 from .access import role_required
 from .forms import DeviceForm
+from .i18n import isolated_detail
 from .params import page_arg
 
 
@@ -35,7 +36,7 @@ def add_device():
     try:
         issued = tills.register_device(form.name.data, actor=current_user.email)
     except DeviceError as exc:
-        flash(_("The till was not added: %(reason)s", reason=str(exc)), "error")
+        flash(_("The till was not added: %(reason)s", reason=isolated_detail(str(exc))), "error")
         return _list_page(form, 400)
     return render_template("admin/device_token.html", name=issued.name, token=issued.token,
                            device_id=issued.device_id, rotated=False)
@@ -48,7 +49,7 @@ def revoke_device(device_id: int):
     try:
         name = tills.revoke_device(device_id, actor=current_user.email)
     except DeviceError as exc:
-        flash(_("The till was not revoked: %(reason)s", reason=str(exc)), "error")
+        flash(_("The till was not revoked: %(reason)s", reason=isolated_detail(str(exc))), "error")
     else:
         flash(_("Till %(name)s is revoked: its syncs are refused from now on.", name=name), "info")
     return redirect(url_for("admin.devices"))
@@ -61,7 +62,7 @@ def rotate_device(device_id: int):
     try:
         issued = tills.reissue_token(device_id, actor=current_user.email)
     except DeviceError as exc:
-        flash(_("No new token was made: %(reason)s", reason=str(exc)), "error")
+        flash(_("No new token was made: %(reason)s", reason=isolated_detail(str(exc))), "error")
         return redirect(url_for("admin.devices"))
     return render_template("admin/device_token.html", name=issued.name, token=issued.token, device_id=device_id,
                            rotated=True)

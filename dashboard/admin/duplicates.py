@@ -17,6 +17,7 @@ from . import background, bp
 from .access import role_required
 from .fix_plans import request_preview
 from .forms import BulkGroupsForm, DismissForm, PreviewForm
+from .i18n import isolated_detail
 from .params import int_arg, str_arg
 
 
@@ -78,7 +79,7 @@ def dismiss_duplicate_group(group_id: int):
     try:
         dismiss_group(group_id, form.reason.data, actor=current_user.email)
     except DuplicateError as exc:
-        flash(_("The group was not dismissed: %(reason)s", reason=str(exc)), "error")
+        flash(_("The group was not dismissed: %(reason)s", reason=isolated_detail(str(exc))), "error")
     else:
         flash(_("Group #%(id)s is dismissed as not a duplicate.", id=group_id), "info")
     return redirect(url_for("admin.duplicate_group", group_id=group_id))
@@ -108,7 +109,7 @@ def undo_group_dismissal(group_id: int):
     try:
         undo_dismissal(group_id, actor=current_user.email)
     except DuplicateError as exc:
-        flash(_("The dismissal was not undone: %(reason)s", reason=str(exc)), "error")
+        flash(_("The dismissal was not undone: %(reason)s", reason=isolated_detail(str(exc))), "error")
     else:
         flash(_("Group #%(id)s is open again.", id=group_id), "info")
     return redirect(url_for("admin.duplicate_group", group_id=group_id))
@@ -129,7 +130,7 @@ def act_on_selected_groups():
     try:
         count = dismiss_groups(group_ids, form.reason.data or "", actor=current_user.email)
     except DuplicateError as exc:
-        flash(_("No group was dismissed: %(reason)s", reason=str(exc)), "error")
+        flash(_("No group was dismissed: %(reason)s", reason=isolated_detail(str(exc))), "error")
     else:
         flash(ngettext("%(num)s group is dismissed as not a duplicate.",
                        "%(num)s groups are dismissed as not duplicates.", count), "info")

@@ -12,7 +12,7 @@ from ..jobs.duplicates import enqueue_apply, enqueue_preview
 from . import background, bp
 from .access import role_required
 from .csv_cells import csv_download, safe_csv
-from .i18n import currency
+from .i18n import currency, isolated_detail
 from .forms import ApproveForm
 from .params import int_arg
 
@@ -25,7 +25,7 @@ def request_preview(selection: list[tuple[int, int | None]], back: str):
     try:
         plan_id = request_plan(selection, actor=current_user.email)
     except PlanError as exc:
-        flash(_("No fix was previewed: %(reason)s", reason=str(exc)), "error")
+        flash(_("No fix was previewed: %(reason)s", reason=isolated_detail(str(exc))), "error")
         return redirect(back)
     background.start(enqueue_preview, plan_id)
     return redirect(url_for("admin.fix_plan", plan_id=plan_id))
@@ -95,7 +95,7 @@ def approve_fix_plan(plan_id: int):
                 "Nothing was changed; preview the fix again."), "error")
         return back
     except PlanError as exc:
-        flash(_("Not approved: %(reason)s", reason=str(exc)), "error")
+        flash(_("Not approved: %(reason)s", reason=isolated_detail(str(exc))), "error")
         return back
     if background.start(enqueue_apply, plan_id, current_user.email):
         flash(_("Approved. The fix is being applied."), "info")
@@ -109,7 +109,7 @@ def discard_fix_plan(plan_id: int):
     try:
         discard_plan(plan_id, actor=current_user.email)
     except PlanError as exc:
-        flash(_("The plan was not discarded: %(reason)s", reason=str(exc)), "error")
+        flash(_("The plan was not discarded: %(reason)s", reason=isolated_detail(str(exc))), "error")
     else:
         flash(_("Plan #%(id)s is discarded. Nothing was changed in the books.", id=plan_id), "info")
     return redirect(url_for("admin.fix_plan", plan_id=plan_id))

@@ -10,6 +10,7 @@ from ..domain.fixes import revert_fix
 from ..domain.reports import duplicates as review
 from . import bp
 from .access import role_required
+from .i18n import isolated_detail
 from .params import int_arg
 
 
@@ -37,7 +38,7 @@ def revert(fix_id: int):
     try:
         result = revert_fix(fix_id, actor=current_user.email)
     except PlanError as exc:
-        flash(_("The fix was not reverted: %(reason)s", reason=str(exc)), "error")
+        flash(_("The fix was not reverted: %(reason)s", reason=isolated_detail(str(exc))), "error")
         return redirect(url_for("admin.fixes"))
     if result.already_done:
         flash(_("Fix #%(id)s was already reverted; nothing changed.", id=fix_id), "info")

@@ -78,6 +78,13 @@ def _isolated(text: str) -> str:
     return LRI + text.translate(_DIRECTION_MARKS) + PDI if _right_to_left() else text
 
 
+def isolated_detail(text: str) -> str:
+    """Text from elsewhere (an English error, a till's name) inside a translated sentence, between
+    first-strong isolates (FSI ... PDI) on right-to-left pages, so its own direction cannot reorder the
+    sentence around it."""
+    return "\u2068" + text + PDI if _right_to_left() else text
+
+
 def currency() -> str:
     """The shop's ISO 4217 currency code (DASHBOARD_CURRENCY)."""
     return current_app.config.get("DASHBOARD_CURRENCY", "EUR")

@@ -10,6 +10,7 @@ from ..domain.users import UserError
 from . import bp
 from .access import role_required
 from .forms import ROLE_CHOICES, RoleForm, UserForm
+from .i18n import isolated_detail
 from .labels import label
 from .params import page_arg
 
@@ -36,7 +37,7 @@ def create_user():
     try:
         user_admin.create_user(form.email.data, form.password.data, form.role.data, actor=current_user.email)
     except UserError as exc:
-        flash(_("The user was not created: %(reason)s", reason=str(exc)), "error")
+        flash(_("The user was not created: %(reason)s", reason=isolated_detail(str(exc))), "error")
         return _list_page(form, 400)
     flash(_("User %(email)s created.", email=form.email.data.strip().lower()), "info")
     return redirect(url_for("admin.users"))
@@ -49,7 +50,7 @@ def deactivate_user(user_id: int):
     try:
         email = user_admin.deactivate_user(user_id, actor_id=current_user.id, actor=current_user.email)
     except UserError as exc:
-        flash(_("The user was not deactivated: %(reason)s", reason=str(exc)), "error")
+        flash(_("The user was not deactivated: %(reason)s", reason=isolated_detail(str(exc))), "error")
     else:
         flash(_("User %(email)s can no longer sign in.", email=email), "info")
     return redirect(url_for("admin.users"))
@@ -66,7 +67,7 @@ def set_role(user_id: int):
     try:
         email = user_admin.set_role(user_id, form.role.data, actor_id=current_user.id, actor=current_user.email)
     except UserError as exc:
-        flash(_("The role was not changed: %(reason)s", reason=str(exc)), "error")
+        flash(_("The role was not changed: %(reason)s", reason=isolated_detail(str(exc))), "error")
     else:
         flash(_("User %(email)s now has the role %(role)s and is signed out everywhere.", email=email,
                 role=label(form.role.data, "role")), "info")

@@ -144,3 +144,12 @@ def test_add_device_refuses_hidden_characters_as_the_command_line_does(app, sign
         assert cli.exit_code != 0 and "a device name must not contain" in cli.output, repr(name)
     assert db.session.scalar(select(Device.id).where(Device.name.like("T%09"))) is None
     assert audit_actions() == []
+
+
+def test_an_english_detail_in_an_arabic_message_is_isolated(signed_in, token):
+    """A server's English reason inside a right-to-left sentence sits between isolates, so it cannot
+    reorder the Arabic around it; English pages are left as they are."""
+    admin = signed_in("admin")
+    post_form(admin, "/profile", {"locale": "ar"}, token_from="/profile")
+    html = post_form(admin, "/devices", {"name": "T01"}, token_from="/devices").get_data(as_text=True)
+    assert "\u2068a device named &#39;T01&#39; exists already\u2069" in html
