@@ -6,8 +6,10 @@ from flask import Blueprint
 bp = Blueprint("admin", __name__)
 
 from .i18n import register_template_helpers  # noqa: E402
+from .labels import register_label_filters  # noqa: E402
 
 register_template_helpers(bp)
+register_label_filters(bp)
 
 from . import (auth, devices, duplicates, errors, fix_plans, fixes, jobs, orders, profile,  # noqa: E402,F401
                skipped, sync_logs, users, views)  # routes register on bp

@@ -8,8 +8,7 @@ from flask import abort
 from flask_login import current_user
 
 from ..extensions import login_manager
-
-ROLE_RANK = {"viewer": 1, "manager": 2, "admin": 3}
+from ..vocabulary import ROLE_RANK
 
 
 def has_role(role: str) -> bool:

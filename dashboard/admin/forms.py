@@ -7,6 +7,8 @@ from wtforms import HiddenField, PasswordField, RadioField, SelectField, StringF
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from ..domain.users import MIN_PASSWORD_LENGTH
+from ..vocabulary import ROLE_RANK
+from .labels import choices
 
 try:  # WTForms 3.3 wants choices as SelectChoice; older releases take (value, label) pairs.
     from wtforms.fields.choices import SelectChoice
@@ -14,8 +16,8 @@ except ImportError:  # pragma: no cover
     def SelectChoice(value, label):  # noqa: N802
         return (value, label)
 
-ROLE_LABELS = {"viewer": _l("Viewer (read only)"), "manager": _l("Manager (review and fix)"),
-               "admin": _l("Admin (everything, users and devices)")}
+# Weakest role first, so the safe choice leads the list.
+ROLE_CHOICES = sorted(choices("role"), key=lambda choice: ROLE_RANK[choice[0]])
 
 
 class LoginForm(FlaskForm):
@@ -31,7 +33,7 @@ class UserForm(FlaskForm):
     # The domain checks the address itself (email_validator is not a dependency).
     email = StringField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)])
-    role = SelectField(_l("Role"), choices=[SelectChoice(value, label) for value, label in ROLE_LABELS.items()],
+    role = SelectField(_l("Role"), choices=[SelectChoice(value, label) for value, label in ROLE_CHOICES],
                        default="viewer")
 
 

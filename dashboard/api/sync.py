@@ -5,7 +5,6 @@ import json
 import logging
 import time
 import uuid
-from decimal import Decimal
 
 from flask import current_app, jsonify, request
 from sqlalchemy import select
@@ -18,14 +17,11 @@ from ..extensions import db
 from ..models import Order, SyncLog
 from . import bp
 from .auth import authenticate_device
+from .body import decode_body
 from .errors import ApiError
 from .ratelimit import enforce_rate_limit
 
 log = logging.getLogger(__name__)
-
-
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not a number")
 
 
 def _batch_id(value) -> str | None:
@@ -65,7 +61,7 @@ def _read_batch() -> tuple[str | None, list]:
         raise ApiError(413, "body_too_large",
                        f"the body is over {current_app.config['MAX_CONTENT_LENGTH']} bytes; send smaller batches")
     try:
-        payload = json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+        payload = decode_body(body)
     except (ValueError, RecursionError) as exc:
         raise ApiError(400, "invalid_json", f"the body is not valid JSON: {str(exc)[:200]}")
     if not isinstance(payload, dict):

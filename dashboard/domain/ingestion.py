@@ -27,7 +27,7 @@ from .numbering import allocate_server_numbers
 from .results import CONFLICT, CREATED, DUPLICATE, REJECTED, SaleResult, SyncOutcome
 from .sales import Rejection, Sale, content_hash, offline_id_of, parse_sale
 from .stock_ledger import move_stock
-from .text import is_storable, storable
+from .text import is_storable, payload_record, storable
 
 orders_t = Order.__table__
 lines_t = OrderLine.__table__
@@ -246,7 +246,7 @@ class _Batch:
              "offline_id": storable(result.offline_id), "status": result.status,
              "reason": result.reason or (result.status if result.status == DUPLICATE else None),
              "message": storable(result.message), "order_id": result.order_id, "received_at": self.now,
-             "payload": _payload_text(self.raw[index])}
+             "payload": payload_record(self.raw[index])}
             for index, result in enumerate(outcome.results)
             if result.status != CREATED or result.reason
         ]
@@ -257,12 +257,6 @@ class _Batch:
             created=counts["created"], duplicates=counts["duplicates"], conflicts=counts["conflicts"],
             rejected=counts["rejected"], duration_ms=int((time.monotonic() - self.started) * 1000)))
         db.session.execute(update(Device).where(Device.id == self.device_id).values(last_seen_at=self.now))
-
-
-def _payload_text(raw) -> str:
-    """The sale as the till sent it, readable (Arabic stays Arabic) unless it holds unstorable characters."""
-    text = json.dumps(raw, default=str, ensure_ascii=False)
-    return text if is_storable(text) else json.dumps(raw, default=str)
 
 
 

@@ -61,6 +61,14 @@ class Rejection:
     offline_id: str | None = None
 
 
+class NestedTooDeep(dict):
+    """A sale nested too deeply to decode: only its top-level scalar fields (offline_id among them) are kept.
+
+    The request decoder makes these (dashboard/api/body.py) so that such a sale
+    is rejected alone instead of failing its whole batch.
+    """
+
+
 class _Invalid(Exception):
     def __init__(self, reason: str, message: str):
         super().__init__(message)
@@ -187,6 +195,8 @@ def _payments(raw: dict) -> tuple[SalePayment, ...]:
 
 
 def _parse(raw: object, *, max_lines: int, now: datetime) -> Sale:
+    if isinstance(raw, NestedTooDeep):
+        raise _Invalid("invalid_order", "the sale is nested too deeply to read; send its fields as the contract shows")
     if not isinstance(raw, dict):
         raise _Invalid("invalid_order", "each order must be a JSON object")
     offline_id = _offline_id(raw)

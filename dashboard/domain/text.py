@@ -7,6 +7,9 @@ messages, echoed ids) is escaped instead, so recording it never fails.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+
 
 def is_storable(text: str) -> bool:
     """True when both databases can store this text as it is."""
@@ -24,3 +27,33 @@ def storable(text: str | None) -> str | None:
     if text is None or is_storable(text):
         return text
     return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+# A skipped sale's payload is kept for a manager to read, not as a store for
+# whatever a till sends: past this many characters only a prefix and the hash
+# of the whole are kept, and the kept text says so.
+PAYLOAD_RECORD_LIMIT = 16 * 1024
+
+
+def payload_record(raw) -> str:
+    """A sale as the till sent it, as JSON text both databases can store and every page can show.
+
+    Arabic stays readable; lone surrogates are JSON-escaped (NULs always are);
+    a sale nested too deeply to write out keeps its top-level scalar fields.
+    """
+    readable = _json_text(raw, ensure_ascii=False)
+    text = readable if is_storable(readable) else _json_text(raw, ensure_ascii=True)
+    if len(text) <= PAYLOAD_RECORD_LIMIT:
+        return text
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return (f"{text[:PAYLOAD_RECORD_LIMIT]}\n… [only the first {PAYLOAD_RECORD_LIMIT:,} of {len(text):,} "
+            f"characters are kept; SHA-256 of the whole: {digest}]")
+
+
+def _json_text(raw, *, ensure_ascii: bool) -> str:
+    try:
+        return json.dumps(raw, default=str, ensure_ascii=ensure_ascii)
+    except RecursionError:
+        shallow = ({key: value if value is None or isinstance(value, (str, int, float, bool)) else "…"
+                    for key, value in raw.items()} if isinstance(raw, dict) else "…")
+        return json.dumps(shallow, default=str, ensure_ascii=ensure_ascii)

@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
+from ..vocabulary import MovementKind, sql_in
 from .types import Money, Quantity, UtcDateTime, utcnow
 
 
@@ -42,7 +43,7 @@ class StockMovement(db.Model):
         Index("uq_stock_movements_fix_compensates", "fix_id", "compensates_movement_id", unique=True),
         Index("ix_stock_movements_order_line_id", "order_line_id"),
         Index("ix_stock_movements_compensates", "compensates_movement_id"),
-        CheckConstraint("kind IN ('sale', 'adjustment', 'compensation', 'legacy', 'reversal')", name="kind"),
+        CheckConstraint(sql_in("kind", MovementKind), name="kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -7,11 +7,11 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
+from ..vocabulary import CERTAIN_KINDS, Confidence, DuplicateKind, GroupStatus, sql_in
 from .types import UtcDateTime, utcnow
 
-KINDS = ("same_offline_id", "same_invoice_same_content", "invoice_collision",
-         "suspected_double_entry", "duplicate_lines", "duplicate_movements")
-CERTAIN_KINDS = ("same_offline_id", "same_invoice_same_content", "duplicate_lines", "duplicate_movements")
+# The kinds in the scan's order of precedence; CERTAIN_KINDS comes with them from the vocabulary.
+KINDS = tuple(DuplicateKind)
 
 
 class DuplicateScan(db.Model):
@@ -36,8 +36,8 @@ class DuplicateGroup(db.Model):
         UniqueConstraint("kind", "group_key", name="uq_duplicate_groups_kind_key"),
         Index("ix_duplicate_groups_status_kind", "status", "kind", "id"),
         Index("ix_duplicate_groups_status_id", "status", "id"),
-        CheckConstraint("status IN ('open', 'dismissed', 'fixed')", name="status"),
-        CheckConstraint("confidence IN ('certain', 'review')", name="confidence"),
+        CheckConstraint(sql_in("status", GroupStatus), name="status"),
+        CheckConstraint(sql_in("confidence", Confidence), name="confidence"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

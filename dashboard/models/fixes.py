@@ -7,6 +7,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
+from ..vocabulary import FixKind, sql_in
 from .types import UtcDateTime, utcnow
 
 
@@ -37,7 +38,7 @@ class Fix(db.Model):
     """A plan applied to the books (kind 'apply'), or the revert of one (kind 'revert')."""
 
     __tablename__ = "fixes"
-    __table_args__ = (CheckConstraint("kind IN ('apply', 'revert')", name="kind"),)
+    __table_args__ = (CheckConstraint(sql_in("kind", FixKind), name="kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))

@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
+from ..vocabulary import OrderStatus, sql_in
 from .types import Money, Quantity, UtcDateTime, utcnow
 
 
@@ -24,7 +25,7 @@ class Order(db.Model):
 
     __tablename__ = "orders"
     __table_args__ = (
-        CheckConstraint("status IN ('completed', 'void')", name="status"),
+        CheckConstraint(sql_in("status", OrderStatus), name="status"),
         Index("uq_orders_offline_id", "offline_id", _LEGACY_KEY, unique=True),
         Index("uq_orders_invoice_number", "invoice_number", _LEGACY_KEY, unique=True),
         Index("ix_orders_created_at", "created_at"),

@@ -8,16 +8,17 @@ from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
+from ..vocabulary import Role, sql_in
 from .types import UtcDateTime, utcnow
 
-ROLES = ("admin", "manager", "viewer")
+ROLES = tuple(Role)
 
 
 class User(UserMixin, db.Model):
     """A dashboard user with one role; the password is stored only as a hash."""
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('admin', 'manager', 'viewer')", name="role"),)
+    __table_args__ = (CheckConstraint(sql_in("role", Role), name="role"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)

@@ -66,7 +66,7 @@ def test_manager_reads_the_audit_log(signed_in, token):
     device_id = db.session.scalar(select(Device.id).where(Device.name == "T01"))
     post_form(admin, f"/devices/{device_id}/revoke", token_from="/devices")
     html = signed_in("manager").get("/audit").get_data(as_text=True)
-    assert "<code>device.revoke</code>" in html and "admin@example.com" in html and f"device #{device_id}" in html
+    assert "till stopped" in html and '<code class="code-detail">device.revoke</code>' in html and "admin@example.com" in html and f"device #{device_id}" in html
 
 
 def test_create_user_who_can_then_sign_in(app, signed_in):

@@ -73,12 +73,12 @@ def test_sync_logs_list_filters_and_detail(client, signed_in, synced, other_toke
     viewer = signed_in("viewer")
     html = text_of(viewer.get("/sync-logs"))
     assert html.count('href="/sync-logs/') == 3
-    assert "<code>batch-1</code>" in html and "unknown token" in html and "<code>unknown_token</code>" in html
+    assert "<code>batch-1</code>" in html and "unknown token" in html and "Unknown token" in html and '<code class="code-detail">unknown_token</code>' in html
     t01 = db.session.scalar(select(Device.id).where(Device.name == "T01"))
     only_t01 = text_of(viewer.get(f"/sync-logs?device={t01}"))
     assert only_t01.count('href="/sync-logs/') == 1 and "<code>batch-1</code>" in only_t01
     refused = text_of(viewer.get("/sync-logs?status=refused"))
-    assert refused.count('href="/sync-logs/') == 1 and "<code>unknown_token</code>" in refused
+    assert refused.count('href="/sync-logs/') == 1 and '<code class="code-detail">unknown_token</code>' in refused
     with_conflicts = text_of(viewer.get("/sync-logs?status=conflicts"))
     assert with_conflicts.count('href="/sync-logs/') == 1 and "batch-1" in with_conflicts
 
@@ -87,7 +87,7 @@ def test_sync_logs_list_filters_and_detail(client, signed_in, synced, other_toke
     assert f'href="/orders/{synced.created_order_id}">#{synced.created_order_id}</a>' in detail
     assert synced.invoice_number in detail
     for status, reason in [("duplicate", "duplicate"), ("rejected", "unknown_sku"), ("conflict", "offline_id_reused")]:
-        assert f'<span class="badge {status}">' in detail and f"<code>{reason}</code>" in detail
+        assert f'<span class="badge {status}">' in detail and f'<code class="code-detail">{reason}</code>' in detail
     assert "line 1: no product with sku &#39;NOPE&#39;" in detail
     assert viewer.get("/sync-logs/999999").status_code == 404
 
@@ -159,7 +159,8 @@ def test_order_page_shows_lines_movements_payments_and_provenance(signed_in, syn
     assert "<td>cash</td><td class=\"num\">8.20</td>" in html
     assert f'href="/sync-logs/{synced.sync_id}">sync call #{synced.sync_id}</a>' in html
     assert "Later sends of this offline id" in html
-    assert "<code>offline_id_reused</code>" in html and "<code>duplicate</code>" in html
+    assert "Id used by another sale" in html and '<code class="code-detail">offline_id_reused</code>' in html
+    assert "Sent again" in html and '<code class="code-detail">duplicate</code>' in html
     assert signed_in("viewer").get("/orders/424242").status_code == 404
 
 

@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Date, Select, cast, func, or_, select
 
 from ...extensions import db
+from ..text import is_storable, storable
 
 T = TypeVar("T")
 PER_PAGE = 50
@@ -112,6 +113,8 @@ def pretty_json(text: str | None) -> str:
     if text is None:
         return ""
     try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except ValueError:
-        return text
+        pretty = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except (ValueError, RecursionError):
+        return storable(text)
+    # An escaped lone surrogate comes back from json.loads as a character no page can encode.
+    return pretty if is_storable(pretty) else json.dumps(json.loads(text), indent=2)
