@@ -8,6 +8,7 @@ URL needs an id this test does not know fails loudly until the seed below provid
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -37,7 +38,7 @@ LANGUAGES = {"en": "en-GB", "ar": "ar"}
 NOT_PAGES = {"admin.healthz", "admin.scan_status", "admin.fix_plan_status", "admin.fix_plan_csv",
              "admin.skipped_sales_csv"}
 SERIOUS = {"serious", "critical"}
-SCREENSHOTS = {"/": "overview", "/orders": "orders", "/sync-logs": "sync-logs"}  # for people to look at
+SCREENSHOTS = os.environ.get("A11Y_SCREENSHOTS")  # a folder: every page at phone size, for people to look at
 
 
 @pytest.fixture
@@ -131,11 +132,13 @@ def test_every_page_is_accessible_and_fits_a_phone_in_both_languages(server):
                 page.click("button.primary")
                 page.wait_for_url(gunicorn.url + "/")
                 assert page.locator("html").get_attribute("lang") == language
+                keyboard_and_menu(page)
                 for path in [*pages, "/orders/999999999"]:  # and the not-found page
                     page.goto(gunicorn.url + path)
                     check(page, axe, f"{language} {path}", failures, language)
-                    if path in SCREENSHOTS:
-                        page.screenshot(path=f"/tmp/phone-{language}-{SCREENSHOTS[path]}.png", full_page=True)
+                    if SCREENSHOTS:
+                        name = path.strip("/").replace("/", "-") or "overview"
+                        page.screenshot(path=f"{SCREENSHOTS}/phone-{language}-{name}.png", full_page=True)
                 context.close()
         finally:
             browser.close()
@@ -153,3 +156,20 @@ def check(page, axe: Axe, where: str, failures: list[str], language: str) -> Non
     page.set_viewport_size(DESKTOP)
     failures.extend(f"{where}: {problem}" for problem in problems(axe, page))
     page.set_viewport_size(PHONE)
+
+
+def keyboard_and_menu(page) -> None:
+    """The first Tab reaches the skip link, which moves focus to the content; on a phone the menu is
+    one button that opens the navigation."""
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "content"
+    navigation = page.locator("nav.mainnav")
+    assert not navigation.is_visible()
+    header_height = page.locator("header.topbar").bounding_box()["height"]
+    assert header_height < 844 / 10, header_height  # one line, not a quarter of the screen
+    page.click("details.menu > summary")
+    assert navigation.is_visible() and page.locator("nav.mainnav a[aria-current=page]").is_visible()
+    page.keyboard.press("Escape")
+    assert not navigation.is_visible()
