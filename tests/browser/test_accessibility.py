@@ -32,6 +32,7 @@ pytestmark = pytest.mark.slow
 
 EMAIL, PASSWORD = "admin@example.com", "correct horse battery"
 PHONE = {"width": 390, "height": 844}
+TABLET = {"width": 820, "height": 1180}
 DESKTOP = {"width": 1280, "height": 900}
 LANGUAGES = {"en": "en-GB", "ar": "ar"}
 # Endpoints that answer with data for scripts or downloads, not a page a person reads.
@@ -146,14 +147,19 @@ def test_every_page_is_accessible_and_fits_a_phone_in_both_languages(server):
 
 
 def check(page, axe: Axe, where: str, failures: list[str], language: str) -> None:
-    """The phone checks at 390×844, then axe at desktop width, where the whole navigation shows."""
+    """The phone checks at 390×844 (and no panning on a tablet or desktop), then axe at desktop width too,
+    where the whole navigation shows."""
     state = scroll_state(page)
     if state["scrollWidth"] > state["clientWidth"]:
         failures.append(f"{where}: pans sideways at 390px ({state['scrollWidth']} > {state['clientWidth']})")
     if language == "ar" and state["scrollX"] != 0:
         failures.append(f"{where}: opens scrolled sideways ({state['scrollX']})")
     failures.extend(f"{where} (phone): {problem}" for problem in problems(axe, page))
-    page.set_viewport_size(DESKTOP)
+    for size in (TABLET, DESKTOP):
+        page.set_viewport_size(size)
+        state = scroll_state(page)
+        if state["scrollWidth"] > state["clientWidth"]:
+            failures.append(f"{where}: pans sideways at {size['width']}px ({state['scrollWidth']})")
     failures.extend(f"{where}: {problem}" for problem in problems(axe, page))
     page.set_viewport_size(PHONE)
 
