@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -137,9 +138,12 @@ def test_every_page_is_accessible_and_fits_a_phone_in_both_languages(server):
                 for path in [*pages, "/orders/999999999"]:  # and the not-found page
                     page.goto(gunicorn.url + path)
                     check(page, axe, f"{language} {path}", failures, language)
-                    if SCREENSHOTS:
-                        name = path.strip("/").replace("/", "-") or "overview"
-                        page.screenshot(path=f"{SCREENSHOTS}/phone-{language}-{name}.png", full_page=True)
+                # A page only a form leads to: the new till's token, shown once.
+                page.goto(gunicorn.url + "/devices")
+                page.fill("#name", f"T-{language}")
+                page.click("form.inline button.primary")
+                page.wait_for_selector(".token")
+                check(page, axe, f"{language} new till's token", failures, language)
                 context.close()
         finally:
             browser.close()
@@ -155,6 +159,9 @@ def check(page, axe: Axe, where: str, failures: list[str], language: str) -> Non
     if language == "ar" and state["scrollX"] != 0:
         failures.append(f"{where}: opens scrolled sideways ({state['scrollX']})")
     failures.extend(f"{where} (phone): {problem}" for problem in problems(axe, page))
+    if SCREENSHOTS:
+        name = re.sub(r"[^\w]+", "-", where).strip("-")
+        page.screenshot(path=f"{SCREENSHOTS}/phone-{name}.png", full_page=True)
     for size in (TABLET, DESKTOP):
         page.set_viewport_size(size)
         state = scroll_state(page)
