@@ -13,6 +13,7 @@ import re
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from flask import url_for
 from playwright.sync_api import sync_playwright
 from sqlalchemy import select
 
@@ -76,7 +77,9 @@ def server(request, redis_server, tmp_path):
             "device_id": db.session.scalar(select(Device.id)),
             "user_id": db.session.scalar(select(User.id)),
         }
-        pages = dashboard_pages(app, ids)
+        # A group page in its other states too: open with a choice of order to keep, and fixed.
+        pages = dashboard_pages(app, ids) + [f"/duplicates/{groups[kind]}"
+                                             for kind in ("same_invoice_same_content", "same_offline_id")]
         db.session.remove()
         db.engine.dispose()
     gunicorn = GunicornServer(url, redis_server.url, workers=2)
@@ -95,8 +98,6 @@ def dashboard_pages(app, ids: dict) -> list[str]:
         missing = rule.arguments - ids.keys()
         assert not missing, f"{rule.rule}: seed a {', '.join(sorted(missing))} for this page in this test"
         with app.test_request_context():
-            from flask import url_for
-
             pages.append(url_for(rule.endpoint, **{name: ids[name] for name in rule.arguments}))
     return sorted(set(pages))
 
