@@ -45,7 +45,15 @@ def _loads(text: str | bytes):
 def decode_body(body: bytes):
     """The body as Python values (Decimal for non-integers); ValueError when it is not JSON."""
     try:
-        return _loads(body)
+        # The hot path: integers are read in C; only a body that fails comes back through _loads.
+        return json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # an integer past int()'s digit limit
+        try:
+            return _loads(body)
+        except RecursionError:
+            pass
     except RecursionError:
         pass
     try:

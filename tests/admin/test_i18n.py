@@ -85,8 +85,13 @@ def test_wtforms_messages_are_translated_too(signed_in):
     assert '<span class="field-error">هذا الحقل مطلوب.</span>' in html and "This field is required." not in html
 
 
-def _catalog_messages(catalog) -> dict[str, str]:
-    return {message.id: message.string for message in catalog if message.id}
+def _frozen(value):
+    return value if isinstance(value, str) else tuple(value)
+
+
+def _catalog_messages(catalog) -> dict:
+    """(msgid or (msgid, msgid_plural), msgctxt) -> msgstr or its plural forms; read_mo gives lists, read_po tuples."""
+    return {(_frozen(message.id), message.context): _frozen(message.string) for message in catalog if message.id}
 
 
 def test_compiled_catalogue_matches_its_source():
@@ -99,10 +104,13 @@ def test_compiled_catalogue_matches_its_source():
 
 def test_every_message_in_the_code_has_an_arabic_translation():
     """A new or changed string in a template or view must be translated (see dashboard/translations/README.md)."""
-    keywords = {"_": None, "gettext": None, "lazy_gettext": None, "_l": None}
+    keywords = {"_": None, "gettext": None, "lazy_gettext": None, "_l": None,
+                "ngettext": (1, 2), "pgettext": ((1, "c"), 2), "npgettext": ((1, "c"), 2, 3)}
     method_map = [("dashboard/**.py", "python"), ("templates/**.html", "jinja2")]
-    used = {message for _, _, message, *_ in extract_from_dir(str(REPO), method_map, keywords=keywords)
+    used = {(_frozen(message), context)
+            for _, _, message, _, context in extract_from_dir(str(REPO), method_map, keywords=keywords)
             if message}
     with open(TRANSLATIONS / "ar/LC_MESSAGES/messages.po", "rb") as po:
-        translated = {key for key, value in _catalog_messages(read_po(po)).items() if value}
+        translated = {key for key, value in _catalog_messages(read_po(po)).items()
+                      if (value if isinstance(value, str) else all(value))}
     assert used - translated == set()
