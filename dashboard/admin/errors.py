@@ -1,11 +1,16 @@
 """Error pages people see, and the headers every dashboard page carries."""
 from __future__ import annotations
 
-from flask import render_template
+from flask import g, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import inspect
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import InternalServerError, NotFound
 
+from ..api.errors import error_response
 from ..database import DatabaseUnavailable
+from ..extensions import login_manager
 from . import bp
 
 # No inline script or style anywhere in the dashboard, so the policy can forbid them.
@@ -13,8 +18,25 @@ _CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 's
                             "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 
-def _error_page(status: int, title: str, message: str):
-    return render_template("admin/error.html", title=title, message=message), status
+def _error_page(status: int, title: str, message: str, *, bare: bool = False):
+    return render_template("admin/error.html", title=title, message=message, status=status, bare=bare), status
+
+
+def _without_database() -> None:
+    """Make drawing this page query nothing: the database may be why we are here.
+
+    Flask-Login loads the signed-in person lazily, with a query; the page is drawn as for someone
+    signed out (no menu, no name). Their language is kept when it is already in memory.
+    """
+    user = g.get("_login_user")
+    if user is not None and user.is_authenticated:
+        g.reader_locale = inspect(user).dict.get("locale")  # loaded state only: never a query
+    g._login_user = login_manager.anonymous_user()
+
+
+def _wants_json() -> bool:
+    """The tills' API answers errors in JSON, even for an address it does not know."""
+    return request.blueprint == "api" or request.path.startswith(("/api/", "/sync"))
 
 
 @bp.app_errorhandler(CSRFError)
@@ -29,15 +51,33 @@ def _forbidden(_exc):
                        _("Your role does not give access to this page. Ask an admin if you need it."))
 
 
-@bp.errorhandler(404)
-def _not_found(_exc):
-    return _error_page(404, _("Not found"), _("There is nothing at this address. It may have been removed."))
+@bp.app_errorhandler(NotFound)
+def _not_found(exc):
+    if _wants_json():
+        return error_response(404, "not_found", exc.description)
+    return _error_page(404, _("Page not found"),
+                       _("There is nothing at this address. It may have been removed, or the link is "
+                         "mistyped. Use the menu, or go back to the overview."))
 
 
 @bp.errorhandler(DatabaseUnavailable)
+@bp.errorhandler(OperationalError)
 def _database_unavailable(_exc):
+    _without_database()
     return _error_page(503, _("The database is not answering"),
-                       _("Nothing was changed. Wait a moment and try again."))
+                       _("Nothing was changed. Wait a moment and try again."), bare=True)
+
+
+@bp.app_errorhandler(InternalServerError)
+def _server_error(exc):
+    """Something broke. Drawn without the database, which may be what broke."""
+    if _wants_json():
+        return error_response(500, "internal_error", "the server failed; nothing was stored, retry later")
+    _without_database()
+    return _error_page(500, _("Something went wrong"),
+                       _("The page could not be shown because of an error on our side. It has been logged. "
+                         "Try again in a moment; if it keeps happening, tell your administrator the time it "
+                         "happened."), bare=True)
 
 
 @bp.after_request

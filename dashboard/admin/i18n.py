@@ -7,7 +7,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_skeleton
-from flask import current_app, has_request_context, request, session
+from flask import current_app, g, has_request_context, request, session
 from flask_babel import (Babel, format_currency, format_date, format_datetime, format_decimal, get_locale,
                          get_timezone, to_user_timezone)
 from flask_login import current_user
@@ -25,6 +25,8 @@ def select_locale() -> str | None:
     """The signed-in person's choice, else the one made before signing in, else the browser's."""
     if not has_request_context():
         return None
+    if g.get("reader_locale") in LOCALES:  # an error page, drawn without loading the person again
+        return g.reader_locale
     if current_user.is_authenticated and current_user.locale in LOCALES:
         return current_user.locale
     if session.get("locale") in LOCALES:
