@@ -23,7 +23,7 @@ from dashboard.domain.duplicates import run_scan
 from dashboard.domain.fixes import compute_plan, fix_now, request_plan
 from dashboard.domain.users import create_user
 from dashboard.extensions import db
-from dashboard.models import Device, DuplicateGroup, Order, SyncLog, User
+from dashboard.models import Device, DuplicateGroup, Order, SyncAttempt, SyncLog, User
 from tests.browser.test_smoke import CHROMIUM_ARGS
 from tests.conftest import make_app, new_database
 from tests.domain.legacy_data import write_legacy_file
@@ -76,6 +76,7 @@ def server(request, redis_server, tmp_path):
             "fix_id": fix.fix_id,
             "device_id": db.session.scalar(select(Device.id)),
             "user_id": db.session.scalar(select(User.id)),
+            "attempt_id": db.session.scalar(select(SyncAttempt.id).where(SyncAttempt.offline_id == unknown["offline_id"])),
         }
         # A group page in its other states too: open with a choice of order to keep, and fixed.
         pages = dashboard_pages(app, ids) + [f"/duplicates/{groups[kind]}"
