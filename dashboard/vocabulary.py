@@ -181,6 +181,15 @@ class JobStatus(StrEnum):
     UNREACHABLE = "unreachable"
 
 
+class JobKind(StrEnum):
+    """What a background job does (the name of its function in dashboard/jobs/)."""
+
+    SCAN = "scan_job"
+    SCHEDULED_SCAN = "scheduled_scan_job"
+    PREVIEW = "preview_job"
+    APPLY = "apply_job"
+
+
 class AuditAction(StrEnum):
     """What an audit entry records."""
 

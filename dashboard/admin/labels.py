@@ -192,6 +192,13 @@ JOB_STATUS: Words = {
     v.JobStatus.UNREACHABLE: (_l("unknown"), _l("The job queue (Redis) did not answer.")),
 }
 
+JOB_KIND: Words = {
+    v.JobKind.SCAN: (_l("duplicate scan"), _l("Looks for duplicates in every order, asked for on the dashboard or the command line.")),
+    v.JobKind.SCHEDULED_SCAN: (_l("daily duplicate scan"), _l("The duplicate scan the schedule runs every day.")),
+    v.JobKind.PREVIEW: (_l("fix preview"), _l("Works out what a fix would do, changing nothing.")),
+    v.JobKind.APPLY: (_l("fix being applied"), _l("Applies an approved fix in one transaction.")),
+}
+
 AUDIT_ACTION: Words = {
     v.AuditAction.DUPLICATE_SCAN: (_l("duplicate scan"), _l("Looked for duplicates in the books.")),
     v.AuditAction.DISMISS_GROUP: (_l("group dismissed"), _l("A duplicate group was marked as not duplicates.")),
@@ -235,6 +242,7 @@ VOCABULARIES: dict[str, tuple[type[StrEnum], Words]] = {
     "trigger": (v.Trigger, TRIGGER),
     "role": (v.Role, ROLE),
     "job_status": (v.JobStatus, JOB_STATUS),
+    "job_kind": (v.JobKind, JOB_KIND),
     "action": (v.AuditAction, AUDIT_ACTION),
 }
 
