@@ -188,7 +188,7 @@ def test_duplicates_lists_open_groups(signed_in, synced):
     rows = html.split("<tbody>")[1]
     assert rows.count("<tr>") == 2 and "to review" in rows and "certain" in rows
     only = text_of(viewer.get("/duplicates?kind=same_offline_id")).split("<tbody>")[1]
-    assert only.count("<tr>") == 1 and '<td class="num">3</td>' in only
+    assert only.count("<tr>") == 1 and '<td class="num order-count">3</td>' in only
 
 
 def test_hostile_names_and_payloads_are_shown_escaped(client, signed_in, catalog):
