@@ -105,8 +105,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=3)
     args = parser.parse_args()
-    redis = RedisServer()
-    redis.start()
+    redis = RedisServer()  # started by its constructor
     try:
         with tempfile.TemporaryDirectory(prefix="bench-flood-") as tmp:
             print(f"{'limits':<12} {'calls':>6} {'p50 ms':>9} {'p95 ms':>9} {'max ms':>9} {'failed':>8} "
