@@ -8,13 +8,21 @@ from flask import request
 from .i18n import local_days, local_today
 
 
+# Ids and cursors are INTEGER keys (32 bits on PostgreSQL): a larger number matches nothing.
+LARGEST_ID = 2**31 - 1
+
+
 def int_arg(name: str) -> int | None:
     value = request.args.get(name, "")
-    return int(value) if value.isdigit() and len(value) < 19 else None
+    return int(value) if value.isdigit() and len(value) < 11 and int(value) <= LARGEST_ID else None
+
+
+# Further than any list a person pages through; keeps OFFSET inside what a database integer holds.
+MAX_PAGE = 100_000
 
 
 def page_arg() -> int:
-    return max(int_arg("page") or 1, 1)
+    return min(max(int_arg("page") or 1, 1), MAX_PAGE)
 
 
 def str_arg(name: str, limit: int = 100) -> str | None:
@@ -22,11 +30,17 @@ def str_arg(name: str, limit: int = 100) -> str | None:
     return value[:limit] or None
 
 
+# Sales are between 2000 and tomorrow (domain/sales.py); a filter day outside these bounds is
+# clamped, so the day after it or its local midnight can always be computed.
+EARLIEST_DAY, LATEST_DAY = date(2000, 1, 1), date(2999, 12, 30)
+
+
 def date_arg(name: str) -> date | None:
     try:
-        return date.fromisoformat(request.args.get(name, ""))
+        day = date.fromisoformat(request.args.get(name, ""))
     except ValueError:
         return None
+    return min(max(day, EARLIEST_DAY), LATEST_DAY)
 
 
 def day_range(default_days: int) -> tuple[date, date, datetime, datetime]:
