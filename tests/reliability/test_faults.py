@@ -153,7 +153,7 @@ def test_fleet_through_gunicorn_worker_kills(database_url, redis_server, tmp_pat
 # --------------------------------------------------------------------------------------- PostgreSQL and Redis down
 
 PG_SALES = 400
-PG_OUTAGE = 1.5   # seconds PostgreSQL stays down in the second fault
+PG_OUTAGE = 3.0   # seconds PostgreSQL stays down in the second fault: longer than the server's write retries (DB_WRITE_RETRIES), so a request sent as it goes down is answered 503
 
 
 def test_fleet_through_postgres_crash_restarts_and_a_redis_outage(own_pg, own_redis, tmp_path, servers):
