@@ -1,6 +1,6 @@
 """users.session_generation: signed-in sessions that can be ended on the server
 
-Revision ID: 0006
+Revision ID: 0005
 Revises: 0004
 
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0006'
+revision = '0005'
 down_revision = '0004'
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """duplicate_group_members: an order is a member of a group once
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0006
+Revises: 0005
 
 The unique key (group_id, order_id, order_line_id) let an order-level member
 (order_line_id NULL) be added again by every rescan, since NULLs never
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0007'
-down_revision = '0006'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
