@@ -35,16 +35,15 @@ def _batch_id(value) -> str | None:
 DRAIN_LIMIT = 64 * 1024 * 1024
 
 
-def _drain_body() -> None:
-    """Read and drop an over-size body, so the till reads our 413 instead of a broken pipe.
+def _drain_body(stream, remaining: int) -> None:
+    """Read and drop up to `remaining` more bytes of an over-size body, so the till reads our 413
+    instead of a broken pipe.
 
     Beyond DRAIN_LIMIT the connection is simply closed: reading it all would
     be a way to keep a worker busy.
     """
-    remaining = request.content_length or 0
     if remaining > DRAIN_LIMIT:
         return
-    stream = request.environ.get("wsgi.input")
     while stream is not None and remaining > 0:
         chunk = stream.read(min(remaining, 1024 * 1024))
         if not chunk:
@@ -52,14 +51,46 @@ def _drain_body() -> None:
         remaining -= len(chunk)
 
 
+def _chunked_body(stream, limit: int) -> bytes | None:
+    """A body sent without a length (chunked), read up to the limit; None when it goes past it.
+
+    Werkzeug cuts such a body at MAX_CONTENT_LENGTH without saying so, and the
+    cut JSON would be refused as invalid: the till must hear 413 and split its
+    batch instead. One byte past the limit tells.
+    """
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = stream.read(min(1024 * 1024, limit + 1 - size))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+    return None
+
+
+def _too_large(stream, remaining: int) -> ApiError:
+    _drain_body(stream, remaining)
+    return ApiError(413, "body_too_large",
+                    f"the body is over {current_app.config['MAX_CONTENT_LENGTH']} bytes; send smaller batches")
+
+
+def _request_body() -> bytes:
+    """The request body, whole; a 413 ApiError when it is over the limit, sent with a length or chunked."""
+    stream = request.environ.get("wsgi.input")
+    if request.content_length is None and request.environ.get("wsgi.input_terminated") and stream is not None:
+        body = _chunked_body(stream, current_app.config["MAX_CONTENT_LENGTH"])
+        if body is None:
+            raise _too_large(stream, DRAIN_LIMIT)
+        return body
+    try:
+        return request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        raise _too_large(stream, request.content_length or 0) from None
+
+
 def _read_batch() -> tuple[str | None, list, int]:
     """The batch_id, orders and size in bytes of the request body, or a 400/413/422 ApiError."""
-    try:
-        body = request.get_data(cache=False)
-    except RequestEntityTooLarge:
-        _drain_body()
-        raise ApiError(413, "body_too_large",
-                       f"the body is over {current_app.config['MAX_CONTENT_LENGTH']} bytes; send smaller batches")
+    body = _request_body()
     try:
         payload = decode_body(body)
     except (ValueError, RecursionError) as exc:
