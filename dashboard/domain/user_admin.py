@@ -19,6 +19,14 @@ def create_user(email: str, password: str, role: str, *, actor: str) -> int:
     return users.create_user(email, password, role, actor=actor)
 
 
+def _keep_an_admin(user: User, refusal: str) -> None:
+    """Refuse to take the admin role from the last active admin, so the dashboard is never locked."""
+    if user.active and user.role == "admin":
+        admins = db.session.scalar(select(func.count()).where(User.role == "admin", User.active.is_(True)))
+        if admins <= 1:
+            raise UserError(refusal)
+
+
 def deactivate_user(user_id: int, *, actor_id: int, actor: str) -> str:
     """Stop a user from signing in (their sessions end on the next request); returns their email.
 
@@ -31,10 +39,7 @@ def deactivate_user(user_id: int, *, actor_id: int, actor: str) -> str:
         user = db.session.get(User, user_id)
         if user is None:
             raise UserError(f"no user with id {user_id}")
-        if user.active and user.role == "admin":
-            admins = db.session.scalar(select(func.count()).where(User.role == "admin", User.active.is_(True)))
-            if admins <= 1:
-                raise UserError("the last active admin cannot be deactivated")
+        _keep_an_admin(user, "the last active admin cannot be deactivated")
         if user.active:
             user.active = False
             bump_generation(user)
@@ -60,10 +65,7 @@ def set_role(user_id: int, role: str, *, actor_id: int, actor: str) -> str:
             raise UserError(f"no user with id {user_id}")
         if user.role == role:
             return user.email
-        if user.active and user.role == "admin":
-            admins = db.session.scalar(select(func.count()).where(User.role == "admin", User.active.is_(True)))
-            if admins <= 1:
-                raise UserError("the last active admin must stay an admin")
+        _keep_an_admin(user, "the last active admin must stay an admin")
         audit.record(actor, "user.role", "user", user.id, email=user.email, old_role=user.role, new_role=role)
         user.role = role
         bump_generation(user)
