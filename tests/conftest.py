@@ -10,10 +10,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from dashboard import create_app
-from dashboard.domain.catalog import ProductRow, import_products
 from dashboard.domain.devices import add_device
 from dashboard.extensions import db
-from tests.support.sales import CATALOG
+from tests.support.sales import load_catalog
 from tests.support.services import PostgresServer, RedisServer
 
 BACKENDS = ["sqlite", "postgres"]
@@ -113,15 +112,7 @@ def client(app):
 
 @pytest.fixture
 def catalog(app):
-    import_products([ProductRow(sku, name, price_dec(price), price_dec(stock))
-                     for sku, (name, price, stock) in CATALOG.items()])
-    return CATALOG
-
-
-def price_dec(value: str):
-    from decimal import Decimal
-
-    return Decimal(value)
+    return load_catalog()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from dashboard.domain.devices import add_device, revoke_device
 from dashboard.extensions import db
 from tests.conftest import make_app
 from tests.support.invariants import check_invariants
-from tests.support.sales import bearer, make_sale
+from tests.support.sales import bearer, load_catalog, make_sale
 
 TABLES = ("orders", "order_lines", "stock_movements", "payments")
 
@@ -522,11 +522,7 @@ def limited(database_url, redis_server, tmp_path):
     redis_server.flush()  # device ids repeat across test databases; the counters must not
     app = make_app(database_url, redis_server.url, tmp_path, SYNC_RATE_LIMIT_PER_MINUTE=3)
     with app.app_context():
-        from dashboard.domain.catalog import ProductRow, import_products
-        from tests.support.sales import CATALOG
-
-        import_products([ProductRow(sku, name, Decimal(price), Decimal(stock))
-                         for sku, (name, price, stock) in CATALOG.items()])
+        load_catalog()
         tokens = add_device("T01"), add_device("T02")
         yield app, tokens
         db.session.remove()

@@ -19,7 +19,7 @@ from dashboard.extensions import db
 from dashboard.models import Order
 from tests.conftest import make_app
 from tests.support.invariants import check_invariants
-from tests.support.sales import bearer, make_sale
+from tests.support.sales import bearer, load_catalog, make_sale
 
 LINES = [{"sku": "COFFEE", "quantity": "1", "unit_price": "2.50"}] * 10
 
@@ -30,11 +30,7 @@ def limited(database_url, redis_server, tmp_path):
     redis_server.flush()  # device ids repeat across test databases; the counters must not
     app = make_app(database_url, redis_server.url, tmp_path, SYNC_LINES_PER_MINUTE=15)
     with app.app_context():
-        from dashboard.domain.catalog import ProductRow, import_products
-        from tests.support.sales import CATALOG
-
-        import_products([ProductRow(sku, name, Decimal(price), Decimal(stock))
-                         for sku, (name, price, stock) in CATALOG.items()])
+        load_catalog()
         yield app, (add_device("T01"), add_device("T02"))
         db.session.remove()
         db.engine.dispose()

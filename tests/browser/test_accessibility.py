@@ -17,7 +17,6 @@ from flask import url_for
 from playwright.sync_api import sync_playwright
 from sqlalchemy import select
 
-from dashboard.domain.catalog import ProductRow, import_products
 from dashboard.domain.devices import add_device
 from dashboard.domain.duplicates import run_scan
 from dashboard.domain.fixes import compute_plan, fix_now, request_plan
@@ -28,7 +27,7 @@ from tests.browser.test_smoke import CHROMIUM_ARGS
 from tests.conftest import make_app, new_database
 from tests.domain.legacy_data import write_legacy_file
 from tests.support.gunicorn import GunicornServer
-from tests.support.sales import CATALOG, bearer, make_sale
+from tests.support.sales import bearer, load_catalog, make_sale
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +52,7 @@ def server(request, redis_server, tmp_path):
     with app.app_context():
         create_user(EMAIL, PASSWORD, "admin")
         token = add_device("T01 <front>")
-        import_products([ProductRow(sku, name, price, stock) for sku, (name, price, stock) in CATALOG.items()])
+        load_catalog()
         path = write_legacy_file(tmp_path / "old.jsonl")
         assert app.test_cli_runner().invoke(args=["legacy", "import", str(path)]).exit_code == 0
         client = app.test_client()

@@ -18,7 +18,7 @@ from dashboard.models import Order, Product
 from tests.browser.test_smoke import CHROMIUM_ARGS
 from tests.conftest import make_app, new_database
 from tests.support.gunicorn import GunicornServer
-from tests.support.sales import CATALOG, bearer, make_sale
+from tests.support.sales import bearer, load_catalog, make_sale
 
 pytestmark = pytest.mark.slow
 
@@ -34,8 +34,7 @@ def server(request, redis_server, tmp_path):
     with app.app_context():
         create_user(EMAIL, PASSWORD, "manager")
         token = add_device("T01")
-        import_products([ProductRow(sku, name, Decimal(price), Decimal(stock))
-                         for sku, (name, price, stock) in CATALOG.items()])
+        load_catalog()
         db.session.remove()
     gunicorn = GunicornServer(url, redis_server.url, workers=2)
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_app
-from tests.support.sales import CATALOG
+from tests.support.sales import load_catalog
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -22,16 +22,12 @@ def _enough_file_descriptors():
 
 def register_till(database_url: str, redis_url: str, tmp_path: Path) -> str:
     """Register till T01 and load the test catalogue, then let go of the database for gunicorn."""
-    from decimal import Decimal
-
-    from dashboard.domain.catalog import ProductRow, import_products
     from dashboard.domain.devices import add_device
     from dashboard.extensions import db
 
     app = make_app(database_url, redis_url, tmp_path)
     with app.app_context():
-        import_products([ProductRow(sku, name, Decimal(price), Decimal(stock))
-                         for sku, (name, price, stock) in CATALOG.items()])
+        load_catalog()
         token = add_device("T01")
         db.session.remove()
         db.engine.dispose()

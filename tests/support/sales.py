@@ -17,6 +17,15 @@ CATALOG = {
 _receipts = itertools.count(1)
 
 
+def load_catalog() -> dict:
+    """Import CATALOG through the product's own catalogue import (inside an app context); returns it."""
+    from dashboard.domain.catalog import ProductRow, import_products
+
+    import_products([ProductRow(sku, name, Decimal(price), Decimal(stock))
+                     for sku, (name, price, stock) in CATALOG.items()])
+    return CATALOG
+
+
 def make_sale(*, prefix: str = "T01", lines=None, receipt_number: str | None = None,
               payments: bool = True, created_at: str | None = None, **overrides) -> dict:
     """A valid sale: fresh offline_id, a new receipt number, lines from the catalogue, totals that add up."""
