@@ -98,6 +98,8 @@ def load_settings(instance_path: str) -> dict:
         "SYNC_STATUS_MAX_IDS": _int("SYNC_STATUS_MAX_IDS", 500),
         # Requests per device per minute; 0 turns the limit off.
         "SYNC_RATE_LIMIT_PER_MINUTE": _int("SYNC_RATE_LIMIT_PER_MINUTE", 600),
+        # Calls without a valid token from one address (an IPv6 /64) a minute, before 429 without a lookup.
+        "SYNC_AUTH_FAILURES_PER_MINUTE": _int("SYNC_AUTH_FAILURES_PER_MINUTE", 30),
         # Work per device per minute (0 turns each off): one till flooding the server must not starve the
         # others. The defaults let a till catch up thousands of offline sales a minute; any one batch the
         # limits above allow is always taken from a till that has been quiet.

@@ -91,7 +91,7 @@ def database_url(backend, request, tmp_path) -> str:
 def make_app(database_url: str, redis_url: str, tmp_path: Path, **config):
     settings = {"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url, "TESTING": True,
                 "SECRET_KEY": "test", "SYNC_RATE_LIMIT_PER_MINUTE": 0, "SYNC_SALES_PER_MINUTE": 0,
-                "SYNC_LINES_PER_MINUTE": 0, "SYNC_BYTES_PER_MINUTE": 0}
+                "SYNC_LINES_PER_MINUTE": 0, "SYNC_BYTES_PER_MINUTE": 0, "SYNC_AUTH_FAILURES_PER_MINUTE": 0}
     settings.update(config)
     return create_app(settings, instance_path=str(tmp_path / "instance"))
 

@@ -81,3 +81,34 @@ def test_upgrade_from_0002_fills_in_what_existing_skipped_sales_sent(app):
     assert (numeric.total, numeric.receipt_number) == (Decimal("5.00"), "R" * 64)
     assert {(row.receipt_number, row.total) for row in rows[5:]} == {("F", Decimal("1.00"))}
     assert all(row.resolution is None for row in rows)
+
+
+def test_upgrade_to_0007_moves_refused_calls_out_of_the_sync_log_into_counts(app):
+    """Refused calls logged a row each before 0007 become counts per minute, till and code; accepted calls stay."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import select, text
+
+    from dashboard.models import RefusedCalls, SyncLog
+
+    db.session.remove()
+    downgrade(revision="0006")
+    insert = text("INSERT INTO sync_logs (device_id, started_at, duration_ms, http_status, error_code, received, "
+                  "created, duplicates, conflicts, rejected) VALUES (:device, :at, 0, :status, :code, 0, 0, 0, 0, 0)")
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO devices (name, created_at) VALUES ('T01', '2026-11-25')"))
+        conn.execute(insert, [
+            {"device": 1, "at": "2026-11-25 10:00:01", "status": 200, "code": None},
+            {"device": None, "at": "2026-11-25 10:00:05", "status": 401, "code": "unknown_token"},
+            {"device": None, "at": "2026-11-25 10:00:59", "status": 401, "code": "unknown_token"},
+            {"device": None, "at": "2026-11-25 10:01:00", "status": 401, "code": "unknown_token"},
+            {"device": 1, "at": "2026-11-25 10:00:30", "status": 429, "code": "rate_limited"},
+        ])
+    upgrade()
+    assert [(log.http_status, log.device_id) for log in db.session.scalars(select(SyncLog))] == [(200, 1)]
+    counts = {(row.minute, row.source, row.device_id, row.http_status, row.error_code): row.count
+              for row in db.session.scalars(select(RefusedCalls))}
+    at = lambda minute: datetime(2026, 11, 25, 10, minute, tzinfo=timezone.utc)  # noqa: E731
+    assert counts == {(at(0), "address:unknown", None, 401, "unknown_token"): 2,
+                      (at(1), "address:unknown", None, 401, "unknown_token"): 1,
+                      (at(0), "device:1", 1, 429, "rate_limited"): 1}

@@ -1,9 +1,10 @@
 """Every /sync call, and what became of each sale of one call."""
 from __future__ import annotations
 
-from flask import abort, render_template
+from flask import abort, redirect, render_template, url_for
 
-from ..domain import reports
+from ..domain import refusals, reports
+from ..redis_conn import get_redis
 from . import bp
 from .access import role_required
 from .params import int_arg, optional_day_range, str_arg
@@ -14,6 +15,9 @@ from .params import int_arg, optional_day_range, str_arg
 def sync_logs():
     """Sync calls, newest first, filtered by device, status and days (in the dashboard's zone)."""
     device_id = int_arg("device")
+    if str_arg("status") == "refused":  # the filter this page offered before refusals were counted apart
+        return redirect(url_for("admin.refused_calls", device=device_id, **{"from": str_arg("from"),
+                                                                            "to": str_arg("to")}))
     status = str_arg("status") if str_arg("status") in reports.STATUS_FILTERS else None
     first, last, start, end = optional_day_range()
     page = reports.sync_logs(device_id=device_id, status=status, start=start, end=end,
@@ -32,3 +36,23 @@ def sync_log(sync_id: int):
     if call is None:
         abort(404)
     return render_template("admin/sync_log.html", call=call)
+
+
+def flush_refused_calls() -> None:
+    """Bring the refused calls counted in Redis into the database before a page shows them."""
+    refusals.flush(get_redis())
+
+
+@bp.get("/sync-logs/refused")
+@role_required("viewer")
+def refused_calls():
+    """Calls refused as a whole (no or unknown token, revoked till, over a limit, unreadable body),
+    counted per minute, till or address, and reason; newest first."""
+    flush_refused_calls()
+    device_id = int_arg("device")
+    first, last, start, end = optional_day_range()
+    page = reports.refused_calls(device_id=device_id, start=start, end=end, before=int_arg("before"),
+                                 after=int_arg("after"))
+    period = {"from": first.isoformat() if first else None, "to": last.isoformat() if last else None}
+    return render_template("admin/refused_calls.html", page=page, device_id=device_id, first=first, last=last,
+                           period=period, devices=reports.device_choices())

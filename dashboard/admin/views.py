@@ -15,6 +15,7 @@ from .access import public, role_required
 from .charts import bar_chart
 from .i18n import start_of_today
 from .params import int_arg, str_arg
+from .sync_logs import flush_refused_calls
 
 # The chart's two spans: 24 hourly bars, or 14 daily ones.
 SPANS = {"24h": ("hour", 24), "14d": ("day", 14)}
@@ -28,6 +29,7 @@ def overview():
     span = str_arg("span") if str_arg("span") in SPANS else "24h"
     unit, buckets = SPANS[span]
     stale_minutes = current_app.config["TILL_STALE_MINUTES"]
+    flush_refused_calls()
     data = reports.overview(since=start_of_today(), stale_before=now - timedelta(minutes=stale_minutes),
                             activity_unit=unit, activity_buckets=buckets, now=now)
     return render_template("admin/overview.html", data=data, chart=bar_chart(data.activity), span=span,

@@ -4,7 +4,9 @@ from __future__ import annotations
 from flask import request
 
 from ..domain.devices import DeviceInfo, find_by_token
+from ..domain.refusals import caller_source
 from .errors import ApiError
+from .ratelimit import enforce_anonymous_limit, note_auth_failure
 
 
 def bearer_token() -> str | None:
@@ -14,13 +16,21 @@ def bearer_token() -> str | None:
 
 
 def authenticate_device() -> DeviceInfo:
-    """The calling device; 401 without a known token, 403 when the device is revoked."""
+    """The calling device; 401 without a known token, 403 when the device is revoked.
+
+    An address whose calls keep failing here is answered 429 before the token is
+    even looked up (api/ratelimit.enforce_anonymous_limit).
+    """
+    source = caller_source(request.remote_addr)
+    enforce_anonymous_limit(source)
     token = bearer_token()
     if token is None:
+        note_auth_failure(source)
         raise ApiError(401, "missing_token", "send the device token as 'Authorization: Bearer <token>'",
                        {"WWW-Authenticate": "Bearer"})
     device = find_by_token(token)
     if device is None:
+        note_auth_failure(source)
         raise ApiError(401, "unknown_token", "this device token is not known to the server",
                        {"WWW-Authenticate": "Bearer"})
     if device.revoked:

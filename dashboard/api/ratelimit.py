@@ -72,3 +72,40 @@ def enforce_work_limit(device_id: int, *, sales: int, lines: int, body_bytes: in
             retry_after = WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS
             raise ApiError(429, "rate_limited", f"this till sent more than {limit} {unit} this minute; "
                            f"retry in {retry_after} s", {"Retry-After": str(retry_after)})
+
+
+def _failures_key(source: str, window: int) -> str:
+    return f"tillsync:authfail:{source}:{window}"
+
+
+def enforce_anonymous_limit(source: str) -> None:
+    """Raise a 429 ApiError, before the token is looked up, when calls from this address failed
+    authentication too often this minute: guessing tokens or a flood of anonymous calls then
+    costs the database nothing. A till with a valid token is never counted here."""
+    limit = current_app.config["SYNC_AUTH_FAILURES_PER_MINUTE"]
+    if limit <= 0:
+        return
+    window = int(time.time() // WINDOW_SECONDS)
+    try:
+        failures = int(get_redis().get(_failures_key(source, window)) or 0)
+    except (redis.RedisError, OSError) as exc:
+        log.warning("anonymous limit not checked, Redis unavailable: %s", exc)
+        return
+    if failures >= limit:
+        retry_after = WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS
+        raise ApiError(429, "rate_limited", f"more than {limit} calls without a valid device token a minute "
+                       f"from this address; retry in {retry_after} s", {"Retry-After": str(retry_after)})
+
+
+def note_auth_failure(source: str) -> None:
+    """Count a call from this address that had no valid token."""
+    if current_app.config["SYNC_AUTH_FAILURES_PER_MINUTE"] <= 0:
+        return
+    key = _failures_key(source, int(time.time() // WINDOW_SECONDS))
+    try:
+        pipe = get_redis().pipeline()
+        pipe.incr(key)
+        pipe.expire(key, WINDOW_SECONDS * 2)
+        pipe.execute()
+    except (redis.RedisError, OSError) as exc:
+        log.warning("failed token check not counted, Redis unavailable: %s", exc)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 import uuid
 
@@ -10,19 +9,18 @@ from flask import current_app, jsonify, request
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..database import run_write
+from ..domain import refusals
 from ..domain.ingestion import ingest_batch
+from ..domain.refusals import caller_source
 from ..domain.text import is_storable
 from ..extensions import db
-from ..models import Order, SyncLog
+from ..models import Order
+from ..redis_conn import get_redis
 from . import bp
 from .auth import authenticate_device
 from .body import decode_body
 from .errors import ApiError
 from .ratelimit import enforce_rate_limit, enforce_work_limit
-
-log = logging.getLogger(__name__)
-
 
 def _batch_id(value) -> str | None:
     """batch_id is for the logs only: a malformed one is dropped, never a reason to refuse the sales."""
@@ -113,15 +111,10 @@ def _line_count(orders: list) -> int:
                if isinstance(order, dict) and isinstance(order.get("lines"), list))
 
 
-def _record_refused_request(device_id: int | None, status: int, code: str, started: float) -> None:
-    """Log a request that was refused as a whole; a logging failure must not hide the real answer."""
-    def unit():
-        db.session.add(SyncLog(device_id=device_id, http_status=status, error_code=code,
-                               duration_ms=int((time.monotonic() - started) * 1000)))
-    try:
-        run_write(unit, retries=2)
-    except Exception as exc:  # noqa: BLE001 - the till's answer matters more than this log row
-        log.warning("could not record refused sync request (%s %s): %s", status, code, exc)
+def _count_refused_call(device_id: int | None, status: int, code: str) -> None:
+    """Count a call refused as a whole (domain/refusals.py): one Redis pipeline, no database row."""
+    address = None if device_id is not None else caller_source(request.remote_addr)
+    refusals.count(get_redis(), refusals.Refusal(status, code, device_id, address), now=time.time())
 
 
 @bp.post("/api/v1/sync")
@@ -137,7 +130,7 @@ def sync():
         batch_id, orders, body_bytes = _read_batch()
         enforce_work_limit(device.id, sales=len(orders), lines=_line_count(orders), body_bytes=body_bytes)
     except ApiError as exc:
-        _record_refused_request(device_id or exc.device_id, exc.status, exc.code, started)
+        _count_refused_call(device_id or exc.device_id, exc.status, exc.code)
         raise
     outcome = ingest_batch(device_id=device.id, batch_id=batch_id, orders=orders, started=started)
     return jsonify(outcome.as_json())

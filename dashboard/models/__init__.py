@@ -7,11 +7,12 @@ from .fixes import Fix, FixGroup, FixPlan
 from .invoices import InvoiceSeries
 from .legacy import LegacyImport
 from .orders import Order, OrderLine, Payment
+from .refusals import RefusedCalls
 from .sync_log import SyncAttempt, SyncLog
 from .users import User
 
 __all__ = [
     "AuditEntry", "Device", "DuplicateGroup", "DuplicateGroupMember", "DuplicateScan", "Fix", "FixGroup",
-    "FixPlan", "InvoiceSeries", "LegacyImport", "Order", "OrderLine", "Payment", "Product", "StockMovement",
+    "FixPlan", "InvoiceSeries", "LegacyImport", "Order", "OrderLine", "Payment", "Product", "RefusedCalls", "StockMovement",
     "SyncAttempt", "SyncLog", "User",
 ]

@@ -22,17 +22,18 @@ ATTEMPT_STATE_CONDITIONS = {
 
 
 class SyncLog(db.Model):
-    """One POST /api/v1/sync call, whatever its outcome."""
+    """One POST /api/v1/sync call that was read (HTTP 200); calls refused as a whole are only counted
+    (models/refusals.py); migration 0007 moved the refused calls logged before it into those counts."""
 
     __tablename__ = "sync_logs"
     __table_args__ = (
         Index("ix_sync_logs_started_at", "started_at"),
         Index("ix_sync_logs_device_started", "device_id", "started_at"),
-        # The rare calls a manager filters for: refused, with conflicts, with rejections.
+        # The rare calls a manager filters for: with conflicts, with rejections. (Calls refused as a
+        # whole are counted in refused_calls, not logged here.)
         *(Index(f"ix_sync_logs_{name}_started", "started_at", sqlite_where=text(condition),
                 postgresql_where=text(condition))
-          for name, condition in (("refused", "http_status <> 200"), ("conflicts", "conflicts > 0"),
-                                  ("rejected", "rejected > 0"))),
+          for name, condition in (("conflicts", "conflicts > 0"), ("rejected", "rejected > 0"))),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

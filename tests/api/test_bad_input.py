@@ -11,13 +11,17 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections import Counter
+from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import text
 
+from dashboard.domain import refusals
 from dashboard.domain.devices import add_device, revoke_device
 from dashboard.extensions import db
+from dashboard.redis_conn import get_redis
 from tests.conftest import make_app
 from tests.support.invariants import check_invariants
 from tests.support.sales import bearer, load_catalog, make_sale
@@ -56,11 +60,23 @@ def stored_offline_ids() -> set[str]:
         return {row[0] for row in conn.execute(text("SELECT offline_id FROM orders"))}
 
 
-def sync_logs() -> list[tuple]:
-    """(id, device_id, http_status, error_code) of every sync_logs row, oldest first."""
+@dataclass(frozen=True)
+class Logs:
+    rows: list[tuple]  # (id, device_id, http_status, error_code) of every sync_logs row, oldest first
+    refused: Counter   # calls refused as a whole, by (device_id, address, http_status, error_code)
+
+
+def sync_logs() -> Logs:
+    """The sync log and the refused-call counts (brought in from Redis first, as the dashboard does)."""
+    refusals.flush(get_redis())
     with db.engine.connect() as conn:
-        return [tuple(row) for row in conn.execute(
+        rows = [tuple(row) for row in conn.execute(
             text("SELECT id, device_id, http_status, error_code FROM sync_logs ORDER BY id"))]
+        refused = Counter()
+        for device, address, status, code, count in conn.execute(
+                text("SELECT device_id, address, http_status, error_code, count FROM refused_calls")):
+            refused[(device, address, status, code)] += count
+    return Logs(rows, refused)
 
 
 def device_id(name: str) -> int:
@@ -81,18 +97,25 @@ def assert_json_error(response, status: int, code: str) -> dict:
 ANY_DEVICE = object()
 
 
-def assert_refused(response, status: int, code: str, *, before: dict, logs_before: list,
+def assert_refused(response, status: int, code: str, *, before: dict, logs_before: Logs,
                    device: int | None | object) -> dict:
-    """A whole request refused: JSON error, exactly one new sync_logs row saying so, nothing else written.
+    """A whole request refused: JSON error, counted once as a refused call, no sync_logs row (a flood of
+    refusals must not write a row each), nothing else written.
 
-    device: the device_id the log row must carry (None for an unauthenticated request),
-    or ANY_DEVICE where the contract does not say.
+    device: the device_id it is counted for (None for an unauthenticated request, counted by the
+    caller's address), or ANY_DEVICE where the contract does not say.
     """
     body = assert_json_error(response, status, code)
-    new_logs = sync_logs()[len(logs_before):]
-    assert [row[2:] for row in new_logs] == [(status, code)], new_logs
-    if device is not ANY_DEVICE:
-        assert new_logs[0][1] == device, new_logs
+    after = sync_logs()
+    assert after.rows == logs_before.rows, "a refused request wrote a sync_logs row"
+    counted = after.refused - logs_before.refused
+    assert sum(counted.values()) == 1, counted
+    (counted_device, address, counted_status, counted_code), = counted
+    assert (counted_status, counted_code) == (status, code), counted
+    if device is None:
+        assert counted_device is None and address == "127.0.0.1", counted
+    elif device is not ANY_DEVICE:
+        assert counted_device == device and address is None, counted
     assert snapshot() == before, "a refused request wrote sales, lines, movements, payments or stock"
     return body
 
@@ -196,7 +219,7 @@ def test_batch_id_the_database_cannot_hold_does_not_refuse_the_sales(client, tok
     response = sync(client, token, [sale], batch_id=batch_id)
     assert results_of(response)[0]["status"] == "created"
     assert stored_offline_ids() == {sale["offline_id"]}
-    assert [row[2:] for row in sync_logs()] == [(200, None)]
+    assert [row[2:] for row in sync_logs().rows] == [(200, None)]
 
 
 # --------------------------------------------------------------------------- rejected sales in a good batch
@@ -250,7 +273,7 @@ def test_wrong_types_inside_a_sale_reject_that_sale_only(client, token, catalog)
     assert after["stock"]["COFFEE"] == before["stock"]["COFFEE"] - 4
     assert after["stock"]["BREAD"] == before["stock"]["BREAD"] - 2
     assert after["stock"]["TEA"] == before["stock"]["TEA"]
-    assert sync_logs()[len(logs):] == [(body["sync_id"], device_id("T01"), 200, None)]
+    assert sync_logs().rows[len(logs.rows):] == [(body["sync_id"], device_id("T01"), 200, None)]
     check_invariants(db.engine)
 
 
@@ -332,7 +355,7 @@ def test_too_many_decimals_reject_the_sale(client, token, catalog, case):
     assert (result["status"], result["reason"]) == ("rejected", "invalid_order"), result
     assert "decimal" in result["message"], result
     assert_nothing_written(before)
-    assert sync_logs()[len(logs):][0][2:] == (200, None)
+    assert sync_logs().rows[len(logs.rows):][0][2:] == (200, None)
 
 
 def test_trailing_zeros_are_not_too_many_decimals(client, token, catalog):

@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Tests and benchmarks measure the sync itself: per-till limits are off unless a test turns them on.
 UNLIMITED = {"SYNC_RATE_LIMIT_PER_MINUTE": "0", "SYNC_SALES_PER_MINUTE": "0", "SYNC_LINES_PER_MINUTE": "0",
-             "SYNC_BYTES_PER_MINUTE": "0"}
+             "SYNC_BYTES_PER_MINUTE": "0", "SYNC_AUTH_FAILURES_PER_MINUTE": "0"}
 
 
 class GunicornServer:

@@ -9,6 +9,7 @@ as on the first, and no page counts every row.
 from .overview import ActivityBucket, Overview, open_groups_by_kind, overview
 from .orders import OrderDetail, OrderRow, find_orders, order_detail
 from .paging import NumberedPage, Page
+from .refusals import RefusedRow, refused_calls
 from .people import AuditRow, DeviceRow, UserRow, audit_entries, device_choices, devices, users
 from .sync import SKIPPED_STATES, SKIPPED_STATUSES, STATUS_FILTERS, AttemptRow, RejectedMoney, SkippedCount, \
     SyncCall, SyncLogRow, iter_skipped_sales, rejected_money, skipped_counts, skipped_reasons, skipped_sale, \
@@ -16,8 +17,8 @@ from .sync import SKIPPED_STATES, SKIPPED_STATUSES, STATUS_FILTERS, AttemptRow, 
 
 __all__ = [
     "ActivityBucket", "AttemptRow", "AuditRow", "DeviceRow", "NumberedPage", "OrderDetail",
-    "OrderRow", "Overview", "Page", "RejectedMoney", "SKIPPED_STATES", "SKIPPED_STATUSES", "STATUS_FILTERS", "SkippedCount", "SyncCall",
+    "OrderRow", "Overview", "Page", "RefusedRow", "RejectedMoney", "SKIPPED_STATES", "SKIPPED_STATUSES", "STATUS_FILTERS", "SkippedCount", "SyncCall",
     "SyncLogRow", "UserRow", "audit_entries", "device_choices", "devices", "find_orders", "iter_skipped_sales",
-    "open_groups_by_kind", "order_detail", "overview", "rejected_money", "skipped_counts", "skipped_reasons",
+    "open_groups_by_kind", "order_detail", "overview", "refused_calls", "rejected_money", "skipped_counts", "skipped_reasons",
     "skipped_sale", "skipped_sales", "sync_call", "sync_logs", "users",
 ]

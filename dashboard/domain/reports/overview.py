@@ -5,13 +5,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import func, or_, select
 
 from ...extensions import db
 from ...models import Device, DuplicateGroup, DuplicateGroupMember, DuplicateScan, Order, Product, SyncLog
 from ..fix_plans import ORDER_KINDS
 from .duplicates import ScanRow, scan_row
 from .paging import as_utc_datetime, utc_bucket
+from .refusals import refused_by_bucket, refused_since
 
 NEGATIVE_STOCK_SHOWN = 20
 STALE_DEVICES_SHOWN = 50
@@ -119,13 +120,15 @@ def overview(*, since: datetime, stale_before: datetime, activity_unit: str, act
 
 
 def sync_totals(since: datetime) -> SyncTotals:
-    """Sums over the sync log since a moment (a range scan of ix_sync_logs_started_at, not of orders)."""
+    """Sums over the sync log since a moment (a range scan of ix_sync_logs_started_at, not of orders),
+    and the calls refused as a whole since then (counted apart: reports/refusals.py)."""
     row = db.session.execute(
-        select(func.count(), func.sum(case((SyncLog.http_status != 200, 1), else_=0)),
-               func.sum(SyncLog.created), func.sum(SyncLog.duplicates), func.sum(SyncLog.conflicts),
+        select(func.count(), func.sum(SyncLog.created), func.sum(SyncLog.duplicates), func.sum(SyncLog.conflicts),
                func.sum(SyncLog.rejected))
         .where(SyncLog.started_at >= since)).one()
-    return SyncTotals(*(int(value or 0) for value in row))
+    accepted, created, duplicates, conflicts, rejected = (int(value or 0) for value in row)
+    refused = refused_since(since)
+    return SyncTotals(accepted + refused, refused, created, duplicates, conflicts, rejected)
 
 
 def open_groups_by_kind() -> list[tuple[str, int]]:
@@ -207,8 +210,9 @@ def activity(*, unit: str, buckets: int, now: datetime) -> list[ActivityBucket]:
     bucket = utc_bucket(SyncLog.started_at, unit).label("bucket")
     rows = db.session.execute(
         select(bucket, func.sum(SyncLog.created), func.sum(SyncLog.duplicates), func.sum(SyncLog.conflicts),
-               func.sum(SyncLog.rejected), func.sum(case((SyncLog.http_status != 200, 1), else_=0)))
+               func.sum(SyncLog.rejected))
         .where(SyncLog.started_at >= first).group_by(bucket))
     found = {as_utc_datetime(row[0]): [int(value or 0) for value in row[1:]] for row in rows}
-    return [ActivityBucket(start, *found.get(start, [0, 0, 0, 0, 0]))
+    refused = refused_by_bucket(unit, first)
+    return [ActivityBucket(start, *found.get(start, [0, 0, 0, 0]), refused.get(start, 0))
             for start in (first + step * index for index in range(buckets))]

@@ -1,0 +1,56 @@
+"""Sync calls refused as a whole, as counted per minute in refused_calls (domain/refusals.py)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from ...extensions import db
+from ...models import Device, RefusedCalls
+from .paging import PER_PAGE, Page, as_utc_datetime, newest_first, utc_bucket
+
+
+@dataclass(frozen=True)
+class RefusedRow:
+    id: int
+    minute: datetime
+    device_id: int | None
+    device_name: str | None
+    address: str | None
+    http_status: int
+    error_code: str
+    count: int
+
+
+_COLUMNS = (RefusedCalls.id, RefusedCalls.minute, RefusedCalls.device_id, Device.name, RefusedCalls.address,
+            RefusedCalls.http_status, RefusedCalls.error_code, RefusedCalls.count)
+
+
+def refused_calls(*, device_id: int | None = None, start: datetime | None = None, end: datetime | None = None,
+                  before: int | None = None, after: int | None = None,
+                  per_page: int = PER_PAGE) -> Page[RefusedRow]:
+    """Refused calls per minute, source and code, newest first (the unique key's leading minute, or
+    ix_refused_calls_device_minute for one till)."""
+    stmt = select(*_COLUMNS).outerjoin(Device, Device.id == RefusedCalls.device_id)
+    if start is not None:
+        stmt = stmt.where(RefusedCalls.minute >= start)
+    if end is not None:
+        stmt = stmt.where(RefusedCalls.minute < end)
+    if device_id is not None:
+        stmt = stmt.where(RefusedCalls.device_id == device_id)
+    return newest_first(stmt, RefusedCalls.id, lambda row: RefusedRow(*row), time_col=RefusedCalls.minute,
+                        before=before, after=after, per_page=per_page)
+
+
+def refused_since(since: datetime) -> int:
+    """Calls refused since a moment (a range of uq_refused_calls_minute_source_code's leading minute)."""
+    return int(db.session.scalar(select(func.sum(RefusedCalls.count)).where(RefusedCalls.minute >= since)) or 0)
+
+
+def refused_by_bucket(unit: str, first: datetime) -> dict[datetime, int]:
+    """Refused calls per UTC hour or day from `first` on, for the overview's activity chart."""
+    bucket = utc_bucket(RefusedCalls.minute, unit).label("bucket")
+    rows = db.session.execute(select(bucket, func.sum(RefusedCalls.count))
+                              .where(RefusedCalls.minute >= first).group_by(bucket))
+    return {as_utc_datetime(start): int(total or 0) for start, total in rows}
