@@ -62,6 +62,8 @@ def server(request, redis_server, tmp_path):
         answer = client.post("/api/v1/sync", json={"batch_id": "morning", "orders": [*sales, sales[0], unknown]},
                              headers=bearer(token))
         assert answer.status_code == 200, answer.get_data(as_text=True)
+        # A refused call, for the refused-calls page to list.
+        assert client.post("/api/v1/sync", json={"orders": []}, headers=bearer("a wrong token")).status_code == 401
         run_scan(trigger="test", actor="scanner@example.com")
         groups = dict(db.session.execute(select(DuplicateGroup.kind, DuplicateGroup.id)).all())
         fix = fix_now([(groups["same_offline_id"], None)], "admin@example.com")
