@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -17,11 +18,14 @@ from . import bp
 from .access import role_required
 from .csv_cells import csv_download, safe_cell
 from .forms import HandleSaleForm, ReprocessForm
-from .i18n import currency, zone_name
+from .i18n import currency, local_days, local_today, zone_name
 from .labels import label
-from .params import day_range, int_arg, page_arg, str_arg
+from .params import EARLIEST_DAY, day_range, int_arg, page_arg, str_arg
 
 DEFAULT_DAYS = 7
+# An export covers at most this many days (the latest of the period asked for): a download is one
+# request a worker serves to the end, so it must be bounded however many sales a till sent.
+EXPORT_MAX_DAYS = 366
 CSV_COLUMNS = ("received_at", "device", "sync_id", "position", "offline_id", "status", "reason", "message",
                "order_id", "receipt_number", "cashier", "total ({currency})", "sold_at", "resolution", "resolved_by",
                "resolution_note", "payload")
@@ -60,7 +64,7 @@ def skipped():
     """Skipped sales counted by reason, device and day; each count links to its sales."""
     filters = _filters()
     counts = reports.skipped_counts(**_query(filters), zone=zone_name(), page=page_arg())
-    return render_template("admin/skipped.html", counts=counts, filters=filters, args=_args(filters),
+    return render_template("admin/skipped.html", export_days=EXPORT_MAX_DAYS, counts=counts, filters=filters, args=_args(filters),
                            states=reports.SKIPPED_STATES,
                            reasons=reports.skipped_reasons(start=filters["start"], end=filters["end"],
                                                            state=filters["state"]),
@@ -73,9 +77,18 @@ def skipped_sales():
     """The skipped sales matching the filters, with the payload each till sent."""
     filters = _filters()
     page = reports.skipped_sales(**_query(filters), before=int_arg("before"), after=int_arg("after"))
-    return render_template("admin/skipped_sales.html", page=page, filters=filters, args=_args(filters),
+    return render_template("admin/skipped_sales.html", export_days=EXPORT_MAX_DAYS, page=page, filters=filters, args=_args(filters),
                            states=reports.SKIPPED_STATES, devices=reports.device_choices(),
                            reprocess_form=ReprocessForm())
+
+
+def _export_period(filters: dict) -> dict:
+    """The filters with their period cut to the EXPORT_MAX_DAYS days that end it; without a period
+    (what needs action, whatever its age), the EXPORT_MAX_DAYS days up to today."""
+    last = filters["last"] or local_today()
+    first = max(filters["first"] or EARLIEST_DAY, last - timedelta(days=EXPORT_MAX_DAYS - 1))
+    start, end = local_days(first, last)
+    return {**filters, "first": first, "last": last, "start": start, "end": end}
 
 
 def _csv_lines(filters: dict) -> Iterator[str]:
@@ -100,9 +113,8 @@ def _csv_lines(filters: dict) -> Iterator[str]:
 @role_required("viewer")
 def skipped_sales_csv():
     """The filtered skipped sales as CSV, streamed in chunks however many there are."""
-    filters = _filters()
-    period = f"-{filters['first'].isoformat()}-{filters['last'].isoformat()}" if filters["first"] else ""
-    name = f"skipped-sales-{filters['state']}{period}.csv"
+    filters = _export_period(_filters())
+    name = f"skipped-sales-{filters['state']}-{filters['first'].isoformat()}-{filters['last'].isoformat()}.csv"
     return csv_download(_csv_lines(filters), name)
 
 

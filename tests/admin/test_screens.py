@@ -160,6 +160,39 @@ def test_skipped_sales_csv_export(client, signed_in, token, catalog):
     assert formula["offline_id"] == "'=HYPERLINK(\"http://evil.example\")"  # never a live formula
 
 
+def test_a_skipped_sales_export_covers_at_most_366_days(client, signed_in, token, catalog):
+    """What needs action is listed whatever its age, but one download is bounded: the 366 days ending
+    the period asked for (today without one), named in the file name."""
+    from dashboard.admin.i18n import local_today
+    from dashboard.models import SyncAttempt
+
+    sales = [make_sale(lines=[{"sku": "NOPE", "quantity": "1", "unit_price": "1.00"}]) for _ in range(2)]
+    assert client.post("/api/v1/sync", json={"orders": sales}, headers=bearer(token)).status_code == 200
+    two_years_ago = datetime.now(timezone.utc) - timedelta(days=730)
+    db.session.execute(update(SyncAttempt).where(SyncAttempt.offline_id == sales[0]["offline_id"])
+                       .values(received_at=two_years_ago))
+    db.session.commit()
+    viewer = signed_in("viewer")
+    assert "An export covers at most 366 days" in text_of(viewer.get("/skipped/sales"))
+
+    def exported(query: str) -> tuple[str, set[str]]:
+        response = viewer.get("/skipped/sales.csv" + query)
+        assert response.status_code == 200
+        rows = csv.DictReader(io.StringIO(response.get_data().decode("utf-8-sig")))
+        return response.headers["Content-Disposition"], {row["offline_id"] for row in rows}
+
+    today = local_today()
+    name, ids = exported("")
+    assert ids == {sales[1]["offline_id"]}
+    assert f"skipped-sales-action-{(today - timedelta(days=365)).isoformat()}-{today.isoformat()}.csv" in name
+    old_day = two_years_ago.date()
+    name, ids = exported(f"?from=2000-01-01&to={old_day.isoformat()}")
+    assert ids == {sales[0]["offline_id"]}
+    assert f"-{(old_day - timedelta(days=365)).isoformat()}-{old_day.isoformat()}.csv" in name
+    # The page itself still lists both: an old rejection is still money missing from the books.
+    assert all(sale["offline_id"] in text_of(viewer.get("/skipped/sales")) for sale in sales)
+
+
 def test_orders_search_finds_by_each_number(signed_in, synced, client, token):
     other = make_sale(receipt_number="T01-000900")
     assert client.post("/api/v1/sync", json={"orders": [other]}, headers=bearer(token)).status_code == 200
