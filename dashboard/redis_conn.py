@@ -8,6 +8,11 @@ from flask import Flask, current_app
 
 _lock = threading.Lock()
 
+# What a Redis call raises when the server is unreachable or the connection broke. redis-py can let
+# a ValueError ("I/O operation on closed file") out of a socket another thread's timeout closed, under
+# load (seen with 24 threads on 2 cores); it means the same thing as a ConnectionError here.
+REDIS_UNAVAILABLE = (redis.RedisError, OSError, ValueError)
+
 
 def redis_url_for(app: Flask) -> str:
     """The Redis URL the app uses, starting the embedded server if no REDIS_URL is set."""

@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-import redis
 from flask import flash
 from flask_babel import gettext as _
 
 from ..jobs.duplicates import SCAN_JOB_ID, apply_job_id, preview_job_id  # noqa: F401  (used by the views)
 from ..jobs.queue import ACTIVE, JobStatus, job_status
+from ..redis_conn import REDIS_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def start(enqueue: Callable, *args, recorded: bool = True) -> bool:
     """Enqueue a job; if Redis does not answer, say so (flash) and return False."""
     try:
         enqueue(*args)
-    except (redis.RedisError, OSError) as exc:
+    except REDIS_UNAVAILABLE as exc:
         log.warning("job not queued, Redis unavailable: %s", exc)
         if recorded:
             flash(_("The job queue is not answering, so the work has not started yet. Your request is recorded: "
@@ -38,7 +38,7 @@ def status(job_id: str) -> JobStatus:
     """A job's status; 'unreachable' when Redis does not answer."""
     try:
         return job_status(job_id)
-    except (redis.RedisError, OSError) as exc:
+    except REDIS_UNAVAILABLE as exc:
         log.warning("job status unknown, Redis unavailable: %s", exc)
         return JobStatus(job_id, "unreachable", 0.0, "", None)
 

@@ -6,13 +6,13 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-import redis
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
 from ..jobs.queue import get_queue
+from ..redis_conn import REDIS_UNAVAILABLE
 from . import bp
 from .access import role_required
 
@@ -85,7 +85,7 @@ def jobs():
     """The queue: counts, running and waiting jobs, and failed jobs with their error."""
     try:
         state = queue_state()
-    except (redis.RedisError, OSError) as exc:
+    except REDIS_UNAVAILABLE as exc:
         log.warning("job queue unavailable: %s", exc)
         return render_template("admin/jobs.html", state=None), 503
     return render_template("admin/jobs.html", state=state)
@@ -99,7 +99,7 @@ def requeue_job(job_id: str):
         get_queue().failed_job_registry.requeue(job_id)
     except (InvalidJobOperation, NoSuchJobError):
         flash(_("Job %(id)s is not among the failed jobs; nothing was requeued.", id=job_id), "error")
-    except (redis.RedisError, OSError):
+    except REDIS_UNAVAILABLE:
         flash(_("The job queue is not answering, so nothing was started. Try again in a moment."), "error")
     else:
         flash(_("Job %(id)s is queued again.", id=job_id), "info")

@@ -23,7 +23,7 @@ import logging
 import redis
 from flask import current_app
 
-from ..redis_conn import get_redis
+from ..redis_conn import REDIS_UNAVAILABLE, get_redis
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def attempt(email: str, address: str) -> bool:
         connection = get_redis()
         allowed = connection.eval(_COUNT_ATTEMPT, 3, *_keys(email, address),
                                   config["LOGIN_FAILURE_WINDOW_SECONDS"], *limits)
-    except (redis.RedisError, OSError) as exc:
+    except REDIS_UNAVAILABLE as exc:
         log.warning("sign-in attempts not checked, Redis unavailable: %s", exc)
         return True
     return bool(allowed)
@@ -79,5 +79,5 @@ def succeeded(email: str, address: str) -> None:
     """The password was right: this attempt was no failure, and the email's failures are forgotten."""
     try:
         get_redis().eval(_GIVE_BACK, 3, *_keys(email, address))
-    except (redis.RedisError, OSError) as exc:
+    except REDIS_UNAVAILABLE as exc:
         log.warning("sign-in failures not cleared, Redis unavailable: %s", exc)

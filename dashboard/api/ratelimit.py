@@ -8,10 +8,9 @@ from __future__ import annotations
 import logging
 import time
 
-import redis
 from flask import current_app
 
-from ..redis_conn import get_redis
+from ..redis_conn import REDIS_UNAVAILABLE, get_redis
 from .errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -30,7 +29,7 @@ def enforce_rate_limit(device_id: int) -> None:
         pipe.incr(key)
         pipe.expire(key, WINDOW_SECONDS * 2)
         count = pipe.execute()[0]
-    except (redis.RedisError, OSError) as exc:
+    except REDIS_UNAVAILABLE as exc:
         log.warning("rate limit not checked, Redis unavailable: %s", exc)
         return
     if count > limit:
@@ -64,7 +63,7 @@ def enforce_work_limit(device_id: int, *, sales: int, lines: int, body_bytes: in
             pipe.incrby(key, cost[unit])
             pipe.expire(key, WINDOW_SECONDS * 2)
         totals = pipe.execute()[::2]
-    except (redis.RedisError, OSError) as exc:
+    except REDIS_UNAVAILABLE as exc:
         log.warning("work limit not checked, Redis unavailable: %s", exc)
         return
     for (unit, limit), total in zip(limits.items(), totals):
@@ -78,23 +77,46 @@ def _failures_key(source: str, window: int) -> str:
     return f"tillsync:authfail:{source}:{window}"
 
 
-def enforce_anonymous_limit(source: str) -> None:
+def _known_token_key(token_hash: str) -> str:
+    return f"tillsync:known-token:{token_hash}"
+
+
+# A token that authenticated is remembered this long: long enough that a till which syncs now and
+# then is still known when a flood begins from its shop's address.
+KNOWN_TOKEN_SECONDS = 7 * 24 * 3600
+
+
+def screen_anonymous(source: str, token_hash: str | None) -> bool:
     """Raise a 429 ApiError, before the token is looked up, when calls from this address failed
-    authentication too often this minute: guessing tokens or a flood of anonymous calls then
-    costs the database nothing. A till with a valid token is never counted here."""
+    authentication too often this minute, unless the token is one that authenticated before: a
+    flood of guesses then costs the database nothing, and the tills that share the flooder's
+    address (a shop's router, a carrier's NAT) keep syncing. Returns whether the token is known
+    (one Redis round trip either way)."""
     limit = current_app.config["SYNC_AUTH_FAILURES_PER_MINUTE"]
     if limit <= 0:
-        return
+        return True
     window = int(time.time() // WINDOW_SECONDS)
     try:
-        failures = int(get_redis().get(_failures_key(source, window)) or 0)
-    except (redis.RedisError, OSError) as exc:
+        pipe = get_redis().pipeline(transaction=False)
+        pipe.get(_failures_key(source, window))
+        pipe.exists(_known_token_key(token_hash or "-"))
+        failures, known = pipe.execute()
+    except REDIS_UNAVAILABLE as exc:
         log.warning("anonymous limit not checked, Redis unavailable: %s", exc)
-        return
-    if failures >= limit:
+        return True
+    if int(failures or 0) >= limit and not known:
         retry_after = WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS
         raise ApiError(429, "rate_limited", f"more than {limit} calls without a valid device token a minute "
                        f"from this address; retry in {retry_after} s", {"Retry-After": str(retry_after)})
+    return bool(known)
+
+
+def remember_token(token_hash: str) -> None:
+    """Note a token that authenticated, so a flood from its address does not hold its till back."""
+    try:
+        get_redis().set(_known_token_key(token_hash), 1, ex=KNOWN_TOKEN_SECONDS)
+    except REDIS_UNAVAILABLE as exc:
+        log.warning("authenticated token not remembered, Redis unavailable: %s", exc)
 
 
 def note_auth_failure(source: str) -> None:
@@ -107,5 +129,5 @@ def note_auth_failure(source: str) -> None:
         pipe.incr(key)
         pipe.expire(key, WINDOW_SECONDS * 2)
         pipe.execute()
-    except (redis.RedisError, OSError) as exc:
+    except REDIS_UNAVAILABLE as exc:
         log.warning("failed token check not counted, Redis unavailable: %s", exc)

@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..database import run_write
 from ..extensions import db
 from ..models import RefusedCalls
+from ..redis_conn import REDIS_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ def count(client: redis.Redis, refusal: Refusal, *, now: float) -> None:
         pipe.sadd(MINUTES_KEY, minute)
         pipe.expire(MINUTES_KEY, KEPT_SECONDS)
         pipe.execute()
-    except (redis.RedisError, OSError) as exc:
+    except REDIS_UNAVAILABLE as exc:
         log.warning("refused sync call not counted, Redis unavailable (%s %s): %s",
                     refusal.http_status, refusal.error_code, exc)
 
@@ -126,7 +127,7 @@ def flush(client: redis.Redis) -> int:
     """Move the counted refusals into refused_calls; returns how many counters were moved."""
     try:
         rows = _take_counts(client)
-    except (redis.RedisError, OSError) as exc:
+    except REDIS_UNAVAILABLE as exc:
         log.warning("refused sync calls not flushed, Redis unavailable: %s", exc)
         return 0
     if rows:
