@@ -171,14 +171,14 @@ def worker(burst: bool):
     from rq import Worker
 
     from .jobs.duplicates import resume_unfinished_plans, schedule_next_scan
-    from .jobs.queue import JOB_MONITORING_INTERVAL, get_queue
+    from .jobs.queue import JOB_MONITORING_INTERVAL, WORKER_TTL, get_queue
 
     queue = get_queue()
     resume_unfinished_plans()
     if not burst:
         schedule_next_scan()
-    Worker([queue], connection=queue.connection, job_monitoring_interval=JOB_MONITORING_INTERVAL).work(
-        burst=burst, with_scheduler=True)
+    Worker([queue], connection=queue.connection, job_monitoring_interval=JOB_MONITORING_INTERVAL,
+           worker_ttl=WORKER_TTL).work(burst=burst, with_scheduler=True)
 
 
 def register_cli(app: Flask) -> None:
