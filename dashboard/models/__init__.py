@@ -6,12 +6,13 @@ from .duplicates import DuplicateGroup, DuplicateGroupMember, DuplicateScan
 from .fixes import Fix, FixGroup, FixPlan
 from .invoices import InvoiceSeries
 from .legacy import LegacyImport
+from .maintenance import MaintenanceRun
 from .orders import Order, OrderLine, Payment
 from .sync_log import SyncAttempt, SyncLog
 from .users import User
 
 __all__ = [
     "AuditEntry", "Device", "DuplicateGroup", "DuplicateGroupMember", "DuplicateScan", "Fix", "FixGroup",
-    "FixPlan", "InvoiceSeries", "LegacyImport", "Order", "OrderLine", "Payment", "Product", "StockMovement",
+    "FixPlan", "InvoiceSeries", "LegacyImport", "MaintenanceRun", "Order", "OrderLine", "Payment", "Product", "StockMovement",
     "SyncAttempt", "SyncLog", "User",
 ]
