@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -45,5 +46,37 @@ def logs_prune(older_than: str | None, audit_older_than: str | None, output: str
         click.echo(f"  {table}: {count} deleted")
 
 
+
+
+@click.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(file: Path):
+    """Back up the database to FILE while the service runs (SQLite: online backup; PostgreSQL: pg_dump -Fc)."""
+    from .backup import SECRET_REMINDER, BackupError, backup
+
+    try:
+        result = backup(current_app.config["SQLALCHEMY_DATABASE_URI"], file)
+    except BackupError as exc:
+        _fail(str(exc))
+    click.echo(f"Backed up the {result.dialect} database to {result.path} ({result.size} bytes).")
+    click.echo(SECRET_REMINDER)
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a database that already holds data.")
+def restore_command(file: Path, force: bool):
+    """Restore the database from FILE made by `flask backup`. Stop web and workers first."""
+    from .backup import SECRET_REMINDER, BackupError, restore
+
+    try:
+        restore(current_app.config["SQLALCHEMY_DATABASE_URI"], file, force=force)
+    except BackupError as exc:
+        _fail(f"{exc}. Nothing was restored.")
+    click.echo(f"Restored the database from {file}. Run `flask db upgrade` if the backup is from an older version.")
+    click.echo(SECRET_REMINDER)
+
+
 def register_ops_cli(app) -> None:
-    app.cli.add_command(logs_cli)
+    for command in (logs_cli, backup_command, restore_command):
+        app.cli.add_command(command)

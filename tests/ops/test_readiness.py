@@ -6,28 +6,14 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from dashboard.extensions import db
 from tests.conftest import make_app
+from tests.ops.helpers import empty_database
 from tests.support.gunicorn import REPO
 from tests.support.sales import bearer, make_sale
-
-
-def empty_database(backend: str, request, tmp_path: Path) -> str:
-    """A reachable database with no tables at all, as before `flask db upgrade`."""
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'empty.db'}"
-    server = request.getfixturevalue("pg_server")
-    name = f"empty_{os.getpid()}_{tmp_path.name[-20:]}".replace("-", "_").lower()
-    admin = create_engine(server.url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return server.url(name)
 
 
 @pytest.fixture
