@@ -119,6 +119,9 @@ def restore(database_url: str, source: Path, *, force: bool = False) -> None:
     if not source.is_file():
         raise BackupError(f"{source}: no such backup file")
     url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        # Before anything opens it: SQLite would create a missing file readable by everyone.
+        create_private_file(_sqlite_path(url))
     if not force and holds_data(database_url):
         raise BackupError("the database already holds data; restoring would replace it. "
                           "Pass --force if that is what you want")
@@ -145,9 +148,7 @@ def _restore_sqlite(url, source: Path) -> None:
             raise BackupError(f"{source} is not a SQLite backup: {exc}") from None
         if verdict != "ok":
             raise BackupError(f"{source} is damaged: {verdict}")
-        path = _sqlite_path(url)
-        create_private_file(path)
-        target = sqlite3.connect(path, timeout=30)
+        target = sqlite3.connect(_sqlite_path(url), timeout=30)
         try:
             backup_db.backup(target)  # replaces every page of the target in one step
         finally:

@@ -119,3 +119,24 @@ def test_restore_refuses_a_file_that_is_not_a_backup(tmp_path):
     junk.write_text("not a database")
     done = flask(f"sqlite:///{tmp_path / 'fresh.db'}", tmp_path, "restore", str(junk))
     assert done.returncode != 0 and "Nothing was restored" in done.stderr
+
+
+def test_a_restored_sqlite_file_is_private_and_a_backup_is_refused_for_a_missing_file(tmp_path):
+    from dashboard.backup import BackupError, backup, restore
+
+    with pytest.raises(BackupError, match="no such database file"):
+        backup(f"sqlite:///{tmp_path / 'missing.db'}", tmp_path / "out.backup")
+    source = tmp_path / "source.db"
+    import sqlite3
+
+    with sqlite3.connect(source) as conn:
+        conn.execute("CREATE TABLE t (x)")
+        conn.execute("INSERT INTO t VALUES (1)")
+    conn.close()
+    made = backup(f"sqlite:///{source}", tmp_path / "out.backup")
+    target = tmp_path / "restored.db"
+    restore(f"sqlite:///{target}", made.path)
+    assert oct(target.stat().st_mode & 0o777) == "0o600"
+    with sqlite3.connect(target) as conn:
+        assert conn.execute("SELECT x FROM t").fetchall() == [(1,)]
+    conn.close()
