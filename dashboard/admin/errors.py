@@ -13,6 +13,7 @@ from werkzeug.exceptions import InternalServerError, NotFound
 from ..api.errors import error_response
 from ..database import DatabaseUnavailable
 from ..extensions import login_manager
+from ..observability.logs import first_line
 from . import bp
 
 log = logging.getLogger(__name__)
@@ -67,8 +68,7 @@ def _not_found(exc):
 @bp.errorhandler(DatabaseUnavailable)
 @bp.errorhandler(OperationalError)
 def _database_unavailable(exc):
-    log.error("database unavailable, page answered 503: %s", str(exc).splitlines()[0][:300] if str(exc) else
-              type(exc).__name__, extra={"event": "database_unavailable"})
+    log.error("database unavailable, page answered 503: %s", first_line(exc), extra={"event": "database_unavailable"})
     g.error_code = "database_unavailable"
     _without_database()
     return _error_page(503, _("The database is not answering"),

@@ -8,6 +8,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from werkzeug.exceptions import HTTPException
 
 from ..database import DatabaseUnavailable
+from ..observability.logs import first_line
 from ..observability.schema import SchemaNotReady, ensure_schema_ready, schema_explains_failure
 from . import bp
 
@@ -65,8 +66,7 @@ def _database_unavailable(exc):
     if isinstance(exc, ProgrammingError):
         log.exception("database error answered 500", exc_info=exc)
         return error_response(500, "internal_error", "the server failed; nothing was stored, retry later")
-    log.error("database unavailable, answered 503: %s", str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__,
-              extra={"event": "database_unavailable"})
+    log.error("database unavailable, answered 503: %s", first_line(exc), extra={"event": "database_unavailable"})
     return error_response(503, "database_unavailable",
                           "the database cannot be reached; nothing was stored, retry later",
                           {"Retry-After": "5"})

@@ -13,6 +13,6 @@ from .users import User
 
 __all__ = [
     "AuditEntry", "Device", "DuplicateGroup", "DuplicateGroupMember", "DuplicateScan", "Fix", "FixGroup",
-    "FixPlan", "InvoiceSeries", "LegacyImport", "MaintenanceRun", "Order", "OrderLine", "Payment", "Product", "StockMovement",
-    "SyncAttempt", "SyncLog", "User",
+    "FixPlan", "InvoiceSeries", "LegacyImport", "MaintenanceRun", "Order", "OrderLine", "Payment", "Product",
+    "StockMovement", "SyncAttempt", "SyncLog", "User",
 ]

@@ -132,3 +132,19 @@ def test_reference_till_stops_at_once_on_an_unmigrated_server_and_keeps_its_sale
     entries = [json.loads(line) for line in server.log_path.read_text().splitlines() if line.startswith("{")]
     errors = [e for e in entries if e.get("event") == "schema_not_ready"]
     assert errors and errors[0]["level"] == "ERROR" and errors[0]["request_id"]
+
+
+def test_an_unreachable_database_answers_503_retryable_and_is_logged(tmp_path, redis_server, caplog):
+    from tests.support.services import free_port
+
+    app = make_app(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/gone", redis_server.url, tmp_path)
+    with app.app_context(), caplog.at_level(logging.ERROR, logger="dashboard.api.errors"):
+        client = app.test_client()
+        answer = client.post("/api/v1/sync", json={"orders": []}, headers=bearer("x"))
+        assert answer.status_code == 503 and answer.get_json()["error"] == "database_unavailable"
+        assert answer.headers["Retry-After"] == "5"
+        ready = client.get("/readyz").get_json()
+        assert ready["checks"]["database"] == {"ok": False, "detail": "unreachable"}
+        db.engine.dispose()
+    logged = [r for r in caplog.records if getattr(r, "event", "") == "database_unavailable"]
+    assert logged and logged[0].levelno == logging.ERROR and "answered 503" in logged[0].getMessage()
