@@ -173,3 +173,23 @@ def test_503_answers_are_counted_by_endpoint_and_code(tmp_path, redis_server):
         app.test_client().post("/api/v1/sync", json={"orders": []}, headers=bearer("x"))
         assert counted("tillsync_unavailable_responses_total", **labels) == before + 1
         db.engine.dispose()
+
+
+def test_an_operators_metrics_folder_is_emptied_at_start_and_kept(database_url, redis_server, tmp_path):
+    """Files of a previous run would be added to this run's counts: gunicorn.conf.py removes them."""
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    stale = folder / "counter_999999.db"
+    stale.write_bytes(b"left by a previous run")
+    server = GunicornServer(database_url, redis_server.url, workers=1, METRICS_TOKEN=METRICS_TOKEN,
+                            PROMETHEUS_MULTIPROC_DIR=str(folder)).start()
+    try:
+        assert not stale.exists()
+        labels = {"endpoint": "admin.healthz", "method": "GET", "status_class": "2xx"}
+        before = sample(scrape(server), "tillsync_request_duration_seconds_count", **labels)
+        requests.get(server.url + "/healthz", timeout=10)
+        assert sample(scrape(server), "tillsync_request_duration_seconds_count", **labels) == before + 1
+        assert any(folder.glob("*.db"))  # the worker's own files
+    finally:
+        server.stop()
+    assert folder.is_dir()  # the operator's folder is theirs to remove
