@@ -41,3 +41,38 @@ graceful_timeout = 20
 # gunicorn 27's control socket defaults to one path per user; several servers on
 # one machine (tests, benchmarks) would share it. Tillsync does not use it.
 control_socket_disable = True
+
+# Logs: gunicorn's error and access lines as JSON objects, like the app's, the access line with
+# the request id (dashboard/observability/gunicorn_logging.py). LOG_FORMAT=text keeps gunicorn's own.
+logger_class = "dashboard.observability.gunicorn_logging.JsonLogger"
+
+# Prometheus metrics in multiprocess mode: each worker writes its counters to files in this
+# folder and /metrics adds them up, whichever worker answers the scrape. prometheus-client reads
+# PROMETHEUS_MULTIPROC_DIR when a worker first imports it, so it is set here, in the master,
+# before any worker starts. Files of a previous run would be counted again: an operator's folder
+# is emptied at start; ours is made fresh and removed at exit.
+_own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _own_metrics_dir:
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tillsync-metrics-")
+else:
+    import glob
+
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+    for _stale in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
+        os.remove(_stale)
+
+
+def child_exit(server, worker):
+    """A worker that exited leaves its counters (they still count) but not its live gauges."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _own_metrics_dir:
+        import shutil
+
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -1,7 +1,6 @@
 """The application factory: config, extensions, blueprints, CLI, logging; nothing else."""
 from __future__ import annotations
 
-import logging
 import os
 
 from flask import Flask
@@ -34,8 +33,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     _register_extensions(app)
     _register_blueprints(app)
     _register_commands(app)
-    if not app.debug:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _register_observability(app)
     return app
 
 
@@ -75,6 +73,13 @@ def _register_blueprints(app: Flask) -> None:
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(admin_bp)
+
+
+def _register_observability(app: Flask) -> None:
+    """JSON logs with request ids, /readyz and /metrics (dashboard/observability)."""
+    from .observability import init_app
+
+    init_app(app)
 
 
 def _register_commands(app: Flask) -> None:

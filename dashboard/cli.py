@@ -171,20 +171,25 @@ def worker(burst: bool):
     from rq import Worker
 
     from .jobs.duplicates import resume_unfinished_plans, schedule_next_scan
-    from .jobs.queue import JOB_MONITORING_INTERVAL, get_queue
+    from .jobs.queue import JOB_MONITORING_INTERVAL, WORKER_TTL, get_queue
+    from .jobs.retention import schedule_next_prune
 
     queue = get_queue()
     resume_unfinished_plans()
     if not burst:
         schedule_next_scan()
-    Worker([queue], connection=queue.connection, job_monitoring_interval=JOB_MONITORING_INTERVAL).work(
-        burst=burst, with_scheduler=True)
+        schedule_next_prune()
+    Worker([queue], connection=queue.connection, job_monitoring_interval=JOB_MONITORING_INTERVAL,
+           worker_ttl=WORKER_TTL).work(burst=burst, with_scheduler=True)
 
 
 def register_cli(app: Flask) -> None:
     from .cli_review import invoices_cli, legacy_cli, offline_cli
     from .client.cli import pos_cli
 
+    from .cli_ops import register_ops_cli
+
     for command in (products_cli, devices_cli, users_cli, demo_cli, redis_cli, worker,
                     offline_cli, invoices_cli, legacy_cli, pos_cli):
         app.cli.add_command(command)
+    register_ops_cli(app)

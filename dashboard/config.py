@@ -73,6 +73,29 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    """An environment variable that must be one of allowed (case as written in allowed)."""
+    raw = os.environ.get(name)
+    value = (raw or default).strip().lower()
+    if value not in allowed:
+        raise SettingError(f"{name}={raw!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def positive_int(name: str, default: int) -> int:
+    """A whole number of at least 1 (days, batch sizes): 0 or a typo would mean 'delete everything'."""
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingError(f"{name}={raw!r} is not a whole number") from None
+    if value < 1:
+        raise SettingError(f"{name}={raw!r} must be at least 1")
+    return value
+
+
 def load_settings(instance_path: str) -> dict:
     """Build the Flask config mapping for an app whose instance folder is instance_path."""
     instance = Path(instance_path)
@@ -127,4 +150,12 @@ def load_settings(instance_path: str) -> dict:
         # deploy/nginx/tillsync.conf, 0 (the default) when clients reach gunicorn directly,
         # so that nobody can choose the address the rate limits and sign-in limiter see.
         "TRUSTED_PROXY_HOPS": _int("TRUSTED_PROXY_HOPS", 0),
+        # Operations: one JSON object per log line (or plain text for a developer's terminal); the
+        # bearer token a Prometheus scrape of /metrics must send (unset: /metrics answers 403).
+        "LOG_FORMAT": choice("LOG_FORMAT", "json", ("json", "text")),
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+        # Retention: sync logs, skipped-sale records, scans and finished plans older than this many days
+        # are pruned daily; the audit log is kept longer, by its own setting.
+        "RETENTION_DAYS": positive_int("RETENTION_DAYS", 90),
+        "AUDIT_RETENTION_DAYS": positive_int("AUDIT_RETENTION_DAYS", 365),
     }

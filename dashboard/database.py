@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from .extensions import db
+from .observability.metrics import count_write_retry
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -129,6 +130,7 @@ def run_write(unit: Callable[[], T], *, retries: int | None = None,
             raise
         finally:
             _write_intent.reset(token)
+        count_write_retry(last_error)
         delay = min(2.0, 0.05 * (2 ** attempt)) * (0.5 + random.random())
         log.warning("write transaction failed (%s), retry %d/%d in %.2fs",
                     type(last_error).__name__, attempt + 1, attempts, delay)

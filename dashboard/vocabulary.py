@@ -80,6 +80,7 @@ class SyncError(StrEnum):
     DEVICE_REVOKED = "device_revoked"
     RATE_LIMITED = "rate_limited"
     DATABASE_UNAVAILABLE = "database_unavailable"
+    SCHEMA_NOT_READY = "schema_not_ready"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     HTTP_ERROR = "http_error"
@@ -188,6 +189,7 @@ class JobKind(StrEnum):
     SCHEDULED_SCAN = "scheduled_scan_job"
     PREVIEW = "preview_job"
     APPLY = "apply_job"
+    SCHEDULED_PRUNE = "scheduled_prune_job"
 
 
 class AuditAction(StrEnum):
@@ -212,6 +214,7 @@ class AuditAction(StrEnum):
     USER_PASSWORD = "user.password"
     REPROCESS_SALE = "reprocess_sale"
     HANDLE_SKIPPED_SALE = "handle_skipped_sale"
+    RETENTION_PRUNE = "retention_prune"
 
 
 def sql_in(column: str, values) -> str:

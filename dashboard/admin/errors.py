@@ -1,6 +1,8 @@
 """Error pages people see, and the headers every dashboard page carries."""
 from __future__ import annotations
 
+import logging
+
 from flask import g, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -11,7 +13,10 @@ from werkzeug.exceptions import InternalServerError, NotFound
 from ..api.errors import error_response
 from ..database import DatabaseUnavailable
 from ..extensions import login_manager
+from ..observability.logs import first_line
 from . import bp
+
+log = logging.getLogger(__name__)
 
 # No inline script or style anywhere in the dashboard, so the policy can forbid them.
 _CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -62,7 +67,9 @@ def _not_found(exc):
 
 @bp.errorhandler(DatabaseUnavailable)
 @bp.errorhandler(OperationalError)
-def _database_unavailable(_exc):
+def _database_unavailable(exc):
+    log.error("database unavailable, page answered 503: %s", first_line(exc), extra={"event": "database_unavailable"})
+    g.error_code = "database_unavailable"
     _without_database()
     return _error_page(503, _("The database is not answering"),
                        _("Nothing was changed. Wait a moment and try again."), bare=True)

@@ -105,6 +105,7 @@ SYNC_ERROR: Words = {
     v.SyncError.DEVICE_REVOKED: (_l("Till stopped"), _l("The till has been stopped by an administrator.")),
     v.SyncError.RATE_LIMITED: (_l("Too many requests"), _l("The till sent too many requests in a minute and was asked to wait.")),
     v.SyncError.DATABASE_UNAVAILABLE: (_l("Server busy"), _l("The database could not be reached; the till will retry.")),
+    v.SyncError.SCHEMA_NOT_READY: (_l("Server not set up"), _l("The server's database is not migrated to this version; an operator must run the migrations. The till keeps its sales.")),
     v.SyncError.NOT_FOUND: (_l("Unknown address"), _l("The till called an address the server does not have.")),
     v.SyncError.METHOD_NOT_ALLOWED: (_l("Wrong method"), _l("The till used an HTTP method this address does not take.")),
     v.SyncError.HTTP_ERROR: (_l("HTTP error"), _l("The request failed for another HTTP reason.")),
@@ -197,6 +198,7 @@ JOB_KIND: Words = {
     v.JobKind.SCHEDULED_SCAN: (_l("daily duplicate scan"), _l("The duplicate scan the schedule runs every day.")),
     v.JobKind.PREVIEW: (_l("fix preview"), _l("Works out what a fix would do, changing nothing.")),
     v.JobKind.APPLY: (_l("fix being applied"), _l("Applies an approved fix in one transaction.")),
+    v.JobKind.SCHEDULED_PRUNE: (_l("daily prune"), _l("Deletes sync records, scans and audit entries older than the retention settings.")),
 }
 
 AUDIT_ACTION: Words = {
@@ -221,6 +223,9 @@ AUDIT_ACTION: Words = {
                                    _l("A rejected sale was stored again from what the till sent, or refused again.")),
     v.AuditAction.HANDLE_SKIPPED_SALE: (_l("skipped sale handled"),
                                         _l("A rejected or conflicting sale was marked handled, with a note.")),
+    v.AuditAction.RETENTION_PRUNE: (_l("old records pruned"),
+                                    _l("Sync records, scans, set-aside plans and audit entries older than the retention "
+                                       "settings were deleted. Sales are never deleted.")),
 }
 
 # Vocabulary name (as templates say it) → its enumeration and its words.

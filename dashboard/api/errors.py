@@ -1,12 +1,18 @@
 """Whole-request errors as JSON: {"error": code, "message": text}."""
 from __future__ import annotations
 
-from flask import jsonify
-from sqlalchemy.exc import OperationalError
+import logging
+
+from flask import g, jsonify
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from werkzeug.exceptions import HTTPException
 
 from ..database import DatabaseUnavailable
+from ..observability.logs import first_line
+from ..observability.schema import SchemaNotReady, ensure_schema_ready, schema_explains_failure
 from . import bp
+
+log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -20,6 +26,7 @@ class ApiError(Exception):
 
 
 def error_response(status: int, code: str, message: str, headers: dict | None = None):
+    g.error_code = code  # for the metrics and the access log
     response = jsonify(error=code, message=message)
     response.status_code = status
     response.headers.update(headers or {})
@@ -31,9 +38,35 @@ def _api_error(exc: ApiError):
     return error_response(exc.status, exc.code, exc.message, exc.headers)
 
 
+@bp.before_request
+def _schema_ready():
+    """Until the database is at the head migration, tills hear schema_not_ready, not a retryable 503
+    for every sale (a database with no tables answered database_unavailable to each of them)."""
+    ensure_schema_ready()
+
+
+def _schema_not_ready(detail: str):
+    return error_response(503, "schema_not_ready",
+                          "the server's database is not set up for this version (an operator must run its "
+                          f"migrations: {detail}); nothing was stored. Keep the sales and do not retry in a loop")
+
+
+@bp.errorhandler(SchemaNotReady)
+def _schema_error(exc: SchemaNotReady):
+    return _schema_not_ready(str(exc))
+
+
 @bp.errorhandler(DatabaseUnavailable)
 @bp.errorhandler(OperationalError)
-def _database_unavailable(_exc):
+@bp.errorhandler(ProgrammingError)
+def _database_unavailable(exc):
+    state = schema_explains_failure()
+    if state is not None:
+        return _schema_not_ready(state.describe())
+    if isinstance(exc, ProgrammingError):
+        log.exception("database error answered 500", exc_info=exc)
+        return error_response(500, "internal_error", "the server failed; nothing was stored, retry later")
+    log.error("database unavailable, answered 503: %s", first_line(exc), extra={"event": "database_unavailable"})
     return error_response(503, "database_unavailable",
                           "the database cannot be reached; nothing was stored, retry later",
                           {"Retry-After": "5"})

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 
-from flask import current_app, jsonify, request
+from flask import current_app, g, jsonify, request
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -15,12 +16,16 @@ from ..domain.refusals import caller_source
 from ..domain.text import is_storable
 from ..extensions import db
 from ..models import Order
+from ..observability.metrics import count_sales
 from ..redis_conn import get_redis
 from . import bp
 from .auth import authenticate_device
 from .body import decode_body
 from .errors import ApiError
 from .ratelimit import enforce_rate_limit, enforce_work_limit
+
+log = logging.getLogger(__name__)
+
 
 def _batch_id(value) -> str | None:
     """batch_id is for the logs only: a malformed one is dropped, never a reason to refuse the sales."""
@@ -125,14 +130,21 @@ def sync():
     device_id = None
     try:
         device = authenticate_device()
-        device_id = device.id
+        device_id = g.device_id = device.id
+        g.device = device.name  # every log line of this request names the till
         enforce_rate_limit(device.id)
         batch_id, orders, body_bytes = _read_batch()
         enforce_work_limit(device.id, sales=len(orders), lines=_line_count(orders), body_bytes=body_bytes)
     except ApiError as exc:
+        g.device_id = device_id or exc.device_id
+        log.info("sync refused: %s %s", exc.status, exc.code, extra={"event": "sync_refused"})
         _count_refused_call(device_id or exc.device_id, exc.status, exc.code)
         raise
     outcome = ingest_batch(device_id=device.id, batch_id=batch_id, orders=orders, started=started)
+    g.sync_id = outcome.sync_id
+    count_sales(outcome.results)
+    log.info("sync stored", extra={"event": "sync", "fields": {
+        **outcome.counts(), "batch_id": batch_id, "duration_ms": int((time.monotonic() - started) * 1000)}})
     return jsonify(outcome.as_json())
 
 

@@ -120,6 +120,9 @@ def _http_failure(exc: urllib.error.HTTPError) -> SyncError:
         return AuthError(text, status=status, code=code)
     if status in (413, 422):
         return BatchTooLarge(text, status=status, code=code)
+    if code == "schema_not_ready":
+        # The server needs its operator (migrations), not more requests: stop, keep the sales, report.
+        return RequestError(text, status=status, code=code)
     if status in (408, 429) or status >= 500:
         return TransientError(text, status=status, code=code, retry_after=_retry_after(exc.headers))
     return RequestError(text, status=status, code=code)

@@ -32,6 +32,10 @@ def get_queue() -> Queue:
 JOB_MONITORING_INTERVAL = 5
 # A running job whose worker has not confirmed for this long is taken as abandoned.
 ABANDONED_AFTER = timedelta(seconds=6 * JOB_MONITORING_INTERVAL)
+# An idle worker's heartbeat comes every WORKER_TTL - 15 s (RQ's default TTL, 420 s, would leave
+# /readyz unsure for 7 minutes); a worker silent for twice the TTL is taken as gone.
+WORKER_TTL = 60
+WORKER_HEARTBEAT_MAX_AGE = timedelta(seconds=2 * WORKER_TTL)
 
 
 def enqueue_once(func, *args, job_id: str, timeout: int = 3600) -> Job:

@@ -6,6 +6,7 @@ from .duplicates import DuplicateGroup, DuplicateGroupMember, DuplicateScan
 from .fixes import Fix, FixGroup, FixPlan
 from .invoices import InvoiceSeries
 from .legacy import LegacyImport
+from .maintenance import MaintenanceRun
 from .orders import Order, OrderLine, Payment
 from .refusals import RefusedCalls
 from .sync_log import SyncAttempt, SyncLog
@@ -13,6 +14,6 @@ from .users import User
 
 __all__ = [
     "AuditEntry", "Device", "DuplicateGroup", "DuplicateGroupMember", "DuplicateScan", "Fix", "FixGroup",
-    "FixPlan", "InvoiceSeries", "LegacyImport", "Order", "OrderLine", "Payment", "Product", "RefusedCalls", "StockMovement",
-    "SyncAttempt", "SyncLog", "User",
+    "FixPlan", "InvoiceSeries", "LegacyImport", "MaintenanceRun", "Order", "OrderLine", "Payment", "Product",
+    "RefusedCalls", "StockMovement", "SyncAttempt", "SyncLog", "User",
 ]

@@ -36,6 +36,8 @@ class DuplicateGroup(db.Model):
         UniqueConstraint("kind", "group_key", name="uq_duplicate_groups_kind_key"),
         Index("ix_duplicate_groups_status_kind", "status", "kind", "id"),
         Index("ix_duplicate_groups_status_id", "status", "id"),
+        # The prune keeps every scan a group still points at (dashboard/domain/retention.py).
+        Index("ix_duplicate_groups_last_seen_scan_id", "last_seen_scan_id"),
         CheckConstraint(sql_in("status", GroupStatus), name="status"),
         CheckConstraint(sql_in("confidence", Confidence), name="confidence"),
     )

@@ -15,14 +15,15 @@ def test_every_dashboard_view_declares_who_may_use_it(app):
     """A new view without @role_required (or an explicit @public) fails here."""
     public = set()
     for rule in app.url_map.iter_rules():
-        if not rule.endpoint.startswith("admin."):
+        if not rule.endpoint.startswith(("admin.", "ops.")):
             continue
         view = app.view_functions[rule.endpoint]
         if getattr(view, "public", False):
             public.add(rule.endpoint)
         else:
             assert getattr(view, "required_role", None) in RANK, f"{rule.endpoint} has no role check"
-    assert public == {"admin.login", "admin.set_language", "admin.healthz"}
+    # ops: readiness for load balancers, metrics for Prometheus (behind METRICS_TOKEN), both on purpose.
+    assert public == {"admin.login", "admin.set_language", "admin.healthz", "ops.readyz", "ops.metrics"}
 
 
 def pages(synced) -> dict[str, str]:
