@@ -33,7 +33,7 @@ _ETAG = {"description": "a strong validator of the catalogue's content; send it 
 
 def _error(description: str, *codes: SyncError, headers: dict | None = None) -> dict:
     """A whole-request error answer: {"error": one of codes, "message": text for people}."""
-    schema = {"type": "object", "required": ["error", "message"],
+    schema = {"type": "object", "required": ["error", "message"], "additionalProperties": False,
               "properties": {"error": {"type": "string", "enum": [str(code) for code in codes]},
                              "message": {"type": "string"}}}
     answer = {"description": description, "content": {JSON: {"schema": schema}}}
@@ -140,6 +140,17 @@ _LINE = {"type": "object", "required": ["sku", "quantity", "unit_price"],
 _PAYMENT = {"type": "object", "required": ["method", "amount"],
             "properties": {"method": {"type": "string", "maxLength": 32}, "amount": _DECIMAL}}
 
+# The contract's example sale (docs/sync-protocol.md); schemathesis sends it too.
+_EXAMPLE_BATCH = {"batch_id": "5d0c3c52-9a8e-4b7e-a1c4-2f0a9d3e6b71", "orders": [{
+    "offline_id": "0f8a6c1e-7b2d-4c3e-9f10-5a6b7c8d9e0f", "receipt_number": "T03-000042",
+    "created_at": "2026-11-25T09:58:11+01:00", "cashier": "Amal",
+    "lines": [{"sku": "COFFEE", "quantity": "2", "unit_price": "2.50"},
+              {"sku": "BREAD", "quantity": "1", "unit_price": "3.20"}],
+    "total": "8.20", "payments": [{"method": "cash", "amount": "8.20"}]}]}
+
+# Answers are closed (additionalProperties: false), so a field the server adds without
+# documenting it fails the schemathesis run; requests are open (fields outside the
+# contract are ignored).
 _SCHEMAS = {
     "Sale": {
         "type": "object", "required": ["offline_id", "created_at", "lines", "total"],
@@ -154,12 +165,12 @@ _SCHEMAS = {
             "total": _DECIMAL,
             "payments": {"type": "array", "maxItems": MAX_PAYMENTS, "items": _PAYMENT}}},
     "SyncRequest": {
-        "type": "object", "required": ["orders"],
+        "type": "object", "required": ["orders"], "examples": [_EXAMPLE_BATCH],
         "properties": {"batch_id": {"type": "string", "maxLength": 100, "description": "for the logs only"},
                        "orders": {"type": "array", "maxItems": MAX_ORDERS,
                                   "items": {"$ref": "#/components/schemas/Sale"}}}},
     "SaleResult": {
-        "type": "object", "required": ["offline_id", "status"],
+        "type": "object", "required": ["offline_id", "status"], "additionalProperties": False,
         "properties": {
             "offline_id": {"type": ["string", "null"], "description": "as sent; null when the order had none"},
             "status": {"type": "string", "enum": [str(status) for status in SaleStatus]},
@@ -168,7 +179,7 @@ _SCHEMAS = {
             "reason": {"type": "string", "enum": [str(reason) for reason in Reason]},
             "message": {"type": "string"}}},
     "SyncResponse": {
-        "type": "object",
+        "type": "object", "additionalProperties": False,
         "required": ["sync_id", "received", "created", "duplicates", "conflicts", "rejected", "results"],
         "properties": {"sync_id": {"type": "integer"},
                        **{name: {"type": "integer", "minimum": 0}
@@ -176,18 +187,20 @@ _SCHEMAS = {
                        "results": {"type": "array", "items": {"$ref": "#/components/schemas/SaleResult"}}}},
     "StatusRequest": {
         "type": "object", "required": ["offline_ids"],
+        "examples": [{"offline_ids": [_EXAMPLE_BATCH["orders"][0]["offline_id"], "not-a-uuid"]}],
         "properties": {"offline_ids": {"type": "array", "maxItems": MAX_STATUS_IDS, "items": {"type": "string"}}}},
     "StatusResponse": {
-        "type": "object", "required": ["results"],
+        "type": "object", "required": ["results"], "additionalProperties": False,
         "properties": {"results": {"type": "array", "items": {
             "type": "object", "required": ["offline_id", "status", "order_id", "invoice_number"],
+            "additionalProperties": False,
             "properties": {"offline_id": {"type": "string"},
                            "status": {"type": "string", "enum": ["synced", "unknown"]},
                            "order_id": {"type": ["integer", "null"]},
                            "invoice_number": {"type": ["string", "null"]}}}}}},
     "Products": {
         "type": "array", "items": {
-            "type": "object", "required": ["sku", "name", "price"],
+            "type": "object", "required": ["sku", "name", "price"], "additionalProperties": False,
             "properties": {"sku": {"type": "string"}, "name": {"type": "string"},
                            "price": {"type": "string", "pattern": "^-?[0-9]+\\.[0-9]{2}$"}}}},
     "Error": _error("any whole-request error", *SyncError)["content"][JSON]["schema"],

@@ -9,14 +9,17 @@ run it; the run is bounded by examples per operation and a time budget.
 """
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from tests.conftest import new_database
 from tests.deploy.conftest import register_till
 from tests.support.gunicorn import GunicornServer
+from tests.support.invariants import check_invariants
 
 pytestmark = pytest.mark.slow
 
@@ -27,16 +30,15 @@ pytestmark = pytest.mark.slow
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_headers_conformance", "response_schema_conformance", "missing_required_header",
           "unsupported_method", "allow_header_conformance", "ignored_auth")
-MAX_EXAMPLES = 40
+MAX_EXAMPLES = 30
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def served(request, redis_server, tmp_path):
-    if request.param == "postgres":
-        request.applymarker(pytest.mark.postgres)
     database_url = new_database(request.param, request, tmp_path)
     token = register_till(database_url, redis_server.url, tmp_path)
     server = GunicornServer(database_url, redis_server.url, workers=2).start()
+    server.database_url = database_url
     yield server, token
     server.stop()
 
@@ -45,11 +47,28 @@ def test_the_server_keeps_the_published_document(served, tmp_path):
     server, token = served
     command = [sys.executable, "-m", "schemathesis.cli", "run", f"{server.url}/api/v1/openapi.json",
                "--checks", ",".join(CHECKS), "--phases", "examples,coverage,fuzzing",
-               "--max-examples", str(MAX_EXAMPLES), "--seed", "20261130", "--workers", "2",
+               "--max-examples", str(MAX_EXAMPLES), "--seed", "20261130",
+               # One worker: with threads, CPython 3.11's ast module (which schemathesis uses
+               # while generating) fails now and then with "AST constructor recursion depth mismatch".
+               "--workers", "1",
                "--request-timeout", "30", "--no-color",
                "--header", f"Authorization: Bearer {token}",
                "--report", "junit", "--report-dir", str(tmp_path / "report")]
     run = subprocess.run(command, capture_output=True, text=True, timeout=300)
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-12000:] + "\n--- server log ---\n" + server.log()
-    assert "No issues found" in output or "passed" in output, output[-3000:]
+    summary = output[output.rfind("SUMMARY"):]
+    print(summary)  # operations, phases, number of test cases: shown with pytest -s
+    cases = re.search(r"(\d+) generated, (\d+) passed", summary)
+    assert cases and int(cases.group(2)) >= 100, summary  # the run did exercise the API
+    # ... the storing path included: the document's example sale (catalogue skus) was stored,
+    # and the invariants hold after everything schemathesis sent.
+    engine = create_engine(server.database_url)
+    try:
+        with engine.connect() as conn:
+            stored = conn.execute(text("SELECT COUNT(*) FROM orders WHERE offline_id = :id"),
+                                  {"id": "0f8a6c1e-7b2d-4c3e-9f10-5a6b7c8d9e0f"}).scalar()
+        assert stored == 1
+        check_invariants(engine)
+    finally:
+        engine.dispose()
