@@ -153,3 +153,12 @@ def test_the_alias_answers_a_wrong_method_in_json_with_allow(client):
     response = client.get("/sync")
     assert response.status_code == 405 and response.get_json()["error"] == "method_not_allowed"
     assert "POST" in response.headers["Allow"]
+
+
+def test_the_errors_the_http_servers_answer_themselves_are_contract_codes():
+    """nginx (deploy/) and gunicorn (gunicorn.conf.py) answer some errors before the app: same vocabulary."""
+    sources = [(REPO / "deploy" / "nginx" / "tillsync.conf").read_text(encoding="utf-8"),
+               (REPO / "gunicorn.conf.py").read_text(encoding="utf-8")]
+    codes = {code for text in sources for code in re.findall(r'"error"\s*:\s*"([a-z_]+)"', text)}
+    assert {"uri_too_long", "body_too_large", "server_unavailable"} <= codes
+    assert codes <= set(SyncError), codes - set(SyncError)
