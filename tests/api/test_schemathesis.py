@@ -54,7 +54,8 @@ def test_the_server_keeps_the_published_document(served, tmp_path):
                "--request-timeout", "30", "--no-color",
                "--header", f"Authorization: Bearer {token}",
                "--report", "junit", "--report-dir", str(tmp_path / "report")]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    # cwd: schemathesis keeps a cache of crashes in ./.schemathesis, which belongs to the test, not the checkout.
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-12000:] + "\n--- server log ---\n" + server.log()
     summary = output[output.rfind("SUMMARY"):]
