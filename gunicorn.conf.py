@@ -3,9 +3,11 @@
 scripts/run.sh, tests/support/gunicorn.py and the production units in deploy/ all
 start gunicorn from the repository root, so these settings apply to all of them.
 """
+import json
 import os
 
 import gunicorn.http.message as _http_message
+import gunicorn.util as _gunicorn_util
 
 # Files gunicorn and the app create (access and error logs, a new SQLite database,
 # the instance folder) are the service user's alone: the access log holds client
@@ -24,6 +26,28 @@ os.umask(0o077)
 REQUEST_LINE_BYTES = 32 * 1024
 _http_message.MAX_REQUEST_LINE = max(_http_message.MAX_REQUEST_LINE, REQUEST_LINE_BYTES)
 limit_request_line = REQUEST_LINE_BYTES
+
+# A longer request line is refused by gunicorn itself, before Flask sees it, with an
+# HTML page; a till reads the API's JSON errors ({"error": code, "message": text}).
+# gunicorn writes every such refusal through util.write_error (workers/base.py,
+# handle_error), which has no hook, so the 414 is written here instead. The path is
+# not known yet (the line was never parsed), so every 414 is JSON, as nginx's is in
+# deploy/nginx/tillsync.conf; no dashboard page has a 32 KB address.
+# tests/deploy/test_gunicorn_alone.py checks the answer through a real gunicorn.
+_write_html_error = _gunicorn_util.write_error
+_URI_TOO_LONG = json.dumps({"error": "uri_too_long", "message": "the request line is too long; "
+                            "use POST /api/v1/sync/status for long lists"}).encode() + b"\n"
+
+
+def _write_error(sock, status_int, reason, mesg):
+    if status_int != 414:
+        return _write_html_error(sock, status_int, reason, mesg)
+    head = (f"HTTP/1.1 414 {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(_URI_TOO_LONG)}\r\n\r\n")
+    _gunicorn_util.write_nonblock(sock, head.encode("latin-1") + _URI_TOO_LONG)
+
+
+_gunicorn_util.write_error = _write_error
 
 # Threaded workers: a client that sends its request slowly (a bad network, or on
 # purpose) holds one thread, not a whole worker. With sync workers three such

@@ -68,7 +68,11 @@ class Reason(StrEnum):
 
 
 class SyncError(StrEnum):
-    """Why a whole sync request was refused (the error code of the JSON answer)."""
+    """Why a whole API request was refused: the `error` code of the JSON answer.
+
+    The last four never reach the sync log: the HTTP server (gunicorn, nginx)
+    answers them before the app sees the request, or the app failed.
+    """
 
     INVALID_JSON = "invalid_json"
     INVALID_REQUEST = "invalid_request"
@@ -83,7 +87,12 @@ class SyncError(StrEnum):
     SCHEMA_NOT_READY = "schema_not_ready"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     HTTP_ERROR = "http_error"
+    URI_TOO_LONG = "uri_too_long"
+    INTERNAL_ERROR = "internal_error"
+    SERVER_UNAVAILABLE = "server_unavailable"
+    SERVER_TIMEOUT = "server_timeout"
 
 
 class Resolution(StrEnum):

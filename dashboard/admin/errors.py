@@ -10,7 +10,7 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import InternalServerError, NotFound
 
-from ..api.errors import error_response
+from ..api.errors import error_response, is_api_request
 from ..database import DatabaseUnavailable
 from ..extensions import login_manager
 from ..observability.logs import first_line
@@ -39,11 +39,6 @@ def _without_database() -> None:
     g._login_user = login_manager.anonymous_user()
 
 
-def _wants_json() -> bool:
-    """The tills' API answers errors in JSON, even for an address it does not know."""
-    return request.blueprint == "api" or request.path.startswith(("/api/", "/sync"))
-
-
 @bp.app_errorhandler(CSRFError)
 def _csrf_error(_exc):
     return _error_page(400, _("The form has expired"),
@@ -58,7 +53,7 @@ def _forbidden(_exc):
 
 @bp.app_errorhandler(NotFound)
 def _not_found(exc):
-    if _wants_json():
+    if is_api_request():
         return error_response(404, "not_found", exc.description)
     return _error_page(404, _("Page not found"),
                        _("There is nothing at this address. It may have been removed, or the link is "
@@ -78,7 +73,7 @@ def _database_unavailable(exc):
 @bp.app_errorhandler(InternalServerError)
 def _server_error(exc):
     """Something broke. Drawn without the database, which may be what broke."""
-    if _wants_json():
+    if is_api_request():
         return error_response(500, "internal_error", "the server failed; nothing was stored, retry later")
     _without_database()
     return _error_page(500, _("Something went wrong"),

@@ -108,7 +108,12 @@ SYNC_ERROR: Words = {
     v.SyncError.SCHEMA_NOT_READY: (_l("Server not set up"), _l("The server's database is not migrated to this version; an operator must run the migrations. The till keeps its sales.")),
     v.SyncError.NOT_FOUND: (_l("Unknown address"), _l("The till called an address the server does not have.")),
     v.SyncError.METHOD_NOT_ALLOWED: (_l("Wrong method"), _l("The till used an HTTP method this address does not take.")),
+    v.SyncError.UNSUPPORTED_MEDIA_TYPE: (_l("Not sent as JSON"), _l("The till said its request was something other than JSON.")),
     v.SyncError.HTTP_ERROR: (_l("HTTP error"), _l("The request failed for another HTTP reason.")),
+    v.SyncError.URI_TOO_LONG: (_l("Address too long"), _l("The request's address was longer than the server accepts.")),
+    v.SyncError.INTERNAL_ERROR: (_l("Server error"), _l("The server failed while answering; nothing was stored.")),
+    v.SyncError.SERVER_UNAVAILABLE: (_l("Server not answering"), _l("The proxy could not reach the application; the till will retry.")),
+    v.SyncError.SERVER_TIMEOUT: (_l("Server too slow"), _l("The application did not answer the proxy in time; the till will retry.")),
 }
 
 RESOLUTION: Words = {

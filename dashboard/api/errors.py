@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import g, jsonify
+from flask import g, jsonify, request
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from werkzeug.exceptions import HTTPException
 
 from ..database import DatabaseUnavailable
 from ..observability.logs import first_line
 from ..observability.schema import SchemaNotReady, ensure_schema_ready, schema_explains_failure
+from ..vocabulary import SyncError
 from . import bp
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,16 @@ class ApiError(Exception):
         super().__init__(message)
         self.status, self.code, self.message, self.headers = status, code, message, headers or {}
         self.device_id = device_id  # who asked, when known (a revoked till), for the sync log
+
+
+def is_api_request() -> bool:
+    """Whether the request is the tills' (answered in JSON), even for an address the API does not have.
+
+    "/sync" is the API's alias (and "/sync/..." what a till configured with it would call next);
+    "/sync-logs" is a dashboard page.
+    """
+    path = request.path
+    return request.blueprint == "api" or path == "/sync" or path.startswith(("/api/", "/sync/"))
 
 
 def error_response(status: int, code: str, message: str, headers: dict | None = None):
@@ -72,10 +83,19 @@ def _database_unavailable(exc):
                           {"Retry-After": "5"})
 
 
+# The contract's code for each HTTP error werkzeug may raise under /api/; any other is http_error.
+HTTP_ERROR_CODES = {404: SyncError.NOT_FOUND, 405: SyncError.METHOD_NOT_ALLOWED, 413: SyncError.BODY_TOO_LARGE,
+                    414: SyncError.URI_TOO_LONG, 415: SyncError.UNSUPPORTED_MEDIA_TYPE,
+                    500: SyncError.INTERNAL_ERROR}
+
+
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
-    codes = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
-    return error_response(exc.code or 500, codes.get(exc.code, "http_error"), exc.description or exc.name)
+    # werkzeug's own headers matter to a client: Allow on a 405 says which methods would work.
+    # Its Content-Type (HTML) does not apply to our JSON body.
+    headers = {name: value for name, value in exc.get_headers() if name.lower() != "content-type"}
+    return error_response(exc.code or 500, HTTP_ERROR_CODES.get(exc.code, SyncError.HTTP_ERROR),
+                          exc.description or exc.name, headers)
 
 
 @bp.app_errorhandler(404)
@@ -83,8 +103,6 @@ def _http_error(exc: HTTPException):
 def _unrouted_api_error(exc: HTTPException):
     """A URL under /api/ that matches no route (or not with this method) is still the API's:
     a till reads JSON there. Flask gives such requests no blueprint, so this is app-wide."""
-    from flask import request
-
-    if request.path.startswith("/api/"):
+    if is_api_request():
         return _http_error(exc)
     return exc

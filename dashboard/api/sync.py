@@ -91,8 +91,21 @@ def _request_body() -> bytes:
         raise _too_large(stream, request.content_length or 0) from None
 
 
+def _check_json_content_type() -> None:
+    """A 415 ApiError when the request says its body is something other than JSON.
+
+    A body sent with no Content-Type at all is still read as JSON: tills that
+    never set the header worked before the contract named it, and keep working.
+    """
+    mimetype = request.mimetype
+    if mimetype and mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise ApiError(415, "unsupported_media_type",
+                       f"the body must be sent as 'Content-Type: application/json', not '{mimetype[:100]}'")
+
+
 def _read_batch() -> tuple[str | None, list, int]:
-    """The batch_id, orders and size in bytes of the request body, or a 400/413/422 ApiError."""
+    """The batch_id, orders and size in bytes of the request body, or a 400/413/415/422 ApiError."""
+    _check_json_content_type()
     body = _request_body()
     try:
         payload = decode_body(body)
@@ -159,6 +172,7 @@ def _asked_offline_ids() -> list[str]:
     """offline_id values from the query string (GET) or from {"offline_ids": [...]} (POST)."""
     if request.method == "GET":
         return request.args.getlist("offline_id")
+    _check_json_content_type()
     try:
         payload = json.loads(request.get_data(cache=False) or b"null")
     except (ValueError, RecursionError):

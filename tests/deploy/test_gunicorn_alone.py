@@ -6,6 +6,7 @@ tests/support/gunicorn.py starts it the same way.
 """
 from __future__ import annotations
 
+import socket
 import stat
 from concurrent.futures import ThreadPoolExecutor
 
@@ -94,3 +95,23 @@ def test_threads_racing_on_sqlite_store_each_sale_once(gunicorn):
         check_invariants(engine)
     finally:
         engine.dispose()
+
+
+def test_an_over_long_request_line_is_the_apis_json_414(gunicorn):
+    """gunicorn refuses a line over 32 KB before Flask sees it; a till still reads the contract's JSON error."""
+    server, token = gunicorn
+    query = "&".join(["offline_id=" + "f" * 36] * 1000)  # about 48 KB
+    response = requests.get(f"{server.url}/api/v1/sync/status?{query}", headers=bearer(token), timeout=30)
+    assert response.status_code == 414
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json()["error"] == "uri_too_long" and "POST" in response.json()["message"]
+    assert till_syncs(server.url, token) < 5.0  # the worker that refused it serves on
+
+
+def test_other_refusals_of_gunicorn_are_left_as_they_were(gunicorn):
+    """Only the 414 is rewritten: a malformed request line still gets gunicorn's own 400."""
+    server, _ = gunicorn
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"GET  /api/v1/products HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 400 ") and b"Content-Type: text/html" in answer, answer[:300]
