@@ -11,7 +11,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..database import run_write
-from ..domain.ingestion import ingest_batch
+from ..domain.ingestion import IngestRules, ingest_batch
 from ..domain.text import is_storable
 from ..extensions import db
 from ..models import Order, SyncLog
@@ -94,7 +94,7 @@ def _read_batch() -> tuple[str | None, list, int]:
     try:
         payload = decode_body(body)
     except (ValueError, RecursionError) as exc:
-        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {str(exc)[:200]}")
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(payload, dict):
         raise ApiError(400, "invalid_request", "the body must be a JSON object with an 'orders' list")
     orders = payload.get("orders")
@@ -139,7 +139,8 @@ def sync():
     except ApiError as exc:
         _record_refused_request(device_id or exc.device_id, exc.status, exc.code, started)
         raise
-    outcome = ingest_batch(device_id=device.id, batch_id=batch_id, orders=orders, started=started)
+    outcome = ingest_batch(device_id=device.id, batch_id=batch_id, orders=orders, started=started,
+                           rules=IngestRules.from_config(current_app.config))
     return jsonify(outcome.as_json())
 
 
@@ -157,7 +158,7 @@ def _asked_offline_ids() -> list[str]:
     try:
         payload = json.loads(request.get_data(cache=False) or b"null")
     except (ValueError, RecursionError):
-        raise ApiError(400, "invalid_json", "the body is not valid JSON")
+        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
     asked = payload.get("offline_ids") if isinstance(payload, dict) else None
     if not isinstance(asked, list) or not all(isinstance(value, str) for value in asked):
         raise ApiError(400, "invalid_request", "the body must be {\"offline_ids\": [\"...\", ...]}")

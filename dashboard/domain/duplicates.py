@@ -5,8 +5,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from flask import current_app
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import func, select, tuple_, update
 
 from ..database import insert_ignoring_conflicts, run_write
 from ..extensions import db
@@ -37,26 +36,34 @@ class ScanSummary:
         return {"scan_id": self.scan_id, "kinds": self.kinds, "found": self.found, "stock_drift": self.stock_drift}
 
 
-def double_entry_window() -> timedelta:
-    return timedelta(seconds=current_app.config["DUPLICATE_WINDOW_SECONDS"])
+DEFAULT_DOUBLE_ENTRY_WINDOW = timedelta(seconds=120)  # the DUPLICATE_WINDOW_SECONDS default
 
 
-def run_scan(*, trigger: str, actor: str, progress=None) -> ScanSummary:
-    """Scan the books, record the groups found (new ones open, known ones updated) and the scan itself."""
+def double_entry_window(config) -> timedelta:
+    """The DUPLICATE_WINDOW_SECONDS setting, from the app config the caller holds."""
+    return timedelta(seconds=config["DUPLICATE_WINDOW_SECONDS"])
+
+
+def run_scan(*, trigger: str, actor: str, progress=None,
+             window: timedelta = DEFAULT_DOUBLE_ENTRY_WINDOW) -> ScanSummary:
+    """Scan the books, record the groups found (new ones open, known ones updated) and the scan itself.
+
+    window: same device, same basket, entered again within it is a suspected double entry.
+    """
     scan_id = run_write(lambda: _start_scan(trigger))
     try:
-        found = list(find_duplicates(double_entry_window=double_entry_window(), progress=progress))
+        found = list(find_duplicates(double_entry_window=window, progress=progress))
         drift = [{"sku": d.sku, "stock_quantity": str(d.stock_quantity), "expected": str(d.expected)}
                  for d in stock_drift()]
         for start in range(0, len(found), WRITE_CHUNK):
             chunk = found[start:start + WRITE_CHUNK]
-            run_write(lambda: _record_groups(chunk, scan_id), retry_on_integrity=True)
+            run_write(lambda chunk=chunk: _record_groups(chunk, scan_id), retry_on_integrity=True)
             if progress:
                 progress(min(1.0, (start + len(chunk)) / max(len(found), 1)), "recording groups")
         found_by_kind = {kind: sum(1 for g in found if g.kind == kind) for kind in KINDS}
         return run_write(lambda: _finish_scan(scan_id, actor, found_by_kind, drift))
     except Exception as exc:
-        run_write(lambda: _fail_scan(scan_id, exc))
+        run_write(lambda error=exc: _fail_scan(scan_id, error))
         raise
 
 
@@ -219,7 +226,7 @@ def compare_group(group_id: int) -> GroupComparison:
         order = orders[order_id]
         row = {name: getattr(order, name) for name in COMPARED_FIELDS if name != "lines"}
         row["id"] = order.id
-        row["lines"] = [(l.sku, l.quantity, l.unit_price, l.status) for l in lines.get(order_id, [])]
+        row["lines"] = [(ln.sku, ln.quantity, ln.unit_price, ln.status) for ln in lines.get(order_id, [])]
         row["line_objects"] = lines.get(order_id, [])
         rows.append(row)
     differing = {name for name in COMPARED_FIELDS if len({repr(row[name]) for row in rows}) > 1}

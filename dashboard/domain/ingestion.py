@@ -10,24 +10,24 @@ replays; it decides nothing the constraints would not.
 """
 from __future__ import annotations
 
-import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from flask import current_app
 from sqlalchemy import bindparam, insert, literal, select, update
 
 from ..database import insert_ignoring_conflicts, run_write
 from ..extensions import db
 from ..models import Device, Order, OrderLine, Payment, Product, StockMovement, SyncAttempt, SyncLog
 from ..models.types import UtcDateTime
+from ..vocabulary import InvoicePolicy
 from .numbering import allocate_server_numbers
 from .results import CONFLICT, CREATED, DUPLICATE, REJECTED, SaleResult, SyncOutcome
 from .sales import Rejection, Sale, content_hash, offline_id_of, parse_sale, shown_fields
 from .stock_ledger import move_stock
-from .text import is_storable, payload_record, storable
+from .text import payload_record, storable
 
 orders_t = Order.__table__
 lines_t = OrderLine.__table__
@@ -41,25 +41,41 @@ class StoredOrder:
     invoice_number: str | None
 
 
-def ingest_batch(*, device_id: int, batch_id: str | None, orders: list, started: float) -> SyncOutcome:
+@dataclass(frozen=True)
+class IngestRules:
+    """The settings a batch is stored under, handed in by the caller (the domain reads no app config)."""
+
+    max_lines: int
+    invoice_policy: InvoicePolicy
+    server_invoice_prefix: str
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> IngestRules:
+        """From the app config that dashboard.config.Settings filled (checked at start-up)."""
+        return cls(max_lines=config["SYNC_MAX_LINES"], invoice_policy=InvoicePolicy(config["INVOICE_POLICY"]),
+                   server_invoice_prefix=config["SERVER_INVOICE_PREFIX"])
+
+
+def ingest_batch(*, device_id: int, batch_id: str | None, orders: list, started: float,
+                 rules: IngestRules) -> SyncOutcome:
     """Validate and store one batch from one device; the answer holds a result per sale."""
-    config = current_app.config
     now = datetime.now(timezone.utc)
-    parsed = [parse_sale(raw, max_lines=config["SYNC_MAX_LINES"], now=now) for raw in orders]
+    parsed = [parse_sale(raw, max_lines=rules.max_lines, now=now) for raw in orders]
     batch = _Batch(device_id=device_id, batch_id=batch_id, raw=orders, parsed=parsed,
-                   policy=config["INVOICE_POLICY"], started=started, now=now)
+                   rules=rules, started=started, now=now)
     return run_write(batch.store, retry_on_integrity=True)
 
 
 class _Batch:
     """One attempt at storing a batch; store() may run again from scratch after a retry."""
 
-    def __init__(self, *, device_id, batch_id, raw, parsed, policy, started, now):
+    def __init__(self, *, device_id, batch_id, raw, parsed, rules: IngestRules, started, now):
         self.device_id = device_id
         self.batch_id = batch_id
         self.raw = raw
         self.parsed: list[Sale | Rejection] = parsed
-        self.policy = policy
+        self.rules = rules
+        self.policy = rules.invoice_policy
         self.started = started
         self.now = now
 
@@ -122,7 +138,7 @@ class _Batch:
 
     def _wanted_invoice_numbers(self, indexes: list[int]) -> dict[int, str | None]:
         """Device policy: each sale asks for its receipt number, unless another sale holds it already."""
-        if self.policy != "device":
+        if self.policy != InvoicePolicy.DEVICE:
             return {index: None for index in indexes}
         wanted: dict[int, str | None] = {}
         seen: set[str] = set()
@@ -168,7 +184,7 @@ class _Batch:
         self._number_from_server_series(created, invoice)
         for index, order_id in created.items():
             sale = self.parsed[index]
-            collision = self.policy == "device" and sale.receipt_number is not None \
+            collision = self.policy == InvoicePolicy.DEVICE and sale.receipt_number is not None \
                 and invoice[index] != sale.receipt_number
             self.results[index] = SaleResult(sale.offline_id, CREATED, order_id=order_id,
                                              invoice_number=invoice[index],
@@ -177,7 +193,7 @@ class _Batch:
 
     def _order_row(self, index: int, invoice_number: str | None, sync_id: int) -> dict:
         sale = self.parsed[index]
-        collision = self.policy == "device" and sale.receipt_number is not None and invoice_number is None
+        collision = self.policy == InvoicePolicy.DEVICE and sale.receipt_number is not None and invoice_number is None
         return {
             "offline_id": sale.offline_id, "receipt_number": sale.receipt_number,
             "invoice_number": invoice_number, "device_id": self.device_id, "created_at": sale.created_at,
@@ -191,7 +207,7 @@ class _Batch:
         unnumbered = sorted(index for index in created if invoice[index] is None)
         if not unnumbered:
             return
-        numbers = allocate_server_numbers(len(unnumbered))
+        numbers = allocate_server_numbers(len(unnumbered), prefix=self.rules.server_invoice_prefix)
         for index, number in zip(unnumbered, numbers):
             invoice[index] = number
         db.session.execute(
@@ -263,17 +279,16 @@ class _Batch:
         db.session.execute(update(Device).where(Device.id == self.device_id).values(last_seen_at=self.now))
 
 
-def reingest_sale(*, device_id: int, sync_id: int, raw: object) -> SaleResult:
+def reingest_sale(*, device_id: int, sync_id: int, raw: object, rules: IngestRules) -> SaleResult:
     """Store one sale again from its payload, under the sync call that first brought it.
 
     The same batch code as a till's request, inside the caller's unit of work: the
     caller records the outcome, so no sync call, attempt row or last-seen time is added.
     """
-    config = current_app.config
     now = datetime.now(timezone.utc)
     batch = _Batch(device_id=device_id, batch_id=None, raw=[raw],
-                   parsed=[parse_sale(raw, max_lines=config["SYNC_MAX_LINES"], now=now)],
-                   policy=config["INVOICE_POLICY"], started=time.monotonic(), now=now)
+                   parsed=[parse_sale(raw, max_lines=rules.max_lines, now=now)],
+                   rules=rules, started=time.monotonic(), now=now)
     return batch.ingest(sync_id).results[0]
 
 
