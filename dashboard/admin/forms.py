@@ -1,12 +1,11 @@
 """The dashboard's forms; Flask-WTF adds and checks the CSRF token on each."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_babel import gettext, ngettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import (HiddenField, PasswordField, RadioField, SelectField, SelectMultipleField, StringField,
-                     TextAreaField)
+from wtforms import HiddenField, PasswordField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
 
 from ..domain import passwords

@@ -85,7 +85,7 @@ class Till:
         self._rng = rng or random.Random()
         self._sync_lock = threading.Lock()
 
-    def __enter__(self) -> "Till":
+    def __enter__(self) -> Till:
         return self
 
     def __exit__(self, *_exc) -> None:

@@ -156,12 +156,12 @@ def _plan_target(target: PlanTarget) -> dict:
             voided = [o for o in orders if o.id != keep]
             lines = _completed_lines([o.id for o in voided])
             for order in voided:
-                order_lines = [l for l in lines if l.order_id == order.id]
+                order_lines = [ln for ln in lines if ln.order_id == order.id]
                 actions.append({"type": "void_order", "order_id": order.id, "keep_order_id": keep,
                                 "invoice_number": order.invoice_number, "total": _text(order.total),
-                                "units": _text(sum((Decimal(str(l.quantity)) for l in order_lines), Decimal(0))),
+                                "units": _text(sum((Decimal(str(ln.quantity)) for ln in order_lines), Decimal(0))),
                                 "device_id": order.device_id})
-                actions += _compensations([l.id for l in order_lines], skip_first=False,
+                actions += _compensations([ln.id for ln in order_lines], skip_first=False,
                                           device_id=order.device_id)
     elif target.kind == "duplicate_lines":
         orders = _completed_orders(target.order_ids)

@@ -103,7 +103,7 @@ def compute_plan(plan_id: int, progress=None) -> str:
     try:
         computed = build_plan(targets_for_groups(_selection(plan)), progress)
     except PlanError as exc:
-        run_write(lambda: _set_plan(plan_id, status="failed", error=str(exc)))
+        run_write(lambda error=exc: _set_plan(plan_id, status="failed", error=str(error)))
         raise
     digest = plan_hash(computed)
     run_write(lambda: _set_plan(plan_id, status="ready", plan=json.dumps(computed), plan_hash=digest, error=None))

@@ -238,8 +238,8 @@ def fingerprint(*, offline_id, receipt_number, created_at, cashier, lines, total
         "receipt_number": receipt_number,
         "created_at": created_at.astimezone(timezone.utc).isoformat(),
         "cashier": cashier,
-        "lines": [{"sku": l.sku, "quantity": canonical(l.quantity), "unit_price": canonical(l.unit_price)}
-                  for l in lines],
+        "lines": [{"sku": ln.sku, "quantity": canonical(ln.quantity), "unit_price": canonical(ln.unit_price)}
+                  for ln in lines],
         "total": canonical(total),
         "payments": [{"method": p.method, "amount": canonical(p.amount)} for p in payments],
     }

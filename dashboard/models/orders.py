@@ -11,7 +11,6 @@ from ..extensions import db
 from ..vocabulary import OrderStatus, sql_in
 from .types import Money, Quantity, UtcDateTime, utcnow
 
-
 # Sales imported from older systems keep their duplicates (so they can be found
 # and fixed here). The unique keys are (value, COALESCE(legacy_id, '')): among
 # sales that did not come from a legacy import the value alone is unique, which

@@ -16,8 +16,8 @@ from dashboard.jobs.queue import job_status
 from dashboard.models import AuditEntry, DuplicateScan, Fix, FixPlan, Order
 from tests.admin.conftest import post_form
 from tests.admin.duplicates_support import plan_id_of, scanned_books
-from tests.support.workers import run_worker
 from tests.domain.legacy_data import RECORDS, sale
+from tests.support.workers import run_worker
 
 
 def text_of(response) -> str:

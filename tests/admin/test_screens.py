@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select, update
 
+from dashboard.domain.devices import add_device
 from dashboard.domain.duplicates import run_scan
 from dashboard.extensions import db
-from dashboard.models import Device, DuplicateGroup, DuplicateScan, Product
-from dashboard.domain.devices import add_device
+from dashboard.models import Device, DuplicateGroup, Product
 from tests.support.sales import bearer, make_sale
 
 

@@ -10,8 +10,13 @@ from dashboard.domain.duplicates import run_scan
 from dashboard.domain.fix_plans import open_certain_selection
 from dashboard.domain.fixes import approve_plan, request_plan
 from dashboard.extensions import db
-from dashboard.jobs.duplicates import (SCHEDULED_SCAN_PREFIX, enqueue_apply, enqueue_preview, enqueue_scan,
-                                       schedule_next_scan)
+from dashboard.jobs.duplicates import (
+    SCHEDULED_SCAN_PREFIX,
+    enqueue_apply,
+    enqueue_preview,
+    enqueue_scan,
+    schedule_next_scan,
+)
 from dashboard.jobs.queue import get_queue, job_status
 from dashboard.models import DuplicateScan, Fix, FixPlan, Order
 from tests.domain.legacy_data import write_legacy_file
