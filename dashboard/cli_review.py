@@ -44,7 +44,7 @@ def _progress(fraction: float, message: str) -> None:
     click.echo(f"  {fraction:4.0%} {message}", err=True)
 
 
-def _fix_or_exit(selection: list[tuple[int, None]]) -> dict | None:
+def _fix_or_exit(selection: list[tuple[int, int | None]]) -> dict | None:
     """Apply one plan for these groups, audited as the command line; None when there is nothing to fix."""
     if not selection:
         return None

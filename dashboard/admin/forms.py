@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, 
 
 from ..domain import passwords
 from ..domain.passwords import MIN_PASSWORD_LENGTH, PasswordProblem
-from ..vocabulary import ROLE_RANK
+from ..vocabulary import ROLE_RANK, Role
 from .labels import choices
 
 try:  # WTForms 3.3 wants choices as SelectChoice; older releases take (value, label) pairs.
@@ -20,7 +20,7 @@ except ImportError:  # pragma: no cover
         return (value, label)
 
 # Weakest role first, so the safe choice leads the list.
-ROLE_CHOICES = sorted(choices("role"), key=lambda choice: ROLE_RANK[choice[0]])
+ROLE_CHOICES = sorted(choices("role"), key=lambda choice: ROLE_RANK[Role(choice[0])])
 
 
 class LoginForm(FlaskForm):

@@ -58,7 +58,8 @@ def _chunked_body(stream, limit: int) -> bytes | None:
     cut JSON would be refused as invalid: the till must hear 413 and split its
     batch instead. One byte past the limit tells.
     """
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while size <= limit:
         chunk = stream.read(min(1024 * 1024, limit + 1 - size))
         if not chunk:

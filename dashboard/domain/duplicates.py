@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy import func, select, tuple_, update
 
@@ -57,13 +58,13 @@ def run_scan(*, trigger: str, actor: str, progress=None,
                  for d in stock_drift()]
         for start in range(0, len(found), WRITE_CHUNK):
             chunk = found[start:start + WRITE_CHUNK]
-            run_write(lambda chunk=chunk: _record_groups(chunk, scan_id), retry_on_integrity=True)
+            run_write(partial(_record_groups, chunk, scan_id), retry_on_integrity=True)
             if progress:
                 progress(min(1.0, (start + len(chunk)) / max(len(found), 1)), "recording groups")
-        found_by_kind = {kind: sum(1 for g in found if g.kind == kind) for kind in KINDS}
+        found_by_kind: dict[str, int] = {kind: sum(1 for g in found if g.kind == kind) for kind in KINDS}
         return run_write(lambda: _finish_scan(scan_id, actor, found_by_kind, drift))
     except Exception as exc:
-        run_write(lambda error=exc: _fail_scan(scan_id, error))
+        run_write(partial(_fail_scan, scan_id, exc))
         raise
 
 
@@ -91,7 +92,7 @@ def _record_groups(groups: list[FoundGroup], scan_id: int) -> None:
         .where(tuple_(DuplicateGroup.kind, DuplicateGroup.group_key).in_(keys)))}
     for group in groups:
         group_id, status = ids[(group.kind, group.key)]
-        values = {"last_seen_scan_id": scan_id, "order_count": len(group.order_ids)}
+        values: dict[str, object] = {"last_seen_scan_id": scan_id, "order_count": len(group.order_ids)}
         if status == "fixed":
             # Found again after a fix: new copies arrived, or the fix was reverted.
             values.update(status="open", resolved_at=None, resolved_by=None)
@@ -120,7 +121,7 @@ def _finish_scan(scan_id: int, actor: str, found: dict[str, int], drift: list[di
 
 def open_group_counts() -> dict[str, dict[str, int]]:
     """For every kind (0 included): open groups and the orders in them."""
-    counts = {kind: {"groups": 0, "orders": 0} for kind in KINDS}
+    counts: dict[str, dict[str, int]] = {kind: {"groups": 0, "orders": 0} for kind in KINDS}
     rows = db.session.execute(
         select(DuplicateGroup.kind, func.count(func.distinct(DuplicateGroup.id)),
                func.count(func.distinct(DuplicateGroupMember.order_id)))
@@ -133,7 +134,7 @@ def open_group_counts() -> dict[str, dict[str, int]]:
 
 def preview_counts(found: list[FoundGroup]) -> dict[str, dict[str, int]]:
     """Counts by kind, as open_group_counts gives them, for groups found but not recorded (dry runs)."""
-    counts = {kind: {"groups": 0, "orders": 0} for kind in KINDS}
+    counts: dict[str, dict[str, int]] = {kind: {"groups": 0, "orders": 0} for kind in KINDS}
     for group in found:
         counts[group.kind]["groups"] += 1
         counts[group.kind]["orders"] += len(group.order_ids)

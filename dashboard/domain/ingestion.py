@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import cast
 
 from sqlalchemy import bindparam, insert, literal, select, update
 
@@ -96,7 +97,7 @@ class _Batch:
         new = []
         for offline_id, index in candidates.items():
             if offline_id in stored:
-                self.results[index] = _answer_for_stored(self.parsed[index], stored[offline_id], self.device_id)
+                self.results[index] = _answer_for_stored(self._sale(index), stored[offline_id], self.device_id)
             else:
                 new.append(index)
         new = self._reject_unknown_skus(new)
@@ -105,6 +106,10 @@ class _Batch:
             self._insert_contents(created)
         self._answer_repeats(repeats)
         return SyncOutcome(sync_id=sync_id, results=self.results)
+
+    def _sale(self, index: int) -> Sale:
+        """The parsed sale at index, for the indexes _split took as sales (rejections never get here)."""
+        return cast(Sale, self.parsed[index])
 
     def _split(self) -> tuple[dict[str, int], list[int]]:
         """Valid sales by offline_id (first occurrence), and the indexes of later repeats in the batch."""
@@ -121,12 +126,12 @@ class _Batch:
         return candidates, repeats
 
     def _reject_unknown_skus(self, indexes: list[int]) -> list[int]:
-        skus = {line.sku for index in indexes for line in self.parsed[index].lines}
+        skus = {line.sku for index in indexes for line in self._sale(index).lines}
         self.product_ids = dict(db.session.execute(
             select(Product.sku, Product.id).where(Product.sku.in_(skus))).all()) if skus else {}
         known = []
         for index in indexes:
-            sale = self.parsed[index]
+            sale = self._sale(index)
             unknown = next(((n, line.sku) for n, line in enumerate(sale.lines, start=1)
                             if line.sku not in self.product_ids), None)
             if unknown:
@@ -143,7 +148,7 @@ class _Batch:
         wanted: dict[int, str | None] = {}
         seen: set[str] = set()
         for index in indexes:
-            number = self.parsed[index].receipt_number
+            number = self._sale(index).receipt_number
             wanted[index] = number if number and number not in seen else None
             if number:
                 seen.add(number)
@@ -156,7 +161,7 @@ class _Batch:
         """Insert the new sales; returns (request index, order id) of those this transaction stored."""
         wanted = self._wanted_invoice_numbers(indexes)
         # A stable order of inserts keeps concurrent batches from deadlocking on the unique indexes.
-        pending = sorted(indexes, key=lambda index: self.parsed[index].offline_id)
+        pending = sorted(indexes, key=lambda index: self._sale(index).offline_id)
         created: dict[int, int] = {}
         invoice: dict[int, str | None] = {}
         while pending:
@@ -165,15 +170,15 @@ class _Batch:
             got = dict(db.session.execute(
                 insert_ignoring_conflicts(orders_t).returning(orders_t.c.offline_id, orders_t.c.id), rows
             ).all())
-            lost = [index for index in pending if self.parsed[index].offline_id not in got]
+            lost = [index for index in pending if self._sale(index).offline_id not in got]
             for index in pending:
                 if index not in lost:
-                    created[index] = got[self.parsed[index].offline_id]
+                    created[index] = got[self._sale(index).offline_id]
                     invoice[index] = wanted[index]
-            stored = _stored_orders([self.parsed[index].offline_id for index in lost]) if lost else {}
+            stored = _stored_orders([self._sale(index).offline_id for index in lost]) if lost else {}
             pending = []
             for index in lost:
-                sale = self.parsed[index]
+                sale = self._sale(index)
                 if sale.offline_id in stored:  # a concurrent request stored it first
                     self.results[index] = _answer_for_stored(sale, stored[sale.offline_id], self.device_id)
                 elif wanted[index] is not None:  # its receipt number was taken meanwhile
@@ -183,7 +188,7 @@ class _Batch:
                     raise RuntimeError(f"sale {sale.offline_id} was neither inserted nor found")
         self._number_from_server_series(created, invoice)
         for index, order_id in created.items():
-            sale = self.parsed[index]
+            sale = self._sale(index)
             collision = self.policy == InvoicePolicy.DEVICE and sale.receipt_number is not None \
                 and invoice[index] != sale.receipt_number
             self.results[index] = SaleResult(sale.offline_id, CREATED, order_id=order_id,
@@ -192,7 +197,7 @@ class _Batch:
         return sorted(created.items())
 
     def _order_row(self, index: int, invoice_number: str | None, sync_id: int) -> dict:
-        sale = self.parsed[index]
+        sale = self._sale(index)
         collision = self.policy == InvoicePolicy.DEVICE and sale.receipt_number is not None and invoice_number is None
         return {
             "offline_id": sale.offline_id, "receipt_number": sale.receipt_number,
@@ -217,9 +222,10 @@ class _Batch:
 
     def _insert_contents(self, created: list[tuple[int, int]]) -> None:
         """Lines, one sale movement per line, payments, and the stock they move."""
-        line_rows, payment_rows = [], []
+        line_rows: list[dict] = []
+        payment_rows: list[dict] = []
         for index, order_id in created:
-            sale = self.parsed[index]
+            sale = self._sale(index)
             for line_no, line in enumerate(sale.lines, start=1):
                 line_rows.append({"order_id": order_id, "line_no": line_no, "product_id": self.product_ids[line.sku],
                                   "sku": line.sku, "quantity": line.quantity, "unit_price": line.unit_price,
@@ -246,12 +252,12 @@ class _Batch:
         invalid = [index for index, sale in enumerate(self.parsed) if isinstance(sale, Rejection) and sale.offline_id]
         stored = _stored_orders([self.parsed[index].offline_id for index in repeats + invalid])
         for index in invalid:
-            rejection = self.parsed[index]
+            rejection = cast(Rejection, self.parsed[index])
             if rejection.offline_id in stored:
                 self.results[index] = _conflict(rejection.offline_id, stored[rejection.offline_id], self.device_id,
                                                  f"; the new content is also invalid: {rejection.message}")
         for index in repeats:
-            sale = self.parsed[index]
+            sale = self._sale(index)
             if sale.offline_id in stored:
                 self.results[index] = _answer_for_stored(sale, stored[sale.offline_id], self.device_id)
             else:

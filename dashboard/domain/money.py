@@ -38,7 +38,8 @@ def parse_decimal(value: object, *, places: int, limit: Decimal) -> Decimal:
     # copy_abs() and adjusted() never raise, unlike abs() on exponents like 1e1000000.
     if number.adjusted() > 20 or number.copy_abs() > limit:
         raise NumberError(f"is out of range (at most {limit})")
-    if -number.as_tuple().exponent > places and number != number.quantize(Decimal(1).scaleb(-places)):
+    # The exponent of a finite number (checked above) is an int, never 'n', 'N' or 'F'.
+    if -number.as_tuple().exponent > places and number != number.quantize(Decimal(1).scaleb(-places)):  # type: ignore[operator]
         raise NumberError(f"has more than {places} decimal places")
     return number.quantize(Decimal(1).scaleb(-places))
 

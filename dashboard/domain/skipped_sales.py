@@ -93,7 +93,7 @@ def reprocess_attempt(attempt_id: int, *, actor: str, rules: IngestRules) -> Rep
                                rules=rules)
         outcome = ReprocessOutcome(attempt_id, result.status, result.order_id, result.reason, storable(result.message))
         if outcome.stored:
-            settle = {"order_id": outcome.order_id}
+            settle: dict[str, object] = {"order_id": outcome.order_id}
         else:
             settle = {"resolution": None, "resolved_at": None, "resolved_by": None, "retry_reason": outcome.reason,
                       "retry_message": outcome.message, "retried_at": now}
