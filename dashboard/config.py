@@ -90,9 +90,9 @@ class Settings(BaseSettings):
     # The dashboard: a till is "silent" after this long without a sync; sign-in attempts
     # per email and address; the time zone that decides what "today" is; the shop's currency.
     TILL_STALE_MINUTES: Positive = 60
-    LOGIN_MAX_FAILURES: Positive = 5
-    LOGIN_MAX_FAILURES_PER_ACCOUNT: Positive = 20
-    LOGIN_MAX_FAILURES_PER_ADDRESS: Positive = 50
+    LOGIN_MAX_FAILURES: Count = 5  # 0: no cap (each of the three)
+    LOGIN_MAX_FAILURES_PER_ACCOUNT: Count = 20
+    LOGIN_MAX_FAILURES_PER_ADDRESS: Count = 50
     LOGIN_FAILURE_WINDOW_SECONDS: Positive = 900
     DASHBOARD_TIMEZONE: str = "UTC"
     DASHBOARD_CURRENCY: str = "EUR"

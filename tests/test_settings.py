@@ -130,3 +130,11 @@ def test_flask_refuses_to_start_and_names_the_variable(tmp_path):
                        SYNC_MAX_ORDERS="5OO")
     assert done.returncode != 0
     assert "SettingError: SYNC_MAX_ORDERS='5OO'" in done.stderr, done.stderr[-2000:]
+
+
+def test_zero_turns_off_the_limits_the_readme_says_it_does(tmp_path):
+    names = ["SYNC_RATE_LIMIT_PER_MINUTE", "SYNC_SALES_PER_MINUTE", "SYNC_LINES_PER_MINUTE", "SYNC_BYTES_PER_MINUTE",
+             "DUPLICATE_SCAN_INTERVAL_HOURS", "LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+             "LOGIN_MAX_FAILURES_PER_ADDRESS", "TRUSTED_PROXY_HOPS"]
+    config = start(tmp_path, **dict.fromkeys(names, "0")).config
+    assert [config[name] for name in names] == [0] * len(names)
