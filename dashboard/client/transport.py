@@ -87,9 +87,10 @@ class HttpTransport:
         return answer
 
     def _request(self, method: str, path: str, body: bytes | None = None):
-        request = urllib.request.Request(self.server_url + path, data=body, method=method, headers={  # noqa: S310 (http(s) only, checked in __init__)
-            "Authorization": f"Bearer {self.token}", "Accept": "application/json",
-            **({"Content-Type": "application/json"} if body is not None else {})})
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json",
+                   **({"Content-Type": "application/json"} if body is not None else {})}
+        url = self.server_url + path  # http(s) only: checked in __init__
+        request = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
                 raw = response.read()

@@ -189,8 +189,9 @@ def _refuse_stale(plan: FixPlan, actor: str, why: str) -> StalePlan:
 
 
 def _void(model, row_id: int, fix_id: int, now, **values) -> None:
-    changed = db.session.execute(update(model).where(model.id == row_id, model.status == "completed").values(
-        status="void", voided_at=now, void_fix_id=fix_id, **values)).rowcount  # type: ignore[attr-defined]
+    result = db.session.execute(update(model).where(model.id == row_id, model.status == "completed").values(
+        status="void", voided_at=now, void_fix_id=fix_id, **values))
+    changed = result.rowcount  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
     if changed != 1:
         # Unreachable while the orders are locked; if it happens, nothing of this fix may stay.
         raise RuntimeError(f"{model.__tablename__} {row_id} was no longer completed")

@@ -268,9 +268,9 @@ def run_fix_jobs(site: Site, args, seed: int) -> dict:
         threshold = rng.uniform(0.0, 1.0)
         try:
             with app.app_context():
-                # Called at once, inside this iteration: the loop variables are the current ones.
-                wait_for(lambda: (lambda s: s.status == "started" and s.progress >= threshold)(job_status(job.id))  # noqa: B023
-                         or job_status(job.id).status in ("finished", "failed"), 600, "the apply job")  # noqa: B023
+                wait_for(lambda job=job, threshold=threshold:
+                         (lambda s: s.status == "started" and s.progress >= threshold)(job_status(job.id))
+                         or job_status(job.id).status in ("finished", "failed"), 600, "the apply job")
             evidence = open_write_transaction(site.url)
             worker.kill()
         finally:

@@ -68,12 +68,12 @@ def write_big_legacy_book(path: Path, pairs: int) -> LegacyBook:
             device = f"OLD-{i % 11:02d}"
             at = T0 + timedelta(minutes=10 * i)
 
-            # Called only within this iteration, so it sees this iteration's values (hence the noqa: B023).
-            def record(legacy_id, invoice, when, offline_id=None, movements=1):
+            def record(legacy_id, invoice, when, offline_id=None, movements=1,
+                       device=device, total=total, line=line, sku=sku, quantity=quantity):  # this iteration's values
                 return {"legacy_id": legacy_id, "invoice_number": invoice, "offline_id": offline_id,
-                        "device": device, "created_at": when.isoformat(), "cashier": "Old", "total": total,  # noqa: B023
-                        "lines": [line],  # noqa: B023
-                        "movements": [{"line": 0, "sku": sku, "quantity_delta": str(-quantity)}] * movements}  # noqa: B023
+                        "device": device, "created_at": when.isoformat(), "cashier": "Old", "total": total,
+                        "lines": [line],
+                        "movements": [{"line": 0, "sku": sku, "quantity_delta": str(-quantity)}] * movements}
 
             if kind == "same_offline_id":
                 offline_id = str(uuid.UUID(int=i + 1, version=4))
