@@ -1,4 +1,2 @@
-"""WSGI entry point: `gunicorn wsgi:app`, `flask --app wsgi ...`."""
-from dashboard import create_app
-
-app = create_app()
+"""WSGI entry point for a checkout: `gunicorn wsgi:app`, `flask --app wsgi ...`."""
+from dashboard.wsgi import app  # noqa: F401

@@ -6,9 +6,10 @@ import os
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
-from .config import load_settings
+from .config import Settings, split_overrides
 from .database import configure_engine
 from .extensions import csrf, db, login_manager, migrate
+from .resources import resource_path
 
 
 class DatabaseIdConverter(IntegerConverter):
@@ -22,11 +23,14 @@ class DatabaseIdConverter(IntegerConverter):
 def create_app(overrides: dict | None = None, instance_path: str | None = None) -> Flask:
     """Build the app: config, extensions, blueprints, CLI, logging; nothing else."""
     instance_path = instance_path or os.environ.get("TILLSYNC_INSTANCE_PATH") or None
+    # Settings first: a value that cannot work stops the start here, naming its variable.
+    fields, flask_only = split_overrides(overrides or {})
+    settings = Settings.load(**fields)
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path,
-                template_folder="../templates", static_folder="../static")
-    app.config.from_mapping(load_settings(app.instance_path))
-    if overrides:
-        app.config.update(overrides)
+                template_folder=str(resource_path("templates")), static_folder=str(resource_path("static")))
+    app.config.from_mapping(settings.flask_config(app.instance_path))
+    app.config.update(flask_only)
+    app.extensions["tillsync.settings"] = settings
     # Ids in URLs are database keys: a larger number is no page, not a database error.
     app.url_map.converters["int"] = DatabaseIdConverter
     _trust_proxy(app)
@@ -43,14 +47,14 @@ def _trust_proxy(app: Flask) -> None:
     if hops:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def _register_extensions(app: Flask) -> None:
     from . import models  # noqa: F401  (tables must be known to migrations)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(_project_path("migrations")), render_as_batch=True)
+    migrate.init_app(app, db, directory=str(resource_path("migrations")), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
     _register_babel(app)
@@ -86,9 +90,3 @@ def _register_commands(app: Flask) -> None:
     from .cli import register_cli
 
     register_cli(app)
-
-
-def _project_path(name: str):
-    from pathlib import Path
-
-    return Path(__file__).resolve().parent.parent / name

@@ -21,7 +21,8 @@ from sqlalchemy.engine import make_url
 
 from .config import create_private_file
 
-SECRET_REMINDER = ("The backup does not hold the secret key: keep SECRET_KEY (or the instance folder's "
+# A sentence about the key, not a key (ruff's S105 reads any name with "SECRET" in it as one).
+SECRET_REMINDER = ("The backup does not hold the secret key: keep SECRET_KEY (or the instance folder's "  # noqa: S105
                    "secret_key file) with it, or every dashboard session and open form is lost on restore.")
 
 

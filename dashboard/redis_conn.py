@@ -31,7 +31,7 @@ def redis_url_for(app: Flask) -> str:
 
 def get_redis() -> redis.Redis:
     """A client for the app's Redis, made once per process; short time-outs so a dead Redis never stalls a sale."""
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     client = app.extensions.get("redis_client")
     if client is None:
         client = redis.Redis.from_url(redis_url_for(app), socket_timeout=0.5, socket_connect_timeout=0.5)

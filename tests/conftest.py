@@ -34,11 +34,17 @@ def pg_server():
     server.stop()
 
 
+# Migrations never touch Redis, but the app refuses PostgreSQL (a multi-host configuration)
+# without a REDIS_URL: this one names a port nothing listens on.
+UNUSED_REDIS = "redis://127.0.0.1:1/0"
+
+
 def migrate(url: str, tmp: Path) -> None:
     """Build the schema with the project's migrations, as `flask db upgrade` does."""
     from flask_migrate import upgrade
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test"}, instance_path=str(tmp))
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test", "REDIS_URL": UNUSED_REDIS},
+                     instance_path=str(tmp))
     with app.app_context():
         upgrade()
         db.engine.dispose()
@@ -123,3 +129,13 @@ def token(app) -> str:
 @pytest.fixture
 def other_token(app) -> str:
     return add_device("T02")
+
+
+def pytest_collection_modifyitems(items):
+    """Mark every test that needs the PostgreSQL server `postgres`, so `-m "not postgres"` (scripts/test.sh
+    --fast) leaves them out: the backend-parametrized ones and those that ask for the server directly."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("backend") == "postgres"
+        if on_postgres or {"pg_server", "pg_template"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.postgres)

@@ -11,5 +11,18 @@ from .labels import register_label_filters  # noqa: E402
 register_template_helpers(bp)
 register_label_filters(bp)
 
-from . import (auth, devices, duplicates, errors, fix_plans, fixes, jobs, orders, profile,  # noqa: E402,F401
-               skipped, sync_logs, users, views)  # routes register on bp
+from . import (  # noqa: E402,F401
+               auth,
+               devices,
+               duplicates,
+               errors,
+               fix_plans,
+               fixes,
+               jobs,
+               orders,
+               profile,
+               skipped,  # routes register on bp
+               sync_logs,
+               users,
+               views,
+)

@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import abort, flash, jsonify, redirect, render_template, url_for
-from flask_babel import gettext as _
 from flask_babel import format_timedelta, ngettext
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..domain.duplicates import DuplicateError, dismiss_group, dismiss_groups, open_group_counts, undo_dismissal

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import g, render_template, request
+from flask import g, render_template
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import inspect

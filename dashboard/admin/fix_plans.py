@@ -12,8 +12,8 @@ from ..jobs.duplicates import enqueue_apply, enqueue_preview
 from . import background, bp
 from .access import role_required
 from .csv_cells import csv_download, safe_csv
-from .i18n import currency, isolated_detail
 from .forms import ApproveForm
+from .i18n import currency, isolated_detail
 from .params import int_arg
 
 # A plan in one of these states has a job working on it.

@@ -1,17 +1,16 @@
 """The dashboard's forms; Flask-WTF adds and checks the CSRF token on each."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_babel import gettext, ngettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import (HiddenField, PasswordField, RadioField, SelectField, SelectMultipleField, StringField,
-                     TextAreaField)
+from wtforms import HiddenField, PasswordField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
 
 from ..domain import passwords
 from ..domain.passwords import MIN_PASSWORD_LENGTH, PasswordProblem
-from ..vocabulary import ROLE_RANK
+from ..vocabulary import ROLE_RANK, Role
 from .labels import choices
 
 try:  # WTForms 3.3 wants choices as SelectChoice; older releases take (value, label) pairs.
@@ -21,7 +20,7 @@ except ImportError:  # pragma: no cover
         return (value, label)
 
 # Weakest role first, so the safe choice leads the list.
-ROLE_CHOICES = sorted(choices("role"), key=lambda choice: ROLE_RANK[choice[0]])
+ROLE_CHOICES = sorted(choices("role"), key=lambda choice: ROLE_RANK[Role(choice[0])])
 
 
 class LoginForm(FlaskForm):

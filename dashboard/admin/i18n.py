@@ -8,8 +8,16 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_skeleton
 from flask import current_app, g, has_request_context, request, session
-from flask_babel import (Babel, format_currency, format_date, format_datetime, format_decimal, get_locale,
-                         get_timezone, to_user_timezone)
+from flask_babel import (
+    Babel,
+    format_currency,
+    format_date,
+    format_datetime,
+    format_decimal,
+    get_locale,
+    get_timezone,
+    to_user_timezone,
+)
 from flask_login import current_user
 
 from ..domain.user_admin import LOCALES

@@ -282,7 +282,7 @@ def is_known(value, vocabulary: str) -> bool:
 def choices(vocabulary: str) -> list[tuple[str, str]]:
     """(code, label) pairs for a form's select, in the enumeration's order."""
     enum, words = VOCABULARIES[vocabulary]
-    return [(member.value, words[member]) for member in enum]
+    return [(member.value, str(words[member][0])) for member in enum]  # [0]: the label, not (label, explanation)
 
 
 def register_label_filters(bp) -> None:

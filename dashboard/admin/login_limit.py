@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import logging
 
-import redis
 from flask import current_app
 
 from ..redis_conn import REDIS_UNAVAILABLE, get_redis

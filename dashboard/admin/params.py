@@ -7,7 +7,6 @@ from flask import request
 
 from .i18n import local_days, local_today
 
-
 # Ids and cursors are INTEGER keys (32 bits on PostgreSQL): a larger number matches nothing.
 LARGEST_ID = 2**31 - 1
 

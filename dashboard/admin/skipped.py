@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..domain import reports
+from ..domain.ingestion import IngestRules
 from ..domain.skipped_sales import SkippedSaleError, mark_handled, reprocess_attempt
 from . import bp
 from .access import role_required
@@ -150,7 +151,8 @@ def reprocess_skipped_sale(attempt_id: int):
     if not ReprocessForm().validate_on_submit():
         abort(400)
     try:
-        outcome = reprocess_attempt(attempt_id, actor=current_user.email)
+        outcome = reprocess_attempt(attempt_id, actor=current_user.email,
+                                    rules=IngestRules.from_config(current_app.config))
     except SkippedSaleError as exc:
         flash(_refusal(exc), "error")
     else:

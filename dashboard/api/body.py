@@ -110,7 +110,7 @@ class _Layout:
         return self.text[at]
 
     def _walk(self) -> None:
-        text, stack = self.text, []
+        text, stack = self.text, []  # type: ignore[var-annotated]  # open "[" and "{"
         state, at = "value", self._skip(0)
         while True:
             if state == "value":

@@ -12,6 +12,7 @@ an operator may lower or raise them.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from flask import jsonify, request
 
@@ -141,7 +142,7 @@ _PAYMENT = {"type": "object", "required": ["method", "amount"],
             "properties": {"method": {"type": "string", "maxLength": 32}, "amount": _DECIMAL}}
 
 # The contract's example sale (docs/sync-protocol.md); schemathesis sends it too.
-_EXAMPLE_BATCH = {"batch_id": "5d0c3c52-9a8e-4b7e-a1c4-2f0a9d3e6b71", "orders": [{
+_EXAMPLE_BATCH: dict[str, Any] = {"batch_id": "5d0c3c52-9a8e-4b7e-a1c4-2f0a9d3e6b71", "orders": [{
     "offline_id": "0f8a6c1e-7b2d-4c3e-9f10-5a6b7c8d9e0f", "receipt_number": "T03-000042",
     "created_at": "2026-11-25T09:58:11+01:00", "cashier": "Amal",
     "lines": [{"sku": "COFFEE", "quantity": "2", "unit_price": "2.50"},

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..domain import refusals
-from ..domain.ingestion import ingest_batch
+from ..domain.ingestion import IngestRules, ingest_batch
 from ..domain.refusals import caller_source
 from ..domain.text import is_storable
 from ..extensions import db
@@ -61,7 +61,8 @@ def _chunked_body(stream, limit: int) -> bytes | None:
     cut JSON would be refused as invalid: the till must hear 413 and split its
     batch instead. One byte past the limit tells.
     """
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while size <= limit:
         chunk = stream.read(min(1024 * 1024, limit + 1 - size))
         if not chunk:
@@ -110,7 +111,7 @@ def _read_batch() -> tuple[str | None, list, int]:
     try:
         payload = decode_body(body)
     except (ValueError, RecursionError) as exc:
-        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {str(exc)[:200]}")
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(payload, dict):
         raise ApiError(400, "invalid_request", "the body must be a JSON object with an 'orders' list")
     orders = payload.get("orders")
@@ -153,7 +154,8 @@ def sync():
         log.info("sync refused: %s %s", exc.status, exc.code, extra={"event": "sync_refused"})
         _count_refused_call(device_id or exc.device_id, exc.status, exc.code)
         raise
-    outcome = ingest_batch(device_id=device.id, batch_id=batch_id, orders=orders, started=started)
+    outcome = ingest_batch(device_id=device.id, batch_id=batch_id, orders=orders, started=started,
+                           rules=IngestRules.from_config(current_app.config))
     g.sync_id = outcome.sync_id
     count_sales(outcome.results)
     log.info("sync stored", extra={"event": "sync", "fields": {
@@ -176,7 +178,7 @@ def _asked_offline_ids() -> list[str]:
     try:
         payload = json.loads(request.get_data(cache=False) or b"null")
     except (ValueError, RecursionError):
-        raise ApiError(400, "invalid_json", "the body is not valid JSON")
+        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
     asked = payload.get("offline_ids") if isinstance(payload, dict) else None
     if not isinstance(asked, list) or not all(isinstance(value, str) for value in asked):
         raise ApiError(400, "invalid_request", "the body must be {\"offline_ids\": [\"...\", ...]}")

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from ..domain.catalog import bakery_sku, bakery_transactions
 from .faults import FAULTS, FaultPlan, FaultyTransport, FleetStats, LegacyTill, SimulatedCrash, closed_port_url
@@ -99,7 +100,7 @@ class _TillRun:
     def _open_till(self) -> Till:
         transport = FaultyTransport(HttpTransport(self.url, self.sim.token, timeout=10), self.offline,
                                     self.plan, self.stats)
-        options = dict(batch_size=self.batch_size, max_attempts=5, backoff=0.01, max_backoff=0.2,
+        options: dict[str, Any] = dict(batch_size=self.batch_size, max_attempts=5, backoff=0.01, max_backoff=0.2,
                        transport=transport, rng=random.Random(self.rng.random()))
         if self.legacy:
             return LegacyTill(self.result.outbox, self.url, self.sim.token, self.sim.name,

@@ -85,7 +85,7 @@ class Till:
         self._rng = rng or random.Random()
         self._sync_lock = threading.Lock()
 
-    def __enter__(self) -> "Till":
+    def __enter__(self) -> Till:
         return self
 
     def __exit__(self, *_exc) -> None:
@@ -168,7 +168,8 @@ class Till:
             except SyncError as exc:
                 report.stop(f"status check failed: {exc}")
                 return False
-        stored, unknown = [], []
+        stored: list[tuple[int, str, int, str, str | None]] = []
+        unknown: list[int] = []
         for sale, answer in zip(interrupted, answers):
             status = answer.get("status") if isinstance(answer, dict) else None
             if not isinstance(answer, dict) or not _same_id(answer.get("offline_id"), sale.offline_id) \

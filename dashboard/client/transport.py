@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import urllib.error
 import urllib.request
 from urllib.parse import urlencode
@@ -52,6 +51,9 @@ class HttpTransport:
     """The three calls a till makes, against server_url with the device's bearer token."""
 
     def __init__(self, server_url: str, token: str, *, timeout: float = 10.0):
+        # The token goes with every request: never to a file: or custom scheme urllib would also open.
+        if not server_url.startswith(("http://", "https://")):
+            raise ValueError(f"server_url must be an http:// or https:// URL, not {server_url!r}")
         self.server_url = server_url.rstrip("/")
         self.token = token
         self.timeout = timeout
@@ -85,9 +87,10 @@ class HttpTransport:
         return answer
 
     def _request(self, method: str, path: str, body: bytes | None = None):
-        request = urllib.request.Request(self.server_url + path, data=body, method=method, headers={
-            "Authorization": f"Bearer {self.token}", "Accept": "application/json",
-            **({"Content-Type": "application/json"} if body is not None else {})})
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json",
+                   **({"Content-Type": "application/json"} if body is not None else {})}
+        url = self.server_url + path  # http(s) only: checked in __init__
+        request = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
                 raw = response.read()
@@ -95,7 +98,7 @@ class HttpTransport:
             raise _http_failure(exc) from None
         except urllib.error.URLError as exc:
             raise TransientError(f"cannot reach the server: {exc.reason}") from None
-        except (TimeoutError, socket.timeout) as exc:
+        except TimeoutError as exc:
             raise TransientError(f"no answer within {self.timeout} s: {exc}") from None
         except (http.client.HTTPException, ConnectionError, OSError) as exc:
             raise TransientError(f"the connection broke before the answer: {exc!r}") from None

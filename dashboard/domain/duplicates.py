@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
-from flask import current_app
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import func, select, tuple_, update
 
 from ..database import insert_ignoring_conflicts, run_write
 from ..extensions import db
@@ -37,26 +37,34 @@ class ScanSummary:
         return {"scan_id": self.scan_id, "kinds": self.kinds, "found": self.found, "stock_drift": self.stock_drift}
 
 
-def double_entry_window() -> timedelta:
-    return timedelta(seconds=current_app.config["DUPLICATE_WINDOW_SECONDS"])
+DEFAULT_DOUBLE_ENTRY_WINDOW = timedelta(seconds=120)  # the DUPLICATE_WINDOW_SECONDS default
 
 
-def run_scan(*, trigger: str, actor: str, progress=None) -> ScanSummary:
-    """Scan the books, record the groups found (new ones open, known ones updated) and the scan itself."""
+def double_entry_window(config) -> timedelta:
+    """The DUPLICATE_WINDOW_SECONDS setting, from the app config the caller holds."""
+    return timedelta(seconds=config["DUPLICATE_WINDOW_SECONDS"])
+
+
+def run_scan(*, trigger: str, actor: str, progress=None,
+             window: timedelta = DEFAULT_DOUBLE_ENTRY_WINDOW) -> ScanSummary:
+    """Scan the books, record the groups found (new ones open, known ones updated) and the scan itself.
+
+    window: same device, same basket, entered again within it is a suspected double entry.
+    """
     scan_id = run_write(lambda: _start_scan(trigger))
     try:
-        found = list(find_duplicates(double_entry_window=double_entry_window(), progress=progress))
+        found = list(find_duplicates(double_entry_window=window, progress=progress))
         drift = [{"sku": d.sku, "stock_quantity": str(d.stock_quantity), "expected": str(d.expected)}
                  for d in stock_drift()]
         for start in range(0, len(found), WRITE_CHUNK):
             chunk = found[start:start + WRITE_CHUNK]
-            run_write(lambda: _record_groups(chunk, scan_id), retry_on_integrity=True)
+            run_write(partial(_record_groups, chunk, scan_id), retry_on_integrity=True)
             if progress:
                 progress(min(1.0, (start + len(chunk)) / max(len(found), 1)), "recording groups")
-        found_by_kind = {kind: sum(1 for g in found if g.kind == kind) for kind in KINDS}
+        found_by_kind: dict[str, int] = {kind: sum(1 for g in found if g.kind == kind) for kind in KINDS}
         return run_write(lambda: _finish_scan(scan_id, actor, found_by_kind, drift))
     except Exception as exc:
-        run_write(lambda: _fail_scan(scan_id, exc))
+        run_write(partial(_fail_scan, scan_id, exc))
         raise
 
 
@@ -84,7 +92,7 @@ def _record_groups(groups: list[FoundGroup], scan_id: int) -> None:
         .where(tuple_(DuplicateGroup.kind, DuplicateGroup.group_key).in_(keys)))}
     for group in groups:
         group_id, status = ids[(group.kind, group.key)]
-        values = {"last_seen_scan_id": scan_id, "order_count": len(group.order_ids)}
+        values: dict[str, object] = {"last_seen_scan_id": scan_id, "order_count": len(group.order_ids)}
         if status == "fixed":
             # Found again after a fix: new copies arrived, or the fix was reverted.
             values.update(status="open", resolved_at=None, resolved_by=None)
@@ -113,7 +121,7 @@ def _finish_scan(scan_id: int, actor: str, found: dict[str, int], drift: list[di
 
 def open_group_counts() -> dict[str, dict[str, int]]:
     """For every kind (0 included): open groups and the orders in them."""
-    counts = {kind: {"groups": 0, "orders": 0} for kind in KINDS}
+    counts: dict[str, dict[str, int]] = {kind: {"groups": 0, "orders": 0} for kind in KINDS}
     rows = db.session.execute(
         select(DuplicateGroup.kind, func.count(func.distinct(DuplicateGroup.id)),
                func.count(func.distinct(DuplicateGroupMember.order_id)))
@@ -126,7 +134,7 @@ def open_group_counts() -> dict[str, dict[str, int]]:
 
 def preview_counts(found: list[FoundGroup]) -> dict[str, dict[str, int]]:
     """Counts by kind, as open_group_counts gives them, for groups found but not recorded (dry runs)."""
-    counts = {kind: {"groups": 0, "orders": 0} for kind in KINDS}
+    counts: dict[str, dict[str, int]] = {kind: {"groups": 0, "orders": 0} for kind in KINDS}
     for group in found:
         counts[group.kind]["groups"] += 1
         counts[group.kind]["orders"] += len(group.order_ids)
@@ -219,7 +227,7 @@ def compare_group(group_id: int) -> GroupComparison:
         order = orders[order_id]
         row = {name: getattr(order, name) for name in COMPARED_FIELDS if name != "lines"}
         row["id"] = order.id
-        row["lines"] = [(l.sku, l.quantity, l.unit_price, l.status) for l in lines.get(order_id, [])]
+        row["lines"] = [(ln.sku, ln.quantity, ln.unit_price, ln.status) for ln in lines.get(order_id, [])]
         row["line_objects"] = lines.get(order_id, [])
         rows.append(row)
     differing = {name for name in COMPARED_FIELDS if len({repr(row[name]) for row in rows}) > 1}

@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -78,7 +79,7 @@ def targets_for_groups(selection: list[tuple[int, int | None]]) -> list[PlanTarg
     return targets
 
 
-def open_certain_selection(kinds: tuple[str, ...] = CERTAIN_KINDS) -> list[tuple[int, None]]:
+def open_certain_selection(kinds: tuple[str, ...] = CERTAIN_KINDS) -> list[tuple[int, int | None]]:
     """Every open group of a certain kind (or of the given kinds), each keeping its default keeper."""
     return [(group_id, None) for group_id in db.session.scalars(
         select(DuplicateGroup.id).where(DuplicateGroup.status == "open", DuplicateGroup.kind.in_(kinds))
@@ -108,7 +109,7 @@ def plan_hash(plan: dict) -> str:
     return hashlib.sha256(json.dumps(actions, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _completed_orders(order_ids) -> list:
+def _completed_orders(order_ids) -> Sequence:
     return db.session.execute(
         select(Order.id, Order.created_at, Order.received_at, Order.total, Order.invoice_number, Order.device_id)
         .where(Order.id.in_(order_ids), Order.status == "completed").order_by(Order.created_at, Order.id)).all()
@@ -128,7 +129,7 @@ def default_keeper_of(kind: str, order_ids) -> int | None:
     return default_keeper(kind, orders) if len(orders) > 1 else None
 
 
-def _completed_lines(order_ids) -> list:
+def _completed_lines(order_ids) -> Sequence:
     return db.session.execute(
         select(OrderLine.id, OrderLine.order_id, OrderLine.sku, OrderLine.quantity, OrderLine.unit_price)
         .where(OrderLine.order_id.in_(order_ids), OrderLine.status == "completed")
@@ -156,12 +157,12 @@ def _plan_target(target: PlanTarget) -> dict:
             voided = [o for o in orders if o.id != keep]
             lines = _completed_lines([o.id for o in voided])
             for order in voided:
-                order_lines = [l for l in lines if l.order_id == order.id]
+                order_lines = [ln for ln in lines if ln.order_id == order.id]
                 actions.append({"type": "void_order", "order_id": order.id, "keep_order_id": keep,
                                 "invoice_number": order.invoice_number, "total": _text(order.total),
-                                "units": _text(sum((Decimal(str(l.quantity)) for l in order_lines), Decimal(0))),
+                                "units": _text(sum((Decimal(str(ln.quantity)) for ln in order_lines), Decimal(0))),
                                 "device_id": order.device_id})
-                actions += _compensations([l.id for l in order_lines], skip_first=False,
+                actions += _compensations([ln.id for ln in order_lines], skip_first=False,
                                           device_id=order.device_id)
     elif target.kind == "duplicate_lines":
         orders = _completed_orders(target.order_ids)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import select, update
 
@@ -103,7 +104,7 @@ def compute_plan(plan_id: int, progress=None) -> str:
     try:
         computed = build_plan(targets_for_groups(_selection(plan)), progress)
     except PlanError as exc:
-        run_write(lambda: _set_plan(plan_id, status="failed", error=str(exc)))
+        run_write(partial(_set_plan, plan_id, status="failed", error=str(exc)))
         raise
     digest = plan_hash(computed)
     run_write(lambda: _set_plan(plan_id, status="ready", plan=json.dumps(computed), plan_hash=digest, error=None))
@@ -188,8 +189,9 @@ def _refuse_stale(plan: FixPlan, actor: str, why: str) -> StalePlan:
 
 
 def _void(model, row_id: int, fix_id: int, now, **values) -> None:
-    changed = db.session.execute(update(model).where(model.id == row_id, model.status == "completed").values(
-        status="void", voided_at=now, void_fix_id=fix_id, **values)).rowcount
+    result = db.session.execute(update(model).where(model.id == row_id, model.status == "completed").values(
+        status="void", voided_at=now, void_fix_id=fix_id, **values))
+    changed = result.rowcount  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
     if changed != 1:
         # Unreachable while the orders are locked; if it happens, nothing of this fix may stay.
         raise RuntimeError(f"{model.__tablename__} {row_id} was no longer completed")

@@ -10,24 +10,25 @@ replays; it decides nothing the constraints would not.
 """
 from __future__ import annotations
 
-import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import cast
 
-from flask import current_app
 from sqlalchemy import bindparam, insert, literal, select, update
 
 from ..database import insert_ignoring_conflicts, run_write
 from ..extensions import db
 from ..models import Device, Order, OrderLine, Payment, Product, StockMovement, SyncAttempt, SyncLog
 from ..models.types import UtcDateTime
+from ..vocabulary import InvoicePolicy
 from .numbering import allocate_server_numbers
 from .results import CONFLICT, CREATED, DUPLICATE, REJECTED, SaleResult, SyncOutcome
 from .sales import Rejection, Sale, content_hash, offline_id_of, parse_sale, shown_fields
 from .stock_ledger import move_stock
-from .text import is_storable, payload_record, storable
+from .text import payload_record, storable
 
 orders_t = Order.__table__
 lines_t = OrderLine.__table__
@@ -41,25 +42,41 @@ class StoredOrder:
     invoice_number: str | None
 
 
-def ingest_batch(*, device_id: int, batch_id: str | None, orders: list, started: float) -> SyncOutcome:
+@dataclass(frozen=True)
+class IngestRules:
+    """The settings a batch is stored under, handed in by the caller (the domain reads no app config)."""
+
+    max_lines: int
+    invoice_policy: InvoicePolicy
+    server_invoice_prefix: str
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> IngestRules:
+        """From the app config that dashboard.config.Settings filled (checked at start-up)."""
+        return cls(max_lines=config["SYNC_MAX_LINES"], invoice_policy=InvoicePolicy(config["INVOICE_POLICY"]),
+                   server_invoice_prefix=config["SERVER_INVOICE_PREFIX"])
+
+
+def ingest_batch(*, device_id: int, batch_id: str | None, orders: list, started: float,
+                 rules: IngestRules) -> SyncOutcome:
     """Validate and store one batch from one device; the answer holds a result per sale."""
-    config = current_app.config
     now = datetime.now(timezone.utc)
-    parsed = [parse_sale(raw, max_lines=config["SYNC_MAX_LINES"], now=now) for raw in orders]
+    parsed = [parse_sale(raw, max_lines=rules.max_lines, now=now) for raw in orders]
     batch = _Batch(device_id=device_id, batch_id=batch_id, raw=orders, parsed=parsed,
-                   policy=config["INVOICE_POLICY"], started=started, now=now)
+                   rules=rules, started=started, now=now)
     return run_write(batch.store, retry_on_integrity=True)
 
 
 class _Batch:
     """One attempt at storing a batch; store() may run again from scratch after a retry."""
 
-    def __init__(self, *, device_id, batch_id, raw, parsed, policy, started, now):
+    def __init__(self, *, device_id, batch_id, raw, parsed, rules: IngestRules, started, now):
         self.device_id = device_id
         self.batch_id = batch_id
         self.raw = raw
         self.parsed: list[Sale | Rejection] = parsed
-        self.policy = policy
+        self.rules = rules
+        self.policy = rules.invoice_policy
         self.started = started
         self.now = now
 
@@ -80,7 +97,7 @@ class _Batch:
         new = []
         for offline_id, index in candidates.items():
             if offline_id in stored:
-                self.results[index] = _answer_for_stored(self.parsed[index], stored[offline_id], self.device_id)
+                self.results[index] = _answer_for_stored(self._sale(index), stored[offline_id], self.device_id)
             else:
                 new.append(index)
         new = self._reject_unknown_skus(new)
@@ -89,6 +106,10 @@ class _Batch:
             self._insert_contents(created)
         self._answer_repeats(repeats)
         return SyncOutcome(sync_id=sync_id, results=self.results)
+
+    def _sale(self, index: int) -> Sale:
+        """The parsed sale at index, for the indexes _split took as sales (rejections never get here)."""
+        return cast(Sale, self.parsed[index])
 
     def _split(self) -> tuple[dict[str, int], list[int]]:
         """Valid sales by offline_id (first occurrence), and the indexes of later repeats in the batch."""
@@ -105,12 +126,12 @@ class _Batch:
         return candidates, repeats
 
     def _reject_unknown_skus(self, indexes: list[int]) -> list[int]:
-        skus = {line.sku for index in indexes for line in self.parsed[index].lines}
+        skus = {line.sku for index in indexes for line in self._sale(index).lines}
         self.product_ids = dict(db.session.execute(
             select(Product.sku, Product.id).where(Product.sku.in_(skus))).all()) if skus else {}
         known = []
         for index in indexes:
-            sale = self.parsed[index]
+            sale = self._sale(index)
             unknown = next(((n, line.sku) for n, line in enumerate(sale.lines, start=1)
                             if line.sku not in self.product_ids), None)
             if unknown:
@@ -122,12 +143,12 @@ class _Batch:
 
     def _wanted_invoice_numbers(self, indexes: list[int]) -> dict[int, str | None]:
         """Device policy: each sale asks for its receipt number, unless another sale holds it already."""
-        if self.policy != "device":
+        if self.policy != InvoicePolicy.DEVICE:
             return {index: None for index in indexes}
         wanted: dict[int, str | None] = {}
         seen: set[str] = set()
         for index in indexes:
-            number = self.parsed[index].receipt_number
+            number = self._sale(index).receipt_number
             wanted[index] = number if number and number not in seen else None
             if number:
                 seen.add(number)
@@ -140,7 +161,7 @@ class _Batch:
         """Insert the new sales; returns (request index, order id) of those this transaction stored."""
         wanted = self._wanted_invoice_numbers(indexes)
         # A stable order of inserts keeps concurrent batches from deadlocking on the unique indexes.
-        pending = sorted(indexes, key=lambda index: self.parsed[index].offline_id)
+        pending = sorted(indexes, key=lambda index: self._sale(index).offline_id)
         created: dict[int, int] = {}
         invoice: dict[int, str | None] = {}
         while pending:
@@ -149,15 +170,15 @@ class _Batch:
             got = dict(db.session.execute(
                 insert_ignoring_conflicts(orders_t).returning(orders_t.c.offline_id, orders_t.c.id), rows
             ).all())
-            lost = [index for index in pending if self.parsed[index].offline_id not in got]
+            lost = [index for index in pending if self._sale(index).offline_id not in got]
             for index in pending:
                 if index not in lost:
-                    created[index] = got[self.parsed[index].offline_id]
+                    created[index] = got[self._sale(index).offline_id]
                     invoice[index] = wanted[index]
-            stored = _stored_orders([self.parsed[index].offline_id for index in lost]) if lost else {}
+            stored = _stored_orders([self._sale(index).offline_id for index in lost]) if lost else {}
             pending = []
             for index in lost:
-                sale = self.parsed[index]
+                sale = self._sale(index)
                 if sale.offline_id in stored:  # a concurrent request stored it first
                     self.results[index] = _answer_for_stored(sale, stored[sale.offline_id], self.device_id)
                 elif wanted[index] is not None:  # its receipt number was taken meanwhile
@@ -167,8 +188,8 @@ class _Batch:
                     raise RuntimeError(f"sale {sale.offline_id} was neither inserted nor found")
         self._number_from_server_series(created, invoice)
         for index, order_id in created.items():
-            sale = self.parsed[index]
-            collision = self.policy == "device" and sale.receipt_number is not None \
+            sale = self._sale(index)
+            collision = self.policy == InvoicePolicy.DEVICE and sale.receipt_number is not None \
                 and invoice[index] != sale.receipt_number
             self.results[index] = SaleResult(sale.offline_id, CREATED, order_id=order_id,
                                              invoice_number=invoice[index],
@@ -176,8 +197,8 @@ class _Batch:
         return sorted(created.items())
 
     def _order_row(self, index: int, invoice_number: str | None, sync_id: int) -> dict:
-        sale = self.parsed[index]
-        collision = self.policy == "device" and sale.receipt_number is not None and invoice_number is None
+        sale = self._sale(index)
+        collision = self.policy == InvoicePolicy.DEVICE and sale.receipt_number is not None and invoice_number is None
         return {
             "offline_id": sale.offline_id, "receipt_number": sale.receipt_number,
             "invoice_number": invoice_number, "device_id": self.device_id, "created_at": sale.created_at,
@@ -191,7 +212,7 @@ class _Batch:
         unnumbered = sorted(index for index in created if invoice[index] is None)
         if not unnumbered:
             return
-        numbers = allocate_server_numbers(len(unnumbered))
+        numbers = allocate_server_numbers(len(unnumbered), prefix=self.rules.server_invoice_prefix)
         for index, number in zip(unnumbered, numbers):
             invoice[index] = number
         db.session.execute(
@@ -201,9 +222,10 @@ class _Batch:
 
     def _insert_contents(self, created: list[tuple[int, int]]) -> None:
         """Lines, one sale movement per line, payments, and the stock they move."""
-        line_rows, payment_rows = [], []
+        line_rows: list[dict] = []
+        payment_rows: list[dict] = []
         for index, order_id in created:
-            sale = self.parsed[index]
+            sale = self._sale(index)
             for line_no, line in enumerate(sale.lines, start=1):
                 line_rows.append({"order_id": order_id, "line_no": line_no, "product_id": self.product_ids[line.sku],
                                   "sku": line.sku, "quantity": line.quantity, "unit_price": line.unit_price,
@@ -230,12 +252,12 @@ class _Batch:
         invalid = [index for index, sale in enumerate(self.parsed) if isinstance(sale, Rejection) and sale.offline_id]
         stored = _stored_orders([self.parsed[index].offline_id for index in repeats + invalid])
         for index in invalid:
-            rejection = self.parsed[index]
+            rejection = cast(Rejection, self.parsed[index])
             if rejection.offline_id in stored:
                 self.results[index] = _conflict(rejection.offline_id, stored[rejection.offline_id], self.device_id,
                                                  f"; the new content is also invalid: {rejection.message}")
         for index in repeats:
-            sale = self.parsed[index]
+            sale = self._sale(index)
             if sale.offline_id in stored:
                 self.results[index] = _answer_for_stored(sale, stored[sale.offline_id], self.device_id)
             else:
@@ -263,17 +285,16 @@ class _Batch:
         db.session.execute(update(Device).where(Device.id == self.device_id).values(last_seen_at=self.now))
 
 
-def reingest_sale(*, device_id: int, sync_id: int, raw: object) -> SaleResult:
+def reingest_sale(*, device_id: int, sync_id: int, raw: object, rules: IngestRules) -> SaleResult:
     """Store one sale again from its payload, under the sync call that first brought it.
 
     The same batch code as a till's request, inside the caller's unit of work: the
     caller records the outcome, so no sync call, attempt row or last-seen time is added.
     """
-    config = current_app.config
     now = datetime.now(timezone.utc)
     batch = _Batch(device_id=device_id, batch_id=None, raw=[raw],
-                   parsed=[parse_sale(raw, max_lines=config["SYNC_MAX_LINES"], now=now)],
-                   policy=config["INVOICE_POLICY"], started=time.monotonic(), now=now)
+                   parsed=[parse_sale(raw, max_lines=rules.max_lines, now=now)],
+                   rules=rules, started=time.monotonic(), now=now)
     return batch.ingest(sync_id).results[0]
 
 

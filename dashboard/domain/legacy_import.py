@@ -122,7 +122,7 @@ def parse_legacy_line(text: str, line_number: int) -> LegacySale:
     try:
         record = json.loads(text, parse_float=Decimal)
     except ValueError as exc:
-        raise LegacyLineError(f"not valid JSON ({exc.msg})") from None
+        raise LegacyLineError(f"not valid JSON ({getattr(exc, 'msg', exc)})") from None
     if not isinstance(record, dict):
         raise LegacyLineError("must be a JSON object")
     raw_lines = record.get("lines")
@@ -230,7 +230,7 @@ def _store(chunk: list[LegacySale], products: dict[str, int], import_id: int) ->
         lines_t = OrderLine.__table__
         line_ids = db.session.execute(insert(lines_t).returning(lines_t.c.id, sort_by_parameter_order=True),
                                       line_rows).scalars().all()
-        _book_legacy_movements(stored, line_rows, line_ids, now)
+        _book_legacy_movements(stored, line_rows, list(line_ids), now)
     return len(stored), len(chunk) - len(stored)
 
 

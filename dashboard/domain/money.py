@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import cast
 
 # ASCII digits only: Python's \d and Decimal() also take "١" (Arabic-Indic one) and other scripts' digits.
 _DECIMAL_TEXT = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,30})?")
@@ -38,7 +39,8 @@ def parse_decimal(value: object, *, places: int, limit: Decimal) -> Decimal:
     # copy_abs() and adjusted() never raise, unlike abs() on exponents like 1e1000000.
     if number.adjusted() > 20 or number.copy_abs() > limit:
         raise NumberError(f"is out of range (at most {limit})")
-    if -number.as_tuple().exponent > places and number != number.quantize(Decimal(1).scaleb(-places)):
+    exponent = cast(int, number.as_tuple().exponent)  # finite (checked above): never 'n', 'N' or 'F'
+    if -exponent > places and number != number.quantize(Decimal(1).scaleb(-places)):
         raise NumberError(f"has more than {places} decimal places")
     return number.quantize(Decimal(1).scaleb(-places))
 

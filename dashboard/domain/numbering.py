@@ -7,7 +7,6 @@ series has no gaps. Only sales that were really inserted ask for a number.
 """
 from __future__ import annotations
 
-from flask import current_app
 from sqlalchemy import select, update
 
 from ..extensions import db
@@ -16,9 +15,9 @@ from ..models import InvoiceSeries, Order
 SERVER_SERIES = "server"
 
 
-def format_server_number(value: int) -> str:
-    """The printed form of a server series number."""
-    return f"{current_app.config['SERVER_INVOICE_PREFIX']}{value:08d}"
+def format_server_number(value: int, prefix: str) -> str:
+    """The printed form of a server series number (prefix: the SERVER_INVOICE_PREFIX setting)."""
+    return f"{prefix}{value:08d}"
 
 
 def _advance(count: int) -> list[int]:
@@ -33,7 +32,7 @@ def _advance(count: int) -> list[int]:
     return list(range(end - count, end))
 
 
-def allocate_server_numbers(count: int) -> list[str]:
+def allocate_server_numbers(count: int, *, prefix: str) -> list[str]:
     """Take the next `count` numbers of the server series, inside the current transaction.
 
     A number a till already used as its own receipt number is skipped (the
@@ -43,7 +42,7 @@ def allocate_server_numbers(count: int) -> list[str]:
     numbers: list[str] = []
     while len(numbers) < count:
         wanted = count - len(numbers)
-        candidates = [format_server_number(value) for value in _advance(wanted)]
+        candidates = [format_server_number(value, prefix) for value in _advance(wanted)]
         taken = set(db.session.scalars(select(Order.invoice_number).where(Order.invoice_number.in_(candidates))))
         numbers.extend(number for number in candidates if number not in taken)
     return numbers

@@ -28,8 +28,18 @@ from sqlalchemy import and_, delete, exists, not_, select, update
 
 from ..database import insert_ignoring_conflicts, run_write
 from ..extensions import db
-from ..models import (AuditEntry, DuplicateGroup, DuplicateScan, Fix, FixPlan, MaintenanceRun, Order, RefusedCalls,
-                      SyncAttempt, SyncLog)
+from ..models import (
+    AuditEntry,
+    DuplicateGroup,
+    DuplicateScan,
+    Fix,
+    FixPlan,
+    MaintenanceRun,
+    Order,
+    RefusedCalls,
+    SyncAttempt,
+    SyncLog,
+)
 from ..models.types import utcnow
 from ..vocabulary import AuditAction, PlanStatus
 from . import audit

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 from .money import MAX_MONEY, MAX_QUANTITY, NumberError, canonical, parse_decimal, round_money
 from .text import describe_character, hidden_character, is_storable
@@ -222,7 +223,7 @@ def _parse(raw: object, *, max_lines: int, now: datetime) -> Sale:
         paid = sum((payment.amount for payment in payments), Decimal(0))
         if paid != total:
             raise _Invalid("payments_mismatch", f"payments add up to {canonical(paid)}, total is {canonical(total)}")
-    sale = dict(offline_id=offline_id, receipt_number=receipt_number, created_at=created_at,
+    sale: dict[str, Any] = dict(offline_id=offline_id, receipt_number=receipt_number, created_at=created_at,
                 cashier=cashier, lines=lines, total=total, payments=payments)
     return Sale(**sale, fingerprint=fingerprint(**sale))
 
@@ -238,8 +239,8 @@ def fingerprint(*, offline_id, receipt_number, created_at, cashier, lines, total
         "receipt_number": receipt_number,
         "created_at": created_at.astimezone(timezone.utc).isoformat(),
         "cashier": cashier,
-        "lines": [{"sku": l.sku, "quantity": canonical(l.quantity), "unit_price": canonical(l.unit_price)}
-                  for l in lines],
+        "lines": [{"sku": ln.sku, "quantity": canonical(ln.quantity), "unit_price": canonical(ln.unit_price)}
+                  for ln in lines],
         "total": canonical(total),
         "payments": [{"method": p.method, "amount": canonical(p.amount)} for p in payments],
     }

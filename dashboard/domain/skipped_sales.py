@@ -18,9 +18,9 @@ from ..database import run_write
 from ..extensions import db
 from ..models import SyncAttempt
 from ..models.types import utcnow
-from . import audit
-from .ingestion import reingest_sale
 from ..vocabulary import AuditAction, Resolution, SaleStatus
+from . import audit
+from .ingestion import IngestRules, reingest_sale
 from .text import storable
 
 attempts_t = SyncAttempt.__table__
@@ -73,7 +73,7 @@ def _payload(text: str) -> object:
         return text  # ingestion rejects it, and says why
 
 
-def reprocess_attempt(attempt_id: int, *, actor: str) -> ReprocessOutcome:
+def reprocess_attempt(attempt_id: int, *, actor: str, rules: IngestRules) -> ReprocessOutcome:
     """Store a rejected sale from the payload the till sent, through the sync path, at most once; audited.
 
     Raises SkippedSaleError when the attempt is not an unsettled rejection (a second
@@ -89,10 +89,11 @@ def reprocess_attempt(attempt_id: int, *, actor: str) -> ReprocessOutcome:
             .returning(attempts_t.c.device_id, attempts_t.c.sync_id, attempts_t.c.payload)).first()
         if claimed is None:
             raise _not_settled(attempt_id, (SaleStatus.REJECTED,), SkippedSaleError.NOT_REPROCESSABLE)
-        result = reingest_sale(device_id=claimed.device_id, sync_id=claimed.sync_id, raw=_payload(claimed.payload))
+        result = reingest_sale(device_id=claimed.device_id, sync_id=claimed.sync_id, raw=_payload(claimed.payload),
+                               rules=rules)
         outcome = ReprocessOutcome(attempt_id, result.status, result.order_id, result.reason, storable(result.message))
         if outcome.stored:
-            settle = {"order_id": outcome.order_id}
+            settle: dict[str, object] = {"order_id": outcome.order_id}
         else:
             settle = {"resolution": None, "resolved_at": None, "resolved_by": None, "retry_reason": outcome.reason,
                       "retry_message": outcome.message, "retried_at": now}

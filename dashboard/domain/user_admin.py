@@ -7,8 +7,7 @@ from ..database import run_write
 from ..extensions import db
 from ..models import User
 from ..models.users import ROLES
-from . import audit
-from . import users
+from . import audit, users
 from .users import UserError, bump_generation
 
 LOCALES = ("en", "ar")

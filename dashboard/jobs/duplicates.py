@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 
-from ..domain.duplicates import run_scan
+from ..domain.duplicates import double_entry_window, run_scan
 from ..domain.fixes import apply_plan, compute_plan
 from .queue import app_context, enqueue_once, get_queue, report_progress
 
@@ -14,7 +14,8 @@ SCHEDULED_SCAN_PREFIX = "duplicate-scan-scheduled-"
 
 def scan_job(trigger: str, actor: str) -> dict:
     with app_context():
-        return run_scan(trigger=trigger, actor=actor, progress=report_progress).as_json()
+        return run_scan(trigger=trigger, actor=actor, progress=report_progress,
+                        window=double_entry_window(current_app.config)).as_json()
 
 
 def preview_job(plan_id: int) -> str:
@@ -32,7 +33,8 @@ def scheduled_scan_job() -> dict:
     """The daily scan the old systems' operators ran by hand; schedules the next one first."""
     with app_context():
         schedule_next_scan()
-        return run_scan(trigger="schedule", actor="scheduler", progress=report_progress).as_json()
+        return run_scan(trigger="schedule", actor="scheduler", progress=report_progress,
+                        window=double_entry_window(current_app.config)).as_json()
 
 
 # One job per scan, per plan preview and per plan apply: asking twice never runs two.

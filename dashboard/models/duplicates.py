@@ -7,7 +7,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
-from ..vocabulary import CERTAIN_KINDS, Confidence, DuplicateKind, GroupStatus, sql_in
+from ..vocabulary import CERTAIN_KINDS, Confidence, DuplicateKind, GroupStatus, sql_in  # noqa: F401  (re-exported)
 from .types import UtcDateTime, utcnow
 
 # The kinds in the scan's order of precedence; CERTAIN_KINDS comes with them from the vocabulary.

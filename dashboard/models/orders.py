@@ -4,20 +4,29 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, func, literal_column, text
+from sqlalchemy import (
+    CheckConstraint,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    func,
+    literal_column,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
 from ..vocabulary import OrderStatus, sql_in
 from .types import Money, Quantity, UtcDateTime, utcnow
 
-
 # Sales imported from older systems keep their duplicates (so they can be found
 # and fixed here). The unique keys are (value, COALESCE(legacy_id, '')): among
 # sales that did not come from a legacy import the value alone is unique, which
 # is what makes sync exactly-once, and the same index serves every look-up by
 # value, legacy or not.
-_LEGACY_KEY = func.coalesce(literal_column("legacy_id"), literal_column("''"))
+_LEGACY_KEY: ColumnElement[str] = func.coalesce(literal_column("legacy_id"), literal_column("''"))
 
 
 class Order(db.Model):

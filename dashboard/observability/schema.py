@@ -40,7 +40,7 @@ class SchemaState:
 
 def head_revisions() -> tuple[str, ...]:
     """The newest revision(s) in migrations/, read once per process."""
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     heads = app.extensions.get("tillsync_schema_heads")
     if heads is None:
         from alembic.config import Config
@@ -64,7 +64,7 @@ def schema_state() -> SchemaState:
 
 def ensure_schema_ready() -> None:
     """Raise SchemaNotReady unless the database is at head; once it is, this process stops asking."""
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     if app.extensions.get(_READY_KEY):
         return
     state = schema_state()

@@ -12,9 +12,8 @@ with the partial index that served their filter.
 from collections import Counter
 from datetime import datetime, timezone
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0007'

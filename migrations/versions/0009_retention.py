@@ -8,9 +8,8 @@ the first to insert (task, day) runs it, the others find the row and skip.
 duplicate_groups.last_seen_scan_id gets an index, so that pruning a scan can
 ask cheaply whether any group still points at it.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0009'

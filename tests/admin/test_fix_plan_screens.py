@@ -16,8 +16,8 @@ from dashboard.jobs.queue import job_status
 from dashboard.models import AuditEntry, DuplicateScan, Fix, FixPlan, Order
 from tests.admin.conftest import post_form
 from tests.admin.duplicates_support import plan_id_of, scanned_books
-from tests.support.workers import run_worker
 from tests.domain.legacy_data import RECORDS, sale
+from tests.support.workers import run_worker
 
 
 def text_of(response) -> str:
@@ -30,6 +30,7 @@ def books(app, catalog, tmp_path):
     return scanned_books(app, tmp_path)
 
 
+@pytest.mark.slow  # a real RQ worker process
 def test_preview_approve_and_apply_with_a_real_worker(app, signed_in, books, redis_server):
     group_id = books.groups["same_offline_id"]
     manager = signed_in("manager")
@@ -95,6 +96,7 @@ def test_an_approval_quoting_another_hash_is_refused(signed_in, books):
     assert db.session.get(FixPlan, plan_id).status == "ready"
 
 
+@pytest.mark.slow  # a real RQ worker process
 def test_an_approved_plan_whose_data_changed_is_not_applied(app, signed_in, books, redis_server):
     group_id = books.groups["duplicate_movements"]
     plan_id = request_plan([(group_id, None)], "m@example.com")
@@ -147,6 +149,7 @@ def test_plan_csv_lists_every_action_and_runs_no_formula(app, signed_in, tmp_pat
     assert "=HYPERLINK(&#34;http://evil.example&#34;,&#34;x&#34;)" in html
 
 
+@pytest.mark.slow  # a real RQ worker process
 def test_a_lost_preview_job_can_be_run_again(app, signed_in, books, redis_server):
     group_id = books.groups["same_offline_id"]
     manager = signed_in("manager")
@@ -179,6 +182,7 @@ def test_without_redis_the_request_is_kept_and_the_page_says_so(app, signed_in, 
     assert signed_in("admin").get("/jobs").status_code == 503
 
 
+@pytest.mark.slow  # a real RQ worker process
 def test_scan_now_runs_a_scan_in_the_background(app, signed_in, catalog, tmp_path, redis_server):
     from tests.admin.duplicates_support import import_legacy
 

@@ -75,6 +75,7 @@ def test_only_the_latest_fix_of_a_group_offers_a_revert(signed_in, books):
     assert "This fix cannot be reverted" in confirm and "disabled" in confirm
 
 
+@pytest.mark.slow  # a real RQ worker process
 def test_jobs_page_counts_and_requeues_failed_jobs(app, signed_in, redis_server):
     admin = signed_in("admin")
     empty = text_of(admin.get("/jobs"))

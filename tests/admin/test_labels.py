@@ -41,3 +41,13 @@ def test_arabic_labels_differ_from_english_for_duplicate_kinds(app):
             arabic = {kind: label(kind, "kind") for kind in vocabulary.DuplicateKind}
     untranslated = [kind for kind in vocabulary.DuplicateKind if arabic[kind] == english[kind]]
     assert not untranslated, untranslated
+
+
+def test_select_choices_are_code_and_label(app):
+    """A form's options show the label, not the (label, explanation) pair (mypy found the users page did)."""
+    from dashboard.admin.labels import choices
+
+    with app.test_request_context():
+        pairs = choices("role")
+        assert [code for code, _text in pairs] == [str(role) for role in vocabulary.Role]
+        assert all(isinstance(text, str) and text == label(code, "role") for code, text in pairs), pairs

@@ -55,6 +55,7 @@ def books(app, catalog, tmp_path):
     return scanned_books(app, tmp_path)
 
 
+@pytest.mark.slow  # a real RQ worker process
 def test_one_click_from_the_overview_fixes_every_certain_group_with_a_summary_per_till(app, signed_in, books,
                                                                                         redis_server):
     redis_server.flush()
@@ -96,6 +97,7 @@ def test_one_click_from_the_overview_fixes_every_certain_group_with_a_summary_pe
     assert "0 open groups of a certain kind" in text_of(manager.get("/"))
 
 
+@pytest.mark.slow  # a real RQ worker process
 def test_asking_again_while_the_preview_computes_reuses_the_plan(app, signed_in, books, redis_server):
     redis_server.flush()
     manager = signed_in("manager")

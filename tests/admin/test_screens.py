@@ -1,19 +1,18 @@
 """Each screen renders real data, on SQLite and PostgreSQL; search, CSV export and escaping."""
 from __future__ import annotations
 
-import re
-
 import csv
 import io
 import json
+import re
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select, update
 
+from dashboard.domain.devices import add_device
 from dashboard.domain.duplicates import run_scan
 from dashboard.extensions import db
-from dashboard.models import Device, DuplicateGroup, DuplicateScan, Product
-from dashboard.domain.devices import add_device
+from dashboard.models import Device, DuplicateGroup, Product
 from tests.support.sales import bearer, make_sale
 
 

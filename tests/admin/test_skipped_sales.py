@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dashboard.domain.catalog import ProductRow, import_products
+from dashboard.domain.ingestion import IngestRules
 from dashboard.domain.skipped_sales import SkippedSaleError, reprocess_attempt
 from dashboard.extensions import db
 from dashboard.models import AuditEntry, Order, Product, StockMovement, SyncAttempt, SyncLog
@@ -147,7 +148,8 @@ def test_concurrent_reprocesses_store_one_order(app, client, token, catalog, peo
         with app.app_context():
             barrier.wait()
             try:
-                results.append((attempt_id, reprocess_attempt(attempt_id, actor=people["manager"]).status))
+                results.append((attempt_id, reprocess_attempt(attempt_id, actor=people["manager"],
+                                                                 rules=IngestRules.from_config(app.config)).status))
             except SkippedSaleError as exc:
                 results.append((attempt_id, exc.code))
             finally:

@@ -33,8 +33,8 @@ def test_created_stores_order_lines_movements_and_stock(client, token, catalog):
     assert order.offline_id == sale["offline_id"] and order.status == "completed"
     assert order.total == Decimal("8.20") and order.receipt_number == "T01-000042"
     lines = db.session.scalars(select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.line_no)).all()
-    assert [(l.line_no, l.sku, l.quantity) for l in lines] == [(1, "COFFEE", 2), (2, "BREAD", 1)]
-    movements = db.session.scalars(select(StockMovement).where(StockMovement.order_line_id.in_([l.id for l in lines]))).all()
+    assert [(ln.line_no, ln.sku, ln.quantity) for ln in lines] == [(1, "COFFEE", 2), (2, "BREAD", 1)]
+    movements = db.session.scalars(select(StockMovement).where(StockMovement.order_line_id.in_([ln.id for ln in lines]))).all()
     assert sorted(m.quantity_delta for m in movements) == [Decimal(-2), Decimal(-1)]
     assert stock("COFFEE") == Decimal(98) and stock("BREAD") == Decimal(99)
     log = db.session.get(SyncLog, body["sync_id"])

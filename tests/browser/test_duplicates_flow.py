@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-
 from dataclasses import dataclass
 
 import pytest
@@ -55,7 +54,7 @@ class RqWorker:
         self.log = open(os.path.join(env["TILLSYNC_INSTANCE_PATH"], "worker.log"), "w+b")
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> "RqWorker":
+    def start(self) -> RqWorker:
         self.process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"], cwd=REPO,
                                         env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         return self

@@ -9,7 +9,6 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-
 class FlakyProxy:
     """Forwards to upstream, except that the first fail_first requests get `status` (with Retry-After
     when given) without reaching it, and the answers of the first hold_first forwarded requests are

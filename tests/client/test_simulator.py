@@ -9,8 +9,8 @@ import pytest
 
 from dashboard.client.cli import pos_cli
 from dashboard.client.outbox import SYNCED, Outbox
-from dashboard.domain.duplicate_detection import find_duplicates
 from dashboard.domain.devices import list_devices
+from dashboard.domain.duplicate_detection import find_duplicates
 from tests.client.conftest import open_site
 from tests.client.helpers import stored_orders
 from tests.support.invariants import check_invariants, stored_offline_ids

@@ -10,9 +10,9 @@ T0 = "2026-03-01T10:00:00+00:00"
 def sale(legacy_id, invoice, *, offline_id=None, device="OLD-1", at=T0, lines=None, total=None, movements=None):
     lines = lines or [{"sku": "COFFEE", "quantity": "2", "unit_price": "2.50"}]
     if total is None:
-        total = str(sum(float(l["quantity"]) * float(l["unit_price"]) for l in lines))
+        total = str(sum(float(ln["quantity"]) * float(ln["unit_price"]) for ln in lines))
     if movements is None:
-        movements = [{"line": i, "sku": l["sku"], "quantity_delta": "-" + l["quantity"]} for i, l in enumerate(lines)]
+        movements = [{"line": i, "sku": ln["sku"], "quantity_delta": "-" + ln["quantity"]} for i, ln in enumerate(lines)]
     return {"legacy_id": legacy_id, "invoice_number": invoice, "offline_id": offline_id, "device": device,
             "created_at": at, "cashier": "Old", "total": total, "lines": lines, "movements": movements}
 

@@ -9,11 +9,21 @@ from sqlalchemy import func, select
 
 from dashboard.domain.duplicates import dismiss_group, run_scan
 from dashboard.domain.fix_plans import PlanError, open_certain_selection
-from dashboard.domain.fixes import (StalePlan, apply_plan, approve_plan, compute_plan, fix_now, request_plan,
-                                    revert_fix)
+from dashboard.domain.fixes import StalePlan, apply_plan, approve_plan, compute_plan, fix_now, request_plan, revert_fix
 from dashboard.extensions import db
-from dashboard.models import (AuditEntry, Device, DuplicateGroup, DuplicateGroupMember, DuplicateScan, Fix, FixPlan,
-                              Order, OrderLine, Product, StockMovement)
+from dashboard.models import (
+    AuditEntry,
+    Device,
+    DuplicateGroup,
+    DuplicateGroupMember,
+    DuplicateScan,
+    Fix,
+    FixPlan,
+    Order,
+    OrderLine,
+    Product,
+    StockMovement,
+)
 from tests.domain.legacy_data import CASES, RECORDS, sale, write_legacy_file
 from tests.support.sales import bearer, make_sale
 
@@ -133,7 +143,7 @@ def test_force_fixes_certain_kinds_exactly_and_is_audited(app, legacy):
     assert orders["L5"].status == orders["L6"].status == "completed"
     lines = db.session.scalars(select(OrderLine).where(OrderLine.order_id == orders["L9"].id)
                                .order_by(OrderLine.line_no)).all()
-    assert [l.status for l in lines] == ["completed", "void"]
+    assert [ln.status for ln in lines] == ["completed", "void"]
     after = stock()
     # Stock comes back exactly: L2 (2 coffee), L4 (1 tea), L9's extra line (1 bread), L10's extra movement (1 tea).
     assert after["COFFEE"] - before["COFFEE"] == 2
@@ -188,7 +198,7 @@ def test_revert_restores_orders_and_stock_and_reopens_groups(app, legacy):
     before = stock()
     result = fix_now(open_certain_selection(), "m@example.com")
     assert stock() != before
-    revert = revert_fix(result.fix_id, "boss@example.com")
+    revert_fix(result.fix_id, "boss@example.com")
     assert stock() == before
     assert db.session.scalar(select(func.count(Order.id)).where(Order.status == "void")) == 0
     assert db.session.scalar(select(func.count(OrderLine.id)).where(OrderLine.status == "void")) == 0

@@ -202,6 +202,7 @@ def redis_clean(redis_server):
     return redis_server
 
 
+@pytest.mark.slow  # a real RQ worker process
 def test_one_click_preview_and_approve_fix_the_resends(app, books, redis_clean):
     """The dashboard's "Preview fix for all certain groups", then Approve, as real RQ jobs."""
     before = counts()

@@ -26,6 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import hypothesis.strategies as st
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 from sqlalchemy import create_engine, text
@@ -416,7 +417,7 @@ class SyncMachine(RuleBasedStateMachine):
                 assert got["reason"] == want.reason and got.get("message"), where
                 assert "order_id" not in got and "invoice_number" not in got, where
         # The answer matched the model: commit the model's new state.
-        for index, spec in self._pending.items():
+        for _index, spec in self._pending.items():
             order_id, invoice = created_here[spec.offline_id]
             self.stored[spec.offline_id] = Stored(device, spec, order_id, invoice)
         for item, got in zip(items, results):
@@ -591,6 +592,7 @@ TestSyncOnSQLite = SyncMachine.TestCase
 TestSyncOnSQLite.settings = SETTINGS
 
 
+@pytest.mark.slow  # about two minutes: the same state machine over a real PostgreSQL
 def test_stateful_sync_on_postgres(pg_server, pg_template):
     factory = functools.partial(postgres_database, pg_server, pg_template)
     machine = type("PostgresSyncMachine", (SyncMachine,), {"database_factory": staticmethod(factory)})

@@ -10,8 +10,13 @@ from dashboard.domain.duplicates import run_scan
 from dashboard.domain.fix_plans import open_certain_selection
 from dashboard.domain.fixes import approve_plan, request_plan
 from dashboard.extensions import db
-from dashboard.jobs.duplicates import (SCHEDULED_SCAN_PREFIX, enqueue_apply, enqueue_preview, enqueue_scan,
-                                       schedule_next_scan)
+from dashboard.jobs.duplicates import (
+    SCHEDULED_SCAN_PREFIX,
+    enqueue_apply,
+    enqueue_preview,
+    enqueue_scan,
+    schedule_next_scan,
+)
 from dashboard.jobs.queue import get_queue, job_status
 from dashboard.models import DuplicateScan, Fix, FixPlan, Order
 from tests.domain.legacy_data import write_legacy_file
@@ -32,6 +37,7 @@ def legacy_books(app, catalog, tmp_path):
     assert app.test_cli_runner().invoke(args=["legacy", "import", str(path)]).exit_code == 0
 
 
+@pytest.mark.slow  # a real RQ worker process
 def test_preview_and_apply_run_as_jobs_with_progress(app, legacy_books, redis_clean):
     run_scan(trigger="test", actor="m@example.com")
     plan_id = request_plan(open_certain_selection(), "m@example.com")
@@ -66,6 +72,7 @@ def test_scan_job_records_the_scan(app, legacy_books, redis_clean):
     assert job.latest_result().return_value["kinds"]["same_offline_id"]["groups"] == 1
 
 
+@pytest.mark.slow  # a real RQ worker process
 def test_scheduled_scan_is_planned_once_and_runs_when_due(app, legacy_books, redis_clean):
     long_ago = datetime.now(timezone.utc) - timedelta(hours=25)
     first = schedule_next_scan(now=long_ago)
@@ -83,6 +90,7 @@ def test_unknown_job_is_reported_missing(app, redis_clean):
     assert job_status("no-such-job").status == "missing"
 
 
+@pytest.mark.slow  # a real RQ worker process
 def test_worker_resumes_plans_whose_jobs_redis_lost(app, legacy_books, redis_clean):
     from dashboard.jobs.duplicates import resume_unfinished_plans
 

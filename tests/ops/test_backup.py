@@ -17,12 +17,14 @@ from tests.conftest import make_app
 from tests.ops.helpers import empty_database
 from tests.support.gunicorn import REPO, GunicornServer
 from tests.support.invariants import check_invariants, stored_offline_ids
+from tests.conftest import UNUSED_REDIS
 from tests.support.sales import bearer, load_catalog, make_sale
 
 
 def flask(database_url: str, tmp_path, *args: str) -> subprocess.CompletedProcess:
     """An operator's command, run as one: its own process, the database given by URL."""
-    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "test",
+    # Backups never use Redis, but a PostgreSQL configuration must name one (config.Settings).
+    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "test", "REDIS_URL": UNUSED_REDIS,
            "TILLSYNC_INSTANCE_PATH": str(tmp_path / "cli-instance")}
     return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300)

@@ -16,8 +16,16 @@ from dashboard.domain.skipped_sales import mark_handled
 from dashboard.extensions import db
 from dashboard.jobs.queue import get_queue
 from dashboard.jobs.retention import next_run_after, schedule_next_prune, scheduled_prune_job
-from dashboard.models import (AuditEntry, DuplicateGroup, DuplicateScan, MaintenanceRun, Order, RefusedCalls,
-                              SyncAttempt, SyncLog)
+from dashboard.models import (
+    AuditEntry,
+    DuplicateGroup,
+    DuplicateScan,
+    MaintenanceRun,
+    Order,
+    RefusedCalls,
+    SyncAttempt,
+    SyncLog,
+)
 from dashboard.redis_conn import get_redis
 from tests.support.sales import bearer, make_sale
 from tests.support.workers import run_worker

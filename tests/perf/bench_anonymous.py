@@ -32,8 +32,8 @@ from dashboard.extensions import db
 from dashboard.models import RefusedCalls, SyncLog
 from dashboard.redis_conn import get_redis
 from tests.conftest import migrate
-from tests.perf.bench_flood import calm
 from tests.perf.bench_fleet import seeded_app
+from tests.perf.bench_flood import calm
 from tests.support.fleet_faults import percentile
 from tests.support.gunicorn import UNLIMITED, GunicornServer
 from tests.support.services import RedisServer

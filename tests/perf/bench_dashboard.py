@@ -61,7 +61,6 @@ def log(message: str) -> None:
 def _seed_sync_history(backend, url: str, count: int) -> None:
     """Sync calls (one per 100 orders) and skipped sales (one per 50 orders), spread over a year."""
     calls, skipped = max(count // 100, 1), max(count // 50, 1)
-    reasons = "('unknown_sku', 'total_mismatch', 'duplicate', 'conflict')"
     if backend.name == "sqlite":
         import sqlite3
 

@@ -42,7 +42,7 @@ from sqlalchemy import create_engine, select, text
 from dashboard.client.simulator import simulate
 from dashboard.domain.catalog import demo_catalog_rows, import_products
 from dashboard.domain.devices import add_device
-from dashboard.domain.ingestion import ingest_batch
+from dashboard.domain.ingestion import IngestRules, ingest_batch
 from dashboard.extensions import db
 from dashboard.models import Device
 from tests.conftest import make_app, migrate
@@ -224,7 +224,8 @@ def ingest_in_process(databases: Databases, bodies: list[tuple[str, bytes]], fle
         for device, payload in batches:
             started = time.perf_counter()
             outcome = ingest_batch(device_id=device_ids[device], batch_id=payload.get("batch_id"),
-                                   orders=payload["orders"], started=time.monotonic())
+                                   orders=payload["orders"], started=time.monotonic(),
+                                   rules=IngestRules.from_config(app.config))
             total += time.perf_counter() - started
             created += sum(1 for result in outcome.as_json()["results"] if result["status"] == "created")
         db.session.remove()

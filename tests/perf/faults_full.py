@@ -58,13 +58,31 @@ from dashboard.extensions import db
 from dashboard.jobs.duplicates import enqueue_apply
 from dashboard.jobs.queue import get_queue, job_status
 from tests.conftest import make_app, migrate
-from tests.support.fleet_faults import (FleetRun, RequestHistory, busy_worker, fleet_figures, opening_stock,
-                                        recording, register_fleet, sold_quantities, wait_replaced, query)
+from tests.support.fleet_faults import (
+    FleetRun,
+    RequestHistory,
+    busy_worker,
+    fleet_figures,
+    opening_stock,
+    query,
+    recording,
+    register_fleet,
+    sold_quantities,
+    wait_replaced,
+)
 from tests.support.gunicorn import GunicornServer
 from tests.support.invariants import check_invariants
-from tests.support.job_faults import (WorkerProcess, applied_or_not, assert_applied_once,
-                                      fast_forward_past_execution_registry, fast_forward_past_heartbeat, fix_state, open_write_transaction, wait_for,
-                                      write_big_legacy_book)
+from tests.support.job_faults import (
+    WorkerProcess,
+    applied_or_not,
+    assert_applied_once,
+    fast_forward_past_execution_registry,
+    fast_forward_past_heartbeat,
+    fix_state,
+    open_write_transaction,
+    wait_for,
+    write_big_legacy_book,
+)
 from tests.support.sales import CATALOG
 from tests.support.services import PostgresServer, RedisServer
 
@@ -243,14 +261,15 @@ def run_fix_jobs(site: Site, args, seed: int) -> dict:
                 else:
                     fast_forward_past_execution_registry(get_queue(), dead.id)
 
-    for number in range(args.job_kills):
+    for _number in range(args.job_kills):
         if check_whole() == "applied":
             break
         worker = WorkerProcess(site.url, site.redis.url, app.instance_path)
         threshold = rng.uniform(0.0, 1.0)
         try:
             with app.app_context():
-                wait_for(lambda: (lambda s: s.status == "started" and s.progress >= threshold)(job_status(job.id))
+                wait_for(lambda job=job, threshold=threshold:
+                         (lambda s: s.status == "started" and s.progress >= threshold)(job_status(job.id))
                          or job_status(job.id).status in ("finished", "failed"), 600, "the apply job")
             evidence = open_write_transaction(site.url)
             worker.kill()

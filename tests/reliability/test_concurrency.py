@@ -24,8 +24,16 @@ from dashboard.domain.devices import add_device
 from dashboard.extensions import db
 from tests.conftest import make_app
 from tests.support.gunicorn import GunicornServer
-from tests.support.history import (History, encode_batch, expected_stock, post_batch, query, send_until_answered,
-                                   stored_stock, varied_sale)
+from tests.support.history import (
+    History,
+    encode_batch,
+    expected_stock,
+    post_batch,
+    query,
+    send_until_answered,
+    stored_stock,
+    varied_sale,
+)
 from tests.support.invariants import check_invariants, stored_offline_ids
 from tests.support.sales import CATALOG, bearer
 

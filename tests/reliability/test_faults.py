@@ -35,12 +35,31 @@ from dashboard.extensions import db
 from dashboard.jobs.duplicates import enqueue_apply
 from dashboard.jobs.queue import get_queue, job_status
 from tests.conftest import make_app, migrate
-from tests.support.fleet_faults import (ANSWERED, CONNECTION_ERROR, TIMEOUT, FleetRun, RequestHistory,
-                                        WorkerKiller, check_fleet, opening_stock, query, recording, register_fleet)
+from tests.support.fleet_faults import (
+    ANSWERED,
+    CONNECTION_ERROR,
+    TIMEOUT,
+    FleetRun,
+    RequestHistory,
+    WorkerKiller,
+    check_fleet,
+    opening_stock,
+    query,
+    recording,
+    register_fleet,
+)
 from tests.support.gunicorn import GunicornServer
-from tests.support.job_faults import (WorkerProcess, applied_or_not, assert_applied_once, assert_not_applied,
-                                      fast_forward_past_heartbeat, fix_state, open_write_transaction, wait_for,
-                                      write_big_legacy_book)
+from tests.support.job_faults import (
+    WorkerProcess,
+    applied_or_not,
+    assert_applied_once,
+    assert_not_applied,
+    fast_forward_past_heartbeat,
+    fix_state,
+    open_write_transaction,
+    wait_for,
+    write_big_legacy_book,
+)
 from tests.support.sales import CATALOG
 from tests.support.services import PostgresServer, RedisServer
 

@@ -10,6 +10,8 @@ from tests.conftest import make_app
 from tests.support.gunicorn import GunicornServer
 from tests.support.sales import bearer, make_sale
 
+pytestmark = pytest.mark.slow  # a real gunicorn per test
+
 
 @pytest.fixture
 def server(database_url, redis_server, tmp_path):

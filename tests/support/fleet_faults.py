@@ -251,7 +251,7 @@ class FleetRun:
             self.finished = time.monotonic()
             self.done.set()
 
-    def start(self) -> "FleetRun":
+    def start(self) -> FleetRun:
         self._thread.start()
         return self
 

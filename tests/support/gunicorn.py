@@ -38,7 +38,7 @@ class GunicornServer:
         self.args = tuple(args)  # more gunicorn options; gunicorn.conf.py (read from REPO) gives the rest
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> "GunicornServer":
+    def start(self) -> GunicornServer:
         log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",

@@ -45,7 +45,7 @@ def check_invariants(bind) -> dict:
             "SELECT o.id FROM orders o WHERE NOT EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id)")).all()
         assert not empty, f"stored sales without lines: {empty[:5]}"
         drift = []
-        for pid, sku, opening, stock, moved in conn.execute(text(
+        for _pid, sku, opening, stock, moved in conn.execute(text(
                 "SELECT p.id, p.sku, p.opening_stock, p.stock_quantity, "
                 "(SELECT COALESCE(SUM(m.quantity_delta), 0) FROM stock_movements m WHERE m.product_id = p.id) "
                 "FROM products p")):

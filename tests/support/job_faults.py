@@ -68,7 +68,8 @@ def write_big_legacy_book(path: Path, pairs: int) -> LegacyBook:
             device = f"OLD-{i % 11:02d}"
             at = T0 + timedelta(minutes=10 * i)
 
-            def record(legacy_id, invoice, when, offline_id=None, movements=1):
+            def record(legacy_id, invoice, when, offline_id=None, movements=1,
+                       device=device, total=total, line=line, sku=sku, quantity=quantity):  # this iteration's values
                 return {"legacy_id": legacy_id, "invoice_number": invoice, "offline_id": offline_id,
                         "device": device, "created_at": when.isoformat(), "cashier": "Old", "total": total,
                         "lines": [line],

@@ -72,7 +72,7 @@ http {{
 """)
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> "NginxServer":
+    def start(self) -> NginxServer:
         command = [nginx_binary(), "-p", str(self.root), "-c", str(self.root / "nginx.conf"), "-g", "daemon off;"]
         check = subprocess.run(command + ["-t"], capture_output=True, text=True)
         if check.returncode != 0:

@@ -33,7 +33,7 @@ def make_sale(*, prefix: str = "T01", lines=None, receipt_number: str | None = N
         {"sku": "COFFEE", "quantity": "2", "unit_price": "2.50"},
         {"sku": "BREAD", "quantity": "1", "unit_price": "3.20"},
     ]
-    total = sum((Decimal(str(l["quantity"])) * Decimal(str(l["unit_price"])) for l in lines), Decimal(0))
+    total = sum((Decimal(str(ln["quantity"])) * Decimal(str(ln["unit_price"])) for ln in lines), Decimal(0))
     total = str(total.quantize(Decimal("0.01")))
     sale = {
         "offline_id": str(uuid.uuid4()),

@@ -51,7 +51,7 @@ class PostgresServer:
             command = ["runuser", "-u", "postgres", "--"] + command
         return subprocess.run(command, check=check, capture_output=True, text=True)
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         self._run(_pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8")
         self.pg_ctl("start", "-w", "-l", str(self.root / "log"))
         return self

@@ -43,7 +43,7 @@ class SlowClients:
         return (f"POST /api/v1/sync HTTP/1.1\r\n{host}Authorization: Bearer {self.token}\r\n"
                 "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{").encode()
 
-    def start(self) -> "SlowClients":
+    def start(self) -> SlowClients:
         for n in range(self.count):
             sock = socket.socket()
             # Never 127.0.0.1: that is the address of the tills and health checks here.

@@ -6,14 +6,29 @@ with the business (sync logs, attempts, orders, audit entries) use keyset
 pagination (`paging.newest_first`): a page costs the same on the millionth row
 as on the first, and no page counts every row.
 """
-from .overview import ActivityBucket, Overview, open_groups_by_kind, overview
 from .orders import OrderDetail, OrderRow, find_orders, order_detail
+from .overview import ActivityBucket, Overview, open_groups_by_kind, overview
 from .paging import NumberedPage, Page
-from .refusals import RefusedRow, refused_calls
 from .people import AuditRow, DeviceRow, UserRow, audit_entries, device_choices, devices, users
-from .sync import SKIPPED_STATES, SKIPPED_STATUSES, STATUS_FILTERS, AttemptRow, RejectedMoney, SkippedCount, \
-    SyncCall, SyncLogRow, iter_skipped_sales, rejected_money, skipped_counts, skipped_reasons, skipped_sale, \
-    skipped_sales, sync_call, sync_logs
+from .refusals import RefusedRow, refused_calls
+from .sync import (
+    SKIPPED_STATES,
+    SKIPPED_STATUSES,
+    STATUS_FILTERS,
+    AttemptRow,
+    RejectedMoney,
+    SkippedCount,
+    SyncCall,
+    SyncLogRow,
+    iter_skipped_sales,
+    rejected_money,
+    skipped_counts,
+    skipped_reasons,
+    skipped_sale,
+    skipped_sales,
+    sync_call,
+    sync_logs,
+)
 
 __all__ = [
     "ActivityBucket", "AttemptRow", "AuditRow", "DeviceRow", "NumberedPage", "OrderDetail",

@@ -20,8 +20,8 @@ from ..duplicates import compare_group
 from ..fix_plans import FIXABLE_KINDS, ORDER_KINDS, default_keeper_of
 from ..fixes import latest_fix_of_group
 from .duplicate_rows import GroupDetails, group_details
-from .plans import plan_document, plan_request, plan_status, plan_view, plans  # noqa: F401  (one module for the views)
 from .paging import PER_PAGE, Page, newest_first
+from .plans import plan_document, plan_request, plan_status, plan_view, plans  # noqa: F401  (one module for the views)
 
 GROUP_STATUSES = ("open", "dismissed", "fixed")
 CONFIDENCES = ("certain", "review")
@@ -156,8 +156,8 @@ def group_review(group_id: int) -> GroupReview | None:
     for row in comparison.orders:
         values = {name: row[name] for name in COMPARED if name != "device"}
         values["device"] = names.get(row["device_id"], "")
-        lines = [ComparedLine(l.id, l.line_no, l.sku, l.quantity, l.unit_price, l.status,
-                              l.id in comparison.flagged_line_ids) for l in row["line_objects"]]
+        lines = [ComparedLine(ln.id, ln.line_no, ln.sku, ln.quantity, ln.unit_price, ln.status,
+                              ln.id in comparison.flagged_line_ids) for ln in row["line_objects"]]
         orders.append(ComparedOrder(row["id"], values, lines, row["status"] == "completed"))
     differing = {("device" if name == "device_id" else name) for name in comparison.differing}
     group = comparison.group

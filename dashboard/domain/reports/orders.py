@@ -9,8 +9,20 @@ from decimal import Decimal
 from sqlalchemy import select, union
 
 from ...extensions import db
-from ...models import (Device, DuplicateGroup, DuplicateGroupMember, Fix, LegacyImport, Order, OrderLine,
-                       Payment, Product, StockMovement, SyncAttempt, SyncLog)
+from ...models import (
+    Device,
+    DuplicateGroup,
+    DuplicateGroupMember,
+    Fix,
+    LegacyImport,
+    Order,
+    OrderLine,
+    Payment,
+    Product,
+    StockMovement,
+    SyncAttempt,
+    SyncLog,
+)
 from .paging import PER_PAGE, Page, newest_first, pretty_json
 
 

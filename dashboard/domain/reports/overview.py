@@ -214,5 +214,8 @@ def activity(*, unit: str, buckets: int, now: datetime) -> list[ActivityBucket]:
         .where(SyncLog.started_at >= first).group_by(bucket))
     found = {as_utc_datetime(row[0]): [int(value or 0) for value in row[1:]] for row in rows}
     refused = refused_by_bucket(unit, first)
-    return [ActivityBucket(start, *found.get(start, [0, 0, 0, 0]), refused.get(start, 0))
-            for start in (first + step * index for index in range(buckets))]
+    result = []
+    for start in (first + step * index for index in range(buckets)):
+        created, duplicates, conflicts, rejected = found.get(start, (0, 0, 0, 0))
+        result.append(ActivityBucket(start, created, duplicates, conflicts, rejected, refused.get(start, 0)))
+    return result

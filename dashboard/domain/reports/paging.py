@@ -58,7 +58,7 @@ def newest_first(stmt: Select, id_col, convert: Callable[[Any], T], *, time_col=
             stmt = stmt.where(time_col <= at, or_(time_col < at, id_col < cursor))
     keys = [time_col, id_col] if time_col is not None else [id_col]
     order = [key.asc() for key in keys] if newer_direction else [key.desc() for key in keys]
-    rows = db.session.execute(stmt.order_by(*order).limit(per_page + 1)).all()
+    rows = list(db.session.execute(stmt.order_by(*order).limit(per_page + 1)).all())
     more = len(rows) > per_page
     rows = rows[:per_page]
     if newer_direction:

@@ -65,5 +65,8 @@ def audit_entries(*, before: int | None = None, after: int | None = None,
     """The audit log, newest first (ix_audit_log_at)."""
     stmt = select(AuditEntry.id, AuditEntry.at, AuditEntry.actor, AuditEntry.action, AuditEntry.target_type,
                   AuditEntry.target_id, AuditEntry.details)
-    return newest_first(stmt, AuditEntry.id, lambda row: AuditRow(*row[:-1], details=pretty_json(row[-1])),
+    def audit_row(row) -> AuditRow:
+        return AuditRow(*row[:-1], details=pretty_json(row[-1]))  # type: ignore[misc]  # row: the six columns above
+
+    return newest_first(stmt, AuditEntry.id, audit_row,
                         time_col=AuditEntry.at, before=before, after=after, per_page=per_page)

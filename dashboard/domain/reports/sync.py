@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select, text
 
@@ -186,7 +187,7 @@ def skipped_counts(*, start: datetime | None, end: datetime | None, reason: str 
                    per_page: int = PER_PAGE) -> NumberedPage[SkippedCount]:
     """Skipped sales counted by day (in time zone `zone`), reason and device, for received_at in [start, end)
     when given; without a period, over the span the matching sales cover."""
-    filters = {"reason": reason, "device_id": device_id, "state": state}
+    filters: dict[str, Any] = {"reason": reason, "device_id": device_id, "state": state}
     if start is None or end is None:
         first, last = db.session.execute(_skipped_filter(
             select(func.min(SyncAttempt.received_at), func.max(SyncAttempt.received_at)),

@@ -1,0 +1,4 @@
+"""`python -m dashboard ...` is the `tillsync` command."""
+from dashboard.console import main
+
+main()
