@@ -244,22 +244,26 @@ class _Batch:
                     message="offline_id appears more than once in this batch and its first sale was not stored")
 
     def _record(self, outcome: SyncOutcome) -> None:
-        """Keep every sale that was not plainly created, with the payload the till sent, and the log counts."""
+        """Keep each conflict, rejection and renumbered sale with the payload the till sent, and the log counts.
+
+        Replays are only counted: they changed nothing and need no one, and a payload
+        row each was most of what answering a replayed batch cost.
+        """
         attempts = [
             {"sync_id": outcome.sync_id, "device_id": self.device_id, "position": index,
-             "offline_id": storable(result.offline_id), "status": result.status,
-             "reason": result.reason or (result.status if result.status == DUPLICATE else None),
+             "offline_id": storable(result.offline_id), "status": result.status, "reason": result.reason,
              "message": storable(result.message), "order_id": result.order_id, "received_at": self.now,
              "payload": payload_record(self.raw[index]), **shown_fields(self.raw[index], self.parsed[index])}
             for index, result in enumerate(outcome.results)
-            if result.status != CREATED or result.reason
+            if result.status != DUPLICATE and (result.status != CREATED or result.reason)
         ]
         if attempts:
             db.session.execute(insert(SyncAttempt.__table__), attempts)
         counts = outcome.counts()
         db.session.execute(update(SyncLog).where(SyncLog.id == outcome.sync_id).values(
-            created=counts["created"], duplicates=counts["duplicates"], conflicts=counts["conflicts"],
-            rejected=counts["rejected"], duration_ms=int((time.monotonic() - self.started) * 1000)))
+            created=counts["created"], duplicates=counts["duplicates"], plain_replays=counts["duplicates"],
+            conflicts=counts["conflicts"], rejected=counts["rejected"],
+            duration_ms=int((time.monotonic() - self.started) * 1000)))
         db.session.execute(update(Device).where(Device.id == self.device_id).values(last_seen_at=self.now))
 
 
