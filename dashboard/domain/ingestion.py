@@ -19,7 +19,7 @@ from typing import cast
 
 from sqlalchemy import bindparam, insert, literal, select, update
 
-from ..database import insert_ignoring_conflicts, run_write
+from ..database import insert_values, run_write
 from ..extensions import db
 from ..models import Device, Order, OrderLine, Payment, Product, StockMovement, SyncAttempt, SyncLog
 from ..models.types import UtcDateTime
@@ -32,6 +32,27 @@ from .text import payload_record, storable
 
 orders_t = Order.__table__
 lines_t = OrderLine.__table__
+# The columns a stored sale's rows are written with (database.insert_values: no per-row dicts).
+ORDER_COLUMNS = ("offline_id", "receipt_number", "invoice_number", "device_id", "created_at", "received_at",
+                 "cashier", "total", "status", "fingerprint", "receipt_number_collision", "sync_id", "content_hash")
+LINE_COLUMNS = ("order_id", "line_no", "product_id", "sku", "quantity", "unit_price", "status")
+PAYMENT_COLUMNS = ("order_id", "method", "amount")
+
+# The batch's statements, built once: an expanding IN takes the whole list as one parameter,
+# where a fresh `.in_(list)` per batch coerced every element into a bound parameter first.
+_STORED_ORDERS = (
+    select(Order.offline_id, Order.id, Order.device_id, Order.fingerprint, Order.invoice_number)
+    .where(Order.offline_id.in_(bindparam("offline_ids", expanding=True)))
+    # Legacy imports may hold several sales with one offline_id: the synced one answers for it.
+    .order_by(Order.legacy_id.is_not(None).desc(), Order.id.desc()))
+_PRODUCT_IDS = select(Product.sku, Product.id).where(Product.sku.in_(bindparam("skus", expanding=True)))
+_TAKEN_NUMBERS = select(Order.invoice_number).where(Order.invoice_number.in_(bindparam("numbers", expanding=True)))
+# One sale movement per line, written by the database from the lines just stored: one statement
+# instead of reading the line ids back and sending a row per line.
+_SALE_MOVEMENTS = insert(StockMovement.__table__).from_select(
+    ["product_id", "order_line_id", "quantity_delta", "kind", "created_at"],
+    select(lines_t.c.product_id, lines_t.c.id, -lines_t.c.quantity, literal("sale"),
+           bindparam("now", type_=UtcDateTime())).where(lines_t.c.order_id.in_(bindparam("order_ids", expanding=True))))
 
 
 @dataclass(frozen=True)
@@ -127,8 +148,7 @@ class _Batch:
 
     def _reject_unknown_skus(self, indexes: list[int]) -> list[int]:
         skus = {line.sku for index in indexes for line in self._sale(index).lines}
-        self.product_ids = dict(db.session.execute(
-            select(Product.sku, Product.id).where(Product.sku.in_(skus))).all()) if skus else {}
+        self.product_ids = dict(db.session.execute(_PRODUCT_IDS, {"skus": list(skus)}).all()) if skus else {}
         known = []
         for index in indexes:
             sale = self._sale(index)
@@ -153,8 +173,7 @@ class _Batch:
             if number:
                 seen.add(number)
         asked = [number for number in wanted.values() if number]
-        taken = set(db.session.scalars(select(Order.invoice_number).where(Order.invoice_number.in_(asked)))) \
-            if asked else set()
+        taken = set(db.session.scalars(_TAKEN_NUMBERS, {"numbers": asked})) if asked else set()
         return {index: (None if number in taken else number) for index, number in wanted.items()}
 
     def _insert_orders(self, indexes: list[int], sync_id: int) -> list[tuple[int, int]]:
@@ -166,10 +185,8 @@ class _Batch:
         invoice: dict[int, str | None] = {}
         while pending:
             rows = [self._order_row(index, wanted[index], sync_id) for index in pending]
-            # executemany form: the statement compiles once and stays cached, whatever the batch size.
-            got = dict(db.session.execute(
-                insert_ignoring_conflicts(orders_t).returning(orders_t.c.offline_id, orders_t.c.id), rows
-            ).all())
+            got = dict(insert_values(orders_t, ORDER_COLUMNS, rows, ignore_conflicts=True,
+                                     returning=("offline_id", "id")))
             lost = [index for index in pending if self._sale(index).offline_id not in got]
             for index in pending:
                 if index not in lost:
@@ -196,16 +213,13 @@ class _Batch:
                                              reason="receipt_number_collision" if collision else None)
         return sorted(created.items())
 
-    def _order_row(self, index: int, invoice_number: str | None, sync_id: int) -> dict:
+    def _order_row(self, index: int, invoice_number: str | None, sync_id: int) -> tuple:
+        """The values of ORDER_COLUMNS for one sale."""
         sale = self._sale(index)
         collision = self.policy == InvoicePolicy.DEVICE and sale.receipt_number is not None and invoice_number is None
-        return {
-            "offline_id": sale.offline_id, "receipt_number": sale.receipt_number,
-            "invoice_number": invoice_number, "device_id": self.device_id, "created_at": sale.created_at,
-            "received_at": self.now, "cashier": sale.cashier, "total": sale.total, "status": "completed",
-            "fingerprint": sale.fingerprint, "receipt_number_collision": collision, "sync_id": sync_id,
-            "content_hash": content_hash(self.device_id, sale.lines, sale.total),
-        }
+        return (sale.offline_id, sale.receipt_number, invoice_number, self.device_id, sale.created_at, self.now,
+                sale.cashier, sale.total, "completed", sale.fingerprint, collision, sync_id,
+                content_hash(self.device_id, sale.lines, sale.total))
 
     def _number_from_server_series(self, created: dict[int, int], invoice: dict[int, str | None]) -> None:
         """Give every stored sale still without a number the next ones of the server series, in request order."""
@@ -222,27 +236,20 @@ class _Batch:
 
     def _insert_contents(self, created: list[tuple[int, int]]) -> None:
         """Lines, one sale movement per line, payments, and the stock they move."""
-        line_rows: list[dict] = []
-        payment_rows: list[dict] = []
+        line_rows: list[tuple] = []
+        payment_rows: list[tuple] = []
+        sold: dict[int, Decimal] = {}
+        product_ids = self.product_ids
         for index, order_id in created:
             sale = self._sale(index)
             for line_no, line in enumerate(sale.lines, start=1):
-                line_rows.append({"order_id": order_id, "line_no": line_no, "product_id": self.product_ids[line.sku],
-                                  "sku": line.sku, "quantity": line.quantity, "unit_price": line.unit_price,
-                                  "status": "completed"})
-            payment_rows += [{"order_id": order_id, "method": p.method, "amount": p.amount} for p in sale.payments]
-        db.session.execute(insert(lines_t), line_rows)
-        # One sale movement per line, written by the database from the lines just stored: one
-        # statement instead of reading the line ids back and sending a row per line.
-        db.session.execute(insert(StockMovement.__table__).from_select(
-            ["product_id", "order_line_id", "quantity_delta", "kind", "created_at"],
-            select(lines_t.c.product_id, lines_t.c.id, -lines_t.c.quantity, literal("sale"),
-                   literal(self.now, UtcDateTime())).where(lines_t.c.order_id.in_([o for _, o in created]))))
-        if payment_rows:
-            db.session.execute(insert(Payment.__table__), payment_rows)
-        sold: dict[int, Decimal] = {}
-        for row in line_rows:
-            sold[row["product_id"]] = sold.get(row["product_id"], Decimal(0)) - row["quantity"]
+                product_id = product_ids[line.sku]
+                line_rows.append((order_id, line_no, product_id, line.sku, line.quantity, line.unit_price, "completed"))
+                sold[product_id] = sold.get(product_id, Decimal(0)) - line.quantity
+            payment_rows += [(order_id, p.method, p.amount) for p in sale.payments]
+        insert_values(lines_t, LINE_COLUMNS, line_rows)
+        db.session.execute(_SALE_MOVEMENTS, {"now": self.now, "order_ids": [order_id for _, order_id in created]})
+        insert_values(Payment.__table__, PAYMENT_COLUMNS, payment_rows)
         # Last: these row locks are the ones concurrent batches share most.
         move_stock(sold)
 
@@ -266,22 +273,26 @@ class _Batch:
                     message="offline_id appears more than once in this batch and its first sale was not stored")
 
     def _record(self, outcome: SyncOutcome) -> None:
-        """Keep every sale that was not plainly created, with the payload the till sent, and the log counts."""
+        """Keep each conflict, rejection and renumbered sale with the payload the till sent, and the log counts.
+
+        Replays are only counted: they changed nothing and need no one, and a payload
+        row each was most of what answering a replayed batch cost.
+        """
         attempts = [
             {"sync_id": outcome.sync_id, "device_id": self.device_id, "position": index,
-             "offline_id": storable(result.offline_id), "status": result.status,
-             "reason": result.reason or (result.status if result.status == DUPLICATE else None),
+             "offline_id": storable(result.offline_id), "status": result.status, "reason": result.reason,
              "message": storable(result.message), "order_id": result.order_id, "received_at": self.now,
              "payload": payload_record(self.raw[index]), **shown_fields(self.raw[index], self.parsed[index])}
             for index, result in enumerate(outcome.results)
-            if result.status != CREATED or result.reason
+            if result.status != DUPLICATE and (result.status != CREATED or result.reason)
         ]
         if attempts:
             db.session.execute(insert(SyncAttempt.__table__), attempts)
         counts = outcome.counts()
         db.session.execute(update(SyncLog).where(SyncLog.id == outcome.sync_id).values(
-            created=counts["created"], duplicates=counts["duplicates"], conflicts=counts["conflicts"],
-            rejected=counts["rejected"], duration_ms=int((time.monotonic() - self.started) * 1000)))
+            created=counts["created"], duplicates=counts["duplicates"], plain_replays=counts["duplicates"],
+            conflicts=counts["conflicts"], rejected=counts["rejected"],
+            duration_ms=int((time.monotonic() - self.started) * 1000)))
         db.session.execute(update(Device).where(Device.id == self.device_id).values(last_seen_at=self.now))
 
 
@@ -301,11 +312,7 @@ def reingest_sale(*, device_id: int, sync_id: int, raw: object, rules: IngestRul
 def _stored_orders(offline_ids: list[str]) -> dict[str, StoredOrder]:
     if not offline_ids:
         return {}
-    rows = db.session.execute(
-        select(Order.offline_id, Order.id, Order.device_id, Order.fingerprint, Order.invoice_number)
-        .where(Order.offline_id.in_(offline_ids))
-        # Legacy imports may hold several sales with one offline_id: the synced one answers for it.
-        .order_by(Order.legacy_id.is_not(None).desc(), Order.id.desc()))
+    rows = db.session.execute(_STORED_ORDERS, {"offline_ids": offline_ids})
     return {row.offline_id: StoredOrder(row.id, row.device_id, row.fingerprint, row.invoice_number) for row in rows}
 
 

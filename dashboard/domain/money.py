@@ -18,8 +18,29 @@ class NumberError(ValueError):
     """A value that is not an acceptable decimal number; the message says why."""
 
 
+# Tills send the same few prices, quantities and totals over and over: the accepted result of a
+# text is remembered (Decimals are immutable), so most numbers of a batch cost one dict look-up
+# instead of a regex, a Decimal and two quantizes. Only accepted values are kept, so every refusal
+# still goes through the checks below and says the same. Bounded: cleared when full.
+_ACCEPTED: dict[tuple[str, int, Decimal], Decimal] = {}
+_ACCEPTED_MAX = 8192
+
+
 def parse_decimal(value: object, *, places: int, limit: Decimal) -> Decimal:
     """A Decimal from a decimal string or JSON number, with at most `places` decimals."""
+    if type(value) is str:
+        key = (value, places, limit)
+        known = _ACCEPTED.get(key)
+        if known is None:
+            known = _parse_decimal(value, places, limit)
+            if len(_ACCEPTED) >= _ACCEPTED_MAX:
+                _ACCEPTED.clear()
+            _ACCEPTED[key] = known
+        return known
+    return _parse_decimal(value, places, limit)
+
+
+def _parse_decimal(value: object, places: int, limit: Decimal) -> Decimal:
     if isinstance(value, bool) or value is None:
         raise NumberError("must be a decimal number")
     if isinstance(value, str):
@@ -50,7 +71,18 @@ def round_money(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+# Equal Decimals ('2.5', '2.50', -0 and 0) have equal hashes and one canonical text, so the text can
+# be remembered per value; bounded like _ACCEPTED.
+_CANONICAL: dict[Decimal, str] = {}
+
+
 def canonical(value: Decimal) -> str:
     """One text for one number: '2.5', '2.50' and 2.5 all give '2.5'; -0 gives '0'."""
-    text = format((value + 0).normalize(), "f")
-    return "0" if text in ("-0", "0") else text
+    text = _CANONICAL.get(value)
+    if text is None:
+        text = format((value + 0).normalize(), "f")
+        text = "0" if text in ("-0", "0") else text
+        if len(_CANONICAL) >= _ACCEPTED_MAX:
+            _CANONICAL.clear()
+        _CANONICAL[value] = text
+    return text

@@ -34,15 +34,25 @@ class StockMovement(db.Model):
     """One change of a product's stock. A sale line has exactly one movement of kind 'sale'."""
 
     __tablename__ = "stock_movements"
+    # Each index says which query reads it: every stored sale line writes an entry in each (the
+    # partial ones only for the rows they cover), so one that no query reads is pure cost.
     __table_args__ = (
         # The database, not application code, guarantees one sale movement per line.
         Index("uq_stock_movements_sale_line", "order_line_id", unique=True,
               sqlite_where=text("kind = 'sale'"), postgresql_where=text("kind = 'sale'")),
+        # The stock drift check (duplicate_detection: movements summed per product).
         Index("ix_stock_movements_product_id", "product_id"),
-        # A fix compensates a movement at most once; applying it again inserts nothing.
-        Index("uq_stock_movements_fix_compensates", "fix_id", "compensates_movement_id", unique=True),
+        # A fix compensates a movement at most once; applying it again inserts nothing. Read by
+        # stock_ledger.fix_movements (a fix's own movements). Only a fix's movements have a fix_id.
+        Index("uq_stock_movements_fix_compensates", "fix_id", "compensates_movement_id", unique=True,
+              sqlite_where=text("fix_id IS NOT NULL"), postgresql_where=text("fix_id IS NOT NULL")),
+        # stock_ledger.active_movements (a line's movements in force, legacy ones included), the order
+        # page's movements, and the duplicate scan's lines with more than one sale movement.
         Index("ix_stock_movements_order_line_id", "order_line_id"),
-        Index("ix_stock_movements_compensates", "compensates_movement_id"),
+        # stock_ledger.active_movements: is this movement compensated (and that compensation reversed)?
+        Index("ix_stock_movements_compensates", "compensates_movement_id",
+              sqlite_where=text("compensates_movement_id IS NOT NULL"),
+              postgresql_where=text("compensates_movement_id IS NOT NULL")),
         CheckConstraint(sql_in("kind", MovementKind), name="kind"),
     )
 

@@ -33,17 +33,28 @@ class Order(db.Model):
     """A sale. offline_id and invoice_number are each unique: that is what makes sync exactly-once."""
 
     __tablename__ = "orders"
+    # Each index says which query reads it: every stored sale writes an entry in each, so one that
+    # no query reads is pure cost (tests/perf/bench_sync.py measures what they cost together).
     __table_args__ = (
         CheckConstraint(sql_in("status", OrderStatus), name="status"),
+        # Exactly-once; read by ingestion's look-up of stored sales and GET/POST /api/v1/sync/status.
         Index("uq_orders_offline_id", "offline_id", _LEGACY_KEY, unique=True),
+        # Exactly-once for numbers; read by ingestion (receipt numbers taken), numbering (server numbers
+        # taken), the duplicate scan by invoice, and the orders search by invoice number.
         Index("uq_orders_invoice_number", "invoice_number", _LEGACY_KEY, unique=True),
+        # The orders list by sale time (reports.find_orders: keyset pages, date filter) and the overview.
         Index("ix_orders_created_at", "created_at"),
+        # The duplicate scan's completed orders in id order (duplicate_detection._duplicate_lines).
         Index("ix_orders_status_id", "status", "id"),
         # The few sales the server renumbered, for the duplicate reports.
         Index("ix_orders_receipt_collision", "receipt_number",
               sqlite_where=text("receipt_number_collision = 1"), postgresql_where=text("receipt_number_collision")),
+        # The duplicate scan's same till and instant (re-sent sales, double entries) and each till's
+        # latest receipt on the orders page.
         Index("ix_orders_device_created", "device_id", "created_at"),
+        # The orders search by receipt number (reports.orders._matching_ids).
         Index("ix_orders_receipt_number", "receipt_number"),
+        # The sync call page's orders created by the call (reports.sync_call).
         Index("ix_orders_sync_id", "sync_id"),
     )
 
@@ -78,12 +89,14 @@ class OrderLine(db.Model):
     """One line of a sale, numbered from 1 in the order the till sent them."""
 
     __tablename__ = "order_lines"
+    # (order_id, line_no): one line per number, and every read of an order's lines. No index on
+    # product_id: no query looks lines up by product (migration 0008 dropped it).
     __table_args__ = (UniqueConstraint("order_id", "line_no", name="uq_order_lines_order_line_no"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
     line_no: Mapped[int]
-    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     sku: Mapped[str] = mapped_column(String(64))
     quantity: Mapped[Decimal] = mapped_column(Quantity)
     unit_price: Mapped[Decimal] = mapped_column(Money)

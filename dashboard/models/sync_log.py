@@ -47,10 +47,14 @@ class SyncLog(db.Model):
     duplicates: Mapped[int] = mapped_column(default=0)
     conflicts: Mapped[int] = mapped_column(default=0)
     rejected: Mapped[int] = mapped_column(default=0)
+    # Replays (duplicates) counted here instead of kept as a sync_attempts row each (migration 0008):
+    # they changed nothing and need no one. Calls logged earlier kept rows and count 0 here.
+    plain_replays: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class SyncAttempt(db.Model):
-    """A sale in a sync that was not plainly created: its status, reason and the payload sent."""
+    """A sale in a sync that was a conflict, a rejection or a renumbered creation: its status, reason and the
+    payload sent. (Replays had a row each before migration 0008; now they are counted on the sync log.)"""
 
     __tablename__ = "sync_attempts"
     __table_args__ = (

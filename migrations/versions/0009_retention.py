@@ -1,7 +1,7 @@
 """retention: one row per maintenance task and day, and an index the prune needs
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 
 maintenance_runs lets RQ workers on any number of hosts start the daily prune:
 the first to insert (task, day) runs it, the others find the row and skip.
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0009'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

@@ -102,8 +102,11 @@ def test_sync_logs_list_filters_and_detail(client, signed_in, synced, other_toke
     assert "4 received: 1 created, 1 replays, 1 conflicts, 1 rejected" in detail
     assert f'href="/orders/{synced.created_order_id}">#{synced.created_order_id}</a>' in detail
     assert synced.invoice_number in detail
-    for status, reason in [("duplicate", "duplicate"), ("rejected", "unknown_sku"), ("conflict", "offline_id_reused")]:
+    for status, reason in [("rejected", "unknown_sku"), ("conflict", "offline_id_reused")]:
         assert f'<span class="badge {status}">' in detail and f'<code class="code-detail">{reason}</code>' in detail
+    # A replay is counted on the call (migration 0008), not listed with a copy of its payload.
+    assert "1 replay was answered from the stored sale; it is counted here, not listed below." in detail
+    assert '<span class="badge duplicate">' not in detail
     assert "line 1: no product with sku &#39;NOPE&#39;" in detail
     assert viewer.get("/sync-logs/999999").status_code == 404
 
@@ -116,12 +119,13 @@ def test_skipped_sales_counts_list_and_payload(signed_in, synced):
     for reason in ("offline_id_reused", "unknown_sku"):
         assert f'<code class="code-detail">{reason}</code>' in rows
     assert '<code class="code-detail">duplicate</code>' not in rows and rows.count("<tr>") == 2
+    # Replays are counted on their sync call (migration 0008), not kept as skipped sales.
     html = text_of(viewer.get("/skipped?state=all"))
     rows = html.split("<tbody>")[1].split("</tbody>")[0]
-    for reason in ("duplicate", "offline_id_reused", "unknown_sku"):
+    for reason in ("offline_id_reused", "unknown_sku"):
         assert f'<code class="code-detail">{reason}</code>' in rows
-    assert "Unknown product" in rows and "Sent again" in rows
-    assert rows.count("<tr>") == 3
+    assert "Unknown product" in rows and "Sent again" not in rows
+    assert rows.count("<tr>") == 2
     today = datetime.now(timezone.utc).date().isoformat()
     t01 = db.session.scalar(select(Device.id).where(Device.name == "T01"))
     link = f"/skipped/sales?state=all&amp;reason=unknown_sku&amp;device={t01}&amp;from={today}&amp;to={today}"
@@ -131,7 +135,7 @@ def test_skipped_sales_counts_list_and_payload(signed_in, synced):
     assert "&#34;sku&#34;: &#34;NOPE&#34;" in sales  # the payload, pretty-printed and escaped
     assert "unknown_sku" in sales and "offline_id_reused" not in sales
     assert text_of(viewer.get("/skipped/sales")).count('class="payload"') == 2
-    assert text_of(viewer.get("/skipped/sales?state=all")).count('class="payload"') == 3
+    assert text_of(viewer.get("/skipped/sales?state=all")).count('class="payload"') == 2
     only_conflicts = text_of(viewer.get("/skipped?reason=offline_id_reused"))
     assert only_conflicts.split("<tbody>")[1].split("</tbody>")[0].count("<tr>") == 1
 
@@ -217,7 +221,8 @@ def test_order_page_shows_lines_movements_payments_and_provenance(signed_in, syn
     assert f'href="/sync-logs/{synced.sync_id}">sync call #{synced.sync_id}</a>' in html
     assert "Later sends of this offline id" in html
     assert "Id used by another sale" in html and '<code class="code-detail">offline_id_reused</code>' in html
-    assert "Sent again" in html and '<code class="code-detail">duplicate</code>' in html
+    # The replay in the same call is counted on the call (migration 0008), not listed here.
+    assert "Sent again" not in html and '<code class="code-detail">duplicate</code>' not in html
     assert signed_in("viewer").get("/orders/424242").status_code == 404
 
 

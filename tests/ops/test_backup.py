@@ -13,11 +13,10 @@ import requests
 
 from dashboard.domain.devices import add_device
 from dashboard.extensions import db
-from tests.conftest import make_app
+from tests.conftest import UNUSED_REDIS, make_app
 from tests.ops.helpers import empty_database
 from tests.support.gunicorn import REPO, GunicornServer
 from tests.support.invariants import check_invariants, stored_offline_ids
-from tests.conftest import UNUSED_REDIS
 from tests.support.sales import bearer, load_catalog, make_sale
 
 

@@ -44,6 +44,7 @@ class SyncLogRow:
     duplicates: int
     conflicts: int
     rejected: int
+    plain_replays: int
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ class SkippedCount:
 
 _LOG_COLUMNS = (SyncLog.id, SyncLog.device_id, Device.name, SyncLog.batch_id, SyncLog.started_at,
                 SyncLog.duration_ms, SyncLog.http_status, SyncLog.error_code, SyncLog.received, SyncLog.created,
-                SyncLog.duplicates, SyncLog.conflicts, SyncLog.rejected)
+                SyncLog.duplicates, SyncLog.conflicts, SyncLog.rejected, SyncLog.plain_replays)
 _ATTEMPT_COLUMNS = (SyncAttempt.id, SyncAttempt.sync_id, SyncAttempt.device_id, Device.name.label("device_name"),
                     SyncAttempt.position, SyncAttempt.offline_id, SyncAttempt.status, SyncAttempt.reason,
                     SyncAttempt.message, SyncAttempt.order_id, SyncAttempt.received_at, SyncAttempt.receipt_number,
