@@ -96,6 +96,8 @@ def load_settings(instance_path: str) -> dict:
         "SYNC_MAX_LINES": _int("SYNC_MAX_LINES", 200),
         "MAX_CONTENT_LENGTH": _int("SYNC_MAX_BODY_BYTES", 5 * 1024 * 1024),
         "SYNC_STATUS_MAX_IDS": _int("SYNC_STATUS_MAX_IDS", 500),
+        # offline_ids one daily close may list; a till with a busier day sends its close without them.
+        "CLOSING_MAX_OFFLINE_IDS": _int("CLOSING_MAX_OFFLINE_IDS", 5000),
         # Requests per device per minute; 0 turns the limit off.
         "SYNC_RATE_LIMIT_PER_MINUTE": _int("SYNC_RATE_LIMIT_PER_MINUTE", 600),
         # Work per device per minute (0 turns each off): one till flooding the server must not starve the

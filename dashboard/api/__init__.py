@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__)
 
-from . import errors, products, sync  # noqa: E402,F401  (routes register on bp)
+from . import closings, errors, products, sync  # noqa: E402,F401  (routes register on bp)
