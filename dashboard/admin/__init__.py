@@ -11,5 +11,5 @@ from .labels import register_label_filters  # noqa: E402
 register_template_helpers(bp)
 register_label_filters(bp)
 
-from . import (auth, devices, duplicates, errors, fix_plans, fixes, jobs, orders, profile,  # noqa: E402,F401
+from . import (auth, closings, devices, duplicates, errors, fix_plans, fixes, jobs, orders, profile,  # noqa: E402,F401
                skipped, sync_logs, users, views)  # routes register on bp

@@ -113,10 +113,9 @@ def closing_grid(first: date, last: date, *, after: int | None = None, limit: in
     while day >= first:
         cells = []
         for till in tills:
-            closing = closes.get((till.id, day))
-            if day < till.since and closing is None:
-                continue
-            comparison = compare(closing, till.id, day, zone_for_device(till.id))
+            comparison = compare(closes.get((till.id, day)), till.id, day, zone_for_device(till.id))
+            if day < till.since and comparison.status == ClosingStatus.NOT_RECEIVED and not comparison.server_count:
+                continue  # not in service yet: "no close" would be noise
             cells.append(TillCell(till.id, till.name, comparison.status, comparison.at_stake))
         days.append(GridDay(day, tuple(cells)))
         day -= timedelta(days=1)
