@@ -36,7 +36,8 @@ from dashboard.jobs.duplicates import enqueue_apply
 from dashboard.jobs.queue import get_queue, job_status
 from tests.conftest import make_app, migrate
 from tests.support.fleet_faults import (ANSWERED, CONNECTION_ERROR, TIMEOUT, FleetRun, RequestHistory,
-                                        WorkerKiller, check_fleet, opening_stock, query, recording, register_fleet)
+                                        WorkerKiller, check_closes, check_fleet, opening_stock, query, recording,
+                                        register_fleet)
 from tests.support.gunicorn import GunicornServer
 from tests.support.job_faults import (WorkerProcess, applied_or_not, assert_applied_once, assert_not_applied,
                                       fast_forward_past_heartbeat, fix_state, open_write_transaction, wait_for,
@@ -146,7 +147,7 @@ def test_fleet_through_gunicorn_worker_kills(database_url, redis_server, tmp_pat
     stray = [r for r in failures if not any(r.sent <= k.at + 0.05 and r.ended >= k.at for k in kills)]
     assert not stray, f"requests failed away from any kill: {[(failure_kind(r), r.error) for r in stray[:5]]}"
     figures = check_fleet(database_url, report, history, opening=opening, sales_per_till=KILL_SALES)
-    print(f"figures: {figures.as_dict()}")
+    print(f"figures: {figures.as_dict()}; till-days closed and matched: {check_closes(app, report)}")
     assert len(server.wait_for_workers()) == server.workers  # whole again
 
 
@@ -224,7 +225,7 @@ def test_fleet_through_postgres_crash_restarts_and_a_redis_outage(own_pg, own_re
     assert len([r for r in during if r.ok]) >= 2 * TILLS, "no sale synced while Redis was down"
     assert all(r.ok for r in during), [(failure_kind(r), r.error) for r in during if not r.ok][:5]
     figures = check_fleet(database_url, report, history, opening=opening, sales_per_till=PG_SALES)
-    print(f"figures: {figures.as_dict()}")
+    print(f"figures: {figures.as_dict()}; till-days closed and matched: {check_closes(app, report)}")
 
 
 # --------------------------------------------------------------------------------------- fix jobs
