@@ -190,3 +190,14 @@ def test_too_many_ids_is_a_422_the_till_can_act_on(app, client, token, catalog):
     answer = send_close(client, token, close_of(sales), 422)
     assert answer["error"] == "too_many_ids"
     assert send_close(client, token, close_of(sales, ids=False))["status"] == "differs"
+
+
+def test_the_contract_documents_every_closing_code():
+    from pathlib import Path
+
+    from dashboard.vocabulary import ClosingDifference, ClosingRecord, ClosingStatus
+
+    contract = (Path(__file__).resolve().parents[2] / "docs/sync-protocol.md").read_text()
+    codes = [*ClosingDifference, *ClosingRecord, ClosingStatus.MATCHED, ClosingStatus.DIFFERS,
+             "invalid_closing", "too_many_ids"]
+    assert [code for code in codes if f"| `{code}` |" not in contract] == []
