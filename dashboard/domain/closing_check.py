@@ -112,6 +112,7 @@ def _by_sale(closing: Closing, device_id: int, stored: list[_Stored]) -> list[Di
     """Sale by sale: each id the till counted is stored (or stands for a kept copy), skipped, or pending."""
     till_ids: list[str] = json.loads(closing.offline_ids)
     standing: dict[str, tuple[int, Decimal]] = {}  # the till's id -> the stored sale that is it
+    voided: dict[str, int] = {}  # the till's id -> the copy kept in its place
     for chunk in _chunks(till_ids):
         rows = db.session.execute(
             select(Order.offline_id, Order.id, Order.status, Order.kept_order_id, Order.total)
@@ -119,10 +120,16 @@ def _by_sale(closing: Closing, device_id: int, stored: list[_Stored]) -> list[Di
         for row in rows:
             if row.status == OrderStatus.COMPLETED:
                 standing[row.offline_id] = (row.id, row.total)
-            elif row.kept_order_id is not None and row.offline_id not in standing:
-                # Voided as a copy of another sale: the kept copy is this sale in the books.
-                kept_total = db.session.scalar(select(Order.total).where(Order.id == row.kept_order_id))
-                standing[row.offline_id] = (row.kept_order_id, kept_total)
+            elif row.kept_order_id is not None:
+                voided[row.offline_id] = row.kept_order_id
+    # Voided as a copy of another sale: the kept copy is this sale in the books.
+    kept_ids = sorted(set(voided.values()))
+    kept = {}
+    for chunk in _chunks(kept_ids):
+        kept.update(db.session.execute(select(Order.id, Order.total).where(Order.id.in_(chunk))).all())
+    for offline_id, kept_id in voided.items():
+        if offline_id not in standing and kept_id in kept:
+            standing[offline_id] = (kept_id, kept[kept_id])
     missing = [offline_id for offline_id in till_ids if offline_id not in standing]
     skipped = _skipped_by_id(device_id, missing)
     pending = [offline_id for offline_id in missing if offline_id not in skipped]
