@@ -14,17 +14,13 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select, text
-
-from ..extensions import db
-from ..models import Closing, DuplicateGroup, DuplicateGroupMember, Order, SyncAttempt
-from ..models.sync_log import ATTEMPT_STATE_CONDITIONS
-from ..vocabulary import ClosingDifference, ClosingStatus, GroupStatus, OrderStatus
+from ..models import Closing
+from ..vocabulary import ClosingDifference, ClosingStatus, OrderStatus
 from .business_day import day_bounds
+from .closing_books import Books, Refused, StoredSale
 
 # Sales named in one difference, at most (the count says how many there are).
 SHOWN_SALES = 100
-_CHUNK = 500
 ZERO = Decimal("0.00")
 
 
@@ -78,60 +74,40 @@ def _money(value: Decimal | None) -> str | None:
     return None if value is None else str(value.quantize(Decimal("0.01")))
 
 
-@dataclass(frozen=True)
-class _Stored:
-    id: int
-    offline_id: str | None
-    receipt_number: str | None
-    total: Decimal
-    legacy: bool
-
-
-def compare(closing: Closing | None, device_id: int, day: date, zone: str) -> Comparison:
+def compare(closing: Closing | None, device_id: int, day: date, zone: str, books: Books | None = None) -> Comparison:
     """The till's close (or its absence) against the server's completed sales of that till and day."""
+    books = books or Books()
     start, end = day_bounds(day, zone)
-    stored = [_Stored(r.id, r.offline_id, r.receipt_number, r.total, r.legacy_id is not None)
-              for r in db.session.execute(
-                  select(Order.id, Order.offline_id, Order.receipt_number, Order.total, Order.legacy_id)
-                  .where(Order.device_id == device_id, Order.created_at >= start, Order.created_at < end,
-                         Order.status == OrderStatus.COMPLETED)
-                  .order_by(Order.created_at, Order.id))]
+    stored = books.stored(device_id, start, end)
     server_total = sum((s.total for s in stored), ZERO)
     if closing is None:
         return Comparison(ClosingStatus.NOT_RECEIVED, None, None, len(stored), server_total, ())
     if closing.offline_ids is not None:
-        differences = _by_sale(closing, device_id, stored)
+        differences = _by_sale(closing, device_id, stored, books)
     else:
-        differences = _by_count(closing, device_id, stored, start, end)
+        differences = _by_count(closing, device_id, stored, books.refused_in_day(device_id, start, end), books)
     status = ClosingStatus.DIFFERS if differences else ClosingStatus.MATCHED
     return Comparison(status, closing.sales_count, closing.sales_total, len(stored), server_total,
                       tuple(differences))
 
 
-def _by_sale(closing: Closing, device_id: int, stored: list[_Stored]) -> list[Difference]:
+def _by_sale(closing: Closing, device_id: int, stored: list[StoredSale], books: Books) -> list[Difference]:
     """Sale by sale: each id the till counted is stored (or stands for a kept copy), skipped, or pending."""
     till_ids: list[str] = json.loads(closing.offline_ids)
     standing: dict[str, tuple[int, Decimal]] = {}  # the till's id -> the stored sale that is it
     voided: dict[str, int] = {}  # the till's id -> the copy kept in its place
-    for chunk in _chunks(till_ids):
-        rows = db.session.execute(
-            select(Order.offline_id, Order.id, Order.status, Order.kept_order_id, Order.total)
-            .where(Order.device_id == device_id, Order.offline_id.in_(chunk)))
-        for row in rows:
-            if row.status == OrderStatus.COMPLETED:
-                standing[row.offline_id] = (row.id, row.total)
-            elif row.kept_order_id is not None:
-                voided[row.offline_id] = row.kept_order_id
+    for sale in books.by_offline_id(device_id, till_ids):
+        if sale.status == OrderStatus.COMPLETED:
+            standing[sale.offline_id] = (sale.id, sale.total)
+        elif sale.kept_order_id is not None:
+            voided[sale.offline_id] = sale.kept_order_id
     # Voided as a copy of another sale: the kept copy is this sale in the books.
-    kept_ids = sorted(set(voided.values()))
-    kept = {}
-    for chunk in _chunks(kept_ids):
-        kept.update(db.session.execute(select(Order.id, Order.total).where(Order.id.in_(chunk))).all())
+    kept = books.totals(list(voided.values())) if voided else {}
     for offline_id, kept_id in voided.items():
         if offline_id not in standing and kept_id in kept:
             standing[offline_id] = (kept_id, kept[kept_id])
     missing = [offline_id for offline_id in till_ids if offline_id not in standing]
-    skipped = _skipped_by_id(device_id, missing)
+    skipped = {i: _ref(r) for i, r in books.refused_by_id(device_id, missing).items()} if missing else {}
     pending = [offline_id for offline_id in missing if offline_id not in skipped]
     counted = {order_id: total for order_id, total in standing.values()}
     accounted = sum(counted.values(), ZERO) + sum((s.total or ZERO for s in skipped.values()), ZERO)
@@ -144,13 +120,14 @@ def _by_sale(closing: Closing, device_id: int, stored: list[_Stored]) -> list[Di
         differences.append(Difference(ClosingDifference.TOTAL_DIFFERS, 0, remainder))
     if skipped:
         differences.append(_skipped_difference(list(skipped.values())))
-    differences += _extras([s for s in stored if s.id not in counted])
+    differences += _extras([s for s in stored if s.id not in counted], books)
     return differences
 
 
-def _by_count(closing: Closing, device_id: int, stored: list[_Stored], start, end) -> list[Difference]:
+def _by_count(closing: Closing, device_id: int, stored: list[StoredSale], refused: list[Refused],
+              books: Books) -> list[Difference]:
     """By count and total only (the till sent no ids): the gap, explained as far as the server can."""
-    skipped = _skipped_in_day(device_id, start, end)
+    skipped = [_ref(r) for r in refused]
     skipped_total = sum((s.total or ZERO for s in skipped), ZERO)
     gap = closing.sales_count - len(skipped) - len(stored)
     remainder = closing.sales_total - skipped_total - sum((s.total for s in stored), ZERO)
@@ -160,7 +137,7 @@ def _by_count(closing: Closing, device_id: int, stored: list[_Stored], start, en
     if gap > 0:
         differences.append(Difference(ClosingDifference.PENDING, gap, remainder))
     elif gap < 0:
-        suspects = _extras(stored)
+        suspects = _extras(stored, books)
         explained = [d for d in suspects if d.kind != ClosingDifference.NOT_COUNTED]
         kind = explained[0].kind if explained else ClosingDifference.NOT_COUNTED
         sales = tuple(s for d in explained for s in d.sales)[:SHOWN_SALES]
@@ -170,11 +147,11 @@ def _by_count(closing: Closing, device_id: int, stored: list[_Stored], start, en
     return differences
 
 
-def _extras(extra: list[_Stored]) -> list[Difference]:
+def _extras(extra: list[StoredSale], books: Books) -> list[Difference]:
     """Stored sales the till does not count, by why: legacy, a copy in an open duplicate group, or unknown."""
     if not extra:
         return []
-    grouped = _in_open_groups([s.id for s in extra])
+    grouped = books.in_open_groups([s.id for s in extra])
     kinds = {ClosingDifference.LEGACY: [], ClosingDifference.DUPLICATE: [], ClosingDifference.NOT_COUNTED: []}
     for sale in extra:
         kind = (ClosingDifference.LEGACY if sale.legacy else
@@ -186,49 +163,10 @@ def _extras(extra: list[_Stored]) -> list[Difference]:
             for kind, sales in kinds.items() if sales]
 
 
-def _in_open_groups(order_ids: list[int]) -> set[int]:
-    found: set[int] = set()
-    for chunk in _chunks(order_ids):
-        found.update(db.session.scalars(
-            select(DuplicateGroupMember.order_id)
-            .join(DuplicateGroup, DuplicateGroup.id == DuplicateGroupMember.group_id)
-            .where(DuplicateGroupMember.order_id.in_(chunk), DuplicateGroup.status == GroupStatus.OPEN)))
-    return found
+def _ref(refused: Refused) -> SaleRef:
+    return SaleRef(refused.offline_id, refused.receipt_number, refused.total, attempt_id=refused.attempt_id)
 
 
 def _skipped_difference(skipped: list[SaleRef]) -> Difference:
     return Difference(ClosingDifference.REJECTED, len(skipped), sum((s.total or ZERO for s in skipped), ZERO),
                       tuple(skipped[:SHOWN_SALES]))
-
-
-_NEEDS_ACTION = text(ATTEMPT_STATE_CONDITIONS["action"])
-
-
-def _skipped_by_id(device_id: int, offline_ids: list[str]) -> dict[str, SaleRef]:
-    """The till's sales the server refused and nobody has settled yet, by offline_id (the latest attempt)."""
-    found: dict[str, SaleRef] = {}
-    for chunk in _chunks(offline_ids):
-        rows = db.session.execute(
-            select(SyncAttempt.id, SyncAttempt.offline_id, SyncAttempt.receipt_number, SyncAttempt.total)
-            .where(SyncAttempt.device_id == device_id, SyncAttempt.offline_id.in_(chunk), _NEEDS_ACTION)
-            .order_by(SyncAttempt.id))
-        for row in rows:
-            found[row.offline_id] = SaleRef(row.offline_id, row.receipt_number, row.total, attempt_id=row.id)
-    return found
-
-
-def _skipped_in_day(device_id: int, start, end) -> list[SaleRef]:
-    """Refused sales of this till sold that day, not settled yet; one per offline_id (the latest attempt)."""
-    rows = db.session.execute(
-        select(SyncAttempt.id, SyncAttempt.offline_id, SyncAttempt.receipt_number, SyncAttempt.total)
-        .where(SyncAttempt.device_id == device_id, SyncAttempt.sold_at >= start, SyncAttempt.sold_at < end,
-               _NEEDS_ACTION)
-        .order_by(SyncAttempt.id))
-    latest = {row.offline_id or f"#{row.id}": SaleRef(row.offline_id, row.receipt_number, row.total,
-                                                      attempt_id=row.id) for row in rows}
-    return list(latest.values())
-
-
-def _chunks(values: list, size: int = _CHUNK):
-    for at in range(0, len(values), size):
-        yield values[at:at + size]

@@ -97,3 +97,25 @@ def test_the_screens_read_right_to_left_in_arabic(client, token, catalog, signed
     for path in ("/closings", f"/closings/{DAY.isoformat()}"):
         response = viewer.get(path, headers={"Accept-Language": "ar"})
         assert response.status_code == 200
+
+
+def test_the_grid_reads_the_page_at_once_and_agrees_with_each_close_read_alone(client, token, other_token, catalog):
+    """The grid's prefetched books and the one-till-one-day queries are two code paths: same answers."""
+    from dashboard.domain.reports import closing_day, closing_grid, current_comparison
+
+    seed(client, token, other_token)
+    copy = make_sale(created_at=at(13))
+    client.post("/api/v1/sync", json={"orders": [copy]}, headers=bearer(token))  # T01 now has one not counted
+    fourth = add_device("T04")
+    counted = [make_sale(prefix="T04", created_at=at(14)) for _ in range(3)]
+    client.post("/api/v1/sync", json={"orders": counted[:2]}, headers=bearer(fourth))
+    body = {"business_day": DAY.isoformat(), "sales_count": 3, "sales_total": "24.60"}  # no ids: by count
+    assert client.post("/api/v1/closings", json=body, headers=bearer(fourth)).get_json()["status"] == "differs"
+    grid = closing_grid(DAY - timedelta(days=1), DAY)
+    cells = {cell.device_id: cell for cell in grid.days[0].cells}
+    assert grid.days[0].day == DAY and len(cells) == 4 and grid.days[1].cells == ()
+    for till in closing_day(DAY)[0]:
+        alone = current_comparison(till.device_id, DAY)
+        assert till.comparison == alone
+        assert (cells[till.device_id].status, cells[till.device_id].at_stake) == (alone.status, alone.at_stake)
+    assert sorted(cell.status for cell in cells.values()) == ["differs", "differs", "differs", "not_received"]

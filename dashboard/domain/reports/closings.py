@@ -3,10 +3,12 @@
 Every comparison is recomputed here (domain/closing_check.py): a close that
 showed sales pending shows them matched once they arrived. Both screens are
 bounded: at most MAX_DAYS days and TILLS_PER_PAGE tills a page, keyset-paged by
-till id; the closes of a page come from one query on the current-closes index.
+till id; the closes of a page come from one query on the current-closes index,
+and the server's side of the whole page from a few (closing_books.PrefetchedBooks).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -16,7 +18,8 @@ from sqlalchemy import select
 from ...extensions import db
 from ...models import Closing, Device
 from ...vocabulary import ClosingStatus
-from ..business_day import day_of, zone_for_device
+from ..business_day import day_bounds, day_of, zone_for_device
+from ..closing_books import PrefetchedBooks
 from ..closing_check import Comparison, compare
 
 MAX_DAYS = 14
@@ -103,17 +106,27 @@ def _current(device_ids: list[int], first: date, last: date) -> dict[tuple[int, 
     return {(c.device_id, c.business_day): c for c in closings}
 
 
+def _books(tills: list[_Till], first: date, last: date, closes: dict[tuple[int, date], Closing]) -> PrefetchedBooks:
+    """The server's side of every till and day of the page, read in a few queries."""
+    zones = {zone_for_device(till.id) for till in tills} or {"UTC"}
+    start = min(day_bounds(first, zone)[0] for zone in zones)
+    end = max(day_bounds(last, zone)[1] for zone in zones)
+    counted = [offline_id for c in closes.values() if c.offline_ids for offline_id in json.loads(c.offline_ids)]
+    return PrefetchedBooks([till.id for till in tills], start, end, counted)
+
+
 def closing_grid(first: date, last: date, *, after: int | None = None, limit: int = TILLS_PER_PAGE) -> ClosingGrid:
     """Each day from `last` back to `first` (at most MAX_DAYS), each till's close compared."""
     first = max(first, last - timedelta(days=MAX_DAYS - 1))
     tills, more = _tills(after, None, limit)
     closes = _current([t.id for t in tills], first, last)
+    books = _books(tills, first, last, closes)
     days = []
     day = last
     while day >= first:
         cells = []
         for till in tills:
-            comparison = compare(closes.get((till.id, day)), till.id, day, zone_for_device(till.id))
+            comparison = compare(closes.get((till.id, day)), till.id, day, zone_for_device(till.id), books)
             if day < till.since and comparison.status == ClosingStatus.NOT_RECEIVED and not comparison.server_count:
                 continue  # not in service yet: "no close" would be noise
             cells.append(TillCell(till.id, till.name, comparison.status, comparison.at_stake))
@@ -127,6 +140,7 @@ def closing_day(day: date, *, device_id: int | None = None, after: int | None = 
     """Each till's close of one day (or one till's), compared and with its history; and the next ?after=."""
     tills, more = _tills(after, device_id, limit)
     closes = _current([t.id for t in tills], day, day)
+    books = _books(tills, day, day, closes)
     result = []
     for till in tills:
         zone = zone_for_device(till.id)
@@ -135,8 +149,8 @@ def closing_day(day: date, *, device_id: int | None = None, after: int | None = 
                         for c in db.session.scalars(select(Closing).where(
                             Closing.device_id == till.id, Closing.business_day == day)
                             .order_by(Closing.id.desc())))
-        result.append(TillDay(till.id, till.name, zone, compare(closes.get((till.id, day)), till.id, day, zone),
-                              history))
+        result.append(TillDay(till.id, till.name, zone,
+                              compare(closes.get((till.id, day)), till.id, day, zone, books), history))
     return result, more
 
 
