@@ -141,7 +141,7 @@ def _by_count(closing: Closing, device_id: int, stored: list[StoredSale], refuse
         explained = [d for d in suspects if d.kind != ClosingDifference.NOT_COUNTED]
         kind = explained[0].kind if explained else ClosingDifference.NOT_COUNTED
         sales = tuple(s for d in explained for s in d.sales)[:SHOWN_SALES]
-        differences.append(Difference(kind, -gap, -remainder, sales))
+        differences.append(Difference(kind, -gap, remainder, sales))
     elif remainder:
         differences.append(Difference(ClosingDifference.TOTAL_DIFFERS, 0, remainder))
     return differences

@@ -152,6 +152,8 @@ def test_a_resent_copy_is_a_duplicate_until_fixed_then_the_close_matches(client,
     found = differences(send_close(client, token, close_of(till_counts)))
     assert set(found) == {"duplicate"} and found["duplicate"]["count"] == 1
     assert found["duplicate"]["amount"] == "-8.20"
+    by_count = differences(send_close(client, token, close_of(till_counts, ids=False)))
+    assert [(d["kind"], d["count"], d["amount"]) for d in by_count.values()] == [("duplicate", 1, "-8.20")]
     fix_now(open_certain_selection(), "manager@example.com")
     # The fix kept the first copy received and voided the till's: the kept copy stands for it.
     assert send_close(client, token, close_of(till_counts))["status"] == "matched"
