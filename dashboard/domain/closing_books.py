@@ -136,7 +136,15 @@ class PrefetchedBooks(Books):
                 .order_by(Order.created_at, Order.id)):
             self._stored[r.device_id].append(
                 StoredSale(r.id, r.offline_id, r.receipt_number, r.total, r.legacy_id is not None, r.created_at))
-        for chunk in chunks(sorted(set(offline_ids))):
+        # Most counted sales are among those just read; only the others (pending, voided copies, sold on
+        # another day by the server's clock) are looked up by id.
+        for device_id, sales in self._stored.items():
+            for sale in sales:
+                if sale.offline_id is not None:
+                    self._by_id[(device_id, sale.offline_id)] = TillSale(
+                        sale.offline_id, sale.id, OrderStatus.COMPLETED, None, sale.total)
+        known = {offline_id for _device_id, offline_id in self._by_id}
+        for chunk in chunks(sorted(set(offline_ids) - known)):
             for r in db.session.execute(
                     select(Order.offline_id, Order.id, Order.status, Order.kept_order_id, Order.total, Order.device_id)
                     .where(Order.device_id.in_(device_ids), Order.offline_id.in_(chunk))):
