@@ -8,11 +8,13 @@ server takes ids for is closed with count and total only.
 """
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from .outbox import OutboxSale
+from .outbox import CLOSE_SENT, FLAGGED, OutboxSale
+from .transport import AuthError, BatchTooLarge, RequestError, TransientError
 
 # The server's default CLOSING_MAX_OFFLINE_IDS; a busier day is sent without ids.
 MAX_IDS = 5000
@@ -38,3 +40,32 @@ def build_close(sales: list[OutboxSale], day: date, zone: ZoneInfo, *, max_ids: 
 def without_ids(close: dict) -> dict:
     """The same close by count and total only, for a server that takes fewer ids than the day had."""
     return {key: value for key, value in close.items() if key != "offline_ids"}
+
+
+def send_pending_closes(till, report) -> None:
+    """POST each close the till recorded and the server has not answered yet, oldest first (Till.send_closings).
+
+    Transient failures back off as uploads do and leave the close pending for the next sync; a close the
+    server cannot read is flagged and stops the sync, as a refused request does."""
+    failures = 0
+    for seq, close in till.outbox.pending_closings():
+        while True:
+            try:
+                answer = till.transport.post_closing(json.dumps(close, separators=(",", ":")).encode())
+                break
+            except TransientError as exc:
+                failures += 1
+                if not till._wait_before_retry(report, failures, exc):
+                    return
+            except BatchTooLarge as exc:
+                if exc.code == "too_many_ids" and "offline_ids" in close:
+                    close = without_ids(close)  # the server takes fewer ids: count and total still tell
+                    continue
+                till.outbox.mark_closing(seq, FLAGGED, None, str(exc))
+                report.stop(f"the close of {close['business_day']} was refused: {exc}")
+                return
+            except (AuthError, RequestError) as exc:
+                report.stop(str(exc))
+                return
+        till.outbox.mark_closing(seq, CLOSE_SENT, answer["status"], answer)
+        report.closings_sent += 1

@@ -20,6 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 PENDING, SYNCED, FLAGGED = "pending", "synced", "flagged"
+# A daily close the server answered (a close it refused is FLAGGED).
+CLOSE_SENT = "sent"
 SCHEMA_VERSION = 2  # 2: the closings table (added to version-1 files as they open)
 
 _SCHEMA = """

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from .daily_close import build_close, without_ids
+from .daily_close import build_close, send_pending_closes
 from .outbox import FLAGGED, PENDING, SYNCED, Outbox, OutboxSale
 from .sale_content import sale_content
 from .transport import AuthError, BatchTooLarge, HttpTransport, RequestError, SyncError, TransientError
@@ -172,28 +172,7 @@ class Till:
         """Send the recorded closes not answered yet, oldest first, whether or not the day's sales are all
         uploaded (the server then shows them pending). A close is safe to send again: the server keeps one."""
         report = report or SyncReport()
-        failures = 0
-        for seq, close in self.outbox.pending_closings():
-            while True:
-                try:
-                    answer = self.transport.post_closing(_encode(close))
-                    break
-                except TransientError as exc:
-                    failures += 1
-                    if not self._wait_before_retry(report, failures, exc):
-                        return report
-                except BatchTooLarge as exc:
-                    if exc.code == "too_many_ids" and "offline_ids" in close:
-                        close = without_ids(close)  # the server takes fewer ids: count and total still tell
-                        continue
-                    self.outbox.mark_closing(seq, FLAGGED, None, str(exc))
-                    report.stop(f"the close of {close['business_day']} was refused: {exc}")
-                    return report
-                except (AuthError, RequestError) as exc:
-                    report.stop(str(exc))
-                    return report
-            self.outbox.mark_closing(seq, "sent", answer["status"], answer)
-            report.closings_sent += 1
+        send_pending_closes(self, report)
         return report
 
     def _resolve_interrupted(self, report: SyncReport) -> bool:
@@ -308,10 +287,6 @@ class Till:
 
     def _before_resend(self, batch: list[OutboxSale]) -> None:
         """Nothing: a correct till resends the very same sales. (The simulator's legacy till overrides this.)"""
-
-
-def _encode(value: dict) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _same_id(answered, ours: str) -> bool:

@@ -74,3 +74,22 @@ def test_a_close_survives_a_restart_and_a_later_close_of_the_same_day_replaces_i
     assert answers[0]["status"] == "differs"  # the 18:00 sale is stored but the first close did not count it
     assert comparison(site, device.name).status == "matched"
     till.close()
+
+
+def test_a_server_that_takes_fewer_ids_gets_the_close_by_count_and_total(site, device, tmp_path):
+    server = site.server_with(CLOSING_MAX_OFFLINE_IDS="1")
+    till = Till(tmp_path / "outbox.db", server.url, device.token, device.name, zone="UTC")
+    sell(till, 2)
+    till.close_day(DAY)
+    report = till.sync()
+    assert (report.error, report.closings_sent, report.closings_pending) == (None, 1, 0)
+    [kept] = till.closings()
+    assert kept["status"] == "matched" and "offline_ids" in kept["close"]  # the outbox keeps what it recorded
+    with site.app.app_context():
+        from dashboard.models import Closing
+
+        device_id = db.session.scalar(select(Device.id).where(Device.name == device.name))
+        stored = db.session.scalar(select(Closing).where(Closing.device_id == device_id))
+        assert (stored.sales_count, stored.offline_ids) == (2, None)
+        db.session.remove()
+    till.close()
