@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     SYNC_MAX_LINES: Positive = 200
     SYNC_MAX_BODY_BYTES: Positive = 5 * 1024 * 1024
     SYNC_STATUS_MAX_IDS: Positive = 500
+    # offline_ids one daily close may list; a till with a busier day sends its close without them.
+    CLOSING_MAX_OFFLINE_IDS: Positive = 5000
     # Requests per device per minute; 0 turns the limit off.
     SYNC_RATE_LIMIT_PER_MINUTE: Count = 600
     # Calls without a valid token from one address (an IPv6 /64) a minute, before 429 without a lookup.

@@ -107,6 +107,7 @@ class SyncError(StrEnum):
     INTERNAL_ERROR = "internal_error"
     SERVER_UNAVAILABLE = "server_unavailable"
     SERVER_TIMEOUT = "server_timeout"
+    INVALID_CLOSING = "invalid_closing"
 
 
 class Resolution(StrEnum):
@@ -238,6 +239,40 @@ class AuditAction(StrEnum):
     REPROCESS_SALE = "reprocess_sale"
     HANDLE_SKIPPED_SALE = "handle_skipped_sale"
     RETENTION_PRUNE = "retention_prune"
+
+
+class ClosingStatus(StrEnum):
+    """How a till's daily close compares with what the server stored for that till and day."""
+
+    MATCHED = "matched"
+    DIFFERS = "differs"
+    # Grid only, never stored: the till sent no close for that day.
+    NOT_RECEIVED = "not_received"
+
+
+class ClosingDifference(StrEnum):
+    """One kind of difference between a till's close and the server's books for that day."""
+
+    # Sales the till counts that the server has not stored: still in the outbox, or lost.
+    PENDING = "pending"
+    # Sales the till counts that the server refused (skipped sales not yet re-processed).
+    REJECTED = "rejected"
+    # Sales the server counts that the till does not: copies in an open duplicate group.
+    DUPLICATE = "duplicate"
+    # Sales the server counts that the till does not: imported from an older system.
+    LEGACY = "legacy"
+    # Sales the server counts that the till does not, for no reason the server knows.
+    NOT_COUNTED = "not_counted"
+    # Same sales, different money: the till's total is not the sum of the stored sales.
+    TOTAL_DIFFERS = "total_differs"
+
+
+class ClosingRecord(StrEnum):
+    """What POST /api/v1/closings did with the close it received."""
+
+    RECORDED = "recorded"
+    REPLACED = "replaced"
+    UNCHANGED = "unchanged"
 
 
 def sql_in(column: str, values) -> str:

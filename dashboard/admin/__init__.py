@@ -13,6 +13,7 @@ register_label_filters(bp)
 
 from . import (  # noqa: E402,F401
                auth,
+               closings,
                devices,
                duplicates,
                errors,

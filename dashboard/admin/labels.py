@@ -114,6 +114,42 @@ SYNC_ERROR: Words = {
     v.SyncError.INTERNAL_ERROR: (_l("Server error"), _l("The server failed while answering; nothing was stored.")),
     v.SyncError.SERVER_UNAVAILABLE: (_l("Server not answering"), _l("The proxy could not reach the application; the till will retry.")),
     v.SyncError.SERVER_TIMEOUT: (_l("Server too slow"), _l("The application did not answer the proxy in time; the till will retry.")),
+    v.SyncError.INVALID_CLOSING: (_l("Unreadable daily close"),
+                                  _l("The till's daily close is missing a field or has one the server cannot read.")),
+}
+
+CLOSING_STATUS: Words = {
+    v.ClosingStatus.MATCHED: (_l("matched"), _l("The till's count and total for the day are exactly what the server stored.")),
+    v.ClosingStatus.DIFFERS: (_l("differs"), _l("The till's figures for the day and the server's books differ; the day's page says why.")),
+    v.ClosingStatus.NOT_RECEIVED: (_l("no close received"), _l("The till has not sent its close of this day yet.")),
+}
+
+CLOSING_DIFFERENCE: Words = {
+    v.ClosingDifference.PENDING: (
+        _l("Not received yet"),
+        _l("Sales the till counts that the server has not stored: still in the till's outbox, or lost. "
+           "They usually arrive at the till's next sync.")),
+    v.ClosingDifference.REJECTED: (
+        _l("Refused by the server"),
+        _l("Sales the till counts that the server refused; they are on the skipped sales page until re-processed or handled.")),
+    v.ClosingDifference.DUPLICATE: (
+        _l("Duplicate not fixed yet"),
+        _l("Copies of a sale the server stored twice; the till counts the sale once. Fixing the duplicate group settles it.")),
+    v.ClosingDifference.LEGACY: (
+        _l("Imported from the old system"),
+        _l("Sales imported from an older system for this till and day, which the till does not count.")),
+    v.ClosingDifference.NOT_COUNTED: (
+        _l("Not counted by the till"),
+        _l("Sales the server stored for this till and day that the till's close does not count.")),
+    v.ClosingDifference.TOTAL_DIFFERS: (
+        _l("Total differs"),
+        _l("The same sales on both sides, but the till's total is not the sum of the stored sales.")),
+}
+
+CLOSING_RECORD: Words = {
+    v.ClosingRecord.RECORDED: (_l("recorded"), _l("The till's first close of this day.")),
+    v.ClosingRecord.REPLACED: (_l("replaced"), _l("A later close of the same day replaced an earlier one, which stays in the history.")),
+    v.ClosingRecord.UNCHANGED: (_l("already received"), _l("The same close was received before; nothing changed.")),
 }
 
 RESOLUTION: Words = {
@@ -254,6 +290,9 @@ VOCABULARIES: dict[str, tuple[type[StrEnum], Words]] = {
     "job_status": (v.JobStatus, JOB_STATUS),
     "job_kind": (v.JobKind, JOB_KIND),
     "action": (v.AuditAction, AUDIT_ACTION),
+    "closing_status": (v.ClosingStatus, CLOSING_STATUS),
+    "closing_difference": (v.ClosingDifference, CLOSING_DIFFERENCE),
+    "closing_record": (v.ClosingRecord, CLOSING_RECORD),
 }
 
 

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__)
 
-from . import errors, openapi, products, sync  # noqa: E402,F401  (routes register on bp)
+from . import closings, errors, openapi, products, sync  # noqa: E402,F401  (routes register on bp)

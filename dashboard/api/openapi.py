@@ -17,10 +17,11 @@ from typing import Any
 from flask import jsonify, request
 
 from ..domain.sales import MAX_PAYMENTS
-from ..vocabulary import Reason, SaleStatus, SyncError
+from ..domain.closings import MAX_SALES_COUNT
+from ..vocabulary import ClosingDifference, ClosingRecord, ClosingStatus, Reason, SaleStatus, SyncError
 from . import bp
 
-MAX_ORDERS, MAX_LINES, MAX_STATUS_IDS = 500, 200, 500
+MAX_ORDERS, MAX_LINES, MAX_STATUS_IDS, MAX_CLOSING_IDS = 500, 200, 500, 5000
 JSON = "application/json"
 
 _DECIMAL = {"type": ["string", "number"], "description": "a decimal: a string such as \"2.50\", or a JSON number",
@@ -129,6 +130,19 @@ _PATHS = {
                                       "headers": {"ETag": _ETAG}},
                               **_AUTHENTICATED}},
     },
+    "/api/v1/closings": {
+        "post": {"operationId": "closeDay", "summary": "A till's daily close: the server compares it with what "
+                 "it stored for that till and business day, answers, and records it", "tags": ["closings"],
+                 "requestBody": _json_body("ClosingRequest"),
+                 "responses": {
+                     "200": _ok("matched, or the differences explained; recomputed at every answer",
+                                "ClosingResponse"),
+                     **_BODY,
+                     "422": _error("a field is missing or unreadable (invalid_closing: do not retry, fix the "
+                                   "client), or more offline_ids than the server takes (too_many_ids: send the "
+                                   "close without them)", SyncError.INVALID_CLOSING, SyncError.TOO_MANY_IDS),
+                     **_AUTHENTICATED}},
+    },
     "/api/v1/openapi.json": {
         "get": {"operationId": "openapi", "summary": "This document", "tags": ["contract"], "security": [],
                 "responses": {"200": {"description": "the OpenAPI document",
@@ -204,6 +218,47 @@ _SCHEMAS = {
             "type": "object", "required": ["sku", "name", "price"], "additionalProperties": False,
             "properties": {"sku": {"type": "string"}, "name": {"type": "string"},
                            "price": {"type": "string", "pattern": "^-?[0-9]+\\.[0-9]{2}$"}}}},
+    "ClosingRequest": {
+        "type": "object", "required": ["business_day", "sales_count", "sales_total"],
+        "description": "The till's own figures for one business day (its Z-report). Fields outside the contract "
+                       "are ignored.",
+        "examples": [{"business_day": "2026-11-25", "sales_count": 1, "sales_total": "8.20",
+                      "first_receipt": "T03-000042", "last_receipt": "T03-000042",
+                      "offline_ids": [_EXAMPLE_BATCH["orders"][0]["offline_id"]]}],
+        "properties": {
+            "business_day": {"type": "string", "format": "date",
+                             "description": "the till's local day, in the shop's time zone"},
+            "sales_count": {"type": "integer", "minimum": 0, "maximum": MAX_SALES_COUNT},
+            "sales_total": _DECIMAL,
+            "first_receipt": {"type": ["string", "null"], "maxLength": 64},
+            "last_receipt": {"type": ["string", "null"], "maxLength": 64},
+            "offline_ids": {"type": ["array", "null"], "maxItems": MAX_CLOSING_IDS,
+                            "description": "the day's sales, each once, exactly sales_count of them",
+                            "items": {"type": "string", "format": "uuid"}}}},
+    "ClosingFigures": {
+        "type": "object", "required": ["count", "total"], "additionalProperties": False,
+        "properties": {"count": {"type": "integer", "minimum": 0}, "total": {"type": ["string", "null"]}}},
+    "ClosingResponse": {
+        "type": "object", "additionalProperties": False,
+        "required": ["closing_id", "business_day", "time_zone", "record", "current", "status", "till", "server",
+                     "differences"],
+        "properties": {
+            "closing_id": {"type": "integer"},
+            "business_day": {"type": "string", "format": "date"},
+            "time_zone": {"type": "string", "description": "the IANA zone the business day is read in"},
+            "record": {"type": "string", "enum": [str(record) for record in ClosingRecord]},
+            "current": {"type": "boolean"},
+            "status": {"type": "string", "enum": [str(ClosingStatus.MATCHED), str(ClosingStatus.DIFFERS)]},
+            "till": {"$ref": "#/components/schemas/ClosingFigures"},
+            "server": {"$ref": "#/components/schemas/ClosingFigures"},
+            "differences": {"type": "array", "items": {
+                "type": "object", "required": ["kind", "count", "amount", "offline_ids"],
+                "additionalProperties": False,
+                "properties": {"kind": {"type": "string", "enum": [str(kind) for kind in ClosingDifference]},
+                               "count": {"type": "integer", "minimum": 0},
+                               "amount": {"type": ["string", "null"]},
+                               "offline_ids": {"type": "array", "maxItems": 100,
+                                               "items": {"type": "string"}}}}}}},
     "Error": _error("any whole-request error", *SyncError)["content"][JSON]["schema"],
 }
 

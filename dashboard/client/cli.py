@@ -7,8 +7,10 @@ import tempfile
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
+from ..config import SettingError, time_zone_name
 from ..domain import devices
 from .simulator import FAULTS, SimTill, parse_faults, simulate
 
@@ -38,8 +40,10 @@ def register_tills(count: int, seed: int) -> list[SimTill]:
               help="Where the tills' outbox files go (default: a new temporary folder).")
 @click.option("--timeout", type=click.FloatRange(1), default=300.0, show_default=True,
               help="Seconds before giving up on draining the outboxes.")
+@click.option("--timezone", "zone", help="The shop's time zone, in which tills close their business days "
+              "(default: this app's DASHBOARD_TIMEZONE, as the server reads them).")
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def simulate_command(url, tills, sales, seed, faults, batch_size, outbox_dir, timeout, output):
+def simulate_command(url, tills, sales, seed, faults, batch_size, outbox_dir, timeout, zone, output):
     """Register tills, sell the bakery's real baskets on each, sync them through FAULTS, and report.
 
     Exits 1 if an outbox is not drained or the server gave one sale two different answers.
@@ -48,10 +52,14 @@ def simulate_command(url, tills, sales, seed, faults, batch_size, outbox_dir, ti
         fault_list = parse_faults(faults)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--faults") from None
+    try:
+        zone = time_zone_name(zone or current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    except SettingError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timezone") from None
     outbox_dir = outbox_dir or Path(tempfile.mkdtemp(prefix="tillsync-fleet-"))
     fleet = register_tills(tills, seed)
     report = simulate(url, fleet, sales=sales, seed=seed, faults=fault_list, outbox_dir=outbox_dir,
-                      batch_size=batch_size, timeout=timeout)
+                      batch_size=batch_size, timeout=timeout, zone=zone)
     summary = report.as_dict()
     if output == "json":
         click.echo(json.dumps(summary))

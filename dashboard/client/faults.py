@@ -89,12 +89,19 @@ class FaultPlan:
             self.faults.add("drop")  # the legacy bug only shows when an answer is lost and the till retries
         self.online = "outage" not in faults
         self.injected: Counter = Counter()
+        self.closings_answered = 0
 
     def _hits(self, fault: str, rate: float) -> bool:
         hit = fault in self.faults and (self.injected[fault] == 0 or self.rng.random() < rate)
         if hit:
             self.injected[fault] += 1
         return hit
+
+    def drop_closing(self) -> bool:
+        """Whether to lose the answer to this close: the first and every third, for a till that loses
+        answers. Counted, not drawn, so adding closes left the seeded runs' sale faults as they were."""
+        self.closings_answered += 1
+        return "drop" in self.faults and self.closings_answered % 3 == 1
 
     def next_upload(self) -> tuple[str | None, bool, bool]:
         """(crash point 'before'/'after'/None, replay?, drop the answer?) for the next upload."""
@@ -138,6 +145,17 @@ class FaultyTransport:
         results = self.inner.sync_status(offline_ids)
         self.stats.status_answer(results)
         return results
+
+    def post_closing(self, body: bytes) -> dict:
+        """A close goes through the same network as the sales: offline in an outage, its answer sometimes lost."""
+        if not self.plan.online:
+            self.stats.fault("outage")
+            return self.offline.post_closing(body)
+        answer = self.inner.post_closing(body)
+        if self.plan.drop_closing():
+            self.stats.fault("drop")
+            raise TransientError("simulated: the closing's answer was lost on the way back")
+        return answer
 
     def products(self) -> list[dict]:
         return self.inner.products()

@@ -5,7 +5,8 @@ anything else happens (printing, uploading). The order object sent to the
 server is frozen as JSON at that moment and sent byte for byte on every
 attempt, so a retry can never change the sale's fingerprint or its identity.
 Rows are never deleted: an acknowledged sale is marked 'synced', a refused one
-'flagged'. Standard library only.
+'flagged'. The till's daily closes are kept here too, sent like sales until
+the server answered them. Standard library only.
 """
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 PENDING, SYNCED, FLAGGED = "pending", "synced", "flagged"
-SCHEMA_VERSION = 1
+# A daily close the server answered (a close it refused is FLAGGED).
+CLOSE_SENT = "sent"
+SCHEMA_VERSION = 2  # 2: the closings table (added to version-1 files as they open)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS receipt_counters (
@@ -44,6 +47,16 @@ CREATE TABLE IF NOT EXISTS sales (
 );
 CREATE INDEX IF NOT EXISTS ix_sales_state ON sales (state, seq);
 CREATE INDEX IF NOT EXISTS ix_sales_in_flight ON sales (in_flight) WHERE in_flight IS NOT NULL;
+CREATE TABLE IF NOT EXISTS closings (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    business_day TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'flagged')),
+    status TEXT,
+    answer TEXT,
+    sent_at TEXT
+);
+CREATE INDEX IF NOT EXISTS ix_closings_day ON closings (business_day, seq);
 """
 
 
@@ -213,6 +226,44 @@ class Outbox:
                 "UPDATE sales SET state = 'pending', status = NULL, reason = NULL, message = NULL, "
                 "acknowledged_at = NULL WHERE offline_id = ? AND state = 'flagged'", (offline_id,)).rowcount
         return changed == 1
+
+    # Daily closes ---------------------------------------------------------------------------------
+
+    def add_closing(self, business_day: str, build_close) -> dict:
+        """Record the close of a day, built by build_close(sales) from every sale the outbox holds, in one
+        transaction with reading them (a sale recorded meanwhile is in it or waits for a later close).
+
+        The same close as the day's latest is not recorded twice; a different one is queued after it."""
+        with self._write() as conn:
+            rows = conn.execute("SELECT seq, offline_id, receipt_number, created_at, payload, state, in_flight, "
+                                "attempts, status, order_id, invoice_number, reason, message FROM sales ORDER BY seq")
+            sales = [OutboxSale(row[0], row[1], row[2], row[3], json.loads(row[4]), *row[5:]) for row in rows]
+            close = build_close(sales)
+            latest = conn.execute("SELECT payload FROM closings WHERE business_day = ? ORDER BY seq DESC LIMIT 1",
+                                  (business_day,)).fetchone()
+            if latest is None or json.loads(latest[0]) != close:
+                conn.execute("INSERT INTO closings (business_day, payload) VALUES (?, ?)",
+                             (business_day, _dumps(close)))
+        return close
+
+    def pending_closings(self) -> list[tuple[int, dict]]:
+        """(seq, close) of closes not answered yet, oldest first."""
+        with self._lock:
+            rows = self._conn.execute("SELECT seq, payload FROM closings WHERE state = 'pending' ORDER BY seq")
+            return [(seq, json.loads(payload)) for seq, payload in rows]
+
+    def mark_closing(self, seq: int, state: str, status: str | None, answer: dict | str) -> None:
+        """The server's answer to a close: 'sent' with its status, or 'flagged' with why it was refused."""
+        with self._write() as conn:
+            conn.execute("UPDATE closings SET state = ?, status = ?, answer = ?, sent_at = ? WHERE seq = ?",
+                         (state, status, answer if isinstance(answer, str) else _dumps(answer), _now(), seq))
+
+    def closings(self) -> list[dict]:
+        """Every close recorded, oldest first: business_day, the close, state, status and answer."""
+        with self._lock:
+            rows = self._conn.execute("SELECT business_day, payload, state, status, answer FROM closings ORDER BY seq")
+            return [{"business_day": day, "close": json.loads(payload), "state": state, "status": status,
+                     "answer": answer} for day, payload, state, status, answer in rows]
 
 
 def _dumps(order: dict) -> str:

@@ -7,6 +7,9 @@ the server, with faults (see faults.py) injected between the till and the networ
 - replay: batches are also sent twice at once from two threads, then once more.
 - crash: the till dies mid-upload and a new Till restarts from the same outbox file.
 - outage: the till is offline for the first two thirds of its sales, then uploads the backlog.
+- (every till) closes each business day it sold on, as a real till prints its Z-report: the close is
+  recorded in the outbox when the first sale of the next day is made, and the last day's when selling
+  ends, and is sent with the next sync, often while some of that day's sales are still in the outbox.
 - legacy-ids: the last till behaves like the old buggy clients: it loses answers and
   resends with a new offline_id (half the sales with their receipt number, half with a new
   one), same time and basket, so the server stores those sales twice; the duplicate scan
@@ -23,11 +26,12 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ..domain.catalog import bakery_sku, bakery_transactions
 from .faults import FAULTS, FaultPlan, FaultyTransport, FleetStats, LegacyTill, SimulatedCrash, closed_port_url
@@ -74,6 +78,9 @@ class TillResult:
     recovered: int = 0
     error: str | None = None
     last_sync_error: str | None = None
+    # The business days this till closed, in order, and its closes the server has not answered yet.
+    closed_days: list[str] = field(default_factory=list)
+    closings_pending: int = 0
     # Every offline_id each sale of this run was sent with (several only for the legacy till).
     identities: dict[int, list[str]] = field(default_factory=dict)
 
@@ -83,7 +90,7 @@ class _TillRun:
 
     def __init__(self, sim: SimTill, index: int, *, url: str, sales: int, seed: int, faults: set[str],
                  legacy: bool, outbox_dir: Path, stats: FleetStats, batch_size: int, deadline: float,
-                 offline_url: str):
+                 offline_url: str, zone: str = "UTC"):
         self.sim, self.url, self.sales, self.faults, self.legacy = sim, url, sales, faults, legacy
         self.stats, self.batch_size, self.deadline = stats, batch_size, deadline
         self.rng = random.Random(f"{seed}:{index}")
@@ -96,12 +103,14 @@ class _TillRun:
         # rather than every customer who bought the same coffee as the last one.
         self.clock = datetime.now(timezone.utc) - timedelta(seconds=SALE_GAP_SECONDS[1] * max(1, sales))
         self.till: Till | None = None
+        self.zone = zone
+        self.open_day: date | None = None
 
     def _open_till(self) -> Till:
         transport = FaultyTransport(HttpTransport(self.url, self.sim.token, timeout=10), self.offline,
                                     self.plan, self.stats)
         options: dict[str, Any] = dict(batch_size=self.batch_size, max_attempts=5, backoff=0.01, max_backoff=0.2,
-                       transport=transport, rng=random.Random(self.rng.random()))
+                                       transport=transport, rng=random.Random(self.rng.random()), zone=self.zone)
         if self.legacy:
             return LegacyTill(self.result.outbox, self.url, self.sim.token, self.sim.name,
                               on_renumber=self._renumbered, **options)
@@ -126,6 +135,7 @@ class _TillRun:
                 if not self.plan.online and self.result.sales_made >= outage_ends:
                     self.plan.online = True
                 self._sync_once()
+            self._close_day()
             self.plan.online = True
             while time.monotonic() < self.deadline and self._sync_once():
                 pass
@@ -152,11 +162,21 @@ class _TillRun:
         total = sum((Decimal(line["unit_price"]) * line["quantity"] for line in lines), Decimal(0))
         method = "card" if self.rng.random() < 0.4 else "cash"
         self.clock += timedelta(seconds=self.rng.uniform(*SALE_GAP_SECONDS))
+        sold_at = min(self.clock, datetime.now(timezone.utc))
+        if self.open_day is not None and sold_at.astimezone(ZoneInfo(self.zone)).date() != self.open_day:
+            self._close_day()
+        self.open_day = sold_at.astimezone(ZoneInfo(self.zone)).date()
         offline_id = self.till.record_sale(lines, cashier=self.rng.choice(CASHIERS),
                                            payments=[{"method": method, "amount": str(total)}],
-                                           created_at=min(self.clock, datetime.now(timezone.utc)))
+                                           created_at=sold_at)
         self.result.identities[self.till.sale(offline_id).seq] = [offline_id]
         self.result.sales_made += 1
+
+    def _close_day(self) -> None:
+        """The end of the open business day: the till records its close (sent by the next sync)."""
+        if self.open_day is not None:
+            self.till.close_day(self.open_day)
+            self.result.closed_days.append(self.open_day.isoformat())
 
     def _sync_once(self) -> bool:
         """One Till.sync(); a simulated crash replaces the Till by a new one on the same outbox.
@@ -169,7 +189,7 @@ class _TillRun:
             return True
         self.result.recovered += report.recovered
         self.result.last_sync_error = report.error
-        return report.pending > 0 and not report.needs_attention
+        return (report.pending > 0 or report.closings_pending > 0) and not report.needs_attention
 
     def _tally(self) -> None:
         made = set(self.result.identities)
@@ -177,7 +197,8 @@ class _TillRun:
         self.result.acknowledged = states[SYNCED]
         self.result.pending = states[PENDING]
         self.result.flagged = states[FLAGGED]
-        if self.result.error is None and self.result.pending:
+        self.result.closings_pending = len(self.till.outbox.pending_closings())
+        if self.result.error is None and (self.result.pending or self.result.closings_pending):
             self.result.error = self.result.last_sync_error or "the run ended before the outbox was drained"
 
 
@@ -201,7 +222,7 @@ class FleetReport:
 
     @property
     def drained(self) -> bool:
-        return all(till.pending == 0 and till.error is None for till in self.tills)
+        return all(till.pending == 0 and till.closings_pending == 0 and till.error is None for till in self.tills)
 
     def as_dict(self) -> dict:
         recovered = sum(till.recovered for till in self.tills)
@@ -220,6 +241,7 @@ class FleetReport:
             "outbox_dir": self.outbox_dir,
             "per_till": [{"name": t.name, "outbox": t.outbox, "legacy": t.legacy, "sales_made": t.sales_made,
                           "acknowledged": t.acknowledged, "pending": t.pending, "flagged": t.flagged,
+                          "closed_days": t.closed_days, "closings_pending": t.closings_pending,
                           "error": t.error} for t in self.tills],
         }
         if self.duplicates_made is not None:
@@ -238,8 +260,9 @@ def parse_faults(text: str) -> list[str]:
 
 
 def simulate(url: str, tills: list[SimTill], *, sales: int, seed: int, faults: list[str], outbox_dir: Path,
-             batch_size: int = 50, timeout: float = 300.0) -> FleetReport:
-    """Run the fleet until every outbox is drained (or timeout seconds passed) and report."""
+             batch_size: int = 50, timeout: float = 300.0, zone: str = "UTC") -> FleetReport:
+    """Run the fleet until every outbox is drained (or timeout seconds passed) and report.
+    zone: the shop's time zone, in which the tills close their business days (the server's)."""
     started = time.monotonic()
     outbox_dir = Path(outbox_dir)
     outbox_dir.mkdir(parents=True, exist_ok=True)
@@ -247,7 +270,8 @@ def simulate(url: str, tills: list[SimTill], *, sales: int, seed: int, faults: l
     offline_url = closed_port_url()
     runs = [_TillRun(sim, index, url=url, sales=sales, seed=seed, faults=set(faults),
                      legacy="legacy-ids" in faults and index == len(tills) - 1, outbox_dir=outbox_dir,
-                     stats=stats, batch_size=batch_size, deadline=started + timeout, offline_url=offline_url)
+                     stats=stats, batch_size=batch_size, deadline=started + timeout, offline_url=offline_url,
+                     zone=zone)
             for index, sim in enumerate(tills)]
     threads = [threading.Thread(target=run.run, name=f"till-{run.sim.name}") for run in runs]
     for thread in threads:

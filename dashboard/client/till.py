@@ -7,9 +7,11 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from .daily_close import build_close, send_pending_closes
 from .outbox import FLAGGED, PENDING, SYNCED, Outbox, OutboxSale
 from .sale_content import sale_content
 from .transport import AuthError, BatchTooLarge, HttpTransport, RequestError, SyncError, TransientError
@@ -38,6 +40,8 @@ class SyncReport:
     retries: int = 0
     pending: int = 0
     flagged: int = 0
+    closings_sent: int = 0
+    closings_pending: int = 0
     error: str | None = None
     needs_attention: bool = False
 
@@ -70,7 +74,7 @@ class Till:
     def __init__(self, outbox_path: str | Path, server_url: str, token: str, prefix: str, *,
                  batch_size: int = 100, timeout: float = 10.0, max_attempts: int = 8,
                  backoff: float = 0.5, max_backoff: float = 60.0, transport=None,
-                 sleep=time.sleep, rng: random.Random | None = None):
+                 sleep=time.sleep, rng: random.Random | None = None, zone: str | None = None):
         prefix = (prefix or "").strip()
         if not prefix or len(prefix) > 40 or any(char.isspace() for char in prefix):
             raise ValueError("prefix must be a short code without spaces, such as 'T03'")
@@ -84,6 +88,7 @@ class Till:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._sync_lock = threading.Lock()
+        self.zone = ZoneInfo(zone) if zone else datetime.now().astimezone().tzinfo
 
     def __enter__(self) -> Till:
         return self
@@ -117,6 +122,15 @@ class Till:
         """The server's catalogue, [{"sku", "name", "price"}]; raises a SyncError when it cannot be had."""
         return self.transport.products()
 
+    def close_day(self, day: date) -> dict:
+        """Record the close of a business day in the outbox (durably, like a sale); the next sync sends it.
+        Closing a day again after more sales were recorded queues the new close, which replaces the old."""
+        return self.outbox.add_closing(day.isoformat(), lambda sales: build_close(sales, day, self.zone))
+
+    def closings(self) -> list[dict]:
+        """Every close recorded, with the server's answer once it came (status 'matched' or 'differs')."""
+        return self.outbox.closings()
+
     # Looking at the outbox --------------------------------------------------------------------
 
     def pending(self) -> list[OutboxSale]:
@@ -147,8 +161,18 @@ class Till:
         with self._sync_lock:
             if self._resolve_interrupted(report):
                 self._upload_pending(report)
+                if report.error is None:
+                    self.send_closings(report)
             report.pending = self.outbox.count(PENDING)
+            report.closings_pending = len(self.outbox.pending_closings())
             report.flagged = self.outbox.count(FLAGGED)
+        return report
+
+    def send_closings(self, report: SyncReport | None = None) -> SyncReport:
+        """Send the recorded closes not answered yet, oldest first, whether or not the day's sales are all
+        uploaded (the server then shows them pending). A close is safe to send again: the server keeps one."""
+        report = report or SyncReport()
+        send_pending_closes(self, report)
         return report
 
     def _resolve_interrupted(self, report: SyncReport) -> bool:

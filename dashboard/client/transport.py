@@ -48,7 +48,7 @@ class RequestError(SyncError):
 
 
 class HttpTransport:
-    """The three calls a till makes, against server_url with the device's bearer token."""
+    """The calls a till makes, against server_url with the device's bearer token."""
 
     def __init__(self, server_url: str, token: str, *, timeout: float = 10.0):
         # The token goes with every request: never to a file: or custom scheme urllib would also open.
@@ -78,6 +78,13 @@ class HttpTransport:
                 raise RequestError(f"the status answer does not have one result for each of the {len(chunk)} ids")
             results += got
         return results
+
+    def post_closing(self, body: bytes) -> dict:
+        """POST /api/v1/closings with a ready JSON body; the decoded 200 answer."""
+        answer = self._request("POST", "/api/v1/closings", body)
+        if not isinstance(answer, dict) or answer.get("status") not in ("matched", "differs"):
+            raise RequestError("the closing answer has no 'status' of matched or differs")
+        return answer
 
     def products(self) -> list[dict]:
         """GET /api/v1/products: [{"sku", "name", "price"}]."""

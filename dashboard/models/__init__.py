@@ -1,6 +1,7 @@
 """SQLAlchemy models; importing this package registers every table."""
 from .audit import AuditEntry
 from .catalog import Product, StockMovement
+from .closings import Closing
 from .devices import Device
 from .duplicates import DuplicateGroup, DuplicateGroupMember, DuplicateScan
 from .fixes import Fix, FixGroup, FixPlan
@@ -13,7 +14,7 @@ from .sync_log import SyncAttempt, SyncLog
 from .users import User
 
 __all__ = [
-    "AuditEntry", "Device", "DuplicateGroup", "DuplicateGroupMember", "DuplicateScan", "Fix", "FixGroup",
+    "AuditEntry", "Closing", "Device", "DuplicateGroup", "DuplicateGroupMember", "DuplicateScan", "Fix", "FixGroup",
     "FixPlan", "InvoiceSeries", "LegacyImport", "MaintenanceRun", "Order", "OrderLine", "Payment", "Product",
     "RefusedCalls", "StockMovement", "SyncAttempt", "SyncLog", "User",
 ]

@@ -66,6 +66,10 @@ class SyncAttempt(db.Model):
         *(Index(f"ix_sync_attempts_{state}_time", "received_at", sqlite_where=text(condition),
                 postgresql_where=text(condition))
           for state, condition in ATTEMPT_STATE_CONDITIONS.items()),
+        # A daily close without ids: the till's refused sales of a day, not settled yet.
+        Index("ix_sync_attempts_action_device_sold", "device_id", "sold_at",
+              sqlite_where=text(ATTEMPT_STATE_CONDITIONS["action"]),
+              postgresql_where=text(ATTEMPT_STATE_CONDITIONS["action"])),
         CheckConstraint(sql_in("resolution", Resolution), name="resolution"),
     )
 

@@ -34,7 +34,7 @@ def pages(synced) -> dict[str, str]:
         f"/skipped/sales/{db.session.scalar(select(func.min(SyncAttempt.id)))}": "viewer",
         f"/orders/{synced.created_order_id}": "viewer", "/duplicates": "viewer", "/profile": "viewer",
         "/duplicates/scans": "viewer", "/duplicates/scan/status": "viewer", "/fixes": "viewer",
-        "/fix-plans": "viewer",
+        "/fix-plans": "viewer", "/closings": "viewer", "/closings/2026-11-25": "viewer",
         "/audit": "manager", "/devices": "admin", "/users": "admin", "/jobs": "admin",
     }
 

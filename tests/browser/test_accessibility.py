@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import uuid
+from datetime import datetime
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -64,6 +66,13 @@ def server(request, redis_server, tmp_path):
         assert answer.status_code == 200, answer.get_data(as_text=True)
         # A refused call, for the refused-calls page to list.
         assert client.post("/api/v1/sync", json={"orders": []}, headers=bearer("a wrong token")).status_code == 401
+        # A daily close that differs every way a till's can: a sale refused, one never sent, one not counted.
+        day = datetime.fromisoformat(sales[1]["created_at"]).date()
+        close = {"business_day": day.isoformat(), "sales_count": 3, "sales_total": "20.00",
+                 "first_receipt": long_receipt, "last_receipt": "T01-000009",
+                 "offline_ids": [sales[1]["offline_id"], unknown["offline_id"], str(uuid.uuid4())]}
+        answer = client.post("/api/v1/closings", json=close, headers=bearer(token))
+        assert answer.status_code == 200 and answer.get_json()["status"] == "differs", answer.get_data(as_text=True)
         run_scan(trigger="test", actor="scanner@example.com")
         groups = dict(db.session.execute(select(DuplicateGroup.kind, DuplicateGroup.id)).all())
         fix = fix_now([(groups["same_offline_id"], None)], "admin@example.com")
@@ -77,6 +86,7 @@ def server(request, redis_server, tmp_path):
             "fix_id": fix.fix_id,
             "device_id": db.session.scalar(select(Device.id)),
             "user_id": db.session.scalar(select(User.id)),
+            "day": day.isoformat(),
             "attempt_id": db.session.scalar(select(SyncAttempt.id).where(SyncAttempt.offline_id == unknown["offline_id"])),
         }
         # A group page in its other states too: open with a choice of order to keep, and fixed.

@@ -3,14 +3,21 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from dashboard.client.cli import pos_cli
 from dashboard.client.outbox import SYNCED, Outbox
 from dashboard.domain.devices import list_devices
 from dashboard.domain.duplicate_detection import find_duplicates
+from dashboard.domain.duplicates import run_scan
+from dashboard.domain.fix_plans import open_certain_selection
+from dashboard.domain.fixes import fix_now
+from dashboard.domain.reports import current_comparison
+from dashboard.extensions import db
+from dashboard.models import Device
 from tests.client.conftest import open_site
 from tests.client.helpers import stored_orders
 from tests.support.invariants import check_invariants, stored_offline_ids
@@ -56,9 +63,25 @@ def check_stored_exactly_once(database_url: str, report: dict) -> None:
     check_invariants(database_url)
 
 
+def check_closes_matched(site, report: dict) -> int:
+    """Every business day each till closed is matched against what the server stored; the days checked."""
+    checked = 0
+    with site.app.app_context():
+        for till in report["per_till"]:
+            assert till["closed_days"] and till["closings_pending"] == 0, till
+            device_id = db.session.scalar(select(Device.id).where(Device.name == till["name"]))
+            for day in set(till["closed_days"]):
+                comparison = current_comparison(device_id, date.fromisoformat(day))
+                assert comparison.status == "matched", (till["name"], day, comparison)
+                checked += 1
+        db.session.remove()
+    return checked
+
+
 def test_drop(site, tmp_path):
     report = run_fleet(site, tmp_path, "drop", seed=11)
     check_stored_exactly_once(site.database_url, report)
+    check_closes_matched(site, report)
     assert report["faults_injected"]["drop"] >= TILLS
     # Each lost answer made the till resend its batch; the server recognised every sale of it.
     assert report["statuses"]["duplicate"] >= report["faults_injected"]["drop"]
@@ -68,6 +91,7 @@ def test_drop(site, tmp_path):
 def test_replay(site, tmp_path):
     report = run_fleet(site, tmp_path, "replay", seed=12)
     check_stored_exactly_once(site.database_url, report)
+    check_closes_matched(site, report)
     assert report["faults_injected"]["replay"] >= TILLS
     # Three copies of each replayed batch, two of them at once: one stored sale, the others duplicates.
     assert report["statuses"]["duplicate"] >= 2 * report["faults_injected"]["replay"]
@@ -77,6 +101,7 @@ def test_replay(site, tmp_path):
 def test_crash(site, tmp_path):
     report = run_fleet(site, tmp_path, "crash", seed=13)
     check_stored_exactly_once(site.database_url, report)
+    check_closes_matched(site, report)
     assert report["faults_injected"]["crash"] >= TILLS
     assert report["statuses"]["recovered"] > 0  # found stored by GET /sync/status after a restart
     assert report["statuses"]["created"] == TILLS * SALES
@@ -85,6 +110,7 @@ def test_crash(site, tmp_path):
 def test_outage(site, tmp_path):
     report = run_fleet(site, tmp_path, "outage", seed=14)
     check_stored_exactly_once(site.database_url, report)
+    check_closes_matched(site, report)
     # Every till failed at least one whole sync (5 attempts) while offline, then sent its backlog.
     assert report["faults_injected"]["outage"] >= TILLS * 5
     assert report["statuses"]["created"] == TILLS * SALES
@@ -122,6 +148,15 @@ def test_legacy_ids_make_exactly_the_duplicates_reported(site, tmp_path):
     assert {g.kind for g in found} == {"resent_with_new_id"} and all(g.confidence == "certain" for g in found)
     assert len(found) == report["duplicates_made"]
     assert sum(len(g.order_ids) - 1 for g in found) == report["extra_copies"]
+    # The legacy till's closes count each sale once, so they differ until the copies are fixed.
+    with site.app.app_context():
+        run_scan(trigger="test", actor="test")
+        device_id = db.session.scalar(select(Device.id).where(Device.name == legacy["name"]))
+        before = [current_comparison(device_id, date.fromisoformat(day)) for day in set(legacy["closed_days"])]
+        assert {d.kind for c in before for d in c.differences} == {"duplicate"}
+        assert sum(d.count for c in before for d in c.differences) == report["extra_copies"]
+        fix_now(open_certain_selection(), "manager@example.com")
+    check_closes_matched(site, report)
 
 
 @pytest.fixture
@@ -135,6 +170,7 @@ def pg_site(request, tmp_path, redis_server):
 def test_drop_replay_crash_on_postgresql(pg_site, tmp_path):
     report = run_fleet(pg_site, tmp_path, "drop,replay,crash", seed=16)
     check_stored_exactly_once(pg_site.database_url, report)
+    check_closes_matched(pg_site, report)
     injected = report["faults_injected"]
     assert injected["drop"] > 0 and injected["replay"] > 0 and injected["crash"] >= TILLS
     assert report["statuses"]["created"] == TILLS * SALES

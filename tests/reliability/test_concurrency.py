@@ -423,3 +423,32 @@ def test_concurrent_receipt_number_collisions_keep_every_sale(database_url, redi
                 assert flagged[sale["offline_id"]]
     collisions = sum(1 for f in flagged.values() if f)
     assert collisions == len(shared) * (len(devices) - 1)
+
+
+def test_daily_closes_raced_by_many_clients_keep_one_current_close(database_url, redis_server, tmp_path, gunicorn):
+    """Ten copies of one close and three different closes of one day, all at once: one row per distinct
+    close, exactly one current, every other one replaced (POST /api/v1/closings)."""
+    from datetime import datetime, timedelta, timezone
+
+    tokens = seed(database_url, redis_server.url, tmp_path, ["T01"])
+    server = gunicorn()
+    day = (datetime.now(timezone.utc) - timedelta(days=1)).date().isoformat()
+    bodies = [{"business_day": day, "sales_count": n, "sales_total": f"{n}.00"} for n in (1, 2, 3)]
+    barrier = threading.Barrier(13, timeout=BARRIER_TIMEOUT)
+
+    def send(body):
+        def call():
+            with requests.Session() as session:
+                barrier.wait()
+                response = session.post(f"{server.url}/api/v1/closings", json=body, headers=bearer(tokens["T01"]))
+                assert response.status_code == 200, f"{response.status_code}: {response.text[:300]}"
+                return response.json()
+        return call
+
+    answers = run_clients([send(bodies[0]) for _ in range(10)] + [send(body) for body in bodies])
+    assert len({a["closing_id"] for a in answers[:10]} | {answers[10]["closing_id"]}) == 1
+    rows = query(database_url, "SELECT sales_count, replaced_at IS NULL, replaced_by_id FROM closings "
+                               "ORDER BY id")
+    assert sorted(count for count, _current, _by in rows) == [1, 2, 3]
+    assert sum(1 for _count, current, _by in rows if current) == 1
+    assert all(by is not None for _count, current, by in rows if not current)

@@ -42,6 +42,7 @@ from tests.support.fleet_faults import (
     FleetRun,
     RequestHistory,
     WorkerKiller,
+    check_closes,
     check_fleet,
     opening_stock,
     query,
@@ -165,7 +166,7 @@ def test_fleet_through_gunicorn_worker_kills(database_url, redis_server, tmp_pat
     stray = [r for r in failures if not any(r.sent <= k.at + 0.05 and r.ended >= k.at for k in kills)]
     assert not stray, f"requests failed away from any kill: {[(failure_kind(r), r.error) for r in stray[:5]]}"
     figures = check_fleet(database_url, report, history, opening=opening, sales_per_till=KILL_SALES)
-    print(f"figures: {figures.as_dict()}")
+    print(f"figures: {figures.as_dict()}; till-days closed and matched: {check_closes(app, report)}")
     assert len(server.wait_for_workers()) == server.workers  # whole again
 
 
@@ -243,7 +244,7 @@ def test_fleet_through_postgres_crash_restarts_and_a_redis_outage(own_pg, own_re
     assert len([r for r in during if r.ok]) >= 2 * TILLS, "no sale synced while Redis was down"
     assert all(r.ok for r in during), [(failure_kind(r), r.error) for r in during if not r.ok][:5]
     figures = check_fleet(database_url, report, history, opening=opening, sales_per_till=PG_SALES)
-    print(f"figures: {figures.as_dict()}")
+    print(f"figures: {figures.as_dict()}; till-days closed and matched: {check_closes(app, report)}")
 
 
 # --------------------------------------------------------------------------------------- fix jobs

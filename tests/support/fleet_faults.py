@@ -477,6 +477,31 @@ def check_fleet(database_url: str, report: simulator.FleetReport, history: Reque
     return figures
 
 
+def check_closes(app, report: simulator.FleetReport) -> int:
+    """After healing: every business day each till closed is matched against the server's books (the
+    comparison is recomputed now, whatever the till was answered mid-run); returns the days checked."""
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from dashboard.domain.reports import current_comparison
+    from dashboard.extensions import db
+    from dashboard.models import Device
+
+    checked = 0
+    with app.app_context():
+        for till in report.tills:
+            assert till.closed_days and till.closings_pending == 0, till.name
+            device_id = db.session.scalar(select(Device.id).where(Device.name == till.name))
+            for day in sorted(set(till.closed_days)):
+                comparison = current_comparison(device_id, date.fromisoformat(day))
+                assert comparison.status == "matched", (till.name, day, comparison)
+                checked += 1
+        db.session.remove()
+        db.engine.dispose()
+    return checked
+
+
 def opening_stock(database_url: str) -> dict[str, Decimal]:
     return {sku: Decimal(str(qty)) for sku, qty in query(database_url, "SELECT sku, opening_stock FROM products")}
 
