@@ -20,7 +20,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import Device, DuplicateGroup, DuplicateGroupMember, Order, OrderLine, Product
+from ..models import Device, DuplicateGroup, DuplicateGroupMember, Order, OrderLine, Product, StockLevel, Store
 from ..models.duplicates import CERTAIN_KINDS, KINDS
 from ..vocabulary import DuplicateKind
 from .duplicate_detection import FoundGroup, repeated_lines
@@ -140,7 +140,8 @@ def _compensations(line_ids: list[int], skip_first: bool, device_id: int | None)
     for line_id, movements in sorted(active_movements(line_ids).items()):
         for movement in movements[1:] if skip_first else movements:
             actions.append({"type": "compensate", "movement_id": movement.id, "order_line_id": line_id,
-                            "product_id": movement.product_id, "quantity": _text(-movement.quantity_delta),
+                            "product_id": movement.product_id, "store_id": movement.store_id,
+                            "quantity": _text(-movement.quantity_delta),
                             "device_id": device_id})
     return actions
 
@@ -219,15 +220,22 @@ def _per_till(groups: list[dict]) -> list[dict]:
 
 
 def _stock_effect(groups: list[dict]) -> list[dict]:
-    change: dict[int, Decimal] = defaultdict(Decimal)
+    """Each store's stock of each product the plan moves, before and after: a compensation gives
+    stock back to the store its sale took it from."""
+    change: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
     for action in (a for g in groups for a in g["actions"] if a["type"] == "compensate"):
-        change[action["product_id"]] += Decimal(action["quantity"])
+        change[(action["store_id"], action["product_id"])] += Decimal(action["quantity"])
     if not change:
         return []
-    products = db.session.execute(select(Product.id, Product.sku, Product.stock_quantity)
-                                  .where(Product.id.in_(list(change))).order_by(Product.sku))
-    return [{"sku": sku, "before": _text(stock), "after": _text(Decimal(str(stock)) + change[pid])}
-            for pid, sku, stock in products]
+    products = dict(db.session.execute(select(Product.id, Product.sku)
+                                       .where(Product.id.in_({pid for _, pid in change}))).all())
+    stores = dict(db.session.execute(select(Store.id, Store.code)).all())
+    levels = {(row.store_id, row.product_id): Decimal(str(row.quantity)) for row in db.session.execute(
+        select(StockLevel.store_id, StockLevel.product_id, StockLevel.quantity)
+        .where(StockLevel.product_id.in_({pid for _, pid in change})))}
+    rows = [{"store": stores[sid], "sku": products[pid], "before": _text(levels.get((sid, pid), Decimal(0))),
+             "after": _text(levels.get((sid, pid), Decimal(0)) + delta)} for (sid, pid), delta in change.items()]
+    return sorted(rows, key=lambda row: (row["store"], row["sku"]))
 
 
 def _text(value) -> str:

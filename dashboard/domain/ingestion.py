@@ -27,6 +27,7 @@ from .numbering import allocate_server_numbers
 from .results import CONFLICT, CREATED, DUPLICATE, REJECTED, SaleResult, SyncOutcome
 from .sales import Rejection, Sale, content_hash, offline_id_of, parse_sale, shown_fields
 from .stock_ledger import move_stock
+from .stores import StoreInfo, store_of_device
 from .text import is_storable, payload_record, storable
 
 orders_t = Order.__table__
@@ -45,8 +46,10 @@ def ingest_batch(*, device_id: int, batch_id: str | None, orders: list, started:
     """Validate and store one batch from one device; the answer holds a result per sale."""
     config = current_app.config
     now = datetime.now(timezone.utc)
-    parsed = [parse_sale(raw, max_lines=config["SYNC_MAX_LINES"], now=now) for raw in orders]
-    batch = _Batch(device_id=device_id, batch_id=batch_id, raw=orders, parsed=parsed,
+    # Read before the write transaction: the till's store decides how many decimals its amounts have.
+    store = store_of_device(device_id)
+    parsed = [parse_sale(raw, max_lines=config["SYNC_MAX_LINES"], now=now, money=store.money) for raw in orders]
+    batch = _Batch(device_id=device_id, store=store, batch_id=batch_id, raw=orders, parsed=parsed,
                    policy=config["INVOICE_POLICY"], started=started, now=now)
     return run_write(batch.store, retry_on_integrity=True)
 
@@ -54,8 +57,10 @@ def ingest_batch(*, device_id: int, batch_id: str | None, orders: list, started:
 class _Batch:
     """One attempt at storing a batch; store() may run again from scratch after a retry."""
 
-    def __init__(self, *, device_id, batch_id, raw, parsed, policy, started, now):
+    def __init__(self, *, device_id, store: StoreInfo, batch_id, raw, parsed, policy, started, now):
         self.device_id = device_id
+        # Every sale of a batch is its till's store's: it records the store and moves that store's stock.
+        self.store_info = store
         self.batch_id = batch_id
         self.raw = raw
         self.parsed: list[Sale | Rejection] = parsed
@@ -180,7 +185,8 @@ class _Batch:
         collision = self.policy == "device" and sale.receipt_number is not None and invoice_number is None
         return {
             "offline_id": sale.offline_id, "receipt_number": sale.receipt_number,
-            "invoice_number": invoice_number, "device_id": self.device_id, "created_at": sale.created_at,
+            "invoice_number": invoice_number, "device_id": self.device_id, "store_id": self.store_info.id,
+            "created_at": sale.created_at,
             "received_at": self.now, "cashier": sale.cashier, "total": sale.total, "status": "completed",
             "fingerprint": sale.fingerprint, "receipt_number_collision": collision, "sync_id": sync_id,
             "content_hash": content_hash(self.device_id, sale.lines, sale.total),
@@ -191,7 +197,7 @@ class _Batch:
         unnumbered = sorted(index for index in created if invoice[index] is None)
         if not unnumbered:
             return
-        numbers = allocate_server_numbers(len(unnumbered))
+        numbers = allocate_server_numbers(len(unnumbered), self.store_info)
         for index, number in zip(unnumbered, numbers):
             invoice[index] = number
         db.session.execute(
@@ -213,14 +219,15 @@ class _Batch:
         # One sale movement per line, written by the database from the lines just stored: one
         # statement instead of reading the line ids back and sending a row per line.
         db.session.execute(insert(StockMovement.__table__).from_select(
-            ["product_id", "order_line_id", "quantity_delta", "kind", "created_at"],
-            select(lines_t.c.product_id, lines_t.c.id, -lines_t.c.quantity, literal("sale"),
+            ["product_id", "store_id", "order_line_id", "quantity_delta", "kind", "created_at"],
+            select(lines_t.c.product_id, literal(self.store_info.id), lines_t.c.id, -lines_t.c.quantity, literal("sale"),
                    literal(self.now, UtcDateTime())).where(lines_t.c.order_id.in_([o for _, o in created]))))
         if payment_rows:
             db.session.execute(insert(Payment.__table__), payment_rows)
-        sold: dict[int, Decimal] = {}
+        sold: dict[tuple[int, int], Decimal] = {}
         for row in line_rows:
-            sold[row["product_id"]] = sold.get(row["product_id"], Decimal(0)) - row["quantity"]
+            key = (self.store_info.id, row["product_id"])
+            sold[key] = sold.get(key, Decimal(0)) - row["quantity"]
         # Last: these row locks are the ones concurrent batches share most.
         move_stock(sold)
 
@@ -271,8 +278,9 @@ def reingest_sale(*, device_id: int, sync_id: int, raw: object) -> SaleResult:
     """
     config = current_app.config
     now = datetime.now(timezone.utc)
-    batch = _Batch(device_id=device_id, batch_id=None, raw=[raw],
-                   parsed=[parse_sale(raw, max_lines=config["SYNC_MAX_LINES"], now=now)],
+    store = store_of_device(device_id)
+    batch = _Batch(device_id=device_id, store=store, batch_id=None, raw=[raw],
+                   parsed=[parse_sale(raw, max_lines=config["SYNC_MAX_LINES"], now=now, money=store.money)],
                    policy=config["INVOICE_POLICY"], started=time.monotonic(), now=now)
     return batch.ingest(sync_id).results[0]
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 # ASCII digits only: Python's \d and Decimal() also take "١" (Arabic-Indic one) and other scripts' digits.
@@ -52,3 +53,25 @@ def canonical(value: Decimal) -> str:
     """One text for one number: '2.5', '2.50' and 2.5 all give '2.5'; -0 gives '0'."""
     text = format((value + 0).normalize(), "f")
     return "0" if text in ("-0", "0") else text
+
+
+@dataclass(frozen=True)
+class MoneyRule:
+    """A store's currency and how many decimals its amounts may have (its ISO 4217 minor units)."""
+
+    currency: str
+    places: int
+
+    @property
+    def unit(self) -> Decimal:
+        return Decimal(1).scaleb(-self.places)
+
+    def round(self, value: Decimal) -> Decimal:
+        """Round to the currency's minor unit, half up, as a till rounds a line total."""
+        return value.quantize(self.unit, rounding=ROUND_HALF_UP)
+
+
+# The rule of a two-decimal currency: what callers without a store (and the tests' defaults) use.
+TWO_DECIMALS = MoneyRule("EUR", 2)
+# The most decimals any stored amount has (the money columns' scale).
+MAX_MONEY_PLACES = 3

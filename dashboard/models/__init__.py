@@ -7,11 +7,12 @@ from .fixes import Fix, FixGroup, FixPlan
 from .invoices import InvoiceSeries
 from .legacy import LegacyImport
 from .orders import Order, OrderLine, Payment
+from .stores import StockLevel, Store
 from .sync_log import SyncAttempt, SyncLog
 from .users import User
 
 __all__ = [
     "AuditEntry", "Device", "DuplicateGroup", "DuplicateGroupMember", "DuplicateScan", "Fix", "FixGroup",
-    "FixPlan", "InvoiceSeries", "LegacyImport", "Order", "OrderLine", "Payment", "Product", "StockMovement",
-    "SyncAttempt", "SyncLog", "User",
+    "FixPlan", "InvoiceSeries", "LegacyImport", "Order", "OrderLine", "Payment", "Product", "StockLevel", "StockMovement",
+    "Store", "SyncAttempt", "SyncLog", "User",
 ]
