@@ -20,7 +20,7 @@ from ..extensions import db
 from ..models import Device, Store
 from ..models.types import utcnow
 from . import audit
-from .stores import StoreError, default_store_id, find_store
+from .stores import StoreError, default_store, find_store
 from .text import describe_character, hidden_character, is_storable
 
 MAX_NAME_LENGTH = 100
@@ -76,13 +76,13 @@ def register_device(name: str, *, actor: str, store: str | None = None) -> Issue
         if db.session.scalar(select(Device.id).where(Device.name == name)) is not None:
             raise DeviceError(f"a device named '{name}' exists already")
         try:
-            store_id = find_store(store).id if store else default_store_id()
+            found = find_store(store) if store else default_store()
         except StoreError as exc:
             raise DeviceError(str(exc)) from None
-        device = Device(name=name, token_hash=hash_token(token), store_id=store_id)
+        device = Device(name=name, token_hash=hash_token(token), store_id=found.id)
         db.session.add(device)
         db.session.flush()
-        audit.record(actor, "device.add", "device", device.id, name=name, store_id=store_id)
+        audit.record(actor, "device.add", "device", device.id, name=name, store=found.code)
         return device.id
 
     return IssuedToken(run_write(unit), name, token)
