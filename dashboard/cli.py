@@ -25,7 +25,8 @@ def _fail(message: str) -> None:
 @products_cli.command("import")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def products_import(csv_file: Path):
-    """Create or update products from a CSV with header sku,name,price,stock_quantity."""
+    """Create or update products from a CSV with header sku,name,price,stock_quantity[,store]: the stock is the
+    default store's, or the one the optional store column names."""
     try:
         rows = catalog.read_products_csv(csv_file.read_text(encoding="utf-8-sig"))
     except (catalog.CatalogError, UnicodeDecodeError) as exc:
@@ -43,10 +44,11 @@ def products_list():
 
 @devices_cli.command("add")
 @click.argument("name")
-def devices_add(name: str):
-    """Register a till; its token is printed once, alone on the last line."""
+@click.option("--store", help="Code of the store the till sells in (default: the default store).")
+def devices_add(name: str, store: str | None):
+    """Register a till in a store; its token is printed once, alone on the last line."""
     try:
-        token = devices.add_device(name)
+        token = devices.add_device(name, store=store)
     except devices.DeviceError as exc:
         _fail(str(exc))
     click.echo(f"Device '{name.strip()}' registered. Its token (shown only now):")
@@ -82,7 +84,7 @@ def devices_list():
     for device in devices.list_devices():
         state = "revoked" if device.revoked else "active"
         seen = device.last_seen_at.isoformat(timespec="seconds") if device.last_seen_at else "never"
-        click.echo(f"{device.name}\t{state}\tlast seen {seen}")
+        click.echo(f"{device.name}\t{state}\tlast seen {seen}\tstore {device.store_code}")
 
 
 @users_cli.command("create")
@@ -186,9 +188,10 @@ def worker(burst: bool):
 def register_cli(app: Flask) -> None:
     from .cli_ops import register_ops_cli
     from .cli_review import invoices_cli, legacy_cli, offline_cli
+    from .cli_stores import stores_cli
     from .client.cli import pos_cli
 
     for command in (products_cli, devices_cli, users_cli, demo_cli, redis_cli, worker,
-                    offline_cli, invoices_cli, legacy_cli, pos_cli):
+                    offline_cli, invoices_cli, legacy_cli, pos_cli, stores_cli):
         app.cli.add_command(command)
     register_ops_cli(app)

@@ -72,13 +72,13 @@ def cleanup(mode: str | None, output: str):
         _emit(output, {"kinds": kinds, "plan": plan, "changed": False},
               _kind_lines(kinds) + ["", "Plan for the certain kinds (nothing changed):"]
               + [f"  {name}: {value}" for name, value in plan["totals"].items()]
-              + [f"  stock {row['sku']}: {row['before']} -> {row['after']}" for row in plan["stock"]])
+              + [f"  stock {row['store']} {row['sku']}: {row['before']} -> {row['after']}" for row in plan["stock"]])
         return
     summary = run_scan(trigger="cli", actor=CLI_ACTOR, progress=_progress if output == "text" else None,
                        window=double_entry_window(current_app.config))
     if mode == "check":
         _emit(output, summary.as_json(), _kind_lines(summary.kinds) + [
-            f"stock drift: {d['sku']} is {d['stock_quantity']}, movements say {d['expected']}"
+            f"stock drift: {d['store'] or 'products'} {d['sku']} is {d['stock_quantity']}, movements say {d['expected']}"
             for d in summary.stock_drift])
         return
     applied = _fix_or_exit(open_certain_selection())

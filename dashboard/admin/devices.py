@@ -8,11 +8,18 @@ from flask_login import current_user
 from ..domain import devices as tills  # the view "devices" takes the module's name
 from ..domain import reports
 from ..domain.devices import DeviceError
+from ..domain.stores import list_stores
 from . import bp
 from .access import role_required
-from .forms import DeviceForm
+from .forms import DeviceForm, SelectChoice
 from .i18n import isolated_detail
 from .params import page_arg
+
+
+def _device_form() -> DeviceForm:
+    form = DeviceForm()
+    form.store.choices = [SelectChoice(store.code, f"{store.code} · {store.name}") for store in list_stores()]
+    return form
 
 
 def _list_page(form: DeviceForm, status: int = 200):
@@ -23,18 +30,18 @@ def _list_page(form: DeviceForm, status: int = 200):
 @role_required("admin")
 def devices():
     """Every till with its state and last sync."""
-    return _list_page(DeviceForm())
+    return _list_page(_device_form())
 
 
 @bp.post("/devices")
 @role_required("admin")
 def add_device():
     """Register a till and show its token, on this page only, once."""
-    form = DeviceForm()
+    form = _device_form()
     if not form.validate_on_submit():
         return _list_page(form, 400)
     try:
-        issued = tills.register_device(form.name.data, actor=current_user.email)
+        issued = tills.register_device(form.name.data, actor=current_user.email, store=form.store.data)
     except DeviceError as exc:
         flash(_("The till was not added: %(reason)s", reason=isolated_detail(str(exc))), "error")
         return _list_page(form, 400)

@@ -30,6 +30,8 @@ class LoginForm(FlaskForm):
 
 class DeviceForm(FlaskForm):
     name = StringField(_l("Till name"), validators=[DataRequired(), Length(max=100)])
+    # Choices are the stores, filled in by the view (the default store first); none sent: the default store.
+    store = SelectField(_l("Store"), choices=[], validate_choice=False)  # the domain checks the code
 
 
 def password_message(problem: PasswordProblem) -> str:

@@ -100,11 +100,14 @@ def currency() -> str:
     return current_app.config.get("DASHBOARD_CURRENCY", "EUR")
 
 
-def money(value: Decimal | None) -> str:
-    """An amount with its currency, the reader's way, to the currency's minor units (3 for KWD, 0 for JPY)."""
+def money(value: Decimal | None, code: str | None = None) -> str:
+    """An amount with its currency, the reader's way, to the currency's minor units (3 for KWD, 0 for JPY).
+
+    code is the amount's store's currency; without one, the default store's (DASHBOARD_CURRENCY).
+    """
     if value is None:
         return ""
-    text = format_currency(value, currency())
+    text = format_currency(value, code or currency())
     if not _right_to_left():
         return text
     # The locale decides where the symbol goes; only the signed figure itself is isolated.

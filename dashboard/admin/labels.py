@@ -80,6 +80,9 @@ REASON: Words = {
     v.Reason.NEGATIVE_PRICE: (
         _l("Negative price"),
         _l("A line has a price below zero.")),
+    v.Reason.TOO_MANY_DECIMALS: (
+        _l("Too many decimals"),
+        _l("An amount has more decimal places than the store's currency has (2 for most, 3 for KWD or JOD).")),
     v.Reason.TOO_MANY_LINES: (
         _l("Too many lines"),
         _l("The sale has more lines than one sale may have.")),
@@ -256,6 +259,7 @@ AUDIT_ACTION: Words = {
     v.AuditAction.DEVICE_ADD: (_l("till added"), _l("A till was registered.")),
     v.AuditAction.DEVICE_REVOKE: (_l("till stopped"), _l("A till's token was revoked.")),
     v.AuditAction.DEVICE_ROTATE: (_l("till token replaced"), _l("A till was given a new token.")),
+    v.AuditAction.STORE_ADD: (_l("store added"), _l("A store was added, with its currency, time zone and invoice series.")),
     v.AuditAction.USER_CREATE: (_l("user added"), _l("A dashboard user was created.")),
     v.AuditAction.USER_DEACTIVATE: (_l("user deactivated"), _l("A dashboard user can no longer sign in.")),
     v.AuditAction.USER_ROLE: (_l("role changed"), _l("A dashboard user was given another role and signed out everywhere.")),

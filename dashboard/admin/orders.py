@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import abort, current_app, render_template
 
 from ..domain import reports
+from ..domain.stores import list_stores
 from . import bp
 from .access import role_required
 from .params import int_arg, optional_day_range, str_arg
@@ -16,10 +17,15 @@ def orders():
     without the till's prefix) or an offline id, and limited to days sold (in the dashboard's zone)."""
     query = str_arg("q", 100)
     first, last, start, end = optional_day_range()
+    stores = list_stores()
+    store = next((s for s in stores if s.code == (str_arg("store", 16) or "").upper()), None)
     page = reports.find_orders(query, start=start, end=end, before=int_arg("before"), after=int_arg("after"),
-                               server_invoice_prefix=current_app.config["SERVER_INVOICE_PREFIX"])
-    period = {"from": first.isoformat() if first else None, "to": last.isoformat() if last else None}
-    return render_template("admin/orders.html", page=page, query=query, first=first, last=last, period=period)
+                               server_invoice_prefix=current_app.config["SERVER_INVOICE_PREFIX"],
+                               store_id=store.id if store else None)
+    period = {"from": first.isoformat() if first else None, "to": last.isoformat() if last else None,
+              "store": store.code if store else None}
+    return render_template("admin/orders.html", page=page, query=query, first=first, last=last, period=period,
+                           stores=stores if len(stores) > 1 else [], store=store)
 
 
 @bp.get("/orders/<int:order_id>")

@@ -15,6 +15,7 @@ from flask_login import current_user
 from ..domain import reports
 from ..domain.ingestion import IngestRules
 from ..domain.skipped_sales import SkippedSaleError, mark_handled, reprocess_attempt
+from ..domain.stores import list_stores
 from . import bp
 from .access import role_required
 from .csv_cells import csv_download, safe_cell
@@ -27,9 +28,11 @@ DEFAULT_DAYS = 7
 # An export covers at most this many days (the latest of the period asked for): a download is one
 # request a worker serves to the end, so it must be bounded however many sales a till sent.
 EXPORT_MAX_DAYS = 366
+# A chain whose stores use one currency names it in the total's column, as a single shop's export
+# always did; the store and currency columns (last, so existing readers keep their columns) say it per row.
 CSV_COLUMNS = ("received_at", "device", "sync_id", "position", "offline_id", "status", "reason", "message",
-               "order_id", "receipt_number", "cashier", "total ({currency})", "sold_at", "resolution", "resolved_by",
-               "resolution_note", "payload")
+               "order_id", "receipt_number", "cashier", "total{currency}", "sold_at", "resolution", "resolved_by",
+               "resolution_note", "payload", "store", "currency")
 
 
 def _filters() -> dict:
@@ -96,13 +99,15 @@ def _csv_lines(filters: dict) -> Iterator[str]:
     zone = ZoneInfo(zone_name())  # times with the dashboard zone's offset, as the pages show them
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([column.format(currency=currency()) for column in CSV_COLUMNS])
+    currencies = {store.currency for store in list_stores()}
+    named = f" ({currencies.pop()})" if len(currencies) == 1 else ""
+    writer.writerow([column.format(currency=named) for column in CSV_COLUMNS])
     for row in reports.iter_skipped_sales(**_query(filters)):
         writer.writerow([safe_cell(value) for value in (
             row.received_at.astimezone(zone).isoformat(), row.device_name, row.sync_id, row.position, row.offline_id, row.status,
             row.reason, row.message, row.order_id, row.receipt_number, row.cashier, row.total,
             row.sold_at.astimezone(zone).isoformat() if row.sold_at else None, row.resolution, row.resolved_by, row.resolution_note,
-            row.payload)])
+            row.payload, row.store_code, row.currency or currency())])
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -12,20 +12,23 @@ from flask.cli import AppGroup
 
 from ..config import SettingError, time_zone_name
 from ..domain import devices
+from ..domain.stores import StoreError, default_store, find_store
 from .simulator import FAULTS, SimTill, parse_faults, simulate
 
 pos_cli = AppGroup("pos", help="The reference till client and the fleet simulator.")
 
 
-def register_tills(count: int, seed: int) -> list[SimTill]:
-    """Devices SIM-<seed>-T01..; an existing one is reused with a new token (the old token stops working)."""
+def register_tills(count: int, seed: int, store: str | None = None) -> list[SimTill]:
+    """Devices SIM-<seed>-T01.. (SIM-<seed>-<STORE>-T01.. in a store other than the default); an existing
+    one is reused with a new token (the old token stops working). They sell in the store's decimals."""
+    shop = find_store(store) if store else default_store()
     known = {device.name for device in devices.list_devices()}
     tills = []
     for number in range(1, count + 1):
-        name = f"SIM-{seed}-T{number:02d}"
+        name = f"SIM-{seed}-{shop.code}-T{number:02d}" if store else f"SIM-{seed}-T{number:02d}"
         token = (devices.rotate_token(name, actor="simulator") if name in known
-                 else devices.add_device(name, actor="simulator"))
-        tills.append(SimTill(name, token))
+                 else devices.add_device(name, actor="simulator", store=store))
+        tills.append(SimTill(name, token, shop.money.places))
     return tills
 
 
@@ -43,7 +46,8 @@ def register_tills(count: int, seed: int) -> list[SimTill]:
 @click.option("--timezone", "zone", help="The shop's time zone, in which tills close their business days "
               "(default: this app's DASHBOARD_TIMEZONE, as the server reads them).")
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def simulate_command(url, tills, sales, seed, faults, batch_size, outbox_dir, timeout, zone, output):
+@click.option("--store", help="Code of the store the tills sell in (default: the default store).")
+def simulate_command(url, tills, sales, seed, faults, batch_size, outbox_dir, timeout, zone, output, store):
     """Register tills, sell the bakery's real baskets on each, sync them through FAULTS, and report.
 
     Exits 1 if an outbox is not drained or the server gave one sale two different answers.
@@ -57,7 +61,10 @@ def simulate_command(url, tills, sales, seed, faults, batch_size, outbox_dir, ti
     except SettingError as exc:
         raise click.BadParameter(str(exc), param_hint="--timezone") from None
     outbox_dir = outbox_dir or Path(tempfile.mkdtemp(prefix="tillsync-fleet-"))
-    fleet = register_tills(tills, seed)
+    try:
+        fleet = register_tills(tills, seed, store)
+    except StoreError as exc:
+        raise click.BadParameter(str(exc), param_hint="--store") from None
     report = simulate(url, fleet, sales=sales, seed=seed, faults=fault_list, outbox_dir=outbox_dir,
                       batch_size=batch_size, timeout=timeout, zone=zone)
     summary = report.as_dict()

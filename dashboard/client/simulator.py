@@ -49,6 +49,7 @@ class SimTill:
 
     name: str
     token: str
+    money_places: int = 2  # decimals of its store's currency
 
 
 # Seconds between two sales of one till (uniform between the two).
@@ -114,7 +115,8 @@ class _TillRun:
         if self.legacy:
             return LegacyTill(self.result.outbox, self.url, self.sim.token, self.sim.name,
                               on_renumber=self._renumbered, **options)
-        return Till(self.result.outbox, self.url, self.sim.token, self.sim.name, **options)
+        return Till(self.result.outbox, self.url, self.sim.token, self.sim.name, money_places=self.sim.money_places,
+                    **options)
 
     def _renumbered(self, seq: int, offline_id: str) -> None:
         self.stats.fault("legacy-ids")

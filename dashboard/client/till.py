@@ -62,6 +62,8 @@ class SyncReport:
 class Till:
     """One till: its outbox file, its server and token, and its receipt prefix (e.g. 'T03').
 
+    money_places: decimals of the till's store's currency (3 for KWD or JOD); the sale is refused here
+    when an amount has more, as the server would.
     batch_size: sales per upload. timeout: seconds to wait for the server. max_attempts: failed
     requests in a row before sync() gives up for now. backoff, max_backoff: the first and the
     longest pause between attempts, in seconds. transport, sleep and rng stand in for the network,
@@ -74,11 +76,14 @@ class Till:
     def __init__(self, outbox_path: str | Path, server_url: str, token: str, prefix: str, *,
                  batch_size: int = 100, timeout: float = 10.0, max_attempts: int = 8,
                  backoff: float = 0.5, max_backoff: float = 60.0, transport=None,
-                 sleep=time.sleep, rng: random.Random | None = None, zone: str | None = None):
+                 sleep=time.sleep, rng: random.Random | None = None, zone: str | None = None,
+                 money_places: int = 2):
         prefix = (prefix or "").strip()
         if not prefix or len(prefix) > 40 or any(char.isspace() for char in prefix):
             raise ValueError("prefix must be a short code without spaces, such as 'T03'")
         self.prefix = prefix
+        # Decimals of the till's store's currency: the server refuses amounts with more.
+        self.money_places = money_places
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.backoff = backoff
@@ -109,7 +114,7 @@ class Till:
         payments: optional [{"method", "amount"}] adding up to the total.
         Raises ValueError, and records nothing, for a sale the server could never accept.
         """
-        content = sale_content(lines, cashier, payments)
+        content = sale_content(lines, cashier, payments, self.money_places)
         moment = (created_at or datetime.now()).astimezone()
 
         def build(offline_id: str, receipt_number: str) -> dict:

@@ -1,25 +1,24 @@
 """Which local day a till's sale belongs to: the one place that decides a till's time zone.
 
-A till's business day is a calendar day in its shop's zone. There is one shop
-today, so that is the dashboard's zone (DASHBOARD_TIMEZONE); once tills belong
-to stores, zone_for_device() answers with the store's zone and everything keyed
-by (device, business day) follows.
+A till's business day is a calendar day in its store's zone (a store without
+one of its own, the default store of a single shop, follows DASHBOARD_TIMEZONE):
+zone_for_device() answers with it, and everything keyed by (device, business
+day) follows.
 """
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from .stores import store_of_device
 
 # The days a close may name: as the dashboard's day filters, and no further ahead than a till's clock may be.
 EARLIEST_DAY = date(2000, 1, 1)
 
 
 def zone_for_device(device_id: int) -> str:
-    """The IANA time zone this till's business day is read in."""
-    del device_id  # one shop, one zone, until tills belong to stores
-    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
+    """The IANA time zone this till's business day is read in: its store's."""
+    return store_of_device(device_id).time_zone
 
 
 def day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:

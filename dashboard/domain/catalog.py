@@ -11,11 +11,15 @@ from sqlalchemy import insert, select
 
 from ..database import run_write
 from ..extensions import db
-from ..models import Product, StockMovement
-from .money import MAX_MONEY, MAX_QUANTITY, NumberError, parse_decimal
+from ..models import Product, StockLevel, StockMovement, Store
+from .money import MAX_MONEY, MAX_MONEY_PLACES, MAX_QUANTITY, NumberError, parse_decimal
+from .stock_ledger import move_stock
+from .stores import StoreError, default_store_id, find_store
 from .text import describe_character, hidden_character
 
 CSV_HEADER = ["sku", "name", "price", "stock_quantity"]
+# Optional last column: the code of the store whose stock the row sets (empty: the default store).
+STORE_COLUMN = "store"
 
 
 class CatalogError(ValueError):
@@ -28,6 +32,7 @@ class ProductRow:
     name: str
     price: Decimal
     stock_quantity: Decimal
+    store: str | None = None  # a store code; None is the default store
 
 
 @dataclass(frozen=True)
@@ -37,15 +42,24 @@ class ImportSummary:
 
 
 def read_products_csv(text: str) -> list[ProductRow]:
-    """Parse a catalogue CSV (header sku,name,price,stock_quantity); every bad row is reported."""
+    """Parse a catalogue CSV (header sku,name,price,stock_quantity[,store]); every bad row is reported.
+
+    The catalogue is the chain's: a sku listed for several stores (one row each) must have
+    the same name and price on each row; its stock_quantity is that store's.
+    """
     reader = csv.DictReader(io.StringIO(text))
-    if [field.strip() for field in (reader.fieldnames or [])] != CSV_HEADER:
-        raise CatalogError(f"the header must be {','.join(CSV_HEADER)}, got {','.join(reader.fieldnames or [])}")
+    header = [field.strip() for field in (reader.fieldnames or [])]
+    if header not in (CSV_HEADER, CSV_HEADER + [STORE_COLUMN]):
+        raise CatalogError(f"the header must be {','.join(CSV_HEADER)} (and optionally ,{STORE_COLUMN}), "
+                           f"got {','.join(reader.fieldnames or [])}")
+    reader.fieldnames = header
     rows, errors, seen = [], [], set()
+    catalogue: dict[str, tuple[str, Decimal]] = {}
     for line_no, record in enumerate(reader, start=2):
         try:
             sku = (record["sku"] or "").strip()
             name = (record["name"] or "").strip()
+            store = (record.get(STORE_COLUMN) or "").strip().upper() or None
             if not sku or len(sku) > 64:
                 raise CatalogError("sku must have 1 to 64 characters")
             if (hidden := hidden_character(sku)) is not None:
@@ -53,14 +67,17 @@ def read_products_csv(text: str) -> list[ProductRow]:
                                    f"{describe_character(hidden)}")
             if not name or len(name) > 200:
                 raise CatalogError("name must have 1 to 200 characters")
-            if sku in seen:
-                raise CatalogError(f"sku '{sku}' appears twice in the file")
-            seen.add(sku)
-            price = parse_decimal(record["price"], places=2, limit=MAX_MONEY)
+            if (sku, store) in seen:
+                raise CatalogError(f"sku '{sku}' appears twice in the file" + (f" for store {store}" if store else ""))
+            seen.add((sku, store))
+            price = parse_decimal(record["price"], places=MAX_MONEY_PLACES, limit=MAX_MONEY)
             if price < 0:
                 raise CatalogError("price must not be negative")
+            if catalogue.setdefault(sku, (name, price)) != (name, price):
+                raise CatalogError(f"sku '{sku}' has another name or price on an earlier line (the catalogue "
+                                   "is the chain's: one name and price a sku)")
             stock = parse_decimal(record["stock_quantity"], places=3, limit=MAX_QUANTITY)
-            rows.append(ProductRow(sku, name, price, stock))
+            rows.append(ProductRow(sku, name, price, stock, store))
         except (CatalogError, NumberError, TypeError) as exc:
             errors.append(f"line {line_no}: {exc}")
     if errors:
@@ -69,37 +86,65 @@ def read_products_csv(text: str) -> list[ProductRow]:
 
 
 def import_products(rows: list[ProductRow], *, update_existing: bool = True) -> ImportSummary:
-    """Create new products and update existing ones by sku, in one transaction.
+    """Create new products and update existing ones by sku, and set each row's store's stock, in one transaction.
 
-    A changed stock_quantity on an existing product is booked as an
-    'adjustment' movement, so stock always equals opening stock plus movements.
-    With update_existing=False, products that exist already are left as they are.
+    A new product opens with the row's stock in the row's store. A changed stock of an
+    existing product is booked as an 'adjustment' movement of that store, so every store's
+    stock always equals its opening stock plus its movements. With update_existing=False,
+    products that exist already are left as they are.
     """
     def unit() -> ImportSummary:
+        stores = {code: _store_id(code) for code in {row.store for row in rows}}
+        default = stores.get(None) or _store_id(None)
         existing = {p.sku: p for p in db.session.scalars(select(Product).where(Product.sku.in_([r.sku for r in rows])))}
-        created = updated = 0
-        adjustments = []
+        created, updated = set(), set()
+        new_levels: dict[tuple[int, int], Decimal] = {}
         for row in rows:
             product = existing.get(row.sku)
             if product is None:
-                db.session.add(Product(sku=row.sku, name=row.name, price=row.price,
-                                       opening_stock=row.stock_quantity, stock_quantity=row.stock_quantity))
-                created += 1
+                product = existing[row.sku] = Product(sku=row.sku, name=row.name, price=row.price,
+                                                      opening_stock=Decimal(0), stock_quantity=Decimal(0))
+                db.session.add(product)
+                db.session.flush()
+                created.add(row.sku)
+                new_levels[(default, product.id)] = Decimal(0)
+            if row.sku in created:
+                new_levels[(stores[row.store], product.id)] = row.stock_quantity
+                if stores[row.store] == default:
+                    product.opening_stock = product.stock_quantity = row.stock_quantity
                 continue
             if not update_existing:
                 continue
             product.name, product.price = row.name, row.price
-            delta = row.stock_quantity - product.stock_quantity
-            if delta:
-                adjustments.append({"product_id": product.id, "quantity_delta": delta, "kind": "adjustment"})
-                product.stock_quantity = row.stock_quantity
-            updated += 1
+            updated.add(row.sku)
+            _set_stock(stores[row.store], product.id, row.stock_quantity)
         db.session.flush()
-        if adjustments:
-            db.session.execute(insert(StockMovement), adjustments)
-        return ImportSummary(created, updated)
+        if new_levels:
+            db.session.execute(insert(StockLevel), [
+                {"store_id": store, "product_id": product, "opening_quantity": quantity, "quantity": quantity}
+                for (store, product), quantity in sorted(new_levels.items())])
+        return ImportSummary(len(created), len(updated))
 
     return run_write(unit)
+
+
+def _store_id(code: str | None) -> int:
+    try:
+        return find_store(code).id if code else default_store_id()
+    except StoreError as exc:
+        raise CatalogError(str(exc)) from None
+
+
+def _set_stock(store_id: int, product_id: int, quantity: Decimal) -> None:
+    """Book the difference to the store's current stock as an adjustment movement."""
+    db.session.flush()
+    current = db.session.scalar(select(StockLevel.quantity).where(
+        StockLevel.store_id == store_id, StockLevel.product_id == product_id)) or Decimal(0)
+    delta = quantity - current
+    if delta:
+        db.session.execute(insert(StockMovement), [{"product_id": product_id, "store_id": store_id,
+                                                    "quantity_delta": delta, "kind": "adjustment"}])
+        move_stock({(store_id, product_id): delta})
 
 
 # Plausible prices for the bakery's items; anything not listed sells at the default.
@@ -145,3 +190,21 @@ def demo_catalog_rows() -> list[ProductRow]:
 def list_products() -> list[Product]:
     """The catalogue, by sku."""
     return list(db.session.scalars(select(Product).order_by(Product.sku)))
+
+
+@dataclass(frozen=True)
+class StockRow:
+    store_code: str
+    sku: str
+    name: str
+    price: Decimal
+    quantity: Decimal
+
+
+def list_stock() -> list[StockRow]:
+    """Every store's stock of every product it has a level for, by store then sku."""
+    rows = db.session.execute(
+        select(Store.code.label("store_code"), Product.sku, Product.name, Product.price, StockLevel.quantity)
+        .join(StockLevel, StockLevel.product_id == Product.id).join(Store, Store.id == StockLevel.store_id)
+        .order_by(Store.is_default.desc(), Store.code, Product.sku))
+    return [StockRow(**row._mapping) for row in rows]

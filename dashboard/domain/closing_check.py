@@ -71,7 +71,11 @@ class Comparison:
 
 
 def _money(value: Decimal | None) -> str | None:
-    return None if value is None else str(value.quantize(Decimal("0.01")))
+    # Cents, as the contract's examples; a third decimal only when the amount has one (KWD, JOD, BHD).
+    if value is None:
+        return None
+    cents = value.quantize(Decimal("0.01"))
+    return str(cents if cents == value else value.quantize(Decimal("0.001")))
 
 
 def compare(closing: Closing | None, device_id: int, day: date, zone: str, books: Books | None = None) -> Comparison:

@@ -21,14 +21,15 @@ from ..extensions import db
 from ..models import Closing
 from ..models.types import utcnow
 from ..vocabulary import ClosingRecord
-from .business_day import EARLIEST_DAY, today_in, zone_for_device
+from .business_day import EARLIEST_DAY, today_in
 from .closing_check import Comparison, compare
 from .money import NumberError, canonical, parse_decimal
+from .stores import store_of_device
 from .text import describe_character, hidden_character, is_storable
 
 MAX_SALES_COUNT = 1_000_000
-# What the closings' money column holds (Numeric(14, 2)).
-MAX_DAY_TOTAL = Decimal("999999999999.99")
+# What the closings' money column holds (Numeric(14, 3): 11 digits before the point).
+MAX_DAY_TOTAL = Decimal("99999999999.999")
 
 
 class ClosingInvalid(ValueError):
@@ -73,7 +74,7 @@ class ClosingOutcome:
                 **self.comparison.as_json()}
 
 
-def parse_close(raw: object, *, zone: str, max_ids: int) -> CloseReport:
+def parse_close(raw: object, *, zone: str, max_ids: int, places: int = 2) -> CloseReport:
     """Check a close's body; ClosingInvalid or TooManyIds says what is wrong."""
     if not isinstance(raw, dict):
         raise ClosingInvalid("the body must be a JSON object")
@@ -84,7 +85,8 @@ def parse_close(raw: object, *, zone: str, max_ids: int) -> CloseReport:
     if "sales_total" not in raw:
         raise ClosingInvalid("sales_total is missing")
     try:
-        total = parse_decimal(raw["sales_total"], places=2, limit=MAX_DAY_TOTAL)
+        # As many decimals as the till's store's currency (3 for KWD, JOD, BHD).
+        total = parse_decimal(raw["sales_total"], places=places, limit=MAX_DAY_TOTAL)
     except NumberError as exc:
         raise ClosingInvalid(f"sales_total {exc}") from None
     if total < 0:
@@ -140,8 +142,9 @@ def _offline_ids(value: object, max_ids: int) -> tuple[str, ...] | None:
 
 def receive_close(device_id: int, raw: object, *, max_ids: int) -> ClosingOutcome:
     """Record a till's close once (a replay changes nothing) and compare it with the server's books."""
-    zone = zone_for_device(device_id)
-    report = parse_close(raw, zone=zone, max_ids=max_ids)
+    store = store_of_device(device_id)
+    zone = store.time_zone
+    report = parse_close(raw, zone=zone, max_ids=max_ids, places=store.money.places)
     fingerprint = report.fingerprint()
     # Compared before the write, so the write transaction stays short; what the till is told is a snapshot.
     probe = Closing(sales_count=report.sales_count, sales_total=report.sales_total,

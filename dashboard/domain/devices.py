@@ -17,9 +17,10 @@ from sqlalchemy import select
 
 from ..database import run_write
 from ..extensions import db
-from ..models import Device
+from ..models import Device, Store
 from ..models.types import utcnow
 from . import audit
+from .stores import StoreError, default_store, find_store
 from .text import describe_character, hidden_character, is_storable
 
 MAX_NAME_LENGTH = 100
@@ -35,6 +36,8 @@ class DeviceInfo:
     name: str
     revoked: bool
     last_seen_at: datetime | None
+    store_id: int | None = None
+    store_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,26 +66,31 @@ def check_name(name: str) -> str:
     return name
 
 
-def register_device(name: str, *, actor: str) -> IssuedToken:
-    """Register a till (audited as done by actor); returns its id, name and token."""
+def register_device(name: str, *, actor: str, store: str | None = None) -> IssuedToken:
+    """Register a till in a store (by code; the default store when None), audited as done by actor;
+    returns its id, name and token."""
     name = check_name(name)
     token = secrets.token_urlsafe(32)
 
     def unit() -> int:
         if db.session.scalar(select(Device.id).where(Device.name == name)) is not None:
             raise DeviceError(f"a device named '{name}' exists already")
-        device = Device(name=name, token_hash=hash_token(token))
+        try:
+            found = find_store(store) if store else default_store()
+        except StoreError as exc:
+            raise DeviceError(str(exc)) from None
+        device = Device(name=name, token_hash=hash_token(token), store_id=found.id)
         db.session.add(device)
         db.session.flush()
-        audit.record(actor, "device.add", "device", device.id, name=name)
+        audit.record(actor, "device.add", "device", device.id, name=name, store=found.code)
         return device.id
 
     return IssuedToken(run_write(unit), name, token)
 
 
-def add_device(name: str, *, actor: str = "cli") -> str:
+def add_device(name: str, *, actor: str = "cli", store: str | None = None) -> str:
     """Register a till and return only its token (the command line and the tests' short form)."""
-    return register_device(name, actor=actor).token
+    return register_device(name, actor=actor, store=store).token
 
 
 def reissue_token(device: int | str, *, actor: str) -> IssuedToken:
@@ -118,8 +126,10 @@ def revoke_device(device: int | str, *, actor: str = "cli") -> str:
 
 
 def list_devices() -> list[DeviceInfo]:
-    """Every device, by name."""
-    return [_info(device) for device in db.session.scalars(select(Device).order_by(Device.name))]
+    """Every device, by name, with its store's code."""
+    rows = db.session.execute(select(Device, Store.code).join(Store, Store.id == Device.store_id)
+                              .order_by(Device.name))
+    return [_info(device, code) for device, code in rows]
 
 
 def find_by_token(token: str) -> DeviceInfo | None:
@@ -133,8 +143,9 @@ def find_by_token_hash(token_hash: str) -> DeviceInfo | None:
     return _info(device) if device else None
 
 
-def _info(device: Device) -> DeviceInfo:
-    return DeviceInfo(device.id, device.name, device.revoked_at is not None, device.last_seen_at)
+def _info(device: Device, store_code: str | None = None) -> DeviceInfo:
+    return DeviceInfo(device.id, device.name, device.revoked_at is not None, device.last_seen_at,
+                      device.store_id, store_code)
 
 
 def _find(device: int | str) -> Device:

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, literal, or_, select
 
 from ..extensions import db
-from ..models import Order, OrderLine, Product, StockMovement
+from ..models import Order, OrderLine, Product, StockLevel, StockMovement, Store
 from ..models.duplicates import CERTAIN_KINDS
 from .money import round_money
 from .stock_ledger import active_movements
@@ -44,6 +44,7 @@ class StockDrift:
     sku: str
     stock_quantity: Decimal
     expected: Decimal
+    store: str = ""  # the store's code; empty for the products row (the default store's mirror)
 
 
 def _chunks(values: list, size: int = IN_CHUNK):
@@ -299,15 +300,33 @@ def _duplicate_movements(claimed: set[int]) -> Iterator[FoundGroup]:
 
 
 def stock_drift() -> list[StockDrift]:
-    """Products whose stock is not their opening stock plus their movements."""
-    moved = (select(StockMovement.product_id, func.sum(StockMovement.quantity_delta).label("moved"))
-             .group_by(StockMovement.product_id).subquery())
-    rows = db.session.execute(
-        select(Product.sku, Product.stock_quantity, Product.opening_stock, moved.c.moved)
-        .outerjoin(moved, moved.c.product_id == Product.id).order_by(Product.sku))
+    """Stores' stock levels that are not their opening stock plus that store's movements, and products
+    whose stock (the default store's mirror) is not the default store's opening stock plus its movements."""
+    moved = (select(StockMovement.store_id, StockMovement.product_id,
+                    func.sum(StockMovement.quantity_delta).label("moved"))
+             .group_by(StockMovement.store_id, StockMovement.product_id).subquery())
+    levels = db.session.execute(
+        select(Store.code, Product.sku, StockLevel.quantity, StockLevel.opening_quantity, moved.c.moved)
+        .join(Store, Store.id == StockLevel.store_id).join(Product, Product.id == StockLevel.product_id)
+        .outerjoin(moved, (moved.c.product_id == StockLevel.product_id) & (moved.c.store_id == StockLevel.store_id))
+        .order_by(Store.code, Product.sku))
+    mirrors = db.session.execute(
+        select(literal(""), Product.sku, Product.stock_quantity, Product.opening_stock, moved.c.moved)
+        .outerjoin(moved, (moved.c.product_id == Product.id)
+                   & (moved.c.store_id == select(Store.id).where(Store.is_default.is_(True)).scalar_subquery()))
+        .order_by(Product.sku))
     drift = []
-    for sku, stock, opening, delta in rows:
+    for store, sku, stock, opening, delta in [*levels, *mirrors]:
         expected = (Decimal(str(opening)) + Decimal(str(delta or 0))).quantize(Decimal("0.001"))
         if Decimal(str(stock)).quantize(Decimal("0.001")) != expected:
-            drift.append(StockDrift(sku, Decimal(str(stock)), expected))
+            drift.append(StockDrift(sku, Decimal(str(stock)), expected, store))
+    # Movements of a store that has no level for the product: stock moved that no level shows.
+    orphans = db.session.execute(
+        select(Store.code, Product.sku, moved.c.moved).join(Store, Store.id == moved.c.store_id)
+        .join(Product, Product.id == moved.c.product_id)
+        .where(~select(StockLevel.store_id).where(StockLevel.store_id == moved.c.store_id,
+                                                  StockLevel.product_id == moved.c.product_id).exists(),
+               moved.c.moved != 0))
+    drift += [StockDrift(sku, Decimal(0), Decimal(str(delta)).quantize(Decimal("0.001")), store)
+              for store, sku, delta in orphans]
     return drift

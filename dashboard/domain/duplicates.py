@@ -54,7 +54,7 @@ def run_scan(*, trigger: str, actor: str, progress=None,
     scan_id = run_write(lambda: _start_scan(trigger))
     try:
         found = list(find_duplicates(double_entry_window=window, progress=progress))
-        drift = [{"sku": d.sku, "stock_quantity": str(d.stock_quantity), "expected": str(d.expected)}
+        drift = [{"store": d.store, "sku": d.sku, "stock_quantity": str(d.stock_quantity), "expected": str(d.expected)}
                  for d in stock_drift()]
         for start in range(0, len(found), WRITE_CHUNK):
             chunk = found[start:start + WRITE_CHUNK]

@@ -21,7 +21,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import Device, DuplicateGroup, DuplicateGroupMember, Order, OrderLine, Product
+from ..models import Device, DuplicateGroup, DuplicateGroupMember, Order, OrderLine, Product, StockLevel, Store
 from ..models.duplicates import CERTAIN_KINDS, KINDS
 from ..vocabulary import DuplicateKind
 from .duplicate_detection import FoundGroup, repeated_lines
@@ -141,7 +141,8 @@ def _compensations(line_ids: list[int], skip_first: bool, device_id: int | None)
     for line_id, movements in sorted(active_movements(line_ids).items()):
         for movement in movements[1:] if skip_first else movements:
             actions.append({"type": "compensate", "movement_id": movement.id, "order_line_id": line_id,
-                            "product_id": movement.product_id, "quantity": _text(-movement.quantity_delta),
+                            "product_id": movement.product_id, "store_id": movement.store_id,
+                            "quantity": _text(-movement.quantity_delta),
                             "device_id": device_id})
     return actions
 
@@ -192,7 +193,8 @@ def _totals(groups: list[dict]) -> dict:
         sum((Decimal(a["quantity"]) for a in voided_lines), Decimal(0))
     return {"groups": len(groups), "orders_voided": len(voided_orders), "lines_voided": len(voided_lines),
             "compensating_movements": sum(1 for a in actions if a["type"] == "compensate"),
-            "revenue_removed": _text(revenue.quantize(Decimal("0.01"))), "units_removed": _text(units),
+            # Not rounded to cents: a 3-decimal currency's fils count (KWD, JOD).
+            "revenue_removed": _text(revenue), "units_removed": _text(units),
             "stock_given_back": _text(sum((Decimal(a["quantity"]) for a in actions if a["type"] == "compensate"),
                                           Decimal(0)))}
 
@@ -211,24 +213,37 @@ def _per_till(groups: list[dict]) -> list[dict]:
             till["money"] += Decimal(action["amount"])
         else:
             till["stock"] += Decimal(action["quantity"])
-    names = dict(db.session.execute(select(Device.id, Device.name).where(
-        Device.id.in_([device_id for device_id in tills if device_id is not None]))).all())
-    rows = [{"device_id": device_id, "device": names.get(device_id, ""), "orders_voided": till["orders_voided"],
+    known = {row.id: row for row in db.session.execute(
+        select(Device.id, Device.name, Store.currency).join(Store, Store.id == Device.store_id)
+        .where(Device.id.in_([device_id for device_id in tills if device_id is not None])))}
+    names = {device_id: row.name for device_id, row in known.items()}
+    rows = [{"device_id": device_id, "device": names.get(device_id, ""),
+             "currency": known[device_id].currency if device_id in known else None,
+             "orders_voided": till["orders_voided"],
              "lines_voided": till["lines_voided"], "money": _text(till["money"]),
              "stock": _text(till["stock"])} for device_id, till in tills.items()]
     return sorted(rows, key=lambda row: (row["device"], row["device_id"] or 0))
 
 
 def _stock_effect(groups: list[dict]) -> list[dict]:
-    change: dict[int, Decimal] = defaultdict(Decimal)
+    """Each store's stock of each product the plan moves, before and after: a compensation gives
+    stock back to the store its sale took it from."""
+    change: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
     for action in (a for g in groups for a in g["actions"] if a["type"] == "compensate"):
-        change[action["product_id"]] += Decimal(action["quantity"])
+        change[(action["store_id"], action["product_id"])] += Decimal(action["quantity"])
     if not change:
         return []
-    products = db.session.execute(select(Product.id, Product.sku, Product.stock_quantity)
-                                  .where(Product.id.in_(list(change))).order_by(Product.sku))
-    return [{"sku": sku, "before": _text(stock), "after": _text(Decimal(str(stock)) + change[pid])}
-            for pid, sku, stock in products]
+    products = dict(db.session.execute(select(Product.id, Product.sku)
+                                       .where(Product.id.in_({pid for _, pid in change}))).all())
+    stores = dict(db.session.execute(select(Store.id, Store.code)).all())
+    if len(stores) == 1:  # a single shop reads its stock as it always did, without a store's code
+        stores = dict.fromkeys(stores, "")
+    levels = {(row.store_id, row.product_id): Decimal(str(row.quantity)) for row in db.session.execute(
+        select(StockLevel.store_id, StockLevel.product_id, StockLevel.quantity)
+        .where(StockLevel.product_id.in_({pid for _, pid in change})))}
+    rows = [{"store": stores[sid], "sku": products[pid], "before": _text(levels.get((sid, pid), Decimal(0))),
+             "after": _text(levels.get((sid, pid), Decimal(0)) + delta)} for (sid, pid), delta in change.items()]
+    return sorted(rows, key=lambda row: (row["store"], row["sku"]))
 
 
 def _text(value) -> str:
@@ -251,9 +266,10 @@ def plan_csv(plan: dict, currency: str) -> str:
     writer.writerow([])
     for name, value in plan["totals"].items():
         writer.writerow(["total", name, value, currency] if name == "revenue_removed" else ["total", name, value])
+    # A chain's store and a store's own currency come last, so a single shop's file is as it always was.
     for row in plan["stock"]:
-        writer.writerow(["stock", row["sku"], row["before"], row["after"]])
+        writer.writerow(["stock", row["sku"], row["before"], row["after"]] + ([row["store"]] if row.get("store") else []))
     for row in plan.get("tills", []):
         writer.writerow(["till", row["device"], row["orders_voided"], row["lines_voided"], row["money"],
-                         row["stock"]])
+                         row["stock"]] + ([row["currency"]] if row.get("currency") else []))
     return out.getvalue()

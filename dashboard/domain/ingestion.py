@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import cast
 
-from sqlalchemy import bindparam, insert, literal, select, update
+from sqlalchemy import Integer, bindparam, insert, literal, select, update
 
 from ..database import insert_values, run_write
 from ..extensions import db
@@ -28,13 +28,15 @@ from .numbering import allocate_server_numbers
 from .results import CONFLICT, CREATED, DUPLICATE, REJECTED, SaleResult, SyncOutcome
 from .sales import Rejection, Sale, content_hash, offline_id_of, parse_sale, shown_fields
 from .stock_ledger import move_stock
+from .stores import StoreInfo, store_of_device
 from .text import payload_record, storable
 
 orders_t = Order.__table__
 lines_t = OrderLine.__table__
 # The columns a stored sale's rows are written with (database.insert_values: no per-row dicts).
-ORDER_COLUMNS = ("offline_id", "receipt_number", "invoice_number", "device_id", "created_at", "received_at",
-                 "cashier", "total", "status", "fingerprint", "receipt_number_collision", "sync_id", "content_hash")
+ORDER_COLUMNS = ("offline_id", "receipt_number", "invoice_number", "device_id", "store_id", "created_at",
+                 "received_at", "cashier", "total", "status", "fingerprint", "receipt_number_collision", "sync_id",
+                 "content_hash")
 LINE_COLUMNS = ("order_id", "line_no", "product_id", "sku", "quantity", "unit_price", "status")
 PAYMENT_COLUMNS = ("order_id", "method", "amount")
 
@@ -50,8 +52,8 @@ _TAKEN_NUMBERS = select(Order.invoice_number).where(Order.invoice_number.in_(bin
 # One sale movement per line, written by the database from the lines just stored: one statement
 # instead of reading the line ids back and sending a row per line.
 _SALE_MOVEMENTS = insert(StockMovement.__table__).from_select(
-    ["product_id", "order_line_id", "quantity_delta", "kind", "created_at"],
-    select(lines_t.c.product_id, lines_t.c.id, -lines_t.c.quantity, literal("sale"),
+    ["product_id", "store_id", "order_line_id", "quantity_delta", "kind", "created_at"],
+    select(lines_t.c.product_id, bindparam("store_id", type_=Integer()), lines_t.c.id, -lines_t.c.quantity, literal("sale"),
            bindparam("now", type_=UtcDateTime())).where(lines_t.c.order_id.in_(bindparam("order_ids", expanding=True))))
 
 
@@ -82,8 +84,10 @@ def ingest_batch(*, device_id: int, batch_id: str | None, orders: list, started:
                  rules: IngestRules) -> SyncOutcome:
     """Validate and store one batch from one device; the answer holds a result per sale."""
     now = datetime.now(timezone.utc)
-    parsed = [parse_sale(raw, max_lines=rules.max_lines, now=now) for raw in orders]
-    batch = _Batch(device_id=device_id, batch_id=batch_id, raw=orders, parsed=parsed,
+    # Read before the write transaction: the till's store decides how many decimals its amounts have.
+    store = store_of_device(device_id)
+    parsed = [parse_sale(raw, max_lines=rules.max_lines, now=now, money=store.money) for raw in orders]
+    batch = _Batch(device_id=device_id, store=store, batch_id=batch_id, raw=orders, parsed=parsed,
                    rules=rules, started=started, now=now)
     return run_write(batch.store, retry_on_integrity=True)
 
@@ -91,8 +95,10 @@ def ingest_batch(*, device_id: int, batch_id: str | None, orders: list, started:
 class _Batch:
     """One attempt at storing a batch; store() may run again from scratch after a retry."""
 
-    def __init__(self, *, device_id, batch_id, raw, parsed, rules: IngestRules, started, now):
+    def __init__(self, *, device_id, store: StoreInfo, batch_id, raw, parsed, rules: IngestRules, started, now):
         self.device_id = device_id
+        # Every sale of a batch is its till's store's: it records the store and moves that store's stock.
+        self.store_info = store
         self.batch_id = batch_id
         self.raw = raw
         self.parsed: list[Sale | Rejection] = parsed
@@ -217,8 +223,8 @@ class _Batch:
         """The values of ORDER_COLUMNS for one sale."""
         sale = self._sale(index)
         collision = self.policy == InvoicePolicy.DEVICE and sale.receipt_number is not None and invoice_number is None
-        return (sale.offline_id, sale.receipt_number, invoice_number, self.device_id, sale.created_at, self.now,
-                sale.cashier, sale.total, "completed", sale.fingerprint, collision, sync_id,
+        return (sale.offline_id, sale.receipt_number, invoice_number, self.device_id, self.store_info.id,
+                sale.created_at, self.now, sale.cashier, sale.total, "completed", sale.fingerprint, collision, sync_id,
                 content_hash(self.device_id, sale.lines, sale.total))
 
     def _number_from_server_series(self, created: dict[int, int], invoice: dict[int, str | None]) -> None:
@@ -226,7 +232,7 @@ class _Batch:
         unnumbered = sorted(index for index in created if invoice[index] is None)
         if not unnumbered:
             return
-        numbers = allocate_server_numbers(len(unnumbered), prefix=self.rules.server_invoice_prefix)
+        numbers = allocate_server_numbers(len(unnumbered), self.store_info)
         for index, number in zip(unnumbered, numbers):
             invoice[index] = number
         db.session.execute(
@@ -238,17 +244,19 @@ class _Batch:
         """Lines, one sale movement per line, payments, and the stock they move."""
         line_rows: list[tuple] = []
         payment_rows: list[tuple] = []
-        sold: dict[int, Decimal] = {}
+        sold: dict[tuple[int, int], Decimal] = {}
         product_ids = self.product_ids
+        store_id = self.store_info.id
         for index, order_id in created:
             sale = self._sale(index)
             for line_no, line in enumerate(sale.lines, start=1):
                 product_id = product_ids[line.sku]
                 line_rows.append((order_id, line_no, product_id, line.sku, line.quantity, line.unit_price, "completed"))
-                sold[product_id] = sold.get(product_id, Decimal(0)) - line.quantity
+                sold[(store_id, product_id)] = sold.get((store_id, product_id), Decimal(0)) - line.quantity
             payment_rows += [(order_id, p.method, p.amount) for p in sale.payments]
         insert_values(lines_t, LINE_COLUMNS, line_rows)
-        db.session.execute(_SALE_MOVEMENTS, {"now": self.now, "order_ids": [order_id for _, order_id in created]})
+        db.session.execute(_SALE_MOVEMENTS, {"now": self.now, "store_id": store_id,
+                                             "order_ids": [order_id for _, order_id in created]})
         insert_values(Payment.__table__, PAYMENT_COLUMNS, payment_rows)
         # Last: these row locks are the ones concurrent batches share most.
         move_stock(sold)
@@ -303,8 +311,9 @@ def reingest_sale(*, device_id: int, sync_id: int, raw: object, rules: IngestRul
     caller records the outcome, so no sync call, attempt row or last-seen time is added.
     """
     now = datetime.now(timezone.utc)
-    batch = _Batch(device_id=device_id, batch_id=None, raw=[raw],
-                   parsed=[parse_sale(raw, max_lines=rules.max_lines, now=now)],
+    store = store_of_device(device_id)
+    batch = _Batch(device_id=device_id, store=store, batch_id=None, raw=[raw],
+                   parsed=[parse_sale(raw, max_lines=rules.max_lines, now=now, money=store.money)],
                    rules=rules, started=time.monotonic(), now=now)
     return batch.ingest(sync_id).results[0]
 

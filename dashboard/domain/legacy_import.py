@@ -24,6 +24,7 @@ from . import audit
 from .money import MAX_MONEY, MAX_QUANTITY, NumberError, parse_decimal
 from .sales import SaleLine, content_hash, fingerprint
 from .stock_ledger import move_stock
+from .stores import default_store_id
 from .text import is_storable
 
 CHUNK = 500
@@ -204,14 +205,20 @@ def _store_chunk(chunk: list[LegacySale], products: dict[str, int], summary: Leg
 
 def _store(chunk: list[LegacySale], products: dict[str, int], import_id: int) -> tuple[int, int]:
     names = sorted({sale.device for sale in chunk})
-    # Devices known only from old data get no token: they cannot sign in.
+    # Devices known only from old data get no token: they cannot sign in. They are the default
+    # store's, as everything was before there were stores.
+    store = default_store_id()
     db.session.execute(insert_ignoring_conflicts(Device.__table__),
-                       [{"name": name, "token_hash": None, "created_at": utcnow()} for name in names])
-    devices = dict(db.session.execute(select(Device.name, Device.id).where(Device.name.in_(names))).all())
+                       [{"name": name, "token_hash": None, "store_id": store, "created_at": utcnow()}
+                        for name in names])
+    device_rows = db.session.execute(select(Device.name, Device.id, Device.store_id).where(Device.name.in_(names)))
+    devices, store_of = {}, {}
+    for row in device_rows:
+        devices[row.name], store_of[row.id] = row.id, row.store_id
     now = utcnow()
     rows = [{
         "offline_id": s.offline_id, "receipt_number": s.invoice_number, "invoice_number": s.invoice_number,
-        "device_id": devices[s.device], "created_at": s.created_at, "received_at": now, "cashier": s.cashier,
+        "device_id": devices[s.device], "store_id": store_of[devices[s.device]], "created_at": s.created_at, "received_at": now, "cashier": s.cashier,
         "total": s.total, "status": "completed", "receipt_number_collision": False, "sync_id": None,
         "fingerprint": fingerprint(offline_id=s.offline_id, receipt_number=s.invoice_number,
                                    created_at=s.created_at, cashier=s.cashier, lines=s.lines, total=s.total,
@@ -230,11 +237,13 @@ def _store(chunk: list[LegacySale], products: dict[str, int], import_id: int) ->
         lines_t = OrderLine.__table__
         line_ids = db.session.execute(insert(lines_t).returning(lines_t.c.id, sort_by_parameter_order=True),
                                       line_rows).scalars().all()
-        _book_legacy_movements(stored, line_rows, list(line_ids), now)
+        stores = {s.legacy_id: store_of[devices[s.device]] for s in stored}
+        _book_legacy_movements(stored, stores, line_rows, list(line_ids), now)
     return len(stored), len(chunk) - len(stored)
 
 
-def _book_legacy_movements(stored: list[LegacySale], line_rows: list[dict], line_ids: list[int], now) -> None:
+def _book_legacy_movements(stored: list[LegacySale], stores: dict[str, int], line_rows: list[dict],
+                           line_ids: list[int], now) -> None:
     """The old system's movements, applied to stock as it did (duplicates included, for the scan to find)."""
     line_at = {}
     position = 0
@@ -242,13 +251,15 @@ def _book_legacy_movements(stored: list[LegacySale], line_rows: list[dict], line
         for index in range(len(sale.lines)):
             line_at[(sale.legacy_id, index)] = (line_ids[position], line_rows[position]["product_id"])
             position += 1
-    movements = [{"product_id": line_at[(s.legacy_id, index)][1], "order_line_id": line_at[(s.legacy_id, index)][0],
+    movements = [{"product_id": line_at[(s.legacy_id, index)][1], "store_id": stores[s.legacy_id],
+                  "order_line_id": line_at[(s.legacy_id, index)][0],
                   "quantity_delta": delta, "kind": "legacy", "created_at": now}
                  for s in stored for index, delta in s.movements]
     if not movements:
         return
     db.session.execute(insert(StockMovement), movements)
-    change: dict[int, Decimal] = {}
+    change: dict[tuple[int, int], Decimal] = {}
     for m in movements:
-        change[m["product_id"]] = change.get(m["product_id"], Decimal(0)) + m["quantity_delta"]
+        key = (m["store_id"], m["product_id"])
+        change[key] = change.get(key, Decimal(0)) + m["quantity_delta"]
     move_stock(change)

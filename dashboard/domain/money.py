@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import cast
 
@@ -86,3 +87,26 @@ def canonical(value: Decimal) -> str:
             _CANONICAL.clear()
         _CANONICAL[value] = text
     return text
+
+
+
+@dataclass(frozen=True)
+class MoneyRule:
+    """A store's currency and how many decimals its amounts may have (its ISO 4217 minor units)."""
+
+    currency: str
+    places: int
+
+    @property
+    def unit(self) -> Decimal:
+        return Decimal(1).scaleb(-self.places)
+
+    def round(self, value: Decimal) -> Decimal:
+        """Round to the currency's minor unit, half up, as a till rounds a line total."""
+        return value.quantize(self.unit, rounding=ROUND_HALF_UP)
+
+
+# The rule of a two-decimal currency: what callers without a store (and the tests' defaults) use.
+TWO_DECIMALS = MoneyRule("EUR", 2)
+# The most decimals any stored amount has (the money columns' scale).
+MAX_MONEY_PLACES = 3

@@ -15,7 +15,16 @@ from json.encoder import encode_basestring as _quoted
 from json.encoder import encode_basestring_ascii as _ascii_quoted
 from typing import Any
 
-from .money import MAX_MONEY, MAX_QUANTITY, NumberError, canonical, parse_decimal, round_money
+from .money import (
+    MAX_MONEY,
+    MAX_MONEY_PLACES,
+    MAX_QUANTITY,
+    TWO_DECIMALS,
+    MoneyRule,
+    NumberError,
+    canonical,
+    parse_decimal,
+)
 from .text import describe_character, hidden_character, is_storable
 
 # Timestamps outside this window are a till with a broken clock, not a sale.
@@ -86,10 +95,15 @@ def offline_id_of(raw: object) -> str | None:
     return None
 
 
-def parse_sale(raw: object, *, max_lines: int, now: datetime | None = None) -> Sale | Rejection:
-    """Check one order object from a sync request; a Sale, or the Rejection saying why not."""
+def parse_sale(raw: object, *, max_lines: int, now: datetime | None = None,
+               money: MoneyRule = TWO_DECIMALS) -> Sale | Rejection:
+    """Check one order object from a sync request; a Sale, or the Rejection saying why not.
+
+    money is the till's store's currency: its amounts may have as many decimals as it has
+    minor units (3 for KWD, 2 for EUR), and totals are rounded to that unit.
+    """
     try:
-        return _parse(raw, max_lines=max_lines, now=now or datetime.now(timezone.utc))
+        return _parse(raw, max_lines=max_lines, now=now or datetime.now(timezone.utc), money=money)
     except _Invalid as invalid:
         try:
             offline_id = _offline_id(raw) if isinstance(raw, dict) else None
@@ -125,6 +139,19 @@ def _number(raw: dict, key: str, *, places: int, limit: Decimal, where: str = ""
         raise _Invalid("invalid_order", f"{where}{key} {exc}") from None
 
 
+def _amount(raw: dict, key: str, money: MoneyRule, where: str = "") -> Decimal:
+    """An amount of the store's currency: a number with no more decimals than the currency has."""
+    try:
+        return _number(raw, key, places=money.places, limit=MAX_MONEY, where=where)
+    except _Invalid as invalid:
+        try:  # a number, only too precise for this currency: say so in the store's terms
+            value = parse_decimal(raw[key], places=15, limit=MAX_MONEY)
+        except NumberError:
+            raise invalid from None
+        raise _Invalid("too_many_decimals", f"{where}{key} {canonical(value)} has more than {money.places} decimal "
+                                            f"places: amounts in {money.currency} have {money.places}") from None
+
+
 def _offline_id(raw: dict) -> str:
     value = raw.get("offline_id")
     if not isinstance(value, str):
@@ -151,7 +178,7 @@ def _created_at(raw: dict, now: datetime) -> datetime:
     return moment
 
 
-def _lines(raw: dict, max_lines: int) -> tuple[SaleLine, ...]:
+def _lines(raw: dict, max_lines: int, money: MoneyRule) -> tuple[SaleLine, ...]:
     lines = raw.get("lines")
     if not isinstance(lines, list) or not lines:
         raise _Invalid("invalid_order", "lines must be a non-empty list")
@@ -164,7 +191,7 @@ def _lines(raw: dict, max_lines: int) -> tuple[SaleLine, ...]:
             raise _Invalid("invalid_order", f"{where}must be an object")
         sku = _text(line, "sku", max_len=64, required=True, where=where)
         quantity = _number(line, "quantity", places=3, limit=MAX_QUANTITY, where=where)
-        unit_price = _number(line, "unit_price", places=2, limit=MAX_MONEY, where=where)
+        unit_price = _amount(line, "unit_price", money, where=where)
         if quantity <= 0:
             raise _Invalid("non_positive_quantity", f"{where}quantity must be above zero, got {canonical(quantity)}")
         if unit_price < 0:
@@ -173,18 +200,19 @@ def _lines(raw: dict, max_lines: int) -> tuple[SaleLine, ...]:
     return tuple(parsed)
 
 
-def line_sums(lines) -> tuple[Decimal, Decimal]:
-    """The totals a till may print: the exact sum rounded to the cent, or the sum of lines each rounded.
+def line_sums(lines, money: MoneyRule = TWO_DECIMALS) -> tuple[Decimal, Decimal]:
+    """The totals a till may print: the exact sum rounded to the currency's minor unit (the cent, the
+    fils), or the sum of lines each rounded.
 
     Tills differ in where they round (0.005 + 0.005 is 0.01 one way, 0.02 the
     other); either is accepted rather than refusing a sale over a convention.
     """
-    exact = round_money(sum((line.quantity * line.unit_price for line in lines), Decimal(0)))
-    per_line = sum((round_money(line.quantity * line.unit_price) for line in lines), Decimal(0))
+    exact = money.round(sum((line.quantity * line.unit_price for line in lines), Decimal(0)))
+    per_line = sum((money.round(line.quantity * line.unit_price) for line in lines), Decimal(0))
     return exact, per_line
 
 
-def _payments(raw: dict) -> tuple[SalePayment, ...]:
+def _payments(raw: dict, money: MoneyRule) -> tuple[SalePayment, ...]:
     payments = raw.get("payments")
     if payments is None:
         return ()
@@ -198,14 +226,14 @@ def _payments(raw: dict) -> tuple[SalePayment, ...]:
         if not isinstance(payment, dict):
             raise _Invalid("invalid_order", f"{where}must be an object")
         method = _text(payment, "method", max_len=32, required=True, where=where)
-        amount = _number(payment, "amount", places=2, limit=MAX_MONEY, where=where)
+        amount = _amount(payment, "amount", money, where=where)
         if amount < 0:
             raise _Invalid("invalid_order", f"{where}amount must not be negative")
         parsed.append(SalePayment(method, amount))
     return tuple(parsed)
 
 
-def _parse(raw: object, *, max_lines: int, now: datetime) -> Sale:
+def _parse(raw: object, *, max_lines: int, now: datetime, money: MoneyRule) -> Sale:
     if isinstance(raw, NestedTooDeep):
         raise _Invalid("invalid_order", "the sale is nested too deeply to read; send its fields as the contract shows")
     if not isinstance(raw, dict):
@@ -214,12 +242,12 @@ def _parse(raw: object, *, max_lines: int, now: datetime) -> Sale:
     receipt_number = _text(raw, "receipt_number", max_len=64, required=False)
     cashier = _text(raw, "cashier", max_len=100, required=False)
     created_at = _created_at(raw, now)
-    lines = _lines(raw, max_lines)
-    total = _number(raw, "total", places=2, limit=MAX_MONEY)
-    if total not in line_sums(lines):
-        expected = line_sums(lines)[0]
+    lines = _lines(raw, max_lines, money)
+    total = _amount(raw, "total", money)
+    if total not in line_sums(lines, money):
+        expected = line_sums(lines, money)[0]
         raise _Invalid("total_mismatch", f"total is {canonical(total)} but the lines add up to {canonical(expected)}")
-    payments = _payments(raw)
+    payments = _payments(raw, money)
     if payments:
         paid = sum((payment.amount for payment in payments), Decimal(0))
         if paid != total:
@@ -290,7 +318,7 @@ def _shown_text(raw: dict, key: str, max_len: int) -> str | None:
 
 def _shown_total(value: object) -> Decimal | None:
     try:
-        return parse_decimal(value, places=2, limit=MAX_MONEY)
+        return parse_decimal(value, places=MAX_MONEY_PLACES, limit=MAX_MONEY)
     except NumberError:
         return None
 

@@ -4,6 +4,9 @@ A fix never deletes a movement: it cancels one with a 'compensation' of the
 opposite quantity, and a revert cancels the compensation with a 'reversal'.
 A sale movement is in force while it has no compensation that is itself in
 force (not reversed).
+
+Stock is held per store (stock_levels): a movement moves the stock of the store
+it names, and a cancellation moves the store its movement moved.
 """
 from __future__ import annotations
 
@@ -14,8 +17,9 @@ from decimal import Decimal
 from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.orm import aliased
 
+from ..database import insert_ignoring_conflicts
 from ..extensions import db
-from ..models import Product, StockMovement
+from ..models import Product, StockLevel, StockMovement, Store
 
 SALE_KINDS = ("sale", "legacy")
 
@@ -26,6 +30,7 @@ class Movement:
     order_line_id: int | None
     product_id: int
     quantity_delta: Decimal
+    store_id: int
 
 
 def active_movements(line_ids: list[int]) -> dict[int, list[Movement]]:
@@ -39,13 +44,14 @@ def active_movements(line_ids: list[int]) -> dict[int, list[Movement]]:
     cancelled = select(compensation.id).where(compensation.compensates_movement_id == StockMovement.id,
                                               compensation.kind == "compensation", ~reversed_).exists()
     rows = db.session.execute(
-        select(StockMovement.id, StockMovement.order_line_id, StockMovement.product_id, StockMovement.quantity_delta)
+        select(StockMovement.id, StockMovement.order_line_id, StockMovement.product_id, StockMovement.quantity_delta,
+               StockMovement.store_id)
         .where(StockMovement.order_line_id.in_(line_ids), StockMovement.kind.in_(SALE_KINDS), ~cancelled)
         .order_by(StockMovement.order_line_id, StockMovement.id))
     found: dict[int, list[Movement]] = defaultdict(list)
     for row in rows:
         found[row.order_line_id].append(Movement(row.id, row.order_line_id, row.product_id,
-                                                 Decimal(str(row.quantity_delta))))
+                                                 Decimal(str(row.quantity_delta)), row.store_id))
     return dict(found)
 
 
@@ -58,27 +64,48 @@ def book_cancellations(movements: list[Movement], *, kind: str, fix_id: int, whe
     if not movements:
         return
     db.session.execute(insert(StockMovement), [
-        {"product_id": m.product_id, "order_line_id": m.order_line_id, "quantity_delta": -m.quantity_delta,
+        {"product_id": m.product_id, "store_id": m.store_id, "order_line_id": m.order_line_id,
+         "quantity_delta": -m.quantity_delta,
          "kind": kind, "fix_id": fix_id, "compensates_movement_id": m.id, "created_at": when}
         for m in movements])
-    change: dict[int, Decimal] = defaultdict(Decimal)
+    change: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
     for m in movements:
-        change[m.product_id] -= m.quantity_delta
+        change[(m.store_id, m.product_id)] -= m.quantity_delta
     move_stock(change)
 
 
-def move_stock(change: dict[int, Decimal]) -> None:
-    """Add each product's change to its stock; in product order, so concurrent writers never deadlock."""
-    products = Product.__table__
+def move_stock(change: dict[tuple[int, int], Decimal]) -> None:
+    """Add each (store, product)'s change to that store's stock of it.
+
+    Rows are updated in (store, product) order, so concurrent writers never deadlock, and a
+    sale locks only its own store's rows. A store's first movement of a product creates its
+    level at zero. The products row is the default store's mirror (the contract's
+    products.stock_quantity), so only the default store's movements touch it.
+    """
+    keys = sorted(key for key, delta in change.items() if delta)
+    if not keys:
+        return
+    levels = StockLevel.__table__
+    db.session.execute(insert_ignoring_conflicts(levels), [
+        {"store_id": store, "product_id": product, "opening_quantity": 0, "quantity": 0} for store, product in keys])
     db.session.execute(
-        update(products).where(products.c.id == bindparam("pid"))
-        .values(stock_quantity=products.c.stock_quantity + bindparam("delta")),
-        [{"pid": pid, "delta": change[pid]} for pid in sorted(change) if change[pid]])
+        update(levels).where(levels.c.store_id == bindparam("sid"), levels.c.product_id == bindparam("pid"))
+        .values(quantity=levels.c.quantity + bindparam("delta")),
+        [{"sid": store, "pid": product, "delta": change[(store, product)]} for store, product in keys])
+    default = db.session.scalar(select(Store.id).where(Store.is_default.is_(True)))
+    mirrored = [(product, change[(store, product)]) for store, product in keys if store == default]
+    if mirrored:
+        products = Product.__table__
+        db.session.execute(
+            update(products).where(products.c.id == bindparam("pid"))
+            .values(stock_quantity=products.c.stock_quantity + bindparam("delta")),
+            [{"pid": product, "delta": delta} for product, delta in mirrored])
 
 
 def fix_movements(fix_id: int, kind: str) -> list[Movement]:
     """The movements of one kind a fix booked."""
     rows = db.session.execute(
-        select(StockMovement.id, StockMovement.order_line_id, StockMovement.product_id, StockMovement.quantity_delta)
+        select(StockMovement.id, StockMovement.order_line_id, StockMovement.product_id, StockMovement.quantity_delta,
+               StockMovement.store_id)
         .where(and_(StockMovement.fix_id == fix_id, StockMovement.kind == kind)).order_by(StockMovement.id))
-    return [Movement(r.id, r.order_line_id, r.product_id, Decimal(str(r.quantity_delta))) for r in rows]
+    return [Movement(r.id, r.order_line_id, r.product_id, Decimal(str(r.quantity_delta)), r.store_id) for r in rows]

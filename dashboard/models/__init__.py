@@ -10,11 +10,12 @@ from .legacy import LegacyImport
 from .maintenance import MaintenanceRun
 from .orders import Order, OrderLine, Payment
 from .refusals import RefusedCalls
+from .stores import StockLevel, Store
 from .sync_log import SyncAttempt, SyncLog
 from .users import User
 
 __all__ = [
     "AuditEntry", "Closing", "Device", "DuplicateGroup", "DuplicateGroupMember", "DuplicateScan", "Fix", "FixGroup",
     "FixPlan", "InvoiceSeries", "LegacyImport", "MaintenanceRun", "Order", "OrderLine", "Payment", "Product",
-    "RefusedCalls", "StockMovement", "SyncAttempt", "SyncLog", "User",
+    "RefusedCalls", "StockLevel", "StockMovement", "Store", "SyncAttempt", "SyncLog", "User",
 ]

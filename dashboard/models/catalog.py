@@ -13,7 +13,12 @@ from .types import Money, Quantity, UtcDateTime, utcnow
 
 
 class Product(db.Model):
-    """A sellable item. stock_quantity always equals opening_stock plus the sum of its movements."""
+    """A sellable item of the chain's catalogue.
+
+    Stock is held per store in stock_levels. opening_stock and stock_quantity are the default
+    store's (kept for the contract's readers: a single shop reads what it always read), so
+    stock_quantity equals opening_stock plus the default store's movements of the product.
+    """
 
     __tablename__ = "products"
     __table_args__ = (
@@ -42,6 +47,8 @@ class StockMovement(db.Model):
               sqlite_where=text("kind = 'sale'"), postgresql_where=text("kind = 'sale'")),
         # The stock drift check (duplicate_detection: movements summed per product).
         Index("ix_stock_movements_product_id", "product_id"),
+        # The stock drift check per store (duplicate_detection: movements summed per store and product).
+        Index("ix_stock_movements_store_product", "store_id", "product_id"),
         # A fix compensates a movement at most once; applying it again inserts nothing. Read by
         # stock_ledger.fix_movements (a fix's own movements). Only a fix's movements have a fix_id.
         Index("uq_stock_movements_fix_compensates", "fix_id", "compensates_movement_id", unique=True,
@@ -58,6 +65,8 @@ class StockMovement(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    # The store whose stock moved: a compensation moves the store its sale moved.
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
     order_line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id"))
     quantity_delta: Mapped[Decimal] = mapped_column(Quantity)
     kind: Mapped[str] = mapped_column(String(16))

@@ -56,6 +56,7 @@ class Order(db.Model):
         Index("ix_orders_receipt_number", "receipt_number"),
         # The sync call page's orders created by the call (reports.sync_call).
         Index("ix_orders_sync_id", "sync_id"),
+        Index("ix_orders_store_created", "store_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -65,6 +66,8 @@ class Order(db.Model):
     # Null only inside the transaction that stores the sale, before its number is assigned.
     invoice_number: Mapped[str | None] = mapped_column(String(64))
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
+    # The till's store when the sale arrived (a till moved later does not move its past sales).
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     received_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     cashier: Mapped[str | None] = mapped_column(String(100))

@@ -6,8 +6,9 @@ from datetime import datetime, timezone
 from sqlalchemy import DateTime, Numeric
 from sqlalchemy.types import TypeDecorator
 
-# Money has at most 2 decimal places; quantities allow 3 (goods sold by weight).
-Money = Numeric(14, 2)
+# Money has as many decimal places as its store's currency, up to 3 (KWD, JOD, BHD); quantities
+# allow 3 (goods sold by weight).
+Money = Numeric(14, 3)
 Quantity = Numeric(14, 3)
 
 

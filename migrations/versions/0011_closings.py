@@ -1,7 +1,7 @@
 """closings: tills' daily closes, compared with the server's books per till and business day
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 
 A new table only; no existing row changes. Its unique indexes make a re-sent
 close a replay (device, day, fingerprint) and keep one current close per till
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0011'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
@@ -28,7 +28,7 @@ def upgrade():
         sa.Column('business_day', sa.Date(), nullable=False),
         sa.Column('time_zone', sa.String(length=64), nullable=False),
         sa.Column('sales_count', sa.Integer(), nullable=False),
-        sa.Column('sales_total', sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column('sales_total', sa.Numeric(precision=14, scale=3), nullable=False),
         sa.Column('first_receipt', sa.String(length=64), nullable=True),
         sa.Column('last_receipt', sa.String(length=64), nullable=True),
         sa.Column('offline_ids', sa.Text(), nullable=True),
@@ -38,7 +38,7 @@ def upgrade():
         sa.Column('replaced_by_id', sa.Integer(), nullable=True),
         sa.Column('status_at_receipt', sa.String(length=16), nullable=False),
         sa.Column('server_count_at_receipt', sa.Integer(), nullable=False),
-        sa.Column('server_total_at_receipt', sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column('server_total_at_receipt', sa.Numeric(precision=14, scale=3), nullable=False),
         sa.CheckConstraint("status_at_receipt IN ('matched', 'differs')", name=op.f('ck_closings_status_at_receipt')),
         sa.ForeignKeyConstraint(['device_id'], ['devices.id'], name=op.f('fk_closings_device_id_devices')),
         sa.ForeignKeyConstraint(['replaced_by_id'], ['closings.id'], name=op.f('fk_closings_replaced_by_id_closings')),

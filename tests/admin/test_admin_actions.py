@@ -33,7 +33,8 @@ def test_add_device_shows_its_token_once(client, signed_in, catalog):
     assert client.get("/api/v1/products", headers=bearer(token)).status_code == 200
     listing = admin.get("/devices").get_data(as_text=True)
     assert "T05" in listing and token not in listing
-    assert audit_actions() == [("admin@example.com", "device.add", "device", {"name": "T05"})]
+    # The audit names the store the till was registered into (the default store: none was chosen).
+    assert audit_actions() == [("admin@example.com", "device.add", "device", {"name": "T05", "store": "MAIN"})]
     assert token not in (db.session.scalar(select(AuditEntry.details)) or "")
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from dashboard.domain.devices import add_device
 from dashboard.domain.duplicates import run_scan
 from dashboard.extensions import db
-from dashboard.models import Device, DuplicateGroup, Product
+from dashboard.models import Device, DuplicateGroup, StockLevel
 from tests.support.sales import bearer, make_sale
 
 
@@ -274,7 +274,8 @@ def _token(client) -> str:
 
 
 def test_negative_stock_count_is_of_all_products(signed_in, catalog):
-    db.session.execute(update(Product).values(stock_quantity=-3))
+    # Stock is held per store: the overview counts the stores' levels below zero.
+    db.session.execute(update(StockLevel).values(quantity=-3))
     db.session.commit()
     html = text_of(signed_in("viewer").get("/"))
     assert "4 products below zero." in html

@@ -205,3 +205,22 @@ def test_unknown_fault_is_refused(site, tmp_path):
     assert result.exit_code == 2 and "meteor" in result.output
     with site.app.app_context():
         assert not [d for d in list_devices() if d.name.startswith("SIM-18-")]
+
+
+def test_a_fleet_in_a_three_decimal_store_moves_that_stores_stock(site, tmp_path):
+    from dashboard.domain.stores import add_store
+
+    with site.app.app_context():
+        add_store("KWI", name="Kuwait City", time_zone="Asia/Kuwait", currency="KWD")
+    result = site.app.test_cli_runner().invoke(pos_cli, [
+        "simulate", "--url", site.server.url, "--tills", "2", "--sales", "5", "--seed", "23", "--store", "kwi",
+        "--batch-size", "10", "--outbox-dir", str(tmp_path / "fleet-23"), "--format", "json", "--timeout", "60"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["sales_made"], report["acknowledged"], report["flagged"]) == (10, 10, 0)
+    assert [till["name"] for till in report["per_till"]] == ["SIM-23-KWI-T01", "SIM-23-KWI-T02"]
+    stored = stored_orders(site.database_url, "SIM-23-KWI-T01") + stored_orders(site.database_url, "SIM-23-KWI-T02")
+    assert len(stored) == 10
+    check_invariants(site.database_url)
+    refused = site.app.test_cli_runner().invoke(pos_cli, ["simulate", "--url", site.server.url, "--store", "NOPE"])
+    assert refused.exit_code == 2 and "no store with code 'NOPE'" in refused.output

@@ -291,6 +291,8 @@ class SyncMachine(RuleBasedStateMachine):
                 body["lines"][0]["quantity"] = "two"
             elif how == "price decimals":
                 body["lines"][0]["unit_price"] = body["lines"][0]["unit_price"] + "1"
+                # An amount finer than the store's currency has its own reason since stores have currencies.
+                reason = "too_many_decimals"
             elif how == "lines object":
                 body["lines"] = {"0": body["lines"][0]}
             elif how == "huge":

@@ -45,14 +45,30 @@ def check_invariants(bind) -> dict:
             "SELECT o.id FROM orders o WHERE NOT EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id)")).all()
         assert not empty, f"stored sales without lines: {empty[:5]}"
         drift = []
-        for _pid, sku, opening, stock, moved in conn.execute(text(
-                "SELECT p.id, p.sku, p.opening_stock, p.stock_quantity, "
-                "(SELECT COALESCE(SUM(m.quantity_delta), 0) FROM stock_movements m WHERE m.product_id = p.id) "
-                "FROM products p")):
-            expected = (Decimal(str(opening)) + Decimal(str(moved))).quantize(Q)
-            if Decimal(str(stock)).quantize(Q) != expected:
-                drift.append((sku, stock, expected))
+        # Invariant 4, per store: every store's stock of a product is its opening stock plus that store's
+        # movements of it (a movement of a store without a level row is drift too).
+        moved = {(store, pid): Decimal(str(total)) for store, pid, total in conn.execute(text(
+            "SELECT store_id, product_id, SUM(quantity_delta) FROM stock_movements GROUP BY store_id, product_id"))}
+        levels = {(store, pid): (Decimal(str(opening)), Decimal(str(stock))) for store, pid, opening, stock in
+                  conn.execute(text("SELECT store_id, product_id, opening_quantity, quantity FROM stock_levels"))}
+        for key in set(moved) | set(levels):
+            opening, stock = levels.get(key, (Decimal(0), Decimal(0)))
+            expected = (opening + moved.get(key, Decimal(0))).quantize(Q)
+            if stock.quantize(Q) != expected:
+                drift.append((key, stock, expected))
+        # products.stock_quantity is the default store's, for the contract's readers.
+        default = conn.execute(text("SELECT id FROM stores WHERE is_default")).scalar_one()
+        for pid, sku, opening, stock in conn.execute(text(
+                "SELECT id, sku, opening_stock, stock_quantity FROM products")):
+            level = levels.get((default, pid), (Decimal(0), Decimal(0)))
+            expected = (Decimal(str(opening)) + moved.get((default, pid), Decimal(0))).quantize(Q)
+            if Decimal(str(stock)).quantize(Q) != expected or level[1].quantize(Q) != expected:
+                drift.append((sku, stock, expected, level))
         assert not drift, f"stock is not opening stock plus movements: {drift[:5]}"
+        wrong_store = conn.execute(text(
+            "SELECT m.id FROM stock_movements m JOIN order_lines l ON l.id = m.order_line_id "
+            "JOIN orders o ON o.id = l.order_id WHERE m.store_id <> o.store_id")).all()
+        assert not wrong_store, f"movements of a sale in another store than the sale's: {wrong_store[:5]}"
         orders = conn.execute(text("SELECT COUNT(*) FROM orders")).scalar()
         lines = conn.execute(text("SELECT COUNT(*) FROM order_lines")).scalar()
     return {"orders": orders, "lines": lines}

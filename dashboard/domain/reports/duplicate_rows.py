@@ -14,7 +14,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from ...extensions import db
-from ...models import Device, DuplicateGroupMember, Order, OrderLine
+from ...models import Device, DuplicateGroupMember, Order, OrderLine, Store
 from ...vocabulary import DuplicateKind, OrderStatus
 from ..fix_plans import ORDER_KINDS
 
@@ -26,6 +26,7 @@ class GroupDetails:
     amount: Decimal | None  # the total of the earliest order (the one a fix keeps by default)
     gap: timedelta | None  # between the earliest and the latest sale of the group
     at_stake: Decimal  # what a fix with the default choices would remove from the books
+    currency: str | None = None  # the earliest order's store's; None for the default store following the setting
 
 
 def group_details(groups: list) -> dict[int, GroupDetails]:
@@ -35,7 +36,8 @@ def group_details(groups: list) -> dict[int, GroupDetails]:
     seen: set[tuple[int, int]] = set()
     for row in db.session.execute(
             select(DuplicateGroupMember.group_id, Order.id, Order.receipt_number, Order.total, Order.created_at,
-                   Order.status, Device.name)
+                   Order.status, Device.name,
+                   select(Store.currency).where(Store.id == Order.store_id).scalar_subquery().label("currency"))
             .join(Order, Order.id == DuplicateGroupMember.order_id).join(Device, Device.id == Order.device_id)
             .where(DuplicateGroupMember.group_id.in_(ids))):
         if (row.group_id, row.id) not in seen:  # line kinds list one order once per flagged line
@@ -61,5 +63,6 @@ def group_details(groups: list) -> dict[int, GroupDetails]:
         details[group.id] = GroupDetails(
             tills=sorted({r.name for r in rows}), receipts=[r.receipt_number or "" for r in rows],
             amount=Decimal(str(rows[0].total)) if rows else None,
-            gap=(rows[-1].created_at - rows[0].created_at) if len(rows) > 1 else None, at_stake=at_stake)
+            gap=(rows[-1].created_at - rows[0].created_at) if len(rows) > 1 else None, at_stake=at_stake,
+            currency=rows[0].currency if rows else None)
     return details

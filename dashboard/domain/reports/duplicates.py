@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from ...extensions import db
-from ...models import Device, DuplicateGroup, DuplicateScan, Fix, FixGroup
+from ...models import Device, DuplicateGroup, DuplicateScan, Fix, FixGroup, Store
 from ...models.duplicates import CERTAIN_KINDS, KINDS
 from ..duplicates import compare_group
 from ..fix_plans import FIXABLE_KINDS, ORDER_KINDS, default_keeper_of
@@ -120,6 +120,7 @@ class ComparedOrder:
     values: dict  # field name -> value, for COMPARED
     lines: list[ComparedLine]
     keepable: bool
+    currency: str | None = None  # its till's store's; None for the default store following DASHBOARD_CURRENCY
 
 
 @dataclass(frozen=True)
@@ -151,14 +152,19 @@ def group_review(group_id: int) -> GroupReview | None:
         return None
     comparison = compare_group(group_id)
     device_ids = {row["device_id"] for row in comparison.orders}
-    names = dict(db.session.execute(select(Device.id, Device.name).where(Device.id.in_(device_ids))).all())
+    tills = {row.id: row for row in db.session.execute(
+        select(Device.id, Device.name, Store.currency).join(Store, Store.id == Device.store_id)
+        .where(Device.id.in_(device_ids)))}
+    names = {device_id: till.name for device_id, till in tills.items()}
     orders = []
     for row in comparison.orders:
         values = {name: row[name] for name in COMPARED if name != "device"}
         values["device"] = names.get(row["device_id"], "")
         lines = [ComparedLine(ln.id, ln.line_no, ln.sku, ln.quantity, ln.unit_price, ln.status,
                               ln.id in comparison.flagged_line_ids) for ln in row["line_objects"]]
-        orders.append(ComparedOrder(row["id"], values, lines, row["status"] == "completed"))
+        till = tills.get(row["device_id"])
+        orders.append(ComparedOrder(row["id"], values, lines, row["status"] == "completed",
+                                    till.currency if till else None))
     differing = {("device" if name == "device_id" else name) for name in comparison.differing}
     group = comparison.group
     keepable = [o.id for o in orders if o.keepable]

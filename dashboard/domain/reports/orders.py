@@ -20,6 +20,7 @@ from ...models import (
     Payment,
     Product,
     StockMovement,
+    Store,
     SyncAttempt,
     SyncLog,
 )
@@ -37,6 +38,8 @@ class OrderRow:
     created_at: datetime
     total: Decimal
     status: str
+    # The store's currency; None for the default store while it follows DASHBOARD_CURRENCY.
+    currency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,8 @@ class OrderDetail:
 
 
 _ORDER_COLUMNS = (Order.id, Order.invoice_number, Order.receipt_number, Order.offline_id, Device.name,
-                  Order.cashier, Order.created_at, Order.total, Order.status)
+                  Order.cashier, Order.created_at, Order.total, Order.status,
+                  select(Store.currency).where(Store.id == Order.store_id).scalar_subquery())
 
 
 def _canonical(text: str) -> str:
@@ -125,8 +129,8 @@ def _canonical(text: str) -> str:
 
 
 def find_orders(query: str | None = None, *, start: datetime | None = None, end: datetime | None = None,
-                server_invoice_prefix: str = "", before: int | None = None, after: int | None = None,
-                per_page: int = PER_PAGE) -> Page[OrderRow]:
+                server_invoice_prefix: str = "", store_id: int | None = None, before: int | None = None,
+                after: int | None = None, per_page: int = PER_PAGE) -> Page[OrderRow]:
     """Orders by sale time, newest first (keyset pages on (created_at, id)), sold in [start, end) when given,
     and matching `query` when given: an exact offline id, or an invoice or receipt number starting with
     `query`, with or without its till's prefix ("100002" finds "T01-100002")."""
@@ -138,6 +142,8 @@ def find_orders(query: str | None = None, *, start: datetime | None = None, end:
         stmt = stmt.where(Order.created_at >= start)
     if end is not None:
         stmt = stmt.where(Order.created_at < end)
+    if store_id is not None:  # one store's sales: ix_orders_store_created keeps the same order
+        stmt = stmt.where(Order.store_id == store_id)
     # ix_orders_created_at serves the order: SQLite keeps the rowid (id) in it, PostgreSQL sorts the
     # few ties on id incrementally; a page never needs an OFFSET.
     return newest_first(stmt, Order.id, lambda row: OrderRow(*row), time_col=Order.created_at,

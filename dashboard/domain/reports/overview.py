@@ -2,14 +2,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
 
 from ...extensions import db
-from ...models import Device, DuplicateGroup, DuplicateGroupMember, DuplicateScan, Order, Product, SyncLog
+from ...models import (
+    Device,
+    DuplicateGroup,
+    DuplicateGroupMember,
+    DuplicateScan,
+    Order,
+    Product,
+    StockLevel,
+    Store,
+    SyncLog,
+)
 from ..fix_plans import ORDER_KINDS
+from ..stores import StoreInfo, list_stores
 from .duplicates import ScanRow, scan_row
 from .paging import as_utc_datetime, utc_bucket
 from .refusals import refused_by_bucket, refused_since
@@ -37,6 +49,7 @@ class StaleDevice:
 
 @dataclass(frozen=True)
 class NegativeStock:
+    store_code: str
     sku: str
     name: str
     stock_quantity: Decimal
@@ -52,8 +65,11 @@ class TillSales:
 
 @dataclass(frozen=True)
 class SalesToday:
-    """Completed sales rung up since the start of today (in the dashboard's zone), per till."""
+    """A store's completed sales rung up since the start of its own today (in its time zone), per till,
+    in its currency."""
 
+    store: StoreInfo
+    day: date
     tills: list[TillSales]
 
     @property
@@ -68,9 +84,11 @@ class SalesToday:
 @dataclass(frozen=True)
 class CountedTwice:
     """Money in the books more than once: the orders that fixing the open order-level duplicate
-    groups would void (every order of a group but the one kept), by the groups' confidence."""
+    groups would void (every order of a group but the one kept), by the groups' confidence and
+    currency (amounts of two currencies are never added up)."""
 
     confidence: str
+    currency: str
     groups: int
     orders: int
     amount: Decimal
@@ -92,7 +110,7 @@ class ActivityBucket:
 
 @dataclass(frozen=True)
 class Overview:
-    sales_today: SalesToday
+    sales_today: list[SalesToday]  # one a store, the default store first
     counted_twice: list[CountedTwice]
     today: SyncTotals
     open_groups: list[tuple[str, int]]
@@ -105,15 +123,17 @@ class Overview:
 
 def overview(*, since: datetime, stale_before: datetime, activity_unit: str, activity_buckets: int,
              now: datetime) -> Overview:
-    """Everything the overview shows; `since` is the start of today in the dashboard's time zone."""
+    """Everything the overview shows; `since` is the start of today in the dashboard's time zone (a store's
+    sales count from the start of its own today)."""
+    stores = list_stores()
     return Overview(
-        sales_today=sales_today(since),
-        counted_twice=counted_twice(),
+        sales_today=[sales_today(store, now) for store in stores],
+        counted_twice=counted_twice({store.id: store.currency for store in stores}),
         today=sync_totals(since),
         open_groups=open_groups_by_kind(),
         stale_devices=stale_devices(stale_before),
         negative_stock=negative_stock(),
-        negative_stock_count=db.session.scalar(select(func.count()).where(Product.stock_quantity < 0)) or 0,
+        negative_stock_count=db.session.scalar(select(func.count()).where(StockLevel.quantity < 0)) or 0,
         last_scan=last_scan(),
         activity=activity(unit=activity_unit, buckets=activity_buckets, now=now),
     )
@@ -151,46 +171,63 @@ def stale_devices(before: datetime) -> list[StaleDevice]:
 
 
 def negative_stock() -> list[NegativeStock]:
-    """The products furthest below zero."""
+    """The stores' stock levels furthest below zero (ix_stock_levels_negative)."""
     rows = db.session.execute(
-        select(Product.sku, Product.name, Product.stock_quantity).where(Product.stock_quantity < 0)
-        .order_by(Product.stock_quantity, Product.sku).limit(NEGATIVE_STOCK_SHOWN))
-    return [NegativeStock(*row) for row in rows]
+        select(Store.code.label("store_code"), Product.sku, Product.name, StockLevel.quantity.label("stock_quantity"))
+        .join(Store, Store.id == StockLevel.store_id).join(Product, Product.id == StockLevel.product_id)
+        .where(StockLevel.quantity < 0)
+        .order_by(StockLevel.quantity, Store.code, Product.sku).limit(NEGATIVE_STOCK_SHOWN))
+    return [NegativeStock(**row._mapping) for row in rows]
 
 
-def sales_today(since: datetime) -> SalesToday:
-    """Completed sales sold since `since`, counted and summed per till (a range of ix_orders_created_at:
-    one day of orders, never the whole table)."""
+def store_day_start(store: StoreInfo, now: datetime) -> tuple[date, datetime]:
+    """The store's local date at `now`, and its midnight as a UTC instant (DST-safe: zoneinfo folds)."""
+    zone = ZoneInfo(store.time_zone)
+    day = now.astimezone(zone).date()
+    return day, datetime.combine(day, time.min, tzinfo=zone).astimezone(timezone.utc)
+
+
+def sales_today(store: StoreInfo, now: datetime) -> SalesToday:
+    """A store's completed sales sold since its local midnight, counted and summed per till (a range of
+    ix_orders_store_created: one store's day of orders, never the whole table)."""
+    day, since = store_day_start(store, now)
     rows = db.session.execute(
         select(Device.id, Device.name, func.count(), func.sum(Order.total))
         .join(Device, Device.id == Order.device_id)
-        .where(Order.created_at >= since, Order.status == "completed")
+        .where(Order.store_id == store.id, Order.created_at >= since, Order.status == "completed")
         .group_by(Device.id, Device.name).order_by(Device.name))
-    return SalesToday([TillSales(device_id, name, int(count), Decimal(revenue or 0))
-                       for device_id, name, count, revenue in rows])
+    return SalesToday(store, day, [TillSales(device_id, name, int(count), Decimal(revenue or 0))
+                                   for device_id, name, count, revenue in rows])
 
 
-def counted_twice() -> list[CountedTwice]:
+def counted_twice(currencies: dict[int, str]) -> list[CountedTwice]:
     """What the open order-level groups count twice, by confidence: every completed order of a group but
     one. The copies of a group share their basket, so the amount is the same whichever copy a fix keeps
     (domain/fix_plans.default_keeper). Open groups are few (ix_duplicate_groups_status_kind)."""
     members = (
         select(DuplicateGroup.id.label("group_id"), DuplicateGroup.confidence, Order.id.label("order_id"),
-               Order.created_at, Order.total)
+               Order.created_at, Order.total, Order.store_id)
         .join(DuplicateGroupMember, DuplicateGroupMember.group_id == DuplicateGroup.id)
         .join(Order, Order.id == DuplicateGroupMember.order_id)
         .where(DuplicateGroup.status == "open", DuplicateGroup.kind.in_(ORDER_KINDS),
                DuplicateGroupMember.order_line_id.is_(None), Order.status == "completed")
     ).subquery()
-    ranked = select(members.c.group_id, members.c.confidence, members.c.total,
+    ranked = select(members.c.group_id, members.c.confidence, members.c.total, members.c.store_id,
                     func.row_number().over(partition_by=members.c.group_id,
                                            order_by=(members.c.created_at, members.c.order_id)).label("rank")
                     ).subquery()
     rows = db.session.execute(
-        select(ranked.c.confidence, func.count(ranked.c.group_id.distinct()), func.count(), func.sum(ranked.c.total))
-        .where(ranked.c.rank > 1).group_by(ranked.c.confidence).order_by(ranked.c.confidence))
-    return [CountedTwice(confidence, int(groups), int(orders), Decimal(amount or 0))
-            for confidence, groups, orders, amount in rows]
+        select(ranked.c.confidence, ranked.c.store_id, func.count(ranked.c.group_id.distinct()), func.count(),
+               func.sum(ranked.c.total))
+        .where(ranked.c.rank > 1).group_by(ranked.c.confidence, ranked.c.store_id))
+    merged: dict[tuple[str, str], list] = {}
+    for confidence, store_id, groups, orders, amount in rows:
+        figures = merged.setdefault((confidence, currencies.get(store_id, "")), [0, 0, Decimal(0)])
+        figures[0] += int(groups)
+        figures[1] += int(orders)
+        figures[2] += Decimal(amount or 0)
+    return [CountedTwice(confidence, code, groups, orders, amount)
+            for (confidence, code), (groups, orders, amount) in sorted(merged.items())]
 
 
 def last_scan() -> ScanRow | None:

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ...extensions import db
-from ...models import AuditEntry, Device, User
+from ...models import AuditEntry, Device, Store, User
 from .paging import PER_PAGE, NumberedPage, Page, newest_first, numbered, pretty_json
 
 
@@ -19,6 +19,7 @@ class DeviceRow:
     revoked_at: datetime | None
     last_seen_at: datetime | None
     can_sign_in: bool  # devices known only from imported data have no token
+    store_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,10 @@ def device_choices() -> list[tuple[int, str]]:
 
 def devices(*, page: int = 1, per_page: int = PER_PAGE) -> NumberedPage[DeviceRow]:
     """Devices by name (unique index on devices.name)."""
-    stmt = select(Device.id, Device.name, Device.created_at, Device.revoked_at, Device.last_seen_at,
-                  Device.token_hash.is_not(None)).order_by(Device.name)
-    return numbered(stmt, lambda row: DeviceRow(*row), page=page, per_page=per_page)
+    stmt = (select(Device.id, Device.name, Device.created_at, Device.revoked_at, Device.last_seen_at,
+                   Device.token_hash.is_not(None).label("can_sign_in"), Store.code.label("store_code"))
+            .join(Store, Store.id == Device.store_id).order_by(Device.name))
+    return numbered(stmt, lambda row: DeviceRow(**row._mapping), page=page, per_page=per_page)
 
 
 def users(*, page: int = 1, per_page: int = PER_PAGE) -> NumberedPage[UserRow]:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from ...extensions import db
-from ...models import Device, Order, SyncAttempt, SyncLog
+from ...models import Device, Order, Store, SyncAttempt, SyncLog
 from ...models.sync_log import ATTEMPT_STATE_CONDITIONS
 from ...vocabulary import SaleStatus
 from .paging import PER_PAGE, NumberedPage, Page, as_date, local_day, newest_first, numbered, pretty_json
@@ -55,6 +55,7 @@ class CreatedOrder:
     offline_id: str | None
     total: Decimal
     receipt_number_collision: bool
+    currency: str | None = None  # the store's; None for the default store following DASHBOARD_CURRENCY
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,8 @@ class AttemptRow:
     retry_message: str | None
     retried_at: datetime | None
     payload: str  # indented JSON, as the till sent it
+    store_code: str = ""
+    currency: str | None = None  # the till's store's; None for the default store following DASHBOARD_CURRENCY
 
     @property
     def needs_action(self) -> bool:
@@ -117,7 +120,9 @@ _ATTEMPT_COLUMNS = (SyncAttempt.id, SyncAttempt.sync_id, SyncAttempt.device_id, 
                     SyncAttempt.cashier, SyncAttempt.total, SyncAttempt.sold_at, SyncAttempt.resolution,
                     SyncAttempt.resolved_at, SyncAttempt.resolved_by, SyncAttempt.resolution_note,
                     SyncAttempt.retry_reason, SyncAttempt.retry_message, SyncAttempt.retried_at,
-                    SyncAttempt.payload)
+                    SyncAttempt.payload,
+                    select(Store.code).where(Store.id == Device.store_id).scalar_subquery().label("store_code"),
+                    select(Store.currency).where(Store.id == Device.store_id).scalar_subquery().label("currency"))
 
 
 def _log_row(row) -> SyncLogRow:
@@ -157,7 +162,8 @@ def sync_call(sync_id: int) -> SyncCall | None:
         return None
     created = db.session.execute(
         select(Order.id, Order.invoice_number, Order.receipt_number, Order.offline_id, Order.total,
-               Order.receipt_number_collision).where(Order.sync_id == sync_id).order_by(Order.id))
+               Order.receipt_number_collision, Store.currency)
+        .join(Store, Store.id == Order.store_id).where(Order.sync_id == sync_id).order_by(Order.id))
     attempts = db.session.execute(
         select(*_ATTEMPT_COLUMNS).join(Device, Device.id == SyncAttempt.device_id)
         .where(SyncAttempt.sync_id == sync_id).order_by(SyncAttempt.position, SyncAttempt.id))
@@ -247,12 +253,19 @@ def skipped_sale(attempt_id: int) -> AttemptRow | None:
 @dataclass(frozen=True)
 class RejectedMoney:
     count: int
-    total: Decimal
+    # (currency, total) a currency: amounts of two stores' currencies are never added up. The
+    # currency is None for the default store while it follows DASHBOARD_CURRENCY.
+    totals: list[tuple[str | None, Decimal]]
 
 
 def rejected_money() -> RejectedMoney:
-    """Rejected sales no one has settled yet, and the money they hold (ix_sync_attempts_action_time)."""
-    count, total = db.session.execute(
-        select(func.count(), func.sum(SyncAttempt.total))
-        .where(text(ATTEMPT_STATE_CONDITIONS["action"]), SyncAttempt.status == SaleStatus.REJECTED)).one()
-    return RejectedMoney(int(count or 0), Decimal(total or 0))
+    """Rejected sales no one has settled yet, and the money they hold in each currency
+    (ix_sync_attempts_action_time; the few stores are joined through the till)."""
+    rows = db.session.execute(
+        select(Store.currency, func.count(), func.sum(SyncAttempt.total))
+        .join(Device, Device.id == SyncAttempt.device_id).join(Store, Store.id == Device.store_id)
+        .where(text(ATTEMPT_STATE_CONDITIONS["action"]), SyncAttempt.status == SaleStatus.REJECTED)
+        .group_by(Store.currency)).all()
+    return RejectedMoney(sum(int(count) for _code, count, _total in rows),
+                         sorted(((code, Decimal(total or 0)) for code, _count, total in rows),
+                                key=lambda item: item[0] or ""))
