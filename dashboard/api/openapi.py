@@ -16,8 +16,8 @@ from typing import Any
 
 from flask import jsonify, request
 
-from ..domain.sales import MAX_PAYMENTS
 from ..domain.closings import MAX_SALES_COUNT
+from ..domain.sales import MAX_PAYMENTS
 from ..vocabulary import ClosingDifference, ClosingRecord, ClosingStatus, Reason, SaleStatus, SyncError
 from . import bp
 
