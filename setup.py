@@ -4,6 +4,7 @@ templates/, static/ and migrations/ stay at the top of the repository; the wheel
 carries them as dashboard/shipped/<name>, where dashboard/resources.py looks first.
 Everything else about the package is in pyproject.toml.
 """
+
 from setuptools import find_packages, setup
 
 SHIPPED = ("templates", "static", "migrations")

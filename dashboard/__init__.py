@@ -3,6 +3,7 @@
 Nothing is imported here at module level, so that dashboard.client (the till
 side) can be used on a till that has no Flask installed.
 """
+
 from __future__ import annotations
 
 

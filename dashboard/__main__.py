@@ -1,4 +1,5 @@
 """`python -m dashboard ...` is the `tillsync` command."""
+
 from dashboard.console import main
 
 main()

@@ -1,4 +1,5 @@
 """The application factory: config, extensions, blueprints, CLI, logging; nothing else."""
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,13 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     # Settings first: a value that cannot work stops the start here, naming its variable.
     fields, flask_only = split_overrides(overrides or {})
     settings = Settings.load(**fields)
-    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path,
-                template_folder=str(resource_path("templates")), static_folder=str(resource_path("static")))
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        instance_path=instance_path,
+        template_folder=str(resource_path("templates")),
+        static_folder=str(resource_path("static")),
+    )
     app.config.from_mapping(settings.flask_config(app.instance_path))
     app.config.update(flask_only)
     app.extensions["tillsync.settings"] = settings

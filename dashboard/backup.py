@@ -7,6 +7,7 @@ snapshot in a single repeatable-read transaction. Neither holds the secret key:
 it lives in SECRET_KEY or in the instance folder, and must be kept beside the
 backup (without it every session and open form of the dashboard is invalid).
 """
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,10 @@ from sqlalchemy.engine import make_url
 from .config import create_private_file
 
 # A sentence about the key, not a key (ruff's S105 reads any name with "SECRET" in it as one).
-SECRET_REMINDER = ("The backup does not hold the secret key: keep SECRET_KEY (or the instance folder's "  # noqa: S105
-                   "secret_key file) with it, or every dashboard session and open form is lost on restore.")
+SECRET_REMINDER = (
+    "The backup does not hold the secret key: keep SECRET_KEY (or the instance folder's "  # noqa: S105
+    "secret_key file) with it, or every dashboard session and open form is lost on restore."
+)
 
 
 class BackupError(Exception):
@@ -87,8 +90,12 @@ def backup(database_url: str, destination: Path) -> BackupResult:
                 source.close()
         elif url.get_backend_name() == "postgresql":
             args, env = _libpq(url)
-            done = subprocess.run([_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
-                                   "--file", str(partial), *args], env=env, capture_output=True, text=True)
+            done = subprocess.run(
+                [_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", "--file", str(partial), *args],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             if done.returncode != 0:
                 raise BackupError(f"pg_dump failed: {done.stderr.strip()[-1000:]}")
         else:
@@ -124,16 +131,30 @@ def restore(database_url: str, source: Path, *, force: bool = False) -> None:
         # Before anything opens it: SQLite would create a missing file readable by everyone.
         create_private_file(_sqlite_path(url))
     if not force and holds_data(database_url):
-        raise BackupError("the database already holds data; restoring would replace it. "
-                          "Pass --force if that is what you want")
+        raise BackupError(
+            "the database already holds data; restoring would replace it. Pass --force if that is what you want"
+        )
     if url.get_backend_name() == "sqlite":
         _restore_sqlite(url, source)
     elif url.get_backend_name() == "postgresql":
         args, env = _libpq(url)
         # One transaction: a restore that fails half-way leaves the database as it was.
-        done = subprocess.run([_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-privileges",
-                               "--single-transaction", "--exit-on-error", *args, str(source)],
-                              env=env, capture_output=True, text=True)
+        done = subprocess.run(
+            [
+                _tool("pg_restore"),
+                "--clean",
+                "--if-exists",
+                "--no-owner",
+                "--no-privileges",
+                "--single-transaction",
+                "--exit-on-error",
+                *args,
+                str(source),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             raise BackupError(f"pg_restore failed (nothing was changed): {done.stderr.strip()[-1000:]}")
     else:

@@ -1,4 +1,5 @@
 """Operator commands: `flask products|devices|users|demo|redis|worker ...`."""
+
 from __future__ import annotations
 
 import sys
@@ -181,8 +182,9 @@ def worker(burst: bool):
     if not burst:
         schedule_next_scan()
         schedule_next_prune()
-    Worker([queue], connection=queue.connection, job_monitoring_interval=JOB_MONITORING_INTERVAL,
-           worker_ttl=WORKER_TTL).work(burst=burst, with_scheduler=True)
+    Worker(
+        [queue], connection=queue.connection, job_monitoring_interval=JOB_MONITORING_INTERVAL, worker_ttl=WORKER_TTL
+    ).work(burst=burst, with_scheduler=True)
 
 
 def register_cli(app: Flask) -> None:
@@ -191,7 +193,18 @@ def register_cli(app: Flask) -> None:
     from .cli_stores import stores_cli
     from .client.cli import pos_cli
 
-    for command in (products_cli, devices_cli, users_cli, demo_cli, redis_cli, worker,
-                    offline_cli, invoices_cli, legacy_cli, pos_cli, stores_cli):
+    for command in (
+        products_cli,
+        devices_cli,
+        users_cli,
+        demo_cli,
+        redis_cli,
+        worker,
+        offline_cli,
+        invoices_cli,
+        legacy_cli,
+        pos_cli,
+        stores_cli,
+    ):
         app.cli.add_command(command)
     register_ops_cli(app)

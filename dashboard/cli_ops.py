@@ -1,4 +1,5 @@
 """Operators' upkeep: `flask logs prune`, `flask backup FILE`, `flask restore FILE`."""
+
 from __future__ import annotations
 
 import json
@@ -19,10 +20,18 @@ def _fail(message: str) -> None:
 
 
 @logs_cli.command("prune")
-@click.option("--older-than", "older_than", metavar="DURATION",
-              help="Delete records older than this (90d, 12h); default RETENTION_DAYS days.")
-@click.option("--audit-older-than", "audit_older_than", metavar="DURATION",
-              help="The audit log's own limit; default AUDIT_RETENTION_DAYS days.")
+@click.option(
+    "--older-than",
+    "older_than",
+    metavar="DURATION",
+    help="Delete records older than this (90d, 12h); default RETENTION_DAYS days.",
+)
+@click.option(
+    "--audit-older-than",
+    "audit_older_than",
+    metavar="DURATION",
+    help="The audit log's own limit; default AUDIT_RETENTION_DAYS days.",
+)
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text")
 def logs_prune(older_than: str | None, audit_older_than: str | None, output: str):
     """Delete sync logs, skipped-sale records, scans and set-aside plans past retention (never sales,
@@ -32,20 +41,21 @@ def logs_prune(older_than: str | None, audit_older_than: str | None, output: str
     config = current_app.config
     try:
         age = parse_duration(older_than) if older_than else timedelta(days=config["RETENTION_DAYS"])
-        audit_age = (parse_duration(audit_older_than) if audit_older_than
-                     else timedelta(days=config["AUDIT_RETENTION_DAYS"]))
+        audit_age = (
+            parse_duration(audit_older_than) if audit_older_than else timedelta(days=config["AUDIT_RETENTION_DAYS"])
+        )
     except RetentionError as exc:
         _fail(str(exc))
     summary = prune(older_than=age, audit_older_than=audit_age, actor="cli")
     if output == "json":
         click.echo(json.dumps(summary.as_json()))
         return
-    click.echo(f"Pruned records from before {summary.cutoff:%Y-%m-%d %H:%M} UTC "
-               f"(audit log: before {summary.audit_cutoff:%Y-%m-%d %H:%M} UTC):")
+    click.echo(
+        f"Pruned records from before {summary.cutoff:%Y-%m-%d %H:%M} UTC "
+        f"(audit log: before {summary.audit_cutoff:%Y-%m-%d %H:%M} UTC):"
+    )
     for table, count in summary.deleted.items():
         click.echo(f"  {table}: {count} deleted")
-
-
 
 
 @click.command("backup")

@@ -3,6 +3,7 @@
 They run in their own process (no worker needed), through the same domain
 code as the dashboard's jobs, and exit non-zero on failure.
 """
+
 from __future__ import annotations
 
 import json
@@ -69,23 +70,40 @@ def cleanup(mode: str | None, output: str):
         found = list(find_duplicates(double_entry_window=double_entry_window(current_app.config)))
         plan = build_plan(targets_for_found(found))
         kinds = preview_counts(found)
-        _emit(output, {"kinds": kinds, "plan": plan, "changed": False},
-              _kind_lines(kinds) + ["", "Plan for the certain kinds (nothing changed):"]
-              + [f"  {name}: {value}" for name, value in plan["totals"].items()]
-              + [f"  stock {row['store']} {row['sku']}: {row['before']} -> {row['after']}" for row in plan["stock"]])
+        _emit(
+            output,
+            {"kinds": kinds, "plan": plan, "changed": False},
+            _kind_lines(kinds)
+            + ["", "Plan for the certain kinds (nothing changed):"]
+            + [f"  {name}: {value}" for name, value in plan["totals"].items()]
+            + [f"  stock {row['store']} {row['sku']}: {row['before']} -> {row['after']}" for row in plan["stock"]],
+        )
         return
-    summary = run_scan(trigger="cli", actor=CLI_ACTOR, progress=_progress if output == "text" else None,
-                       window=double_entry_window(current_app.config))
+    summary = run_scan(
+        trigger="cli",
+        actor=CLI_ACTOR,
+        progress=_progress if output == "text" else None,
+        window=double_entry_window(current_app.config),
+    )
     if mode == "check":
-        _emit(output, summary.as_json(), _kind_lines(summary.kinds) + [
-            f"stock drift: {d['store'] or 'products'} {d['sku']} is {d['stock_quantity']}, movements say {d['expected']}"
-            for d in summary.stock_drift])
+        _emit(
+            output,
+            summary.as_json(),
+            _kind_lines(summary.kinds)
+            + [
+                f"stock drift: {d['store'] or 'products'} {d['sku']} is {d['stock_quantity']}, movements say {d['expected']}"
+                for d in summary.stock_drift
+            ],
+        )
         return
     applied = _fix_or_exit(open_certain_selection())
     kinds = open_group_counts()
-    _emit(output, {"kinds": kinds, "found": summary.found, "applied": applied},
-          _kind_lines(kinds) + ([f"Applied fix {applied['fix_id']}: {applied}"] if applied
-                                else ["Nothing certain to fix."]))
+    _emit(
+        output,
+        {"kinds": kinds, "found": summary.found, "applied": applied},
+        _kind_lines(kinds)
+        + ([f"Applied fix {applied['fix_id']}: {applied}"] if applied else ["Nothing certain to fix."]),
+    )
 
 
 @invoices_cli.command("check-duplicates")
@@ -97,11 +115,16 @@ def check_invoice_duplicates(fix: bool, output: str):
     if fix:
         run_scan(trigger="cli", actor=CLI_ACTOR, window=double_entry_window(current_app.config))
         fixed = _fix_or_exit(open_certain_selection(kinds=("same_invoice_same_content",)))
-    groups = [{"invoice_number": g.invoice_number, "order_ids": list(g.order_ids), "kind": g.kind}
-              for g in shared_invoice_groups()]
-    _emit(output, {"groups": groups, "fixed": fixed},
-          [f"{g['invoice_number']:20} {g['kind']:28} orders {', '.join(map(str, g['order_ids']))}" for g in groups]
-          + [f"{len(groups)} groups" + (f"; applied fix {fixed['fix_id']}" if fixed else "")])
+    groups = [
+        {"invoice_number": g.invoice_number, "order_ids": list(g.order_ids), "kind": g.kind}
+        for g in shared_invoice_groups()
+    ]
+    _emit(
+        output,
+        {"groups": groups, "fixed": fixed},
+        [f"{g['invoice_number']:20} {g['kind']:28} orders {', '.join(map(str, g['order_ids']))}" for g in groups]
+        + [f"{len(groups)} groups" + (f"; applied fix {fixed['fix_id']}" if fixed else "")],
+    )
 
 
 @legacy_cli.command("import")
@@ -111,10 +134,22 @@ def legacy_import(jsonl_file: Path, output: str):
     """Import an older system's sales (JSONL); importing the same file again changes nothing."""
     with jsonl_file.open(encoding="utf-8-sig") as stream:
         summary = import_legacy_file(stream, jsonl_file.name)
-    data = {"import_id": summary.import_id, "lines_read": summary.lines_read, "imported": summary.imported,
-            "already_there": summary.already_there, "skipped": summary.skipped, "errors": summary.errors}
-    _emit(output, data, [f"{summary.lines_read} lines read: {summary.imported} sales imported, "
-                         f"{summary.already_there} already there, {summary.skipped} skipped"])
+    data = {
+        "import_id": summary.import_id,
+        "lines_read": summary.lines_read,
+        "imported": summary.imported,
+        "already_there": summary.already_there,
+        "skipped": summary.skipped,
+        "errors": summary.errors,
+    }
+    _emit(
+        output,
+        data,
+        [
+            f"{summary.lines_read} lines read: {summary.imported} sales imported, "
+            f"{summary.already_there} already there, {summary.skipped} skipped"
+        ],
+    )
     if output == "text":
         for error in summary.errors:
             click.echo(f"  {error}", err=True)

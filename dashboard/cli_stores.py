@@ -1,4 +1,5 @@
 """`flask stores ...`: the shops of a chain."""
+
 from __future__ import annotations
 
 import sys
@@ -21,13 +22,16 @@ stores_cli = AppGroup("stores", help="Stores (shops): currency, time zone, invoi
 def stores_add(code: str, name: str, time_zone: str, currency: str, invoice_prefix: str | None):
     """Add a store (audited as `cli`); its tills are added with `flask devices add NAME --store CODE`."""
     try:
-        store = stores.add_store(code, name=name, time_zone=time_zone, currency=currency,
-                                 invoice_prefix=invoice_prefix, actor="cli")
+        store = stores.add_store(
+            code, name=name, time_zone=time_zone, currency=currency, invoice_prefix=invoice_prefix, actor="cli"
+        )
     except stores.StoreError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
-    click.echo(f"Store {store.code} added: {store.currency} ({store.money.places} decimals), {store.time_zone}, "
-               f"invoices {store.invoice_prefix}00000001 onwards.")
+    click.echo(
+        f"Store {store.code} added: {store.currency} ({store.money.places} decimals), {store.time_zone}, "
+        f"invoices {store.invoice_prefix}00000001 onwards."
+    )
 
 
 @stores_cli.command("list")
@@ -35,8 +39,10 @@ def stores_list():
     """Every store: code, name, currency and its decimals, time zone, invoice prefix (the default first)."""
     for store in stores.list_stores():
         default = "\tdefault (follows the settings where unset)" if store.is_default else ""
-        click.echo(f"{store.code}\t{store.name}\t{store.currency}/{store.money.places}\t{store.time_zone}\t"
-                   f"{store.invoice_prefix}{default}")
+        click.echo(
+            f"{store.code}\t{store.name}\t{store.currency}/{store.money.places}\t{store.time_zone}\t"
+            f"{store.invoice_prefix}{default}"
+        )
 
 
 @stores_cli.command("stock")

@@ -6,6 +6,7 @@ with a message naming the variable and what it accepts, instead of a 500 on the 
 page that uses it or a silent fallback. `Settings.flask_config()` fills app.config;
 views hand the values the domain needs to it as arguments.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,7 +36,9 @@ def currency_code(raw: str | None) -> str:
     try:
         validate_currency(code)
     except UnknownCurrencyError:
-        raise SettingError(f"DASHBOARD_CURRENCY={raw!r} is not an ISO 4217 currency code (e.g. EUR, SAR, KWD)") from None
+        raise SettingError(
+            f"DASHBOARD_CURRENCY={raw!r} is not an ISO 4217 currency code (e.g. EUR, SAR, KWD)"
+        ) from None
     return code
 
 
@@ -45,7 +48,9 @@ def time_zone_name(raw: str | None) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise SettingError(f"DASHBOARD_TIMEZONE={raw!r} is not a time zone name (e.g. Asia/Riyadh, Europe/Paris)") from None
+        raise SettingError(
+            f"DASHBOARD_TIMEZONE={raw!r} is not a time zone name (e.g. Asia/Riyadh, Europe/Paris)"
+        ) from None
     return name
 
 
@@ -53,15 +58,16 @@ def normalise_database_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL URLs written the usual way."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
 class Settings(BaseSettings):
     """Every setting, as the environment variable that sets it; defaults run one host on SQLite."""
 
-    model_config = SettingsConfigDict(case_sensitive=True, env_ignore_empty=True, extra="ignore",
-                                      frozen=True, validate_default=True)
+    model_config = SettingsConfigDict(
+        case_sensitive=True, env_ignore_empty=True, extra="ignore", frozen=True, validate_default=True
+    )
 
     # Empty: SQLite in the instance folder. postgresql://... : several hosts may share it.
     DATABASE_URL: str = ""
@@ -139,7 +145,8 @@ class Settings(BaseSettings):
                 raise SettingError(
                     f"{' and '.join(missing)} must be set when DATABASE_URL is PostgreSQL: several hosts share "
                     "that database, and each would otherwise generate its own secret key (sessions and CSRF "
-                    "break behind a load balancer) and start its own embedded Redis (jobs and limits split)")
+                    "break behind a load balancer) and start its own embedded Redis (jobs and limits split)"
+                )
         return self
 
     @property
@@ -164,28 +171,32 @@ class Settings(BaseSettings):
         sqlite_file = _sqlite_file(database_url)
         if sqlite_file is not None and sqlite_file.parent.is_dir():
             create_private_file(sqlite_file)
-        config = {name: getattr(self, name) for name in type(self).model_fields
-                  if name not in _NOT_CONFIG}
-        config.update({
-            "SECRET_KEY": self.SECRET_KEY or _kept_secret_key(instance),
-            "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
-            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-            "EMBEDDED_REDIS_PATH": str(instance / "redis.db"),
-            "INVOICE_POLICY": str(self.INVOICE_POLICY),
-            "LOG_FORMAT": str(self.LOG_FORMAT),
-            "MAX_CONTENT_LENGTH": self.SYNC_MAX_BODY_BYTES,
-            "BABEL_DEFAULT_TIMEZONE": self.DASHBOARD_TIMEZONE,
-            "SESSION_COOKIE_HTTPONLY": True,
-            "SESSION_COOKIE_SAMESITE": "Lax",
-        })
+        config = {name: getattr(self, name) for name in type(self).model_fields if name not in _NOT_CONFIG}
+        config.update(
+            {
+                "SECRET_KEY": self.SECRET_KEY or _kept_secret_key(instance),
+                "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+                "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+                "EMBEDDED_REDIS_PATH": str(instance / "redis.db"),
+                "INVOICE_POLICY": str(self.INVOICE_POLICY),
+                "LOG_FORMAT": str(self.LOG_FORMAT),
+                "MAX_CONTENT_LENGTH": self.SYNC_MAX_BODY_BYTES,
+                "BABEL_DEFAULT_TIMEZONE": self.DASHBOARD_TIMEZONE,
+                "SESSION_COOKIE_HTTPONLY": True,
+                "SESSION_COOKIE_SAMESITE": "Lax",
+            }
+        )
         return config
 
 
 # Fields whose Flask config key has another name (see flask_config), and the reverse map that lets
 # create_app's overrides, written in Flask's names, go through the same checks.
 _NOT_CONFIG = {"DATABASE_URL", "SYNC_MAX_BODY_BYTES", "DASHBOARD_TIMEZONE"}
-CONFIG_KEY_TO_FIELD = {"SQLALCHEMY_DATABASE_URI": "DATABASE_URL", "MAX_CONTENT_LENGTH": "SYNC_MAX_BODY_BYTES",
-                       "BABEL_DEFAULT_TIMEZONE": "DASHBOARD_TIMEZONE"}
+CONFIG_KEY_TO_FIELD = {
+    "SQLALCHEMY_DATABASE_URI": "DATABASE_URL",
+    "MAX_CONTENT_LENGTH": "SYNC_MAX_BODY_BYTES",
+    "BABEL_DEFAULT_TIMEZONE": "DASHBOARD_TIMEZONE",
+}
 
 
 def _describe(error: Any) -> str:
@@ -193,7 +204,7 @@ def _describe(error: Any) -> str:
     name = ".".join(str(part) for part in error["loc"])
     message = error["msg"]
     if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
+        message = message[len("Value error, ") :]
     if not name:  # a whole-object check (the multi-host rule) already names its variables
         return message
     if isinstance(error.get("ctx", {}).get("error"), SettingError):
@@ -238,6 +249,6 @@ def create_private_file(path: Path) -> None:
 
 def _sqlite_file(url: str) -> Path | None:
     prefix = "sqlite:///"
-    if not url.startswith(prefix) or url[len(prefix):] in ("", ":memory:"):
+    if not url.startswith(prefix) or url[len(prefix) :] in ("", ":memory:"):
         return None
-    return Path(url[len(prefix):].split("?", 1)[0])
+    return Path(url[len(prefix) :].split("?", 1)[0])

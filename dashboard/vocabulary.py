@@ -8,6 +8,7 @@ member a label and an explanation; a test checks that it does).
 
 No Flask here: the domain, the models and the till client may import it.
 """
+
 from __future__ import annotations
 
 from enum import StrEnum
@@ -41,8 +42,12 @@ class DuplicateKind(StrEnum):
 
 # Kinds whose fix needs no human judgement: "Fix all certain groups" takes them.
 CERTAIN_KINDS: tuple[DuplicateKind, ...] = (
-    DuplicateKind.SAME_OFFLINE_ID, DuplicateKind.SAME_INVOICE_SAME_CONTENT, DuplicateKind.RESENT_WITH_NEW_ID,
-    DuplicateKind.DUPLICATE_LINES, DuplicateKind.DUPLICATE_MOVEMENTS)
+    DuplicateKind.SAME_OFFLINE_ID,
+    DuplicateKind.SAME_INVOICE_SAME_CONTENT,
+    DuplicateKind.RESENT_WITH_NEW_ID,
+    DuplicateKind.DUPLICATE_LINES,
+    DuplicateKind.DUPLICATE_MOVEMENTS,
+)
 
 
 class Confidence(StrEnum):

@@ -1,4 +1,5 @@
 """Fixtures: the app on SQLite and on a real PostgreSQL, a real Redis, a device and a catalogue."""
+
 from __future__ import annotations
 
 import itertools
@@ -43,8 +44,9 @@ def migrate(url: str, tmp: Path) -> None:
     """Build the schema with the project's migrations, as `flask db upgrade` does."""
     from flask_migrate import upgrade
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test", "REDIS_URL": UNUSED_REDIS},
-                     instance_path=str(tmp))
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test", "REDIS_URL": UNUSED_REDIS}, instance_path=str(tmp)
+    )
     with app.app_context():
         upgrade()
         db.engine.dispose()
@@ -95,9 +97,17 @@ def database_url(backend, request, tmp_path) -> str:
 
 
 def make_app(database_url: str, redis_url: str, tmp_path: Path, **config):
-    settings = {"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url, "TESTING": True,
-                "SECRET_KEY": "test", "SYNC_RATE_LIMIT_PER_MINUTE": 0, "SYNC_SALES_PER_MINUTE": 0,
-                "SYNC_LINES_PER_MINUTE": 0, "SYNC_BYTES_PER_MINUTE": 0, "SYNC_AUTH_FAILURES_PER_MINUTE": 0}
+    settings = {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": redis_url,
+        "TESTING": True,
+        "SECRET_KEY": "test",
+        "SYNC_RATE_LIMIT_PER_MINUTE": 0,
+        "SYNC_SALES_PER_MINUTE": 0,
+        "SYNC_LINES_PER_MINUTE": 0,
+        "SYNC_BYTES_PER_MINUTE": 0,
+        "SYNC_AUTH_FAILURES_PER_MINUTE": 0,
+    }
     settings.update(config)
     return create_app(settings, instance_path=str(tmp_path / "instance"))
 

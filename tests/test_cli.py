@@ -1,4 +1,5 @@
 """The operators' commands: products, devices, users, demo."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -70,26 +71,54 @@ def test_devices_revoke_rotate_and_list(app, client, catalog):
 
 
 def test_users_create_reads_password_from_stdin_and_hashes_it(app):
-    result = run(app, "users", "create", "Manager@Shop.example", "--role", "manager", "--password-stdin",
-                  input="correct horse battery\n")
+    result = run(
+        app,
+        "users",
+        "create",
+        "Manager@Shop.example",
+        "--role",
+        "manager",
+        "--password-stdin",
+        input="correct horse battery\n",
+    )
     assert result.exit_code == 0, result.output
     user = db.session.scalar(select(User).where(User.email == "manager@shop.example"))
     assert user.role == "manager" and check_password_hash(user.password_hash, "correct horse battery")
     created = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "user.create"))
     assert (created.actor, created.target_id) == ("cli", user.id)
     assert "correct horse" not in user.password_hash
-    again = run(app, "users", "create", "manager@shop.example", "--role", "viewer", "--password-stdin",
-                input="another long password\n")
+    again = run(
+        app,
+        "users",
+        "create",
+        "manager@shop.example",
+        "--role",
+        "viewer",
+        "--password-stdin",
+        input="another long password\n",
+    )
     assert again.exit_code != 0 and "exists" in again.output
     short = run(app, "users", "create", "v@shop.example", "--role", "viewer", "--password-stdin", input="short\n")
     assert short.exit_code != 0
-    assert run(app, "users", "create", "x@shop.example", "--role", "owner", "--password-stdin",
-               input="long enough password\n").exit_code != 0
+    assert (
+        run(
+            app,
+            "users",
+            "create",
+            "x@shop.example",
+            "--role",
+            "owner",
+            "--password-stdin",
+            input="long enough password\n",
+        ).exit_code
+        != 0
+    )
 
 
 def test_users_create_prompts_for_the_password(app):
-    result = run(app, "users", "create", "admin@shop.example", "--role", "admin",
-                 input="a long password 1\na long password 1\n")
+    result = run(
+        app, "users", "create", "admin@shop.example", "--role", "admin", input="a long password 1\na long password 1\n"
+    )
     assert result.exit_code == 0, result.output
     assert db.session.scalar(select(User.role).where(User.email == "admin@shop.example")) == "admin"
 
@@ -111,10 +140,14 @@ def test_demo_catalog_loads_the_bakery_items_once(app):
 
 
 def test_users_create_applies_the_password_rule(app):
-    for weak, reason in [("aaaaaaaaaaaa", "one character repeated"), ("v@shop.example", "email address"),
-                         ("qwertyuiop", "most common")]:
-        result = run(app, "users", "create", "v@shop.example", "--role", "viewer", "--password-stdin",
-                     input=weak + "\n")
+    for weak, reason in [
+        ("aaaaaaaaaaaa", "one character repeated"),
+        ("v@shop.example", "email address"),
+        ("qwertyuiop", "most common"),
+    ]:
+        result = run(
+            app, "users", "create", "v@shop.example", "--role", "viewer", "--password-stdin", input=weak + "\n"
+        )
         assert result.exit_code != 0 and reason in result.output, (weak, result.output)
     assert db.session.scalar(select(func.count()).select_from(User)) == 0
 
@@ -125,8 +158,12 @@ def test_device_commands_are_audited_as_the_dashboards_are(app):
     run(app, "devices", "revoke", "T11")  # already revoked: nothing changes, nothing recorded
     run(app, "devices", "rotate", "T11")
     device_id = db.session.scalar(select(Device.id).where(Device.name == "T11"))
-    entries = db.session.execute(select(AuditEntry.actor, AuditEntry.action, AuditEntry.target_id)
-                                 .order_by(AuditEntry.id)).all()
-    assert [tuple(entry) for entry in entries] == [("cli", "device.add", device_id), ("cli", "device.revoke", device_id),
-                                                   ("cli", "device.rotate", device_id)]
+    entries = db.session.execute(
+        select(AuditEntry.actor, AuditEntry.action, AuditEntry.target_id).order_by(AuditEntry.id)
+    ).all()
+    assert [tuple(entry) for entry in entries] == [
+        ("cli", "device.add", device_id),
+        ("cli", "device.revoke", device_id),
+        ("cli", "device.rotate", device_id),
+    ]
     assert all(token not in (details or "") for details in db.session.scalars(select(AuditEntry.details)))

@@ -1,4 +1,5 @@
 """`flask stores ...`, `flask devices add --store` and `flask products import` with a store column."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,7 @@ def run(app, *args):
 
 
 def test_stores_add_list_and_a_till_in_the_store(app, client, catalog, tmp_path):
-    result = run(app, "stores", "add", "kwi", "--name", "Kuwait City", "--timezone", "Asia/Kuwait",
-                 "--currency", "kwd")
+    result = run(app, "stores", "add", "kwi", "--name", "Kuwait City", "--timezone", "Asia/Kuwait", "--currency", "kwd")
     assert result.exit_code == 0, result.output
     assert "KWD (3 decimals)" in result.output and "KWI-00000001" in result.output
     store = db.session.scalar(select(Store).where(Store.code == "KWI"))
@@ -33,8 +33,9 @@ def test_stores_add_list_and_a_till_in_the_store(app, client, catalog, tmp_path)
     token = added.output.strip().splitlines()[-1]
     assert db.session.scalar(select(Device.store_id).where(Device.name == "K01")) == store.id
     assert "K01\tactive\tlast seen never\tstore KWI" in run(app, "devices", "list").output
-    sale = make_sale(prefix="K01", lines=[{"sku": "TEA", "quantity": "1", "unit_price": "2.125"}], total="2.125",
-                     payments=False)
+    sale = make_sale(
+        prefix="K01", lines=[{"sku": "TEA", "quantity": "1", "unit_price": "2.125"}], total="2.125", payments=False
+    )
     response = client.post("/api/v1/sync", json={"orders": [sale]}, headers=bearer(token))
     assert response.get_json()["results"][0]["status"] == "created"
 
@@ -46,7 +47,9 @@ def test_stores_add_list_and_a_till_in_the_store(app, client, catalog, tmp_path)
 
 
 def test_bad_store_commands_fail_and_change_nothing(app):
-    assert run(app, "stores", "add", "X", "--name", "X", "--timezone", "Nowhere/Land", "--currency", "EUR").exit_code == 1
+    assert (
+        run(app, "stores", "add", "X", "--name", "X", "--timezone", "Nowhere/Land", "--currency", "EUR").exit_code == 1
+    )
     assert run(app, "stores", "add", "X", "--name", "X", "--timezone", "UTC", "--currency", "EURO").exit_code == 1
     failed = run(app, "devices", "add", "T09", "--store", "NOPE")
     assert failed.exit_code == 1 and "no store with code 'NOPE'" in failed.output

@@ -1,4 +1,5 @@
 """`flask db upgrade` builds exactly the schema the models describe, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,8 +10,10 @@ from flask_migrate import downgrade, upgrade
 from dashboard.extensions import db
 
 # Alembic cannot reflect expression indexes; the test at the end checks those two directly.
-pytestmark = [pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index"),
-              pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index"),
+    pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index"),
+]
 
 
 def test_migrations_match_the_models(app):
@@ -32,9 +35,11 @@ def test_unique_keys_hold_for_synced_sales_and_let_legacy_duplicates_in(app):
     from sqlalchemy import text
     from sqlalchemy.exc import IntegrityError
 
-    insert = text("INSERT INTO orders (offline_id, receipt_number, invoice_number, device_id, store_id, created_at, "
-                  "received_at, total, status, fingerprint, receipt_number_collision, legacy_id) VALUES "
-                  "(:oid, 'R', :inv, 1, 1, '2026-01-01', '2026-01-01', 1, 'completed', 'f', false, :legacy)")
+    insert = text(
+        "INSERT INTO orders (offline_id, receipt_number, invoice_number, device_id, store_id, created_at, "
+        "received_at, total, status, fingerprint, receipt_number_collision, legacy_id) VALUES "
+        "(:oid, 'R', :inv, 1, 1, '2026-01-01', '2026-01-01', 1, 'completed', 'f', false, :legacy)"
+    )
     with db.engine.begin() as conn:
         conn.execute(text("INSERT INTO devices (name, store_id, created_at) VALUES ('T', 1, '2026-01-01')"))
         conn.execute(insert, {"oid": "a", "inv": "I-1", "legacy": None})
@@ -57,19 +62,37 @@ def test_upgrade_from_0002_fills_in_what_existing_skipped_sales_sent(app):
 
     db.session.remove()
     downgrade(revision="0002")
-    good = {"offline_id": "x", "receipt_number": " T01-000042 ", "cashier": "أمل", "total": "8.20",
-            "created_at": "2026-11-25T09:58:11+01:00", "lines": []}
-    payloads = [json.dumps(good, ensure_ascii=False), "not json", json.dumps([1, 2]),
-                json.dumps({"total": "1.234", "created_at": "yesterday", "cashier": 7}),
-                json.dumps({"total": 5, "receipt_number": "R" * 80})]
+    good = {
+        "offline_id": "x",
+        "receipt_number": " T01-000042 ",
+        "cashier": "أمل",
+        "total": "8.20",
+        "created_at": "2026-11-25T09:58:11+01:00",
+        "lines": [],
+    }
+    payloads = [
+        json.dumps(good, ensure_ascii=False),
+        "not json",
+        json.dumps([1, 2]),
+        json.dumps({"total": "1.234", "created_at": "yesterday", "cashier": 7}),
+        json.dumps({"total": 5, "receipt_number": "R" * 80}),
+    ]
     filler = json.dumps({"receipt_number": "F", "total": "1.00"})
     with db.engine.begin() as conn:
         conn.execute(text("INSERT INTO devices (name, created_at) VALUES ('T01', '2026-11-25')"))
-        conn.execute(text("INSERT INTO sync_logs (device_id, started_at, duration_ms, http_status, received, "
-                          "created, duplicates, conflicts, rejected) VALUES (1, '2026-11-25', 0, 200, 1, 0, 0, 0, 1)"))
-        conn.execute(text("INSERT INTO sync_attempts (sync_id, device_id, position, status, reason, payload, "
-                          "received_at) VALUES (1, 1, :n, 'rejected', 'unknown_sku', :payload, '2026-11-25')"),
-                     [{"n": n, "payload": payload} for n, payload in enumerate(payloads + [filler] * 1200)])
+        conn.execute(
+            text(
+                "INSERT INTO sync_logs (device_id, started_at, duration_ms, http_status, received, "
+                "created, duplicates, conflicts, rejected) VALUES (1, '2026-11-25', 0, 200, 1, 0, 0, 0, 1)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO sync_attempts (sync_id, device_id, position, status, reason, payload, "
+                "received_at) VALUES (1, 1, :n, 'rejected', 'unknown_sku', :payload, '2026-11-25')"
+            ),
+            [{"n": n, "payload": payload} for n, payload in enumerate(payloads + [filler] * 1200)],
+        )
     upgrade()
     rows = db.session.execute(select(SyncAttempt).order_by(SyncAttempt.id)).scalars().all()
     assert len(rows) == 1205
@@ -93,25 +116,34 @@ def test_upgrade_to_0007_moves_refused_calls_out_of_the_sync_log_into_counts(app
 
     db.session.remove()
     downgrade(revision="0006")
-    insert = text("INSERT INTO sync_logs (device_id, started_at, duration_ms, http_status, error_code, received, "
-                  "created, duplicates, conflicts, rejected) VALUES (:device, :at, 0, :status, :code, 0, 0, 0, 0, 0)")
+    insert = text(
+        "INSERT INTO sync_logs (device_id, started_at, duration_ms, http_status, error_code, received, "
+        "created, duplicates, conflicts, rejected) VALUES (:device, :at, 0, :status, :code, 0, 0, 0, 0, 0)"
+    )
     with db.engine.begin() as conn:
         conn.execute(text("INSERT INTO devices (name, created_at) VALUES ('T01', '2026-11-25')"))
-        conn.execute(insert, [
-            {"device": 1, "at": "2026-11-25 10:00:01", "status": 200, "code": None},
-            {"device": None, "at": "2026-11-25 10:00:05", "status": 401, "code": "unknown_token"},
-            {"device": None, "at": "2026-11-25 10:00:59", "status": 401, "code": "unknown_token"},
-            {"device": None, "at": "2026-11-25 10:01:00", "status": 401, "code": "unknown_token"},
-            {"device": 1, "at": "2026-11-25 10:00:30", "status": 429, "code": "rate_limited"},
-        ])
+        conn.execute(
+            insert,
+            [
+                {"device": 1, "at": "2026-11-25 10:00:01", "status": 200, "code": None},
+                {"device": None, "at": "2026-11-25 10:00:05", "status": 401, "code": "unknown_token"},
+                {"device": None, "at": "2026-11-25 10:00:59", "status": 401, "code": "unknown_token"},
+                {"device": None, "at": "2026-11-25 10:01:00", "status": 401, "code": "unknown_token"},
+                {"device": 1, "at": "2026-11-25 10:00:30", "status": 429, "code": "rate_limited"},
+            ],
+        )
     upgrade()
     assert [(log.http_status, log.device_id) for log in db.session.scalars(select(SyncLog))] == [(200, 1)]
-    counts = {(row.minute, row.source, row.device_id, row.http_status, row.error_code): row.count
-              for row in db.session.scalars(select(RefusedCalls))}
+    counts = {
+        (row.minute, row.source, row.device_id, row.http_status, row.error_code): row.count
+        for row in db.session.scalars(select(RefusedCalls))
+    }
     at = lambda minute: datetime(2026, 11, 25, 10, minute, tzinfo=timezone.utc)  # noqa: E731
-    assert counts == {(at(0), "address:unknown", None, 401, "unknown_token"): 2,
-                      (at(1), "address:unknown", None, 401, "unknown_token"): 1,
-                      (at(0), "device:1", 1, 429, "rate_limited"): 1}
+    assert counts == {
+        (at(0), "address:unknown", None, 401, "unknown_token"): 2,
+        (at(1), "address:unknown", None, 401, "unknown_token"): 1,
+        (at(0), "device:1", 1, 429, "rate_limited"): 1,
+    }
 
 
 def test_upgrade_from_0006_moves_a_single_shop_into_the_default_store(app):
@@ -126,36 +158,70 @@ def test_upgrade_from_0006_moves_a_single_shop_into_the_default_store(app):
     db.session.remove()
     downgrade(revision="0006")
     with db.engine.begin() as conn:
-        conn.execute(text("INSERT INTO devices (id, name, token_hash, created_at) VALUES (1, 'T01', 'h1', '2026-11-25'), "
-                          "(2, 'OLD', NULL, '2026-11-25')"))
-        conn.execute(text("INSERT INTO products (id, sku, name, price, opening_stock, stock_quantity, created_at) "
-                          "VALUES (1, 'COFFEE', 'Coffee', 2.50, 100, 97, '2026-11-25'), "
-                          "(2, 'TEA', 'Tea', 2.00, 10, 10, '2026-11-25')"))
+        conn.execute(
+            text(
+                "INSERT INTO devices (id, name, token_hash, created_at) VALUES (1, 'T01', 'h1', '2026-11-25'), "
+                "(2, 'OLD', NULL, '2026-11-25')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO products (id, sku, name, price, opening_stock, stock_quantity, created_at) "
+                "VALUES (1, 'COFFEE', 'Coffee', 2.50, 100, 97, '2026-11-25'), "
+                "(2, 'TEA', 'Tea', 2.00, 10, 10, '2026-11-25')"
+            )
+        )
         for order_id, device in ((1, 1), (2, 2)):
-            conn.execute(text(
-                "INSERT INTO orders (id, offline_id, receipt_number, invoice_number, device_id, created_at, received_at, "
-                "total, status, fingerprint, receipt_number_collision) VALUES (:id, :oid, :inv, :dev, :dev, "
-                "'2026-11-25 10:00:00', '2026-11-25 10:00:01', 3.75, 'completed', 'f', false)"),
-                {"id": order_id, "oid": f"00000000-0000-4000-8000-00000000000{order_id}", "inv": f"R-{order_id}",
-                 "dev": device})
-        conn.execute(text("INSERT INTO order_lines (id, order_id, line_no, product_id, sku, quantity, unit_price, status) "
-                          "VALUES (1, 1, 1, 1, 'COFFEE', 1.5, 2.50, 'completed'), (2, 2, 1, 1, 'COFFEE', 1.5, 2.50, "
-                          "'completed')"))
+            conn.execute(
+                text(
+                    "INSERT INTO orders (id, offline_id, receipt_number, invoice_number, device_id, created_at, received_at, "
+                    "total, status, fingerprint, receipt_number_collision) VALUES (:id, :oid, :inv, :dev, :dev, "
+                    "'2026-11-25 10:00:00', '2026-11-25 10:00:01', 3.75, 'completed', 'f', false)"
+                ),
+                {
+                    "id": order_id,
+                    "oid": f"00000000-0000-4000-8000-00000000000{order_id}",
+                    "inv": f"R-{order_id}",
+                    "dev": device,
+                },
+            )
+        conn.execute(
+            text(
+                "INSERT INTO order_lines (id, order_id, line_no, product_id, sku, quantity, unit_price, status) "
+                "VALUES (1, 1, 1, 1, 'COFFEE', 1.5, 2.50, 'completed'), (2, 2, 1, 1, 'COFFEE', 1.5, 2.50, "
+                "'completed')"
+            )
+        )
         conn.execute(text("INSERT INTO payments (order_id, method, amount) VALUES (1, 'cash', 3.75)"))
-        conn.execute(text("INSERT INTO stock_movements (product_id, order_line_id, quantity_delta, kind, created_at) "
-                          "VALUES (1, 1, -1.5, 'sale', '2026-11-25'), (1, 2, -1.5, 'sale', '2026-11-25')"))
+        conn.execute(
+            text(
+                "INSERT INTO stock_movements (product_id, order_line_id, quantity_delta, kind, created_at) "
+                "VALUES (1, 1, -1.5, 'sale', '2026-11-25'), (1, 2, -1.5, 'sale', '2026-11-25')"
+            )
+        )
     upgrade()
     with db.engine.connect() as conn:
         default = conn.execute(text("SELECT id FROM stores WHERE is_default AND code = 'MAIN'")).scalar_one()
         for table in ("devices", "orders", "stock_movements"):
             stores = conn.execute(text(f"SELECT DISTINCT store_id FROM {table}")).scalars().all()
             assert stores == [default], table
-        levels = conn.execute(text("SELECT product_id, opening_quantity, quantity FROM stock_levels "
-                                   "WHERE store_id = :s ORDER BY product_id"), {"s": default}).all()
+        levels = conn.execute(
+            text(
+                "SELECT product_id, opening_quantity, quantity FROM stock_levels "
+                "WHERE store_id = :s ORDER BY product_id"
+            ),
+            {"s": default},
+        ).all()
         assert [(p, Decimal(str(o)), Decimal(str(q))) for p, o, q in levels] == [
-            (1, Decimal(100), Decimal(97)), (2, Decimal(10), Decimal(10))]
-        amounts = conn.execute(text("SELECT o.total, l.unit_price, p.price FROM orders o JOIN order_lines l "
-                                    "ON l.order_id = o.id JOIN products p ON p.id = l.product_id WHERE o.id = 1")).one()
+            (1, Decimal(100), Decimal(97)),
+            (2, Decimal(10), Decimal(10)),
+        ]
+        amounts = conn.execute(
+            text(
+                "SELECT o.total, l.unit_price, p.price FROM orders o JOIN order_lines l "
+                "ON l.order_id = o.id JOIN products p ON p.id = l.product_id WHERE o.id = 1"
+            )
+        ).one()
         assert [Decimal(str(a)) for a in amounts] == [Decimal("3.75"), Decimal("2.50"), Decimal("2.50")]
         conn.execute(text("UPDATE orders SET total = 1.125 WHERE id = 2"))
         assert Decimal(str(conn.execute(text("SELECT total FROM orders WHERE id = 2")).scalar())) == Decimal("1.125")

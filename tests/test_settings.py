@@ -1,4 +1,5 @@
 """Settings are checked at start-up: a value that cannot work stops the start and names its variable."""
+
 from __future__ import annotations
 
 import os
@@ -97,8 +98,9 @@ def test_postgresql_with_both_starts_and_keeps_no_key_of_its_own(tmp_path):
 
 def test_overrides_in_flask_names_go_through_the_same_checks(tmp_path):
     with pytest.raises(SettingError, match="SECRET_KEY must be set"):
-        create_app({"SQLALCHEMY_DATABASE_URI": PG_URL, "REDIS_URL": "redis://127.0.0.1:1/0"},
-                   instance_path=str(tmp_path))
+        create_app(
+            {"SQLALCHEMY_DATABASE_URI": PG_URL, "REDIS_URL": "redis://127.0.0.1:1/0"}, instance_path=str(tmp_path)
+        )
     with pytest.raises(SettingError, match="DASHBOARD_TIMEZONE='Mars/Olympus'"):
         create_app({"BABEL_DEFAULT_TIMEZONE": "Mars/Olympus"}, instance_path=str(tmp_path))
 
@@ -120,21 +122,36 @@ def test_the_tillsync_command_refuses_to_start_and_names_the_variable(tmp_path):
     assert done.returncode == 2
     assert done.stderr.startswith("tillsync: cannot start: INVOICE_POLICY='Device'"), done.stderr
     assert "Traceback" not in done.stderr
-    web = run_command(tmp_path, [sys.executable, "-m", "dashboard", "web", "-b", "127.0.0.1:0"],
-                      DATABASE_URL=PG_URL, REDIS_URL="redis://127.0.0.1:1/0")
+    web = run_command(
+        tmp_path,
+        [sys.executable, "-m", "dashboard", "web", "-b", "127.0.0.1:0"],
+        DATABASE_URL=PG_URL,
+        REDIS_URL="redis://127.0.0.1:1/0",
+    )
     assert web.returncode == 2 and "SECRET_KEY must be set" in web.stderr, web.stderr
 
 
 def test_flask_refuses_to_start_and_names_the_variable(tmp_path):
-    done = run_command(tmp_path, [sys.executable, "-m", "flask", "--app", str(REPO / "wsgi.py"), "devices", "list"],
-                       SYNC_MAX_ORDERS="5OO")
+    done = run_command(
+        tmp_path,
+        [sys.executable, "-m", "flask", "--app", str(REPO / "wsgi.py"), "devices", "list"],
+        SYNC_MAX_ORDERS="5OO",
+    )
     assert done.returncode != 0
     assert "SettingError: SYNC_MAX_ORDERS='5OO'" in done.stderr, done.stderr[-2000:]
 
 
 def test_zero_turns_off_the_limits_the_readme_says_it_does(tmp_path):
-    names = ["SYNC_RATE_LIMIT_PER_MINUTE", "SYNC_SALES_PER_MINUTE", "SYNC_LINES_PER_MINUTE", "SYNC_BYTES_PER_MINUTE",
-             "DUPLICATE_SCAN_INTERVAL_HOURS", "LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES_PER_ACCOUNT",
-             "LOGIN_MAX_FAILURES_PER_ADDRESS", "TRUSTED_PROXY_HOPS"]
+    names = [
+        "SYNC_RATE_LIMIT_PER_MINUTE",
+        "SYNC_SALES_PER_MINUTE",
+        "SYNC_LINES_PER_MINUTE",
+        "SYNC_BYTES_PER_MINUTE",
+        "DUPLICATE_SCAN_INTERVAL_HOURS",
+        "LOGIN_MAX_FAILURES",
+        "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+        "LOGIN_MAX_FAILURES_PER_ADDRESS",
+        "TRUSTED_PROXY_HOPS",
+    ]
     config = start(tmp_path, **dict.fromkeys(names, "0")).config
     assert [config[name] for name in names] == [0] * len(names)

@@ -1,4 +1,5 @@
 """The HTML side for people: sign-in, the screens, and the device and user administration."""
+
 from __future__ import annotations
 
 from flask import Blueprint
@@ -12,18 +13,18 @@ register_template_helpers(bp)
 register_label_filters(bp)
 
 from . import (  # noqa: E402,F401
-               auth,
-               closings,
-               devices,
-               duplicates,
-               errors,
-               fix_plans,
-               fixes,
-               jobs,
-               orders,
-               profile,
-               skipped,  # routes register on bp
-               sync_logs,
-               users,
-               views,
+    auth,
+    closings,
+    devices,
+    duplicates,
+    errors,
+    fix_plans,
+    fixes,
+    jobs,
+    orders,
+    profile,
+    skipped,  # routes register on bp
+    sync_logs,
+    users,
+    views,
 )

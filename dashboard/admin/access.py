@@ -1,4 +1,5 @@
 """Who may see what: roles ranked admin > manager > viewer, checked on every view."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -1,4 +1,5 @@
 """Signing in and out. Wrong email and wrong password get the same answer; repeated failures are slowed."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit

@@ -4,6 +4,7 @@ The database says what was done; Redis only says how far a job has got. So a
 page still renders when Redis does not answer, and a job that could not be
 queued can be started again from the page that needs it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,8 +27,13 @@ def start(enqueue: Callable, *args, recorded: bool = True) -> bool:
     except REDIS_UNAVAILABLE as exc:
         log.warning("job not queued, Redis unavailable: %s", exc)
         if recorded:
-            flash(_("The job queue is not answering, so the work has not started yet. Your request is recorded: "
-                    "use “Run again” in a moment."), "error")
+            flash(
+                _(
+                    "The job queue is not answering, so the work has not started yet. Your request is recorded: "
+                    "use “Run again” in a moment."
+                ),
+                "error",
+            )
         else:
             flash(_("The job queue is not answering, so nothing was started. Try again in a moment."), "error")
         return False
@@ -64,5 +70,10 @@ def label(job: JobStatus) -> str:
 
 def progress_json(state: str, job: JobStatus, *, done: bool = False) -> dict:
     """What the progress bar's script polls: a state to compare with the page's, and how far the job is."""
-    return {"status": state, "active": is_active(job), "progress": 1.0 if done else job.progress,
-            "label": _("Done") if done else label(job), "job": job.job_id}
+    return {
+        "status": state,
+        "active": is_active(job),
+        "progress": 1.0 if done else job.progress,
+        "label": _("Done") if done else label(job),
+        "job": job.job_id,
+    }

@@ -1,4 +1,5 @@
 """Geometry of the sync-activity bar chart, drawn as inline SVG by the template (no script, no CDN)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -54,6 +55,14 @@ def bar_chart(buckets: list[ActivityBucket], *, width: int = 720, height: int = 
                 segment_height = value * scale
                 top -= segment_height
                 segments.append(Segment(series, round(top, 2), round(segment_height, 2), value))
-        bars.append(Bar(round(index * slot + slot * 0.1, 2), round(slot * 0.8, 2), bucket.start, bucket.total,
-                        segments, index % every == 0))
+        bars.append(
+            Bar(
+                round(index * slot + slot * 0.1, 2),
+                round(slot * 0.8, 2),
+                bucket.start,
+                bucket.total,
+                segments,
+                index % every == 0,
+            )
+        )
     return Chart(width, height, plot_height, peak, bars)

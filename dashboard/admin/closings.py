@@ -1,4 +1,5 @@
 """Daily closes: a grid of tills by business day, and one day's closes with every difference explained."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -29,12 +30,27 @@ def closings():
     grid = reports.closing_grid(first, last, after=int_arg("after"))
     period = {"from": first.isoformat(), "to": last.isoformat()}
     span = (last - first).days + 1
-    earlier = {"from": (first - timedelta(days=span)).isoformat(), "to": (first - timedelta(days=1)).isoformat()} \
-        if first - timedelta(days=span) >= EARLIEST_DAY else None
-    later = {"from": (last + timedelta(days=1)).isoformat(), "to": (last + timedelta(days=span)).isoformat()} \
-        if last < min(local_today(), LATEST_DAY - timedelta(days=span)) else None
-    return render_template("admin/closings.html", grid=grid, first=first, last=last, period=period,
-                           earlier=earlier, later=later, statuses=list(ClosingStatus), max_days=MAX_DAYS)
+    earlier = (
+        {"from": (first - timedelta(days=span)).isoformat(), "to": (first - timedelta(days=1)).isoformat()}
+        if first - timedelta(days=span) >= EARLIEST_DAY
+        else None
+    )
+    later = (
+        {"from": (last + timedelta(days=1)).isoformat(), "to": (last + timedelta(days=span)).isoformat()}
+        if last < min(local_today(), LATEST_DAY - timedelta(days=span))
+        else None
+    )
+    return render_template(
+        "admin/closings.html",
+        grid=grid,
+        first=first,
+        last=last,
+        period=period,
+        earlier=earlier,
+        later=later,
+        statuses=list(ClosingStatus),
+        max_days=MAX_DAYS,
+    )
 
 
 @bp.get("/closings/<day>")

@@ -1,4 +1,5 @@
 """CSV downloads: cells a spreadsheet cannot run as formulas (CSV injection), and a byte-order mark."""
+
 from __future__ import annotations
 
 import csv
@@ -39,8 +40,13 @@ def safe_csv(text: str) -> str:
 
 def csv_download(chunks: Iterable[str], file_name: str) -> Response:
     """A CSV attachment in UTF-8 with a BOM; `chunks` may be a generator (streamed in the request context)."""
+
     def body():
         yield BOM
         yield from chunks
-    return Response(stream_with_context(body()), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{file_name}"'})
+
+    return Response(
+        stream_with_context(body()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{file_name}"'},
+    )

@@ -1,4 +1,5 @@
 """Tills: register, revoke, give a new token (admins only; every change is audited)."""
+
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
@@ -45,8 +46,9 @@ def add_device():
     except DeviceError as exc:
         flash(_("The till was not added: %(reason)s", reason=isolated_detail(str(exc))), "error")
         return _list_page(form, 400)
-    return render_template("admin/device_token.html", name=issued.name, token=issued.token,
-                           device_id=issued.device_id, rotated=False)
+    return render_template(
+        "admin/device_token.html", name=issued.name, token=issued.token, device_id=issued.device_id, rotated=False
+    )
 
 
 @bp.post("/devices/<int:device_id>/revoke")
@@ -71,5 +73,6 @@ def rotate_device(device_id: int):
     except DeviceError as exc:
         flash(_("No new token was made: %(reason)s", reason=isolated_detail(str(exc))), "error")
         return redirect(url_for("admin.devices"))
-    return render_template("admin/device_token.html", name=issued.name, token=issued.token, device_id=device_id,
-                           rotated=True)
+    return render_template(
+        "admin/device_token.html", name=issued.name, token=issued.token, device_id=device_id, rotated=True
+    )

@@ -1,4 +1,5 @@
 """The duplicate review: the queue of groups, a group's orders side by side, dismissing, scans."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -34,9 +35,11 @@ def time_apart(gap: timedelta | None) -> str:
 def _filters() -> dict:
     """?kind=, ?status= (open unless asked otherwise; 'all' for every status) and ?confidence=."""
     kind, status, confidence = str_arg("kind", 40), str_arg("status", 20) or "open", str_arg("confidence", 20)
-    return {"kind": kind if kind in KINDS else None,
-            "status": status if status in review.GROUP_STATUSES else None,
-            "confidence": confidence if confidence in review.CONFIDENCES else None}
+    return {
+        "kind": kind if kind in KINDS else None,
+        "status": status if status in review.GROUP_STATUSES else None,
+        "confidence": confidence if confidence in review.CONFIDENCES else None,
+    }
 
 
 @bp.get("/duplicates")
@@ -46,20 +49,30 @@ def duplicates():
     filters = _filters()
     page = review.duplicate_groups(**filters, before=int_arg("before"), after=int_arg("after"))
     scan_job = background.status(background.SCAN_JOB_ID)
-    return render_template("admin/duplicates.html", page=page, filters=filters,
-                           args={**filters, "status": filters["status"] or "all"}, counts=open_group_counts(),
-                           kinds=KINDS, statuses=review.GROUP_STATUSES, confidences=review.CONFIDENCES,
-                           last_scan=next(iter(review.scans(per_page=1).items), None), scan_job=scan_job,
-                           scanning=background.is_active(scan_job), certain_open=review.open_certain_count(),
-                           bulk_form=BulkGroupsForm(formdata=None))
+    return render_template(
+        "admin/duplicates.html",
+        page=page,
+        filters=filters,
+        args={**filters, "status": filters["status"] or "all"},
+        counts=open_group_counts(),
+        kinds=KINDS,
+        statuses=review.GROUP_STATUSES,
+        confidences=review.CONFIDENCES,
+        last_scan=next(iter(review.scans(per_page=1).items), None),
+        scan_job=scan_job,
+        scanning=background.is_active(scan_job),
+        certain_open=review.open_certain_count(),
+        bulk_form=BulkGroupsForm(formdata=None),
+    )
 
 
 def group_page(group_id: int, dismiss_form: DismissForm, preview_form: PreviewForm, status: int = 200):
     found = review.group_review(group_id)
     if found is None:
         abort(404)
-    return render_template("admin/duplicate_group.html", review=found, dismiss_form=dismiss_form,
-                           preview_form=preview_form), status
+    return render_template(
+        "admin/duplicate_group.html", review=found, dismiss_form=dismiss_form, preview_form=preview_form
+    ), status
 
 
 @bp.get("/duplicates/<int:group_id>")
@@ -93,8 +106,9 @@ def preview_group_fix(group_id: int):
     if found is None:
         abort(404)
     form = PreviewForm()
-    form.keep.choices = [(order.id, f"#{order.id}") for order in found.orders if order.keepable] \
-        if found.choose_keep else []
+    form.keep.choices = (
+        [(order.id, f"#{order.id}") for order in found.orders if order.keepable] if found.choose_keep else []
+    )
     if not form.validate_on_submit():
         flash(_("Choose one of the group's orders to keep."), "error")
         return group_page(group_id, DismissForm(formdata=None), form, 400)
@@ -132,8 +146,14 @@ def act_on_selected_groups():
     except DuplicateError as exc:
         flash(_("No group was dismissed: %(reason)s", reason=isolated_detail(str(exc))), "error")
     else:
-        flash(ngettext("%(num)s group is dismissed as not a duplicate.",
-                       "%(num)s groups are dismissed as not duplicates.", count), "info")
+        flash(
+            ngettext(
+                "%(num)s group is dismissed as not a duplicate.",
+                "%(num)s groups are dismissed as not duplicates.",
+                count,
+            ),
+            "info",
+        )
     return redirect(back)
 
 
@@ -169,5 +189,6 @@ def scan_status():
 @role_required("viewer")
 def duplicate_scans():
     """Every duplicate scan, newest first: who or what started it, and what it found."""
-    return render_template("admin/duplicate_scans.html",
-                           page=review.scans(before=int_arg("before"), after=int_arg("after")))
+    return render_template(
+        "admin/duplicate_scans.html", page=review.scans(before=int_arg("before"), after=int_arg("after"))
+    )

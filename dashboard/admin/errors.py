@@ -1,4 +1,5 @@
 """Error pages people see, and the headers every dashboard page carries."""
+
 from __future__ import annotations
 
 import logging
@@ -19,8 +20,10 @@ from . import bp
 log = logging.getLogger(__name__)
 
 # No inline script or style anywhere in the dashboard, so the policy can forbid them.
-_CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 def _error_page(status: int, title: str, message: str, *, bare: bool = False):
@@ -41,23 +44,32 @@ def _without_database() -> None:
 
 @bp.app_errorhandler(CSRFError)
 def _csrf_error(_exc):
-    return _error_page(400, _("The form has expired"),
-                       _("The page was open too long or was sent from elsewhere. Reload it and try again."))
+    return _error_page(
+        400,
+        _("The form has expired"),
+        _("The page was open too long or was sent from elsewhere. Reload it and try again."),
+    )
 
 
 @bp.errorhandler(403)
 def _forbidden(_exc):
-    return _error_page(403, _("Not allowed"),
-                       _("Your role does not give access to this page. Ask an admin if you need it."))
+    return _error_page(
+        403, _("Not allowed"), _("Your role does not give access to this page. Ask an admin if you need it.")
+    )
 
 
 @bp.app_errorhandler(NotFound)
 def _not_found(exc):
     if is_api_request():
         return error_response(404, "not_found", exc.description)
-    return _error_page(404, _("Page not found"),
-                       _("There is nothing at this address. It may have been removed, or the link is "
-                         "mistyped. Use the menu, or go back to the overview."))
+    return _error_page(
+        404,
+        _("Page not found"),
+        _(
+            "There is nothing at this address. It may have been removed, or the link is "
+            "mistyped. Use the menu, or go back to the overview."
+        ),
+    )
 
 
 @bp.errorhandler(DatabaseUnavailable)
@@ -66,8 +78,9 @@ def _database_unavailable(exc):
     log.error("database unavailable, page answered 503: %s", first_line(exc), extra={"event": "database_unavailable"})
     g.error_code = "database_unavailable"
     _without_database()
-    return _error_page(503, _("The database is not answering"),
-                       _("Nothing was changed. Wait a moment and try again."), bare=True)
+    return _error_page(
+        503, _("The database is not answering"), _("Nothing was changed. Wait a moment and try again."), bare=True
+    )
 
 
 @bp.app_errorhandler(InternalServerError)
@@ -76,10 +89,16 @@ def _server_error(exc):
     if is_api_request():
         return error_response(500, "internal_error", "the server failed; nothing was stored, retry later")
     _without_database()
-    return _error_page(500, _("Something went wrong"),
-                       _("The page could not be shown because of an error on our side. It has been logged. "
-                         "Try again in a moment; if it keeps happening, tell your administrator the time it "
-                         "happened."), bare=True)
+    return _error_page(
+        500,
+        _("Something went wrong"),
+        _(
+            "The page could not be shown because of an error on our side. It has been logged. "
+            "Try again in a moment; if it keeps happening, tell your administrator the time it "
+            "happened."
+        ),
+        bare=True,
+    )
 
 
 @bp.after_request

@@ -1,4 +1,5 @@
 """Fix plans: the preview being worked out, its actions and totals, the CSV, approval and applying."""
+
 from __future__ import annotations
 
 from flask import abort, flash, jsonify, redirect, render_template, url_for
@@ -40,8 +41,7 @@ def _job(plan_id: int, plan_status: str | None):
 @role_required("viewer")
 def fix_plans():
     """Every fix plan, newest first, with its status: where to find a preview again."""
-    return render_template("admin/fix_plans.html",
-                           page=review.plans(before=int_arg("before"), after=int_arg("after")))
+    return render_template("admin/fix_plans.html", page=review.plans(before=int_arg("before"), after=int_arg("after")))
 
 
 @bp.get("/fix-plans/<int:plan_id>")
@@ -52,8 +52,13 @@ def fix_plan(plan_id: int):
     if view is None:
         abort(404)
     job = _job(plan_id, view.plan.status)
-    return render_template("admin/fix_plan.html", view=view, job=job, working=background.is_active(job),
-                           form=ApproveForm(plan_id=plan_id, plan_hash=view.plan.plan_hash))
+    return render_template(
+        "admin/fix_plan.html",
+        view=view,
+        job=job,
+        working=background.is_active(job),
+        form=ApproveForm(plan_id=plan_id, plan_hash=view.plan.plan_hash),
+    )
 
 
 @bp.get("/fix-plans/<int:plan_id>/status")
@@ -91,8 +96,13 @@ def approve_fix_plan(plan_id: int):
     try:
         approve_plan(plan_id, form.plan_hash.data, actor=current_user.email)
     except StalePlan:
-        flash(_("Not approved: this plan is no longer the one you previewed (the data changed). "
-                "Nothing was changed; preview the fix again."), "error")
+        flash(
+            _(
+                "Not approved: this plan is no longer the one you previewed (the data changed). "
+                "Nothing was changed; preview the fix again."
+            ),
+            "error",
+        )
         return back
     except PlanError as exc:
         flash(_("Not approved: %(reason)s", reason=isolated_detail(str(exc))), "error")

@@ -1,4 +1,5 @@
 """Fix history: every fix applied or reverted, and reverting the latest fix of its groups."""
+
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
@@ -43,6 +44,12 @@ def revert(fix_id: int):
     if result.already_done:
         flash(_("Fix #%(id)s was already reverted; nothing changed.", id=fix_id), "info")
     else:
-        flash(_("Fix #%(id)s is reverted: its orders and lines count again, stock is restored, and its groups "
-                "are open for review.", id=fix_id), "info")
+        flash(
+            _(
+                "Fix #%(id)s is reverted: its orders and lines count again, stock is restored, and its groups "
+                "are open for review.",
+                id=fix_id,
+            ),
+            "info",
+        )
     return redirect(url_for("admin.fixes"))

@@ -1,4 +1,5 @@
 """The dashboard's forms; Flask-WTF adds and checks the CSRF token on each."""
+
 from __future__ import annotations
 
 from flask_babel import gettext, ngettext
@@ -16,8 +17,10 @@ from .labels import choices
 try:  # WTForms 3.3 wants choices as SelectChoice; older releases take (value, label) pairs.
     from wtforms.fields.choices import SelectChoice
 except ImportError:  # pragma: no cover
+
     def SelectChoice(value, label):  # noqa: N802
         return (value, label)
+
 
 # Weakest role first, so the safe choice leads the list.
 ROLE_CHOICES = sorted(choices("role"), key=lambda choice: ROLE_RANK[Role(choice[0])])
@@ -37,8 +40,11 @@ class DeviceForm(FlaskForm):
 def password_message(problem: PasswordProblem) -> str:
     """The domain's password rule (domain/passwords.py), in the reader's language."""
     if problem is PasswordProblem.TOO_SHORT:
-        return ngettext("The password needs at least %(num)d character.",
-                        "The password needs at least %(num)d characters.", MIN_PASSWORD_LENGTH)
+        return ngettext(
+            "The password needs at least %(num)d character.",
+            "The password needs at least %(num)d characters.",
+            MIN_PASSWORD_LENGTH,
+        )
     return {
         PasswordProblem.ONE_CHARACTER: gettext("The password must not be one character repeated."),
         PasswordProblem.LIKE_EMAIL: gettext("The password must not be the email address or the part before the @."),
@@ -48,6 +54,7 @@ def password_message(problem: PasswordProblem) -> str:
 
 def password_rule(email_field: str | None = None):
     """A validator applying the domain's one password rule; the email is the form's field or the signed-in user's."""
+
     def check(form, field):
         if email_field is not None:
             email = getattr(form, email_field).data or ""
@@ -56,12 +63,14 @@ def password_rule(email_field: str | None = None):
         problem = passwords.problem(field.data or "", email)
         if problem is not None:
             raise ValidationError(password_message(problem))
+
     return check
 
 
 def _role_field():
-    return SelectField(_l("Role"), choices=[SelectChoice(value, label) for value, label in ROLE_CHOICES],
-                       default="viewer")
+    return SelectField(
+        _l("Role"), choices=[SelectChoice(value, label) for value, label in ROLE_CHOICES], default="viewer"
+    )
 
 
 class UserForm(FlaskForm):
@@ -78,13 +87,21 @@ class RoleForm(FlaskForm):
 class PasswordChangeForm(FlaskForm):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=1024)])
     new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1024), password_rule()])
-    new_password_again = PasswordField(_l("New password again"), validators=[
-        DataRequired(), EqualTo("new_password", message=_l("The two new passwords differ."))])
+    new_password_again = PasswordField(
+        _l("New password again"),
+        validators=[DataRequired(), EqualTo("new_password", message=_l("The two new passwords differ."))],
+    )
 
 
 class LanguageForm(FlaskForm):
-    locale = SelectField(_l("Language"), choices=[SelectChoice("", _l("As my browser asks")),
-                                                  SelectChoice("en", "English"), SelectChoice("ar", "العربية")])
+    locale = SelectField(
+        _l("Language"),
+        choices=[
+            SelectChoice("", _l("As my browser asks")),
+            SelectChoice("en", "English"),
+            SelectChoice("ar", "العربية"),
+        ],
+    )
 
 
 class DismissForm(FlaskForm):
@@ -93,10 +110,13 @@ class DismissForm(FlaskForm):
 
 class BulkGroupsForm(FlaskForm):
     # Any group ids may come back: the domain refuses unknown or closed groups with a reason.
-    group = SelectMultipleField(_l("Groups"), coerce=int, choices=[], validate_choice=False,
-                                validators=[DataRequired()])
-    action = SelectField(choices=[SelectChoice("dismiss", _l("Dismiss")), SelectChoice("preview", _l("Preview fix"))],
-                         validators=[DataRequired()])
+    group = SelectMultipleField(
+        _l("Groups"), coerce=int, choices=[], validate_choice=False, validators=[DataRequired()]
+    )
+    action = SelectField(
+        choices=[SelectChoice("dismiss", _l("Dismiss")), SelectChoice("preview", _l("Preview fix"))],
+        validators=[DataRequired()],
+    )
     reason = TextAreaField(_l("Why these orders are not duplicates"), validators=[Optional(), Length(max=2000)])
 
 

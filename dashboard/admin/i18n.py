@@ -1,4 +1,5 @@
 """Languages (English, Arabic right-to-left), and dates and numbers written the reader's way."""
+
 from __future__ import annotations
 
 import re
@@ -149,12 +150,25 @@ def register_template_helpers(bp) -> None:
     """Filters and values every dashboard template may use."""
     from .access import has_role
 
-    for name, function in {"money": money, "quantity": quantity, "when": when, "day": day,
-                           "hour": hour, "short_day": short_day, "number": number}.items():
+    for name, function in {
+        "money": money,
+        "quantity": quantity,
+        "when": when,
+        "day": day,
+        "hour": hour,
+        "short_day": short_day,
+        "number": number,
+    }.items():
         bp.add_app_template_filter(function, name)
 
     @bp.app_context_processor
     def _page_context() -> dict:
         locale = str(get_locale())
-        return {"locale": locale, "text_direction": text_direction(), "language_names": LANGUAGE_NAMES,
-                "has_role": has_role, "time_zone": zone_label(), "currency": currency()}
+        return {
+            "locale": locale,
+            "text_direction": text_direction(),
+            "language_names": LANGUAGE_NAMES,
+            "has_role": has_role,
+            "time_zone": zone_label(),
+            "currency": currency(),
+        }

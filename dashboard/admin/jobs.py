@@ -1,4 +1,5 @@
 """The job queue as admins see it: how many jobs wait, run, finished or failed; failed jobs requeued."""
+
 from __future__ import annotations
 
 import logging
@@ -52,10 +53,18 @@ def _row(job: Job, with_error: bool = False) -> JobRow:
         result = job.latest_result()
         error = (result.exc_string if result and result.exc_string else "")[-3000:] or None
     plan = _PLAN_JOB.fullmatch(job.id)
-    return JobRow(job.id, job.func_name.rsplit(".", 1)[-1], ", ".join(repr(arg) for arg in job.args)[:200],
-                  job.enqueued_at, job.started_at, job.ended_at, job.meta.get("progress"), error,
-                  error.strip().splitlines()[-1] if error else None,
-                  int(plan.group(1)) if plan else None)
+    return JobRow(
+        job.id,
+        job.func_name.rsplit(".", 1)[-1],
+        ", ".join(repr(arg) for arg in job.args)[:200],
+        job.enqueued_at,
+        job.started_at,
+        job.ended_at,
+        job.meta.get("progress"),
+        error,
+        error.strip().splitlines()[-1] if error else None,
+        int(plan.group(1)) if plan else None,
+    )
 
 
 def _jobs(ids: list[str], connection, **kwargs) -> list[JobRow]:
@@ -66,17 +75,24 @@ def queue_state() -> QueueState:
     """Counts of each registry, and the jobs running, waiting and failed (newest failures first)."""
     queue = get_queue()
     connection = queue.connection
-    registries = {"started": queue.started_job_registry, "finished": queue.finished_job_registry,
-                  "failed": queue.failed_job_registry, "deferred": queue.deferred_job_registry,
-                  "scheduled": queue.scheduled_job_registry}
+    registries = {
+        "started": queue.started_job_registry,
+        "finished": queue.finished_job_registry,
+        "failed": queue.failed_job_registry,
+        "deferred": queue.deferred_job_registry,
+        "scheduled": queue.scheduled_job_registry,
+    }
     counts = [("queued", queue.count)] + [(name, registry.count) for name, registry in registries.items()]
     return QueueState(
         counts=counts,
         started=_jobs(queue.started_job_registry.get_job_ids(0, SHOWN - 1), connection),
         queued=_jobs(queue.get_job_ids(0, SHOWN - 1), connection),
-        scheduled=[replace(row, scheduled_for=queue.scheduled_job_registry.get_scheduled_time(row.id))
-                   for row in _jobs(queue.scheduled_job_registry.get_job_ids(0, SHOWN - 1), connection)],
-        failed=_jobs(queue.failed_job_registry.get_job_ids(0, SHOWN - 1, desc=True), connection, with_error=True))
+        scheduled=[
+            replace(row, scheduled_for=queue.scheduled_job_registry.get_scheduled_time(row.id))
+            for row in _jobs(queue.scheduled_job_registry.get_job_ids(0, SHOWN - 1), connection)
+        ],
+        failed=_jobs(queue.failed_job_registry.get_job_ids(0, SHOWN - 1, desc=True), connection, with_error=True),
+    )
 
 
 @bp.get("/jobs")

@@ -5,6 +5,7 @@ Templates use `{{ code|label("kind") }}`, `{{ code|explain("kind") }}` and the
 no table knows (a payment method a till invented, a value from a newer
 release) is shown as it is rather than hidden.
 """
+
 from __future__ import annotations
 
 from enum import StrEnum
@@ -18,26 +19,41 @@ Words = dict[str, tuple[str, str]]
 KIND: Words = {
     v.DuplicateKind.SAME_OFFLINE_ID: (
         _l("Same sale stored twice"),
-        _l("The same sale (one offline id) was stored more than once. One copy is real; the others are voided by a fix.")),
+        _l(
+            "The same sale (one offline id) was stored more than once. One copy is real; the others are voided by a fix."
+        ),
+    ),
     v.DuplicateKind.SAME_INVOICE_SAME_CONTENT: (
         _l("Same invoice, same sale"),
-        _l("Orders with the same invoice number and the same content: one sale stored several times.")),
+        _l("Orders with the same invoice number and the same content: one sale stored several times."),
+    ),
     v.DuplicateKind.RESENT_WITH_NEW_ID: (
         _l("Re-sent by the till"),
-        _l("The till sent the same sale again under a new id: same till, same second, same basket. "
-           "A till rings one sale at a time, so these are one sale; a fix keeps the first one received.")),
+        _l(
+            "The till sent the same sale again under a new id: same till, same second, same basket. "
+            "A till rings one sale at a time, so these are one sale; a fix keeps the first one received."
+        ),
+    ),
     v.DuplicateKind.INVOICE_COLLISION: (
         _l("Two sales, one invoice number"),
-        _l("Different sales that share an invoice number. Both are real sales and both are kept: a fix cannot merge them.")),
+        _l(
+            "Different sales that share an invoice number. Both are real sales and both are kept: a fix cannot merge them."
+        ),
+    ),
     v.DuplicateKind.SUSPECTED_DOUBLE_ENTRY: (
         _l("Perhaps rung up twice"),
-        _l("The same basket on the same till within a short time: perhaps entered twice, perhaps two customers. Check before fixing.")),
+        _l(
+            "The same basket on the same till within a short time: perhaps entered twice, perhaps two customers. Check before fixing."
+        ),
+    ),
     v.DuplicateKind.DUPLICATE_LINES: (
         _l("Line written twice"),
-        _l("A line written twice in one order whose total counts it once: the extra line is voided by a fix.")),
+        _l("A line written twice in one order whose total counts it once: the extra line is voided by a fix."),
+    ),
     v.DuplicateKind.DUPLICATE_MOVEMENTS: (
         _l("Stock taken twice"),
-        _l("A line that took stock more than once: a fix books the extra stock back.")),
+        _l("A line that took stock more than once: a fix books the extra stock back."),
+    ),
 }
 
 CONFIDENCE: Words = {
@@ -53,115 +69,175 @@ GROUP_STATUS: Words = {
 
 SALE_STATUS: Words = {
     v.SaleStatus.CREATED: (_l("created"), _l("The sale was stored.")),
-    v.SaleStatus.DUPLICATE: (_l("duplicate"), _l("The till sent a sale already stored; nothing was stored twice. Harmless.")),
+    v.SaleStatus.DUPLICATE: (
+        _l("duplicate"),
+        _l("The till sent a sale already stored; nothing was stored twice. Harmless."),
+    ),
     v.SaleStatus.CONFLICT: (_l("conflict"), _l("The sale's id or receipt number is already used by a different sale.")),
-    v.SaleStatus.REJECTED: (_l("rejected"), _l("The sale was not stored: its money is missing from the books until it is dealt with.")),
+    v.SaleStatus.REJECTED: (
+        _l("rejected"),
+        _l("The sale was not stored: its money is missing from the books until it is dealt with."),
+    ),
 }
 
 REASON: Words = {
     v.Reason.UNKNOWN_SKU: (
         _l("Unknown product"),
-        _l("The sale names a product code the catalogue does not have. Add the product, then re-process the sale.")),
+        _l("The sale names a product code the catalogue does not have. Add the product, then re-process the sale."),
+    ),
     v.Reason.INVALID_ORDER: (
         _l("Sale not readable"),
-        _l("The till sent a sale with missing or malformed fields; the message says which.")),
+        _l("The till sent a sale with missing or malformed fields; the message says which."),
+    ),
     v.Reason.INVALID_CREATED_AT: (
         _l("Impossible sale time"),
-        _l("The sale's time is missing, has no time zone, or is far in the past or future: check the till's clock.")),
-    v.Reason.TOTAL_MISMATCH: (
-        _l("Total does not add up"),
-        _l("The sale's total is not the sum of its lines.")),
+        _l("The sale's time is missing, has no time zone, or is far in the past or future: check the till's clock."),
+    ),
+    v.Reason.TOTAL_MISMATCH: (_l("Total does not add up"), _l("The sale's total is not the sum of its lines.")),
     v.Reason.PAYMENTS_MISMATCH: (
         _l("Payments do not add up"),
-        _l("The payments recorded do not add up to the sale's total.")),
-    v.Reason.NON_POSITIVE_QUANTITY: (
-        _l("Zero or negative quantity"),
-        _l("A line sells zero or fewer items.")),
-    v.Reason.NEGATIVE_PRICE: (
-        _l("Negative price"),
-        _l("A line has a price below zero.")),
+        _l("The payments recorded do not add up to the sale's total."),
+    ),
+    v.Reason.NON_POSITIVE_QUANTITY: (_l("Zero or negative quantity"), _l("A line sells zero or fewer items.")),
+    v.Reason.NEGATIVE_PRICE: (_l("Negative price"), _l("A line has a price below zero.")),
     v.Reason.TOO_MANY_DECIMALS: (
         _l("Too many decimals"),
-        _l("An amount has more decimal places than the store's currency has (2 for most, 3 for KWD or JOD).")),
-    v.Reason.TOO_MANY_LINES: (
-        _l("Too many lines"),
-        _l("The sale has more lines than one sale may have.")),
+        _l("An amount has more decimal places than the store's currency has (2 for most, 3 for KWD or JOD)."),
+    ),
+    v.Reason.TOO_MANY_LINES: (_l("Too many lines"), _l("The sale has more lines than one sale may have.")),
     v.Reason.OFFLINE_ID_REUSED: (
         _l("Id used by another sale"),
-        _l("The till sent a different sale under an id that is already stored. The stored sale was kept.")),
+        _l("The till sent a different sale under an id that is already stored. The stored sale was kept."),
+    ),
     v.Reason.RECEIPT_NUMBER_COLLISION: (
         _l("Receipt number already used"),
-        _l("The receipt number was already taken, so the sale was stored under a new invoice number.")),
+        _l("The receipt number was already taken, so the sale was stored under a new invoice number."),
+    ),
     v.Reason.DUPLICATE: (
         _l("Sent again"),
-        _l("The till sent a sale that was already stored. Nothing was stored twice.")),
+        _l("The till sent a sale that was already stored. Nothing was stored twice."),
+    ),
 }
 
 SYNC_ERROR: Words = {
     v.SyncError.INVALID_JSON: (_l("Unreadable request"), _l("The till sent something that is not JSON.")),
-    v.SyncError.INVALID_REQUEST: (_l("Malformed request"), _l("The request does not have the shape the contract asks for.")),
-    v.SyncError.BODY_TOO_LARGE: (_l("Request too large"), _l("The request was over the size limit; the till should send smaller batches.")),
-    v.SyncError.BATCH_TOO_LARGE: (_l("Too many sales"), _l("The batch had more sales than allowed; the till should split it.")),
+    v.SyncError.INVALID_REQUEST: (
+        _l("Malformed request"),
+        _l("The request does not have the shape the contract asks for."),
+    ),
+    v.SyncError.BODY_TOO_LARGE: (
+        _l("Request too large"),
+        _l("The request was over the size limit; the till should send smaller batches."),
+    ),
+    v.SyncError.BATCH_TOO_LARGE: (
+        _l("Too many sales"),
+        _l("The batch had more sales than allowed; the till should split it."),
+    ),
     v.SyncError.TOO_MANY_IDS: (_l("Too many ids"), _l("The till asked about more sales at once than allowed.")),
     v.SyncError.MISSING_TOKEN: (_l("No token"), _l("The request carried no till token.")),
     v.SyncError.UNKNOWN_TOKEN: (_l("Unknown token"), _l("The request's token belongs to no registered till.")),
     v.SyncError.DEVICE_REVOKED: (_l("Till stopped"), _l("The till has been stopped by an administrator.")),
-    v.SyncError.RATE_LIMITED: (_l("Too many requests"), _l("The till sent too many requests in a minute and was asked to wait.")),
-    v.SyncError.DATABASE_UNAVAILABLE: (_l("Server busy"), _l("The database could not be reached; the till will retry.")),
-    v.SyncError.SCHEMA_NOT_READY: (_l("Server not set up"), _l("The server's database is not migrated to this version; an operator must run the migrations. The till keeps its sales.")),
+    v.SyncError.RATE_LIMITED: (
+        _l("Too many requests"),
+        _l("The till sent too many requests in a minute and was asked to wait."),
+    ),
+    v.SyncError.DATABASE_UNAVAILABLE: (
+        _l("Server busy"),
+        _l("The database could not be reached; the till will retry."),
+    ),
+    v.SyncError.SCHEMA_NOT_READY: (
+        _l("Server not set up"),
+        _l(
+            "The server's database is not migrated to this version; an operator must run the migrations. The till keeps its sales."
+        ),
+    ),
     v.SyncError.NOT_FOUND: (_l("Unknown address"), _l("The till called an address the server does not have.")),
-    v.SyncError.METHOD_NOT_ALLOWED: (_l("Wrong method"), _l("The till used an HTTP method this address does not take.")),
-    v.SyncError.UNSUPPORTED_MEDIA_TYPE: (_l("Not sent as JSON"), _l("The till said its request was something other than JSON.")),
+    v.SyncError.METHOD_NOT_ALLOWED: (
+        _l("Wrong method"),
+        _l("The till used an HTTP method this address does not take."),
+    ),
+    v.SyncError.UNSUPPORTED_MEDIA_TYPE: (
+        _l("Not sent as JSON"),
+        _l("The till said its request was something other than JSON."),
+    ),
     v.SyncError.HTTP_ERROR: (_l("HTTP error"), _l("The request failed for another HTTP reason.")),
     v.SyncError.URI_TOO_LONG: (_l("Address too long"), _l("The request's address was longer than the server accepts.")),
     v.SyncError.INTERNAL_ERROR: (_l("Server error"), _l("The server failed while answering; nothing was stored.")),
-    v.SyncError.SERVER_UNAVAILABLE: (_l("Server not answering"), _l("The proxy could not reach the application; the till will retry.")),
-    v.SyncError.SERVER_TIMEOUT: (_l("Server too slow"), _l("The application did not answer the proxy in time; the till will retry.")),
-    v.SyncError.INVALID_CLOSING: (_l("Unreadable daily close"),
-                                  _l("The till's daily close is missing a field or has one the server cannot read.")),
+    v.SyncError.SERVER_UNAVAILABLE: (
+        _l("Server not answering"),
+        _l("The proxy could not reach the application; the till will retry."),
+    ),
+    v.SyncError.SERVER_TIMEOUT: (
+        _l("Server too slow"),
+        _l("The application did not answer the proxy in time; the till will retry."),
+    ),
+    v.SyncError.INVALID_CLOSING: (
+        _l("Unreadable daily close"),
+        _l("The till's daily close is missing a field or has one the server cannot read."),
+    ),
 }
 
 CLOSING_STATUS: Words = {
-    v.ClosingStatus.MATCHED: (_l("matched"), _l("The till's count and total for the day are exactly what the server stored.")),
-    v.ClosingStatus.DIFFERS: (_l("differs"), _l("The till's figures for the day and the server's books differ; the day's page says why.")),
+    v.ClosingStatus.MATCHED: (
+        _l("matched"),
+        _l("The till's count and total for the day are exactly what the server stored."),
+    ),
+    v.ClosingStatus.DIFFERS: (
+        _l("differs"),
+        _l("The till's figures for the day and the server's books differ; the day's page says why."),
+    ),
     v.ClosingStatus.NOT_RECEIVED: (_l("no close received"), _l("The till has not sent its close of this day yet.")),
 }
 
 CLOSING_DIFFERENCE: Words = {
     v.ClosingDifference.PENDING: (
         _l("Not received yet"),
-        _l("Sales the till counts that the server has not stored: still in the till's outbox, or lost. "
-           "They usually arrive at the till's next sync.")),
+        _l(
+            "Sales the till counts that the server has not stored: still in the till's outbox, or lost. "
+            "They usually arrive at the till's next sync."
+        ),
+    ),
     v.ClosingDifference.REJECTED: (
         _l("Refused by the server"),
-        _l("Sales the till counts that the server refused; they are on the skipped sales page until re-processed or handled.")),
+        _l(
+            "Sales the till counts that the server refused; they are on the skipped sales page until re-processed or handled."
+        ),
+    ),
     v.ClosingDifference.DUPLICATE: (
         _l("Duplicate not fixed yet"),
-        _l("Copies of a sale the server stored twice; the till counts the sale once. Fixing the duplicate group settles it.")),
+        _l(
+            "Copies of a sale the server stored twice; the till counts the sale once. Fixing the duplicate group settles it."
+        ),
+    ),
     v.ClosingDifference.LEGACY: (
         _l("Imported from the old system"),
-        _l("Sales imported from an older system for this till and day, which the till does not count.")),
+        _l("Sales imported from an older system for this till and day, which the till does not count."),
+    ),
     v.ClosingDifference.NOT_COUNTED: (
         _l("Not counted by the till"),
-        _l("Sales the server stored for this till and day that the till's close does not count.")),
+        _l("Sales the server stored for this till and day that the till's close does not count."),
+    ),
     v.ClosingDifference.TOTAL_DIFFERS: (
         _l("Total differs"),
-        _l("The same sales on both sides, but the till's total is not the sum of the stored sales.")),
+        _l("The same sales on both sides, but the till's total is not the sum of the stored sales."),
+    ),
 }
 
 CLOSING_RECORD: Words = {
     v.ClosingRecord.RECORDED: (_l("recorded"), _l("The till's first close of this day.")),
-    v.ClosingRecord.REPLACED: (_l("replaced"), _l("A later close of the same day replaced an earlier one, which stays in the history.")),
+    v.ClosingRecord.REPLACED: (
+        _l("replaced"),
+        _l("A later close of the same day replaced an earlier one, which stays in the history."),
+    ),
     v.ClosingRecord.UNCHANGED: (_l("already received"), _l("The same close was received before; nothing changed.")),
 }
 
 RESOLUTION: Words = {
     v.Resolution.REPROCESSED: (
         _l("re-processed"),
-        _l("A manager stored the sale again from what the till sent, once its cause was fixed.")),
-    v.Resolution.HANDLED: (
-        _l("handled"),
-        _l("A manager dealt with the sale another way and said how in a note.")),
+        _l("A manager stored the sale again from what the till sent, once its cause was fixed."),
+    ),
+    v.Resolution.HANDLED: (_l("handled"), _l("A manager dealt with the sale another way and said how in a note.")),
 }
 
 ORDER_STATUS: Words = {
@@ -190,9 +266,15 @@ PLAN_STATUS: Words = {
     v.PlanStatus.READY: (_l("ready for approval"), _l("Read the plan; nothing changes until a manager approves it.")),
     v.PlanStatus.APPLYING: (_l("approved, being applied"), _l("A background job is applying the approved fix.")),
     v.PlanStatus.APPLIED: (_l("applied"), _l("The fix was applied.")),
-    v.PlanStatus.STALE: (_l("out of date"), _l("The data changed after the preview, so nothing was applied; preview again.")),
+    v.PlanStatus.STALE: (
+        _l("out of date"),
+        _l("The data changed after the preview, so nothing was applied; preview again."),
+    ),
     v.PlanStatus.FAILED: (_l("failed"), _l("The job failed; nothing was changed. Run it again.")),
-    v.PlanStatus.DISCARDED: (_l("discarded"), _l("A manager set this plan aside before approving it; nothing was changed.")),
+    v.PlanStatus.DISCARDED: (
+        _l("discarded"),
+        _l("A manager set this plan aside before approving it; nothing was changed."),
+    ),
 }
 
 PLAN_ACTION: Words = {
@@ -233,44 +315,79 @@ JOB_STATUS: Words = {
     v.JobStatus.FAILED: (_l("failed"), _l("The job failed; it can be run again.")),
     v.JobStatus.STOPPED: (_l("stopped"), _l("The job was stopped; it can be run again.")),
     v.JobStatus.CANCELED: (_l("cancelled"), _l("The job was cancelled.")),
-    v.JobStatus.MISSING: (_l("not found"), _l("The queue no longer knows this job (it finished long ago, or Redis lost it).")),
+    v.JobStatus.MISSING: (
+        _l("not found"),
+        _l("The queue no longer knows this job (it finished long ago, or Redis lost it)."),
+    ),
     v.JobStatus.UNREACHABLE: (_l("unknown"), _l("The job queue (Redis) did not answer.")),
 }
 
 JOB_KIND: Words = {
-    v.JobKind.SCAN: (_l("duplicate scan"), _l("Looks for duplicates in every order, asked for on the dashboard or the command line.")),
+    v.JobKind.SCAN: (
+        _l("duplicate scan"),
+        _l("Looks for duplicates in every order, asked for on the dashboard or the command line."),
+    ),
     v.JobKind.SCHEDULED_SCAN: (_l("daily duplicate scan"), _l("The duplicate scan the schedule runs every day.")),
     v.JobKind.PREVIEW: (_l("fix preview"), _l("Works out what a fix would do, changing nothing.")),
     v.JobKind.APPLY: (_l("fix being applied"), _l("Applies an approved fix in one transaction.")),
-    v.JobKind.SCHEDULED_PRUNE: (_l("daily prune"), _l("Deletes sync records, scans and audit entries older than the retention settings.")),
+    v.JobKind.SCHEDULED_PRUNE: (
+        _l("daily prune"),
+        _l("Deletes sync records, scans and audit entries older than the retention settings."),
+    ),
 }
 
 AUDIT_ACTION: Words = {
     v.AuditAction.DUPLICATE_SCAN: (_l("duplicate scan"), _l("Looked for duplicates in the books.")),
     v.AuditAction.DISMISS_GROUP: (_l("group dismissed"), _l("A duplicate group was marked as not duplicates.")),
-    v.AuditAction.UNDO_DISMISSAL: (_l("dismissal undone"), _l("A dismissed duplicate group was put back in the queue, open.")),
+    v.AuditAction.UNDO_DISMISSAL: (
+        _l("dismissal undone"),
+        _l("A dismissed duplicate group was put back in the queue, open."),
+    ),
     v.AuditAction.PREVIEW_FIX: (_l("fix previewed"), _l("A fix was worked out, changing nothing.")),
     v.AuditAction.APPROVE_FIX: (_l("fix approved"), _l("A manager approved a fix as previewed.")),
     v.AuditAction.APPLY_FIX: (_l("fix applied"), _l("A fix voided duplicates and gave their stock back.")),
-    v.AuditAction.APPLY_REFUSED_STALE: (_l("fix refused: data changed"), _l("The data changed after the preview, so the fix was not applied.")),
+    v.AuditAction.APPLY_REFUSED_STALE: (
+        _l("fix refused: data changed"),
+        _l("The data changed after the preview, so the fix was not applied."),
+    ),
     v.AuditAction.REVERT_FIX: (_l("fix reverted"), _l("A fix was undone.")),
-    v.AuditAction.DISCARD_PLAN: (_l("fix plan discarded"), _l("A fix plan was set aside before approval; nothing was changed.")),
+    v.AuditAction.DISCARD_PLAN: (
+        _l("fix plan discarded"),
+        _l("A fix plan was set aside before approval; nothing was changed."),
+    ),
     v.AuditAction.LEGACY_IMPORT: (_l("legacy import"), _l("Sales were imported from an older system.")),
     v.AuditAction.DEVICE_ADD: (_l("till added"), _l("A till was registered.")),
     v.AuditAction.DEVICE_REVOKE: (_l("till stopped"), _l("A till's token was revoked.")),
     v.AuditAction.DEVICE_ROTATE: (_l("till token replaced"), _l("A till was given a new token.")),
-    v.AuditAction.STORE_ADD: (_l("store added"), _l("A store was added, with its currency, time zone and invoice series.")),
+    v.AuditAction.STORE_ADD: (
+        _l("store added"),
+        _l("A store was added, with its currency, time zone and invoice series."),
+    ),
     v.AuditAction.USER_CREATE: (_l("user added"), _l("A dashboard user was created.")),
     v.AuditAction.USER_DEACTIVATE: (_l("user deactivated"), _l("A dashboard user can no longer sign in.")),
-    v.AuditAction.USER_ROLE: (_l("role changed"), _l("A dashboard user was given another role and signed out everywhere.")),
-    v.AuditAction.USER_PASSWORD: (_l("password changed"), _l("A dashboard user changed their password and was signed out everywhere else.")),
-    v.AuditAction.REPROCESS_SALE: (_l("skipped sale re-processed"),
-                                   _l("A rejected sale was stored again from what the till sent, or refused again.")),
-    v.AuditAction.HANDLE_SKIPPED_SALE: (_l("skipped sale handled"),
-                                        _l("A rejected or conflicting sale was marked handled, with a note.")),
-    v.AuditAction.RETENTION_PRUNE: (_l("old records pruned"),
-                                    _l("Sync records, scans, set-aside plans and audit entries older than the retention "
-                                       "settings were deleted. Sales are never deleted.")),
+    v.AuditAction.USER_ROLE: (
+        _l("role changed"),
+        _l("A dashboard user was given another role and signed out everywhere."),
+    ),
+    v.AuditAction.USER_PASSWORD: (
+        _l("password changed"),
+        _l("A dashboard user changed their password and was signed out everywhere else."),
+    ),
+    v.AuditAction.REPROCESS_SALE: (
+        _l("skipped sale re-processed"),
+        _l("A rejected sale was stored again from what the till sent, or refused again."),
+    ),
+    v.AuditAction.HANDLE_SKIPPED_SALE: (
+        _l("skipped sale handled"),
+        _l("A rejected or conflicting sale was marked handled, with a note."),
+    ),
+    v.AuditAction.RETENTION_PRUNE: (
+        _l("old records pruned"),
+        _l(
+            "Sync records, scans, set-aside plans and audit entries older than the retention "
+            "settings were deleted. Sales are never deleted."
+        ),
+    ),
 }
 
 # Vocabulary name (as templates say it) → its enumeration and its words.

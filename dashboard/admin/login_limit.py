@@ -15,6 +15,7 @@ so that no email address sits in Redis in clear.
 Redis only delays, never decides: if it is unavailable nobody is refused, and a
 warning is logged.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -54,20 +55,26 @@ def _digest(*parts: str) -> str:
 
 def _keys(email: str, address: str) -> tuple[str, str, str]:
     email = email.strip().lower()
-    return (f"tillsync:login-failures:{_digest(email, address)}",
-            f"tillsync:login-failures:account:{_digest(email)}",
-            f"tillsync:login-failures:address:{_digest(address)}")
+    return (
+        f"tillsync:login-failures:{_digest(email, address)}",
+        f"tillsync:login-failures:account:{_digest(email)}",
+        f"tillsync:login-failures:address:{_digest(address)}",
+    )
 
 
 def attempt(email: str, address: str) -> bool:
     """Count one sign-in attempt; True when its password may be checked, False when a limit is used up."""
     config = current_app.config
-    limits = (config["LOGIN_MAX_FAILURES"], config["LOGIN_MAX_FAILURES_PER_ACCOUNT"],
-              config["LOGIN_MAX_FAILURES_PER_ADDRESS"])
+    limits = (
+        config["LOGIN_MAX_FAILURES"],
+        config["LOGIN_MAX_FAILURES_PER_ACCOUNT"],
+        config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+    )
     try:
         connection = get_redis()
-        allowed = connection.eval(_COUNT_ATTEMPT, 3, *_keys(email, address),
-                                  config["LOGIN_FAILURE_WINDOW_SECONDS"], *limits)
+        allowed = connection.eval(
+            _COUNT_ATTEMPT, 3, *_keys(email, address), config["LOGIN_FAILURE_WINDOW_SECONDS"], *limits
+        )
     except REDIS_UNAVAILABLE as exc:
         log.warning("sign-in attempts not checked, Redis unavailable: %s", exc)
         return True

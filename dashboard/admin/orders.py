@@ -1,4 +1,5 @@
 """Finding an order, and an order's page."""
+
 from __future__ import annotations
 
 from flask import abort, current_app, render_template
@@ -19,13 +20,30 @@ def orders():
     first, last, start, end = optional_day_range()
     stores = list_stores()
     store = next((s for s in stores if s.code == (str_arg("store", 16) or "").upper()), None)
-    page = reports.find_orders(query, start=start, end=end, before=int_arg("before"), after=int_arg("after"),
-                               server_invoice_prefix=current_app.config["SERVER_INVOICE_PREFIX"],
-                               store_id=store.id if store else None)
-    period = {"from": first.isoformat() if first else None, "to": last.isoformat() if last else None,
-              "store": store.code if store else None}
-    return render_template("admin/orders.html", page=page, query=query, first=first, last=last, period=period,
-                           stores=stores if len(stores) > 1 else [], store=store)
+    page = reports.find_orders(
+        query,
+        start=start,
+        end=end,
+        before=int_arg("before"),
+        after=int_arg("after"),
+        server_invoice_prefix=current_app.config["SERVER_INVOICE_PREFIX"],
+        store_id=store.id if store else None,
+    )
+    period = {
+        "from": first.isoformat() if first else None,
+        "to": last.isoformat() if last else None,
+        "store": store.code if store else None,
+    }
+    return render_template(
+        "admin/orders.html",
+        page=page,
+        query=query,
+        first=first,
+        last=last,
+        period=period,
+        stores=stores if len(stores) > 1 else [],
+        store=store,
+    )
 
 
 @bp.get("/orders/<int:order_id>")

@@ -1,4 +1,5 @@
 """Reading query-string values; a malformed value is treated as absent, never as an error page."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta

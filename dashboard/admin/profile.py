@@ -1,4 +1,5 @@
 """A person's own page, and the language switch (which also works before signing in)."""
+
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, session, url_for
@@ -47,8 +48,9 @@ def change_password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
         try:
-            users.change_password(current_user.id, form.current_password.data, form.new_password.data,
-                                  actor=current_user.email)
+            users.change_password(
+                current_user.id, form.current_password.data, form.new_password.data, actor=current_user.email
+            )
         except users.WrongPassword:
             form.current_password.errors.append(_("The current password is wrong."))
             return _password_page(form, 400)

@@ -1,5 +1,6 @@
 """Sales a sync did not store (replays, conflicts, rejections): counts, the sales behind them, CSV,
 and what a manager does about one: re-process it, or mark it handled."""
+
 from __future__ import annotations
 
 import csv
@@ -30,9 +31,27 @@ DEFAULT_DAYS = 7
 EXPORT_MAX_DAYS = 366
 # A chain whose stores use one currency names it in the total's column, as a single shop's export
 # always did; the store and currency columns (last, so existing readers keep their columns) say it per row.
-CSV_COLUMNS = ("received_at", "device", "sync_id", "position", "offline_id", "status", "reason", "message",
-               "order_id", "receipt_number", "cashier", "total{currency}", "sold_at", "resolution", "resolved_by",
-               "resolution_note", "payload", "store", "currency")
+CSV_COLUMNS = (
+    "received_at",
+    "device",
+    "sync_id",
+    "position",
+    "offline_id",
+    "status",
+    "reason",
+    "message",
+    "order_id",
+    "receipt_number",
+    "cashier",
+    "total{currency}",
+    "sold_at",
+    "resolution",
+    "resolved_by",
+    "resolution_note",
+    "payload",
+    "store",
+    "currency",
+)
 
 
 def _filters() -> dict:
@@ -47,8 +66,15 @@ def _filters() -> dict:
     first, last, start, end = day_range(DEFAULT_DAYS)
     if state == "action" and not (request.args.get("from") or request.args.get("to")):
         first = last = start = end = None
-    return {"state": state, "reason": str_arg("reason", 40), "device_id": int_arg("device"), "start": start,
-            "end": end, "first": first, "last": last}
+    return {
+        "state": state,
+        "reason": str_arg("reason", 40),
+        "device_id": int_arg("device"),
+        "start": start,
+        "end": end,
+        "first": first,
+        "last": last,
+    }
 
 
 def _query(filters: dict) -> dict:
@@ -57,9 +83,13 @@ def _query(filters: dict) -> dict:
 
 def _args(filters: dict) -> dict:
     """The filters as query-string arguments, for links that keep them."""
-    return {"state": filters["state"], "reason": filters["reason"], "device": filters["device_id"],
-            "from": filters["first"].isoformat() if filters["first"] else None,
-            "to": filters["last"].isoformat() if filters["last"] else None}
+    return {
+        "state": filters["state"],
+        "reason": filters["reason"],
+        "device": filters["device_id"],
+        "from": filters["first"].isoformat() if filters["first"] else None,
+        "to": filters["last"].isoformat() if filters["last"] else None,
+    }
 
 
 @bp.get("/skipped")
@@ -68,11 +98,16 @@ def skipped():
     """Skipped sales counted by reason, device and day; each count links to its sales."""
     filters = _filters()
     counts = reports.skipped_counts(**_query(filters), zone=zone_name(), page=page_arg())
-    return render_template("admin/skipped.html", export_days=EXPORT_MAX_DAYS, counts=counts, filters=filters, args=_args(filters),
-                           states=reports.SKIPPED_STATES,
-                           reasons=reports.skipped_reasons(start=filters["start"], end=filters["end"],
-                                                           state=filters["state"]),
-                           devices=reports.device_choices())
+    return render_template(
+        "admin/skipped.html",
+        export_days=EXPORT_MAX_DAYS,
+        counts=counts,
+        filters=filters,
+        args=_args(filters),
+        states=reports.SKIPPED_STATES,
+        reasons=reports.skipped_reasons(start=filters["start"], end=filters["end"], state=filters["state"]),
+        devices=reports.device_choices(),
+    )
 
 
 @bp.get("/skipped/sales")
@@ -81,9 +116,16 @@ def skipped_sales():
     """The skipped sales matching the filters, with the payload each till sent."""
     filters = _filters()
     page = reports.skipped_sales(**_query(filters), before=int_arg("before"), after=int_arg("after"))
-    return render_template("admin/skipped_sales.html", export_days=EXPORT_MAX_DAYS, page=page, filters=filters, args=_args(filters),
-                           states=reports.SKIPPED_STATES, devices=reports.device_choices(),
-                           reprocess_form=ReprocessForm())
+    return render_template(
+        "admin/skipped_sales.html",
+        export_days=EXPORT_MAX_DAYS,
+        page=page,
+        filters=filters,
+        args=_args(filters),
+        states=reports.SKIPPED_STATES,
+        devices=reports.device_choices(),
+        reprocess_form=ReprocessForm(),
+    )
 
 
 def _export_period(filters: dict) -> dict:
@@ -103,11 +145,32 @@ def _csv_lines(filters: dict) -> Iterator[str]:
     named = f" ({currencies.pop()})" if len(currencies) == 1 else ""
     writer.writerow([column.format(currency=named) for column in CSV_COLUMNS])
     for row in reports.iter_skipped_sales(**_query(filters)):
-        writer.writerow([safe_cell(value) for value in (
-            row.received_at.astimezone(zone).isoformat(), row.device_name, row.sync_id, row.position, row.offline_id, row.status,
-            row.reason, row.message, row.order_id, row.receipt_number, row.cashier, row.total,
-            row.sold_at.astimezone(zone).isoformat() if row.sold_at else None, row.resolution, row.resolved_by, row.resolution_note,
-            row.payload, row.store_code, row.currency or currency())])
+        writer.writerow(
+            [
+                safe_cell(value)
+                for value in (
+                    row.received_at.astimezone(zone).isoformat(),
+                    row.device_name,
+                    row.sync_id,
+                    row.position,
+                    row.offline_id,
+                    row.status,
+                    row.reason,
+                    row.message,
+                    row.order_id,
+                    row.receipt_number,
+                    row.cashier,
+                    row.total,
+                    row.sold_at.astimezone(zone).isoformat() if row.sold_at else None,
+                    row.resolution,
+                    row.resolved_by,
+                    row.resolution_note,
+                    row.payload,
+                    row.store_code,
+                    row.currency or currency(),
+                )
+            ]
+        )
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -128,8 +191,9 @@ def _sale_page(attempt_id: int, handle_form: HandleSaleForm, status: int = 200):
     sale = reports.skipped_sale(attempt_id)
     if sale is None:
         abort(404)
-    return render_template("admin/skipped_sale.html", sale=sale, reprocess_form=ReprocessForm(),
-                           handle_form=handle_form), status
+    return render_template(
+        "admin/skipped_sale.html", sale=sale, reprocess_form=ReprocessForm(), handle_form=handle_form
+    ), status
 
 
 @bp.get("/skipped/sales/<int:attempt_id>")
@@ -156,16 +220,22 @@ def reprocess_skipped_sale(attempt_id: int):
     if not ReprocessForm().validate_on_submit():
         abort(400)
     try:
-        outcome = reprocess_attempt(attempt_id, actor=current_user.email,
-                                    rules=IngestRules.from_config(current_app.config))
+        outcome = reprocess_attempt(
+            attempt_id, actor=current_user.email, rules=IngestRules.from_config(current_app.config)
+        )
     except SkippedSaleError as exc:
         flash(_refusal(exc), "error")
     else:
         if outcome.stored:
             flash(_("The sale is stored as order #%(id)s.", id=outcome.order_id), "info")
         else:
-            flash(_("The sale was refused again: %(reason)s. Fix the cause and re-process it, or mark it handled.",
-                    reason=label(outcome.reason, "reason")), "error")
+            flash(
+                _(
+                    "The sale was refused again: %(reason)s. Fix the cause and re-process it, or mark it handled.",
+                    reason=label(outcome.reason, "reason"),
+                ),
+                "error",
+            )
     return redirect(url_for("admin.skipped_sale", attempt_id=attempt_id))
 
 

@@ -1,4 +1,5 @@
 """Every /sync call, and what became of each sale of one call."""
+
 from __future__ import annotations
 
 from flask import abort, redirect, render_template, url_for
@@ -16,16 +17,26 @@ def sync_logs():
     """Sync calls, newest first, filtered by device, status and days (in the dashboard's zone)."""
     device_id = int_arg("device")
     if str_arg("status") == "refused":  # the filter this page offered before refusals were counted apart
-        return redirect(url_for("admin.refused_calls", device=device_id, **{"from": str_arg("from"),
-                                                                            "to": str_arg("to")}))
+        return redirect(
+            url_for("admin.refused_calls", device=device_id, **{"from": str_arg("from"), "to": str_arg("to")})
+        )
     status = str_arg("status") if str_arg("status") in reports.STATUS_FILTERS else None
     first, last, start, end = optional_day_range()
-    page = reports.sync_logs(device_id=device_id, status=status, start=start, end=end,
-                             before=int_arg("before"), after=int_arg("after"))
+    page = reports.sync_logs(
+        device_id=device_id, status=status, start=start, end=end, before=int_arg("before"), after=int_arg("after")
+    )
     period = {"from": first.isoformat() if first else None, "to": last.isoformat() if last else None}
-    return render_template("admin/sync_logs.html", page=page, device_id=device_id, status=status,
-                           first=first, last=last, period=period,
-                           devices=reports.device_choices(), statuses=list(reports.STATUS_FILTERS))
+    return render_template(
+        "admin/sync_logs.html",
+        page=page,
+        device_id=device_id,
+        status=status,
+        first=first,
+        last=last,
+        period=period,
+        devices=reports.device_choices(),
+        statuses=list(reports.STATUS_FILTERS),
+    )
 
 
 @bp.get("/sync-logs/<int:sync_id>")
@@ -51,8 +62,16 @@ def refused_calls():
     flush_refused_calls()
     device_id = int_arg("device")
     first, last, start, end = optional_day_range()
-    page = reports.refused_calls(device_id=device_id, start=start, end=end, before=int_arg("before"),
-                                 after=int_arg("after"))
+    page = reports.refused_calls(
+        device_id=device_id, start=start, end=end, before=int_arg("before"), after=int_arg("after")
+    )
     period = {"from": first.isoformat() if first else None, "to": last.isoformat() if last else None}
-    return render_template("admin/refused_calls.html", page=page, device_id=device_id, first=first, last=last,
-                           period=period, devices=reports.device_choices())
+    return render_template(
+        "admin/refused_calls.html",
+        page=page,
+        device_id=device_id,
+        first=first,
+        last=last,
+        period=period,
+        devices=reports.device_choices(),
+    )

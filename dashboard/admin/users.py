@@ -1,4 +1,5 @@
 """Dashboard users: list, create with a role, change a role, deactivate (admins only; every change is audited)."""
+
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
@@ -16,8 +17,9 @@ from .params import page_arg
 
 
 def _list_page(form: UserForm, status: int = 200):
-    return render_template("admin/users.html", form=form, role_choices=ROLE_CHOICES,
-                           page=reports.users(page=page_arg())), status
+    return render_template(
+        "admin/users.html", form=form, role_choices=ROLE_CHOICES, page=reports.users(page=page_arg())
+    ), status
 
 
 @bp.get("/users")
@@ -69,6 +71,12 @@ def set_role(user_id: int):
     except UserError as exc:
         flash(_("The role was not changed: %(reason)s", reason=isolated_detail(str(exc))), "error")
     else:
-        flash(_("User %(email)s now has the role %(role)s and is signed out everywhere.", email=email,
-                role=label(form.role.data, "role")), "info")
+        flash(
+            _(
+                "User %(email)s now has the role %(role)s and is signed out everywhere.",
+                email=email,
+                role=label(form.role.data, "role"),
+            ),
+            "info",
+        )
     return redirect(url_for("admin.users"))

@@ -1,4 +1,5 @@
 """The overview, the audit log, and the health check."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -27,11 +28,23 @@ def overview():
     unit, buckets = SPANS[span]
     stale_minutes = current_app.config["TILL_STALE_MINUTES"]
     flush_refused_calls()
-    data = reports.overview(since=start_of_today(), stale_before=now - timedelta(minutes=stale_minutes),
-                            activity_unit=unit, activity_buckets=buckets, now=now)
-    return render_template("admin/overview.html", data=data, chart=bar_chart(data.activity), span=span,
-                           spans=SPANS, stale_minutes=stale_minutes, rejected=reports.rejected_money(),
-                           certain_open=open_certain_count())
+    data = reports.overview(
+        since=start_of_today(),
+        stale_before=now - timedelta(minutes=stale_minutes),
+        activity_unit=unit,
+        activity_buckets=buckets,
+        now=now,
+    )
+    return render_template(
+        "admin/overview.html",
+        data=data,
+        chart=bar_chart(data.activity),
+        span=span,
+        spans=SPANS,
+        stale_minutes=stale_minutes,
+        rejected=reports.rejected_money(),
+        certain_open=open_certain_count(),
+    )
 
 
 @bp.get("/audit")

@@ -1,4 +1,5 @@
 """The JSON API that tills call."""
+
 from flask import Blueprint
 
 bp = Blueprint("api", __name__)

@@ -1,4 +1,5 @@
 """Device authentication by bearer token."""
+
 from __future__ import annotations
 
 from flask import request
@@ -27,16 +28,22 @@ def authenticate_device() -> DeviceInfo:
     known = screen_anonymous(source, token_hash)
     if token_hash is None:
         note_auth_failure(source)
-        raise ApiError(401, "missing_token", "send the device token as 'Authorization: Bearer <token>'",
-                       {"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401,
+            "missing_token",
+            "send the device token as 'Authorization: Bearer <token>'",
+            {"WWW-Authenticate": "Bearer"},
+        )
     device = find_by_token_hash(token_hash)
     if device is None:
         note_auth_failure(source)
-        raise ApiError(401, "unknown_token", "this device token is not known to the server",
-                       {"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401, "unknown_token", "this device token is not known to the server", {"WWW-Authenticate": "Bearer"}
+        )
     if device.revoked:
-        raise ApiError(403, "device_revoked", f"device '{device.name}' has been revoked; ask a manager",
-                       device_id=device.id)
+        raise ApiError(
+            403, "device_revoked", f"device '{device.name}' has been revoked; ask a manager", device_id=device.id
+        )
     if not known:
         remember_token(token_hash)
     return device

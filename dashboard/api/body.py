@@ -14,6 +14,7 @@ fail for the whole body although only one sale is at fault:
 
 The slow path runs only for bodies the fast one could not decode.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """POST /api/v1/closings: a till's daily close, answered with how it compares with the server's books."""
+
 from __future__ import annotations
 
 from flask import current_app, jsonify

@@ -1,4 +1,5 @@
 """Whole-request errors as JSON: {"error": code, "message": text}."""
+
 from __future__ import annotations
 
 import logging
@@ -19,8 +20,7 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """An error that ends a request with a JSON body and a status code."""
 
-    def __init__(self, status: int, code: str, message: str, headers: dict | None = None,
-                 device_id: int | None = None):
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None, device_id: int | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.headers = status, code, message, headers or {}
         self.device_id = device_id  # who asked, when known (a revoked till), for the sync log
@@ -57,9 +57,12 @@ def _schema_ready():
 
 
 def _schema_not_ready(detail: str):
-    return error_response(503, "schema_not_ready",
-                          "the server's database is not set up for this version (an operator must run its "
-                          f"migrations: {detail}); nothing was stored. Keep the sales and do not retry in a loop")
+    return error_response(
+        503,
+        "schema_not_ready",
+        "the server's database is not set up for this version (an operator must run its "
+        f"migrations: {detail}); nothing was stored. Keep the sales and do not retry in a loop",
+    )
 
 
 @bp.errorhandler(SchemaNotReady)
@@ -78,15 +81,23 @@ def _database_unavailable(exc):
         log.exception("database error answered 500", exc_info=exc)
         return error_response(500, "internal_error", "the server failed; nothing was stored, retry later")
     log.error("database unavailable, answered 503: %s", first_line(exc), extra={"event": "database_unavailable"})
-    return error_response(503, "database_unavailable",
-                          "the database cannot be reached; nothing was stored, retry later",
-                          {"Retry-After": "5"})
+    return error_response(
+        503,
+        "database_unavailable",
+        "the database cannot be reached; nothing was stored, retry later",
+        {"Retry-After": "5"},
+    )
 
 
 # The contract's code for each HTTP error werkzeug may raise under /api/; any other is http_error.
-HTTP_ERROR_CODES = {404: SyncError.NOT_FOUND, 405: SyncError.METHOD_NOT_ALLOWED, 413: SyncError.BODY_TOO_LARGE,
-                    414: SyncError.URI_TOO_LONG, 415: SyncError.UNSUPPORTED_MEDIA_TYPE,
-                    500: SyncError.INTERNAL_ERROR}
+HTTP_ERROR_CODES = {
+    404: SyncError.NOT_FOUND,
+    405: SyncError.METHOD_NOT_ALLOWED,
+    413: SyncError.BODY_TOO_LARGE,
+    414: SyncError.URI_TOO_LONG,
+    415: SyncError.UNSUPPORTED_MEDIA_TYPE,
+    500: SyncError.INTERNAL_ERROR,
+}
 
 
 @bp.errorhandler(HTTPException)
@@ -94,8 +105,9 @@ def _http_error(exc: HTTPException):
     # werkzeug's own headers matter to a client: Allow on a 405 says which methods would work.
     # Its Content-Type (HTML) does not apply to our JSON body.
     headers = {name: value for name, value in exc.get_headers() if name.lower() != "content-type"}
-    return error_response(exc.code or 500, HTTP_ERROR_CODES.get(exc.code, SyncError.HTTP_ERROR),
-                          exc.description or exc.name, headers)
+    return error_response(
+        exc.code or 500, HTTP_ERROR_CODES.get(exc.code, SyncError.HTTP_ERROR), exc.description or exc.name, headers
+    )
 
 
 @bp.app_errorhandler(404)

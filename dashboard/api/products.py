@@ -1,4 +1,5 @@
 """GET /api/v1/products: the catalogue tills sell from."""
+
 from __future__ import annotations
 
 import hashlib

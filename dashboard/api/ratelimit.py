@@ -3,6 +3,7 @@
 Redis only delays work, it never decides correctness: if Redis is down the
 request is let through (a till must be able to sync) and a warning is logged.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,8 +35,12 @@ def enforce_rate_limit(device_id: int) -> None:
         return
     if count > limit:
         retry_after = WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS
-        raise ApiError(429, "rate_limited", f"more than {limit} requests a minute from this device; "
-                       f"retry in {retry_after} s", {"Retry-After": str(retry_after)})
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"more than {limit} requests a minute from this device; retry in {retry_after} s",
+            {"Retry-After": str(retry_after)},
+        )
 
 
 # Setting name → what one request costs in that unit.
@@ -69,8 +74,12 @@ def enforce_work_limit(device_id: int, *, sales: int, lines: int, body_bytes: in
     for (unit, limit), total in zip(limits.items(), totals):
         if total - cost[unit] >= limit:
             retry_after = WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS
-            raise ApiError(429, "rate_limited", f"this till sent more than {limit} {unit} this minute; "
-                           f"retry in {retry_after} s", {"Retry-After": str(retry_after)})
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"this till sent more than {limit} {unit} this minute; retry in {retry_after} s",
+                {"Retry-After": str(retry_after)},
+            )
 
 
 def _failures_key(source: str, window: int) -> str:
@@ -106,8 +115,13 @@ def screen_anonymous(source: str, token_hash: str | None) -> bool:
         return True
     if int(failures or 0) >= limit and not known:
         retry_after = WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS
-        raise ApiError(429, "rate_limited", f"more than {limit} calls without a valid device token a minute "
-                       f"from this address; retry in {retry_after} s", {"Retry-After": str(retry_after)})
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"more than {limit} calls without a valid device token a minute "
+            f"from this address; retry in {retry_after} s",
+            {"Retry-After": str(retry_after)},
+        )
     return bool(known)
 
 

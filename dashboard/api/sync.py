@@ -1,4 +1,5 @@
 """POST /api/v1/sync and GET /api/v1/sync/status."""
+
 from __future__ import annotations
 
 import json
@@ -74,8 +75,11 @@ def _chunked_body(stream, limit: int) -> bytes | None:
 
 def _too_large(stream, remaining: int) -> ApiError:
     _drain_body(stream, remaining)
-    return ApiError(413, "body_too_large",
-                    f"the body is over {current_app.config['MAX_CONTENT_LENGTH']} bytes; send smaller batches")
+    return ApiError(
+        413,
+        "body_too_large",
+        f"the body is over {current_app.config['MAX_CONTENT_LENGTH']} bytes; send smaller batches",
+    )
 
 
 def _request_body() -> bytes:
@@ -100,8 +104,11 @@ def _check_json_content_type() -> None:
     """
     mimetype = request.mimetype
     if mimetype and mimetype != "application/json" and not mimetype.endswith("+json"):
-        raise ApiError(415, "unsupported_media_type",
-                       f"the body must be sent as 'Content-Type: application/json', not '{mimetype[:100]}'")
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"the body must be sent as 'Content-Type: application/json', not '{mimetype[:100]}'",
+        )
 
 
 def _read_batch() -> tuple[str | None, list, int]:
@@ -120,14 +127,18 @@ def _read_batch() -> tuple[str | None, list, int]:
     batch_id = _batch_id(payload.get("batch_id"))
     limit = current_app.config["SYNC_MAX_ORDERS"]
     if len(orders) > limit:
-        raise ApiError(422, "batch_too_large", f"{len(orders)} orders in one batch, at most {limit} allowed; "
-                       "split the outbox into smaller batches")
+        raise ApiError(
+            422,
+            "batch_too_large",
+            f"{len(orders)} orders in one batch, at most {limit} allowed; split the outbox into smaller batches",
+        )
     return batch_id, orders, len(body)
 
 
 def _line_count(orders: list) -> int:
-    return sum(len(order["lines"]) for order in orders
-               if isinstance(order, dict) and isinstance(order.get("lines"), list))
+    return sum(
+        len(order["lines"]) for order in orders if isinstance(order, dict) and isinstance(order.get("lines"), list)
+    )
 
 
 def _count_refused_call(device_id: int | None, status: int, code: str) -> None:
@@ -154,12 +165,26 @@ def sync():
         log.info("sync refused: %s %s", exc.status, exc.code, extra={"event": "sync_refused"})
         _count_refused_call(device_id or exc.device_id, exc.status, exc.code)
         raise
-    outcome = ingest_batch(device_id=device.id, batch_id=batch_id, orders=orders, started=started,
-                           rules=IngestRules.from_config(current_app.config))
+    outcome = ingest_batch(
+        device_id=device.id,
+        batch_id=batch_id,
+        orders=orders,
+        started=started,
+        rules=IngestRules.from_config(current_app.config),
+    )
     g.sync_id = outcome.sync_id
     count_sales(outcome.results)
-    log.info("sync stored", extra={"event": "sync", "fields": {
-        **outcome.counts(), "batch_id": batch_id, "duration_ms": int((time.monotonic() - started) * 1000)}})
+    log.info(
+        "sync stored",
+        extra={
+            "event": "sync",
+            "fields": {
+                **outcome.counts(),
+                "batch_id": batch_id,
+                "duration_ms": int((time.monotonic() - started) * 1000),
+            },
+        },
+    )
     return jsonify(outcome.as_json())
 
 
@@ -181,7 +206,7 @@ def _asked_offline_ids() -> list[str]:
         raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
     asked = payload.get("offline_ids") if isinstance(payload, dict) else None
     if not isinstance(asked, list) or not all(isinstance(value, str) for value in asked):
-        raise ApiError(400, "invalid_request", "the body must be {\"offline_ids\": [\"...\", ...]}")
+        raise ApiError(400, "invalid_request", 'the body must be {"offline_ids": ["...", ...]}')
     return asked
 
 
@@ -203,14 +228,20 @@ def sync_status():
     stored = {}
     if wanted:
         rows = db.session.execute(
-            select(Order.offline_id, Order.id, Order.invoice_number)
-            .where(Order.offline_id.in_(wanted), Order.device_id == device.id))
+            select(Order.offline_id, Order.id, Order.invoice_number).where(
+                Order.offline_id.in_(wanted), Order.device_id == device.id
+            )
+        )
         stored = {row.offline_id: row for row in rows}
     results = []
     for value in asked:
         row = stored.get(canonical[value])
-        results.append({"offline_id": value, "status": "synced" if row else "unknown",
-                        "order_id": row.id if row else None,
-                        "invoice_number": row.invoice_number if row else None})
+        results.append(
+            {
+                "offline_id": value,
+                "status": "synced" if row else "unknown",
+                "order_id": row.id if row else None,
+                "invoice_number": row.invoice_number if row else None,
+            }
+        )
     return jsonify(results=results)
-

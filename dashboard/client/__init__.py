@@ -50,9 +50,22 @@ API:
   till.pending(), till.flagged(), till.synced() -> [OutboxSale]; till.sale(offline_id)
   till.requeue(offline_id); till.products(); till.close()  (or use it as a context manager)
 """
+
 from .outbox import FLAGGED, PENDING, SYNCED, OutboxSale
 from .till import SyncReport, Till
 from .transport import AuthError, BatchTooLarge, HttpTransport, RequestError, SyncError, TransientError
 
-__all__ = ["Till", "SyncReport", "OutboxSale", "PENDING", "SYNCED", "FLAGGED", "HttpTransport",
-           "SyncError", "TransientError", "BatchTooLarge", "AuthError", "RequestError"]
+__all__ = [
+    "Till",
+    "SyncReport",
+    "OutboxSale",
+    "PENDING",
+    "SYNCED",
+    "FLAGGED",
+    "HttpTransport",
+    "SyncError",
+    "TransientError",
+    "BatchTooLarge",
+    "AuthError",
+    "RequestError",
+]

@@ -1,4 +1,5 @@
 """`flask pos simulate`: run a fleet of simulated tills against a server, through faults."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,11 @@ def register_tills(count: int, seed: int, store: str | None = None) -> list[SimT
     tills = []
     for number in range(1, count + 1):
         name = f"SIM-{seed}-{shop.code}-T{number:02d}" if store else f"SIM-{seed}-T{number:02d}"
-        token = (devices.rotate_token(name, actor="simulator") if name in known
-                 else devices.add_device(name, actor="simulator", store=store))
+        token = (
+            devices.rotate_token(name, actor="simulator")
+            if name in known
+            else devices.add_device(name, actor="simulator", store=store)
+        )
         tills.append(SimTill(name, token, shop.money.places))
     return tills
 
@@ -39,12 +43,24 @@ def register_tills(count: int, seed: int, store: str | None = None) -> list[SimT
 @click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same baskets and faults.")
 @click.option("--faults", default="", help=f"Comma-separated, from: {','.join(FAULTS)}.")
 @click.option("--batch-size", type=click.IntRange(1, 500), default=50, show_default=True)
-@click.option("--outbox-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where the tills' outbox files go (default: a new temporary folder).")
-@click.option("--timeout", type=click.FloatRange(1), default=300.0, show_default=True,
-              help="Seconds before giving up on draining the outboxes.")
-@click.option("--timezone", "zone", help="The shop's time zone, in which tills close their business days "
-              "(default: this app's DASHBOARD_TIMEZONE, as the server reads them).")
+@click.option(
+    "--outbox-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the tills' outbox files go (default: a new temporary folder).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(1),
+    default=300.0,
+    show_default=True,
+    help="Seconds before giving up on draining the outboxes.",
+)
+@click.option(
+    "--timezone",
+    "zone",
+    help="The shop's time zone, in which tills close their business days "
+    "(default: this app's DASHBOARD_TIMEZONE, as the server reads them).",
+)
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--store", help="Code of the store the tills sell in (default: the default store).")
 def simulate_command(url, tills, sales, seed, faults, batch_size, outbox_dir, timeout, zone, output, store):
@@ -65,8 +81,17 @@ def simulate_command(url, tills, sales, seed, faults, batch_size, outbox_dir, ti
         fleet = register_tills(tills, seed, store)
     except StoreError as exc:
         raise click.BadParameter(str(exc), param_hint="--store") from None
-    report = simulate(url, fleet, sales=sales, seed=seed, faults=fault_list, outbox_dir=outbox_dir,
-                      batch_size=batch_size, timeout=timeout, zone=zone)
+    report = simulate(
+        url,
+        fleet,
+        sales=sales,
+        seed=seed,
+        faults=fault_list,
+        outbox_dir=outbox_dir,
+        batch_size=batch_size,
+        timeout=timeout,
+        zone=zone,
+    )
     summary = report.as_dict()
     if output == "json":
         click.echo(json.dumps(summary))
@@ -77,19 +102,25 @@ def simulate_command(url, tills, sales, seed, faults, batch_size, outbox_dir, ti
 
 
 def _print_text(summary: dict) -> None:
-    click.echo(f"{summary['tills']} tills x {summary['sales_made'] // max(1, summary['tills'])} sales "
-               f"against {summary['url']} (seed {summary['seed']}, faults: {','.join(summary['faults']) or 'none'})")
+    click.echo(
+        f"{summary['tills']} tills x {summary['sales_made'] // max(1, summary['tills'])} sales "
+        f"against {summary['url']} (seed {summary['seed']}, faults: {','.join(summary['faults']) or 'none'})"
+    )
     for key in ("sales_made", "acknowledged", "pending", "flagged"):
         click.echo(f"{key}: {summary[key]}")
     click.echo("statuses: " + " ".join(f"{k}={v}" for k, v in summary["statuses"].items()))
     click.echo("faults_injected: " + " ".join(f"{k}={v}" for k, v in summary["faults_injected"].items()))
     if "duplicates_made" in summary:
-        click.echo(f"duplicates_made: {summary['duplicates_made']} "
-                   f"(extra copies stored: {summary['extra_copies']}, sales lost: {summary['lost_sales']})")
+        click.echo(
+            f"duplicates_made: {summary['duplicates_made']} "
+            f"(extra copies stored: {summary['extra_copies']}, sales lost: {summary['lost_sales']})"
+        )
     click.echo(f"receipt_number_collisions: {summary['receipt_number_collisions']}")
     click.echo(f"replay_mismatches: {summary['replay_mismatches']}")
     for till in summary["per_till"]:
         if till["error"]:
             click.echo(f"{till['name']}: {till['error']}", err=True)
-    click.echo(f"drained: {'yes' if summary['drained'] else 'NO'} in {summary['elapsed_seconds']} s; "
-               f"outboxes in {summary['outbox_dir']}")
+    click.echo(
+        f"drained: {'yes' if summary['drained'] else 'NO'} in {summary['elapsed_seconds']} s; "
+        f"outboxes in {summary['outbox_dir']}"
+    )

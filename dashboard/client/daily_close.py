@@ -6,6 +6,7 @@ server explains those as skipped). The close lists the day's offline_ids, so
 the server can say which sales it is missing; a day with more sales than the
 server takes ids for is closed with count and total only.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,10 +28,13 @@ def build_close(sales: list[OutboxSale], day: date, zone: tzinfo, *, max_ids: in
     """The close of `day` as POST /api/v1/closings takes it."""
     todays = [sale for sale in sales if business_day_of(sale, zone) == day]
     total = sum((Decimal(str(sale.order["total"])) for sale in todays), Decimal(0))
-    close = {"business_day": day.isoformat(), "sales_count": len(todays),
-             "sales_total": str(total.quantize(Decimal("0.01"))),
-             "first_receipt": todays[0].receipt_number if todays else None,
-             "last_receipt": todays[-1].receipt_number if todays else None}
+    close = {
+        "business_day": day.isoformat(),
+        "sales_count": len(todays),
+        "sales_total": str(total.quantize(Decimal("0.01"))),
+        "first_receipt": todays[0].receipt_number if todays else None,
+        "last_receipt": todays[-1].receipt_number if todays else None,
+    }
     if len(todays) <= max_ids:
         close["offline_ids"] = [sale.offline_id for sale in todays]
     return close

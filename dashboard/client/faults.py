@@ -10,6 +10,7 @@
 Each fault a till is given hits its first chance for sure and later ones at random,
 from the till's own seeded generator, so a run can be repeated.
 """
+
 from __future__ import annotations
 
 import random
@@ -75,8 +76,10 @@ class FleetStats:
     def mismatches(self) -> list[str]:
         """offline_ids answered as two different stored sales, or created twice (contract invariants 1 and 6)."""
         with self.lock:
-            return sorted({oid for oid, seen in self.answers.items() if len(seen) > 1}
-                          | {oid for oid, count in self.created.items() if count > 1})
+            return sorted(
+                {oid for oid, seen in self.answers.items() if len(seen) > 1}
+                | {oid for oid, count in self.created.items() if count > 1}
+            )
 
 
 class FaultPlan:

@@ -8,6 +8,7 @@ Rows are never deleted: an acknowledged sale is marked 'synced', a refused one
 'flagged'. The till's daily closes are kept here too, sent like sales until
 the server answered them. Standard library only.
 """
+
 from __future__ import annotations
 
 import json
@@ -133,21 +134,28 @@ class Outbox:
             cursor = self._conn.execute(
                 # noqa below: sql is one of this module's constant clauses; values are bound parameters.
                 "SELECT seq, offline_id, receipt_number, created_at, payload, state, in_flight, attempts, "  # noqa: S608
-                "status, order_id, invoice_number, reason, message FROM sales " + sql, params)
+                "status, order_id, invoice_number, reason, message FROM sales " + sql,
+                params,
+            )
             return [OutboxSale(row[0], row[1], row[2], row[3], json.loads(row[4]), *row[5:]) for row in cursor]
 
     def add_sale(self, prefix: str, build_order) -> OutboxSale:
         """Take the next receipt number and store the sale built by build_order(offline_id, receipt_number),
         in one transaction."""
         with self._write() as conn:
-            conn.execute("INSERT INTO receipt_counters (prefix, last_number) VALUES (?, 1) "
-                         "ON CONFLICT (prefix) DO UPDATE SET last_number = last_number + 1", (prefix,))
+            conn.execute(
+                "INSERT INTO receipt_counters (prefix, last_number) VALUES (?, 1) "
+                "ON CONFLICT (prefix) DO UPDATE SET last_number = last_number + 1",
+                (prefix,),
+            )
             number = conn.execute("SELECT last_number FROM receipt_counters WHERE prefix = ?", (prefix,)).fetchone()[0]
             offline_id = str(uuid.uuid4())
             receipt_number = f"{prefix}-{number:06d}"
             order = build_order(offline_id, receipt_number)
-            conn.execute("INSERT INTO sales (offline_id, receipt_number, created_at, payload) VALUES (?, ?, ?, ?)",
-                         (offline_id, receipt_number, order["created_at"], _dumps(order)))
+            conn.execute(
+                "INSERT INTO sales (offline_id, receipt_number, created_at, payload) VALUES (?, ?, ?, ?)",
+                (offline_id, receipt_number, order["created_at"], _dumps(order)),
+            )
         return self.get(offline_id)
 
     def renumber(self, seq: int, prefix: str, *, new_receipt: bool = True) -> OutboxSale:
@@ -158,13 +166,15 @@ class Outbox:
             order = json.loads(conn.execute("SELECT payload FROM sales WHERE seq = ?", (seq,)).fetchone()[0])
             order["offline_id"] = str(uuid.uuid4())
             if new_receipt:
-                conn.execute("UPDATE receipt_counters SET last_number = last_number + 1 WHERE prefix = ?",
-                             (prefix,))
-                number = conn.execute("SELECT last_number FROM receipt_counters WHERE prefix = ?",
-                                      (prefix,)).fetchone()[0]
+                conn.execute("UPDATE receipt_counters SET last_number = last_number + 1 WHERE prefix = ?", (prefix,))
+                number = conn.execute(
+                    "SELECT last_number FROM receipt_counters WHERE prefix = ?", (prefix,)
+                ).fetchone()[0]
                 order["receipt_number"] = f"{prefix}-{number:06d}"
-            conn.execute("UPDATE sales SET offline_id = ?, receipt_number = ?, payload = ?, in_flight = NULL "
-                         "WHERE seq = ?", (order["offline_id"], order["receipt_number"], _dumps(order), seq))
+            conn.execute(
+                "UPDATE sales SET offline_id = ?, receipt_number = ?, payload = ?, in_flight = NULL WHERE seq = ?",
+                (order["offline_id"], order["receipt_number"], _dumps(order), seq),
+            )
         return self._rows("WHERE seq = ?", (seq,))[0]
 
     def get(self, offline_id: str) -> OutboxSale | None:
@@ -192,14 +202,17 @@ class Outbox:
     def mark_in_flight(self, seqs: list[int], upload_id: str) -> None:
         """Record, before sending, that these sales are being uploaded; survives a crash mid-upload."""
         with self._write() as conn:
-            conn.executemany("UPDATE sales SET in_flight = ?, attempts = attempts + 1 WHERE seq = ?",
-                             [(upload_id, seq) for seq in seqs])
+            conn.executemany(
+                "UPDATE sales SET in_flight = ?, attempts = attempts + 1 WHERE seq = ?",
+                [(upload_id, seq) for seq in seqs],
+            )
 
     def clear_in_flight(self, seqs: list[int]) -> None:
         """The server answered that these sales are not stored: they are plain pending sales again."""
         with self._write() as conn:
-            conn.executemany("UPDATE sales SET in_flight = NULL WHERE seq = ? AND state = 'pending'",
-                             [(seq,) for seq in seqs])
+            conn.executemany(
+                "UPDATE sales SET in_flight = NULL WHERE seq = ? AND state = 'pending'", [(seq,) for seq in seqs]
+            )
 
     def mark_synced(self, acks: list[tuple[int, str, int, str, str | None]]) -> None:
         """(seq, status, order_id, invoice_number, reason) of sales the server stored, in one transaction."""
@@ -208,7 +221,8 @@ class Outbox:
             conn.executemany(
                 "UPDATE sales SET state = 'synced', in_flight = NULL, status = ?, order_id = ?, "
                 "invoice_number = ?, reason = ?, message = NULL, acknowledged_at = ? WHERE seq = ?",
-                [(status, order_id, invoice, reason, now, seq) for seq, status, order_id, invoice, reason in acks])
+                [(status, order_id, invoice, reason, now, seq) for seq, status, order_id, invoice, reason in acks],
+            )
 
     def mark_flagged(self, flags: list[tuple[int, str, str | None, str | None]]) -> None:
         """(seq, status, reason, message) of sales the server refused; they stay for staff to see."""
@@ -217,14 +231,17 @@ class Outbox:
             conn.executemany(
                 "UPDATE sales SET state = 'flagged', in_flight = NULL, status = ?, reason = ?, message = ?, "
                 "acknowledged_at = ? WHERE seq = ? AND state = 'pending'",
-                [(status, reason, message, now, seq) for seq, status, reason, message in flags])
+                [(status, reason, message, now, seq) for seq, status, reason, message in flags],
+            )
 
     def requeue(self, offline_id: str) -> bool:
         """Put a flagged sale back in the queue, unchanged (same offline_id and content)."""
         with self._write() as conn:
             changed = conn.execute(
                 "UPDATE sales SET state = 'pending', status = NULL, reason = NULL, message = NULL, "
-                "acknowledged_at = NULL WHERE offline_id = ? AND state = 'flagged'", (offline_id,)).rowcount
+                "acknowledged_at = NULL WHERE offline_id = ? AND state = 'flagged'",
+                (offline_id,),
+            ).rowcount
         return changed == 1
 
     # Daily closes ---------------------------------------------------------------------------------
@@ -235,15 +252,19 @@ class Outbox:
 
         The same close as the day's latest is not recorded twice; a different one is queued after it."""
         with self._write() as conn:
-            rows = conn.execute("SELECT seq, offline_id, receipt_number, created_at, payload, state, in_flight, "
-                                "attempts, status, order_id, invoice_number, reason, message FROM sales ORDER BY seq")
+            rows = conn.execute(
+                "SELECT seq, offline_id, receipt_number, created_at, payload, state, in_flight, "
+                "attempts, status, order_id, invoice_number, reason, message FROM sales ORDER BY seq"
+            )
             sales = [OutboxSale(row[0], row[1], row[2], row[3], json.loads(row[4]), *row[5:]) for row in rows]
             close = build_close(sales)
-            latest = conn.execute("SELECT payload FROM closings WHERE business_day = ? ORDER BY seq DESC LIMIT 1",
-                                  (business_day,)).fetchone()
+            latest = conn.execute(
+                "SELECT payload FROM closings WHERE business_day = ? ORDER BY seq DESC LIMIT 1", (business_day,)
+            ).fetchone()
             if latest is None or json.loads(latest[0]) != close:
-                conn.execute("INSERT INTO closings (business_day, payload) VALUES (?, ?)",
-                             (business_day, _dumps(close)))
+                conn.execute(
+                    "INSERT INTO closings (business_day, payload) VALUES (?, ?)", (business_day, _dumps(close))
+                )
         return close
 
     def pending_closings(self) -> list[tuple[int, dict]]:
@@ -255,15 +276,19 @@ class Outbox:
     def mark_closing(self, seq: int, state: str, status: str | None, answer: dict | str) -> None:
         """The server's answer to a close: 'sent' with its status, or 'flagged' with why it was refused."""
         with self._write() as conn:
-            conn.execute("UPDATE closings SET state = ?, status = ?, answer = ?, sent_at = ? WHERE seq = ?",
-                         (state, status, answer if isinstance(answer, str) else _dumps(answer), _now(), seq))
+            conn.execute(
+                "UPDATE closings SET state = ?, status = ?, answer = ?, sent_at = ? WHERE seq = ?",
+                (state, status, answer if isinstance(answer, str) else _dumps(answer), _now(), seq),
+            )
 
     def closings(self) -> list[dict]:
         """Every close recorded, oldest first: business_day, the close, state, status and answer."""
         with self._lock:
             rows = self._conn.execute("SELECT business_day, payload, state, status, answer FROM closings ORDER BY seq")
-            return [{"business_day": day, "close": json.loads(payload), "state": state, "status": status,
-                     "answer": answer} for day, payload, state, status, answer in rows]
+            return [
+                {"business_day": day, "close": json.loads(payload), "state": state, "status": status, "answer": answer}
+                for day, payload, state, status, answer in rows
+            ]
 
 
 def _dumps(order: dict) -> str:

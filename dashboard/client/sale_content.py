@@ -3,6 +3,7 @@
 A sale the server could never accept is refused here, while the customer is
 still at the till, rather than flagged later.
 """
+
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -24,8 +25,10 @@ def sale_content(lines: list[dict], cashier: str | None, payments: list[dict] | 
     total = total.quantize(unit, rounding=ROUND_HALF_UP)
     content = {"cashier": (cashier or "").strip()[:100] or None, "lines": clean_lines, "total": str(total)}
     if payments:
-        clean_payments = [{"method": _method(p.get("method")),
-                           "amount": _money(p.get("amount"), "payment amount", unit)} for p in payments]
+        clean_payments = [
+            {"method": _method(p.get("method")), "amount": _money(p.get("amount"), "payment amount", unit)}
+            for p in payments
+        ]
         paid = sum((Decimal(p["amount"]) for p in clean_payments), Decimal(0))
         if paid != total:
             raise ValueError(f"payments add up to {paid}, the sale's total is {total}")
@@ -68,5 +71,8 @@ def _line(number: int, line: dict, unit: Decimal) -> dict:
     quantity = _decimal(line.get("quantity"), f"{where} quantity", MAX_QUANTITY)
     if quantity <= 0 or quantity != quantity.quantize(Decimal("0.001")):
         raise ValueError(f"{where}: quantity must be above zero with at most 3 decimals, got {quantity}")
-    return {"sku": sku, "quantity": format(quantity.normalize(), "f"),
-            "unit_price": _money(line.get("unit_price"), f"{where} unit_price", unit)}
+    return {
+        "sku": sku,
+        "quantity": format(quantity.normalize(), "f"),
+        "unit_price": _money(line.get("unit_price"), f"{where} unit_price", unit),
+    }

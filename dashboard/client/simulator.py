@@ -18,6 +18,7 @@ the server, with faults (see faults.py) injected between the till and the networ
 The server is only reached over HTTP, so this runs against any deployment;
 registering the tills is the CLI's job (it needs the app context).
 """
+
 from __future__ import annotations
 
 import math
@@ -89,9 +90,23 @@ class TillResult:
 class _TillRun:
     """One till's day: sell in chunks, sync after each chunk, survive its faults, drain the outbox."""
 
-    def __init__(self, sim: SimTill, index: int, *, url: str, sales: int, seed: int, faults: set[str],
-                 legacy: bool, outbox_dir: Path, stats: FleetStats, batch_size: int, deadline: float,
-                 offline_url: str, zone: str = "UTC"):
+    def __init__(
+        self,
+        sim: SimTill,
+        index: int,
+        *,
+        url: str,
+        sales: int,
+        seed: int,
+        faults: set[str],
+        legacy: bool,
+        outbox_dir: Path,
+        stats: FleetStats,
+        batch_size: int,
+        deadline: float,
+        offline_url: str,
+        zone: str = "UTC",
+    ):
         self.sim, self.url, self.sales, self.faults, self.legacy = sim, url, sales, faults, legacy
         self.stats, self.batch_size, self.deadline = stats, batch_size, deadline
         self.rng = random.Random(f"{seed}:{index}")
@@ -108,15 +123,25 @@ class _TillRun:
         self.open_day: date | None = None
 
     def _open_till(self) -> Till:
-        transport = FaultyTransport(HttpTransport(self.url, self.sim.token, timeout=10), self.offline,
-                                    self.plan, self.stats)
-        options: dict[str, Any] = dict(batch_size=self.batch_size, max_attempts=5, backoff=0.01, max_backoff=0.2,
-                                       transport=transport, rng=random.Random(self.rng.random()), zone=self.zone)
+        transport = FaultyTransport(
+            HttpTransport(self.url, self.sim.token, timeout=10), self.offline, self.plan, self.stats
+        )
+        options: dict[str, Any] = dict(
+            batch_size=self.batch_size,
+            max_attempts=5,
+            backoff=0.01,
+            max_backoff=0.2,
+            transport=transport,
+            rng=random.Random(self.rng.random()),
+            zone=self.zone,
+        )
         if self.legacy:
-            return LegacyTill(self.result.outbox, self.url, self.sim.token, self.sim.name,
-                              on_renumber=self._renumbered, **options)
-        return Till(self.result.outbox, self.url, self.sim.token, self.sim.name, money_places=self.sim.money_places,
-                    **options)
+            return LegacyTill(
+                self.result.outbox, self.url, self.sim.token, self.sim.name, on_renumber=self._renumbered, **options
+            )
+        return Till(
+            self.result.outbox, self.url, self.sim.token, self.sim.name, money_places=self.sim.money_places, **options
+        )
 
     def _renumbered(self, seq: int, offline_id: str) -> None:
         self.stats.fault("legacy-ids")
@@ -155,8 +180,11 @@ class _TillRun:
         while True:
             basket = [(bakery_sku(item), quantity) for item, quantity in all_baskets[position % len(all_baskets)]]
             position += 1
-            lines = [{"sku": sku, "quantity": quantity, "unit_price": prices[sku]}
-                     for sku, quantity in basket if sku in prices]
+            lines = [
+                {"sku": sku, "quantity": quantity, "unit_price": prices[sku]}
+                for sku, quantity in basket
+                if sku in prices
+            ]
             if lines:
                 yield lines
 
@@ -168,9 +196,12 @@ class _TillRun:
         if self.open_day is not None and sold_at.astimezone(ZoneInfo(self.zone)).date() != self.open_day:
             self._close_day()
         self.open_day = sold_at.astimezone(ZoneInfo(self.zone)).date()
-        offline_id = self.till.record_sale(lines, cashier=self.rng.choice(CASHIERS),
-                                           payments=[{"method": method, "amount": str(total)}],
-                                           created_at=sold_at)
+        offline_id = self.till.record_sale(
+            lines,
+            cashier=self.rng.choice(CASHIERS),
+            payments=[{"method": method, "amount": str(total)}],
+            created_at=sold_at,
+        )
         self.result.identities[self.till.sale(offline_id).seq] = [offline_id]
         self.result.sales_made += 1
 
@@ -229,7 +260,10 @@ class FleetReport:
     def as_dict(self) -> dict:
         recovered = sum(till.recovered for till in self.tills)
         report = {
-            "url": self.url, "seed": self.seed, "faults": self.faults, "tills": len(self.tills),
+            "url": self.url,
+            "seed": self.seed,
+            "faults": self.faults,
+            "tills": len(self.tills),
             "sales_made": sum(till.sales_made for till in self.tills),
             "acknowledged": sum(till.acknowledged for till in self.tills),
             "pending": sum(till.pending for till in self.tills),
@@ -241,14 +275,26 @@ class FleetReport:
             "drained": self.drained,
             "elapsed_seconds": round(self.elapsed_seconds, 2),
             "outbox_dir": self.outbox_dir,
-            "per_till": [{"name": t.name, "outbox": t.outbox, "legacy": t.legacy, "sales_made": t.sales_made,
-                          "acknowledged": t.acknowledged, "pending": t.pending, "flagged": t.flagged,
-                          "closed_days": t.closed_days, "closings_pending": t.closings_pending,
-                          "error": t.error} for t in self.tills],
+            "per_till": [
+                {
+                    "name": t.name,
+                    "outbox": t.outbox,
+                    "legacy": t.legacy,
+                    "sales_made": t.sales_made,
+                    "acknowledged": t.acknowledged,
+                    "pending": t.pending,
+                    "flagged": t.flagged,
+                    "closed_days": t.closed_days,
+                    "closings_pending": t.closings_pending,
+                    "error": t.error,
+                }
+                for t in self.tills
+            ],
         }
         if self.duplicates_made is not None:
-            report.update(duplicates_made=self.duplicates_made, extra_copies=self.extra_copies,
-                          lost_sales=self.lost_sales)
+            report.update(
+                duplicates_made=self.duplicates_made, extra_copies=self.extra_copies, lost_sales=self.lost_sales
+            )
         return report
 
 
@@ -261,8 +307,18 @@ def parse_faults(text: str) -> list[str]:
     return list(dict.fromkeys(faults))
 
 
-def simulate(url: str, tills: list[SimTill], *, sales: int, seed: int, faults: list[str], outbox_dir: Path,
-             batch_size: int = 50, timeout: float = 300.0, zone: str = "UTC") -> FleetReport:
+def simulate(
+    url: str,
+    tills: list[SimTill],
+    *,
+    sales: int,
+    seed: int,
+    faults: list[str],
+    outbox_dir: Path,
+    batch_size: int = 50,
+    timeout: float = 300.0,
+    zone: str = "UTC",
+) -> FleetReport:
     """Run the fleet until every outbox is drained (or timeout seconds passed) and report.
     zone: the shop's time zone, in which the tills close their business days (the server's)."""
     started = time.monotonic()
@@ -270,20 +326,41 @@ def simulate(url: str, tills: list[SimTill], *, sales: int, seed: int, faults: l
     outbox_dir.mkdir(parents=True, exist_ok=True)
     stats = FleetStats()
     offline_url = closed_port_url()
-    runs = [_TillRun(sim, index, url=url, sales=sales, seed=seed, faults=set(faults),
-                     legacy="legacy-ids" in faults and index == len(tills) - 1, outbox_dir=outbox_dir,
-                     stats=stats, batch_size=batch_size, deadline=started + timeout, offline_url=offline_url,
-                     zone=zone)
-            for index, sim in enumerate(tills)]
+    runs = [
+        _TillRun(
+            sim,
+            index,
+            url=url,
+            sales=sales,
+            seed=seed,
+            faults=set(faults),
+            legacy="legacy-ids" in faults and index == len(tills) - 1,
+            outbox_dir=outbox_dir,
+            stats=stats,
+            batch_size=batch_size,
+            deadline=started + timeout,
+            offline_url=offline_url,
+            zone=zone,
+        )
+        for index, sim in enumerate(tills)
+    ]
     threads = [threading.Thread(target=run.run, name=f"till-{run.sim.name}") for run in runs]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    report = FleetReport(url=url, seed=seed, faults=list(faults), outbox_dir=str(outbox_dir),
-                         tills=[run.result for run in runs], statuses=dict(stats.statuses),
-                         faults_injected=dict(stats.faults), replay_mismatches=stats.mismatches(),
-                         receipt_number_collisions=stats.collisions, elapsed_seconds=0.0)
+    report = FleetReport(
+        url=url,
+        seed=seed,
+        faults=list(faults),
+        outbox_dir=str(outbox_dir),
+        tills=[run.result for run in runs],
+        statuses=dict(stats.statuses),
+        faults_injected=dict(stats.faults),
+        replay_mismatches=stats.mismatches(),
+        receipt_number_collisions=stats.collisions,
+        elapsed_seconds=0.0,
+    )
     legacy = [run for run in runs if run.legacy]
     if legacy:
         report.duplicates_made, report.extra_copies, report.lost_sales = _count_copies(legacy[0], url)
@@ -299,5 +376,4 @@ def _count_copies(run: _TillRun, url: str) -> tuple[int, int, int]:
     answers = HttpTransport(url, run.sim.token).sync_status(every_id)
     stored = {answer["offline_id"] for answer in answers if answer.get("status") == "synced"}
     copies = [sum(offline_id in stored for offline_id in ids) for ids in identities.values()]
-    return (sum(1 for n in copies if n > 1), sum(n - 1 for n in copies if n > 1),
-            sum(1 for n in copies if n == 0))
+    return (sum(1 for n in copies if n > 1), sum(n - 1 for n in copies if n > 1), sum(1 for n in copies if n == 0))

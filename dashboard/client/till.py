@@ -1,4 +1,5 @@
 """The Till: record sales into the durable outbox, and upload them as the sync contract says."""
+
 from __future__ import annotations
 
 import json
@@ -73,11 +74,24 @@ class Till:
     # A failed upload with a body above this size is retried as smaller batches.
     large_body_bytes = 1_000_000
 
-    def __init__(self, outbox_path: str | Path, server_url: str, token: str, prefix: str, *,
-                 batch_size: int = 100, timeout: float = 10.0, max_attempts: int = 8,
-                 backoff: float = 0.5, max_backoff: float = 60.0, transport=None,
-                 sleep=time.sleep, rng: random.Random | None = None, zone: str | None = None,
-                 money_places: int = 2):
+    def __init__(
+        self,
+        outbox_path: str | Path,
+        server_url: str,
+        token: str,
+        prefix: str,
+        *,
+        batch_size: int = 100,
+        timeout: float = 10.0,
+        max_attempts: int = 8,
+        backoff: float = 0.5,
+        max_backoff: float = 60.0,
+        transport=None,
+        sleep=time.sleep,
+        rng: random.Random | None = None,
+        zone: str | None = None,
+        money_places: int = 2,
+    ):
         prefix = (prefix or "").strip()
         if not prefix or len(prefix) > 40 or any(char.isspace() for char in prefix):
             raise ValueError("prefix must be a short code without spaces, such as 'T03'")
@@ -106,8 +120,13 @@ class Till:
 
     # Selling ---------------------------------------------------------------------------------
 
-    def record_sale(self, lines: list[dict], cashier: str | None, payments: list[dict] | None = None,
-                    created_at: datetime | None = None) -> str:
+    def record_sale(
+        self,
+        lines: list[dict],
+        cashier: str | None,
+        payments: list[dict] | None = None,
+        created_at: datetime | None = None,
+    ) -> str:
         """Write a sale to the outbox (durably, before anything else) and return its offline_id.
 
         lines: [{"sku", "quantity", "unit_price"}] with numbers as str, int or Decimal.
@@ -118,8 +137,12 @@ class Till:
         moment = (created_at or datetime.now()).astimezone()
 
         def build(offline_id: str, receipt_number: str) -> dict:
-            return {"offline_id": offline_id, "receipt_number": receipt_number,
-                    "created_at": moment.isoformat(), **content}
+            return {
+                "offline_id": offline_id,
+                "receipt_number": receipt_number,
+                "created_at": moment.isoformat(),
+                **content,
+            }
 
         return self.outbox.add_sale(self.prefix, build).offline_id
 
@@ -201,9 +224,12 @@ class Till:
         unknown: list[int] = []
         for sale, answer in zip(interrupted, answers):
             status = answer.get("status") if isinstance(answer, dict) else None
-            if not isinstance(answer, dict) or not _same_id(answer.get("offline_id"), sale.offline_id) \
-                    or status not in ("synced", "unknown") \
-                    or (status == "synced" and not (answer.get("order_id") and answer.get("invoice_number"))):
+            if (
+                not isinstance(answer, dict)
+                or not _same_id(answer.get("offline_id"), sale.offline_id)
+                or status not in ("synced", "unknown")
+                or (status == "synced" and not (answer.get("order_id") and answer.get("invoice_number")))
+            ):
                 report.stop(f"status answer breaks the contract for {sale.offline_id}: {answer!r}")
                 return False
             if status == "synced":
@@ -224,8 +250,11 @@ class Till:
             upload_id = str(uuid.uuid4())
             # Recorded before sending: after a crash, the next sync asks the server before resending.
             self.outbox.mark_in_flight([sale.seq for sale in batch], upload_id)
-            body = json.dumps({"batch_id": upload_id, "orders": [sale.order for sale in batch]},
-                              separators=(",", ":"), ensure_ascii=False).encode()
+            body = json.dumps(
+                {"batch_id": upload_id, "orders": [sale.order for sale in batch]},
+                separators=(",", ":"),
+                ensure_ascii=False,
+            ).encode()
             report.requests += 1
             report.sent += len(batch)
             try:
@@ -263,9 +292,12 @@ class Till:
         acks, flags = [], []
         for sale, result in zip(batch, results):
             status = result.get("status") if isinstance(result, dict) else None
-            if not isinstance(result, dict) or not _same_id(result.get("offline_id"), sale.offline_id) \
-                    or status not in STORED + REFUSED \
-                    or (status in STORED and not (result.get("order_id") and result.get("invoice_number"))):
+            if (
+                not isinstance(result, dict)
+                or not _same_id(result.get("offline_id"), sale.offline_id)
+                or status not in STORED + REFUSED
+                or (status in STORED and not (result.get("order_id") and result.get("invoice_number")))
+            ):
                 report.stop(f"the answer for {sale.offline_id} breaks the contract: {result!r}")
                 return False
             if status in STORED:

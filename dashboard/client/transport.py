@@ -5,6 +5,7 @@ TransientError (back off and retry: 408, 429, 5xx, time-outs, connection errors)
 BatchTooLarge (413/422: send fewer sales at a time), AuthError (401/403: stop,
 a person must fix the token), RequestError (any other refusal: stop and report).
 """
+
 from __future__ import annotations
 
 import http.client
@@ -71,7 +72,7 @@ class HttpTransport:
         """GET /api/v1/sync/status for these ids (any number: asked in small groups)."""
         results: list[dict] = []
         for start in range(0, len(offline_ids), STATUS_IDS_PER_REQUEST):
-            chunk = offline_ids[start:start + STATUS_IDS_PER_REQUEST]
+            chunk = offline_ids[start : start + STATUS_IDS_PER_REQUEST]
             answer = self._request("GET", "/api/v1/sync/status?" + urlencode([("offline_id", i) for i in chunk]))
             got = answer.get("results") if isinstance(answer, dict) else None
             if not isinstance(got, list) or len(got) != len(chunk):
@@ -94,8 +95,11 @@ class HttpTransport:
         return answer
 
     def _request(self, method: str, path: str, body: bytes | None = None):
-        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json",
-                   **({"Content-Type": "application/json"} if body is not None else {})}
+        headers = {
+            "Authorization": f"Bearer {self.token}",
+            "Accept": "application/json",
+            **({"Content-Type": "application/json"} if body is not None else {}),
+        }
         url = self.server_url + path  # http(s) only: checked in __init__
         request = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310
         try:

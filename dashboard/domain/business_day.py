@@ -5,6 +5,7 @@ one of its own, the default store of a single shop, follows DASHBOARD_TIMEZONE):
 zone_for_device() answers with it, and everything keyed by (device, business
 day) follows.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone

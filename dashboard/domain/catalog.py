@@ -1,4 +1,5 @@
 """The product catalogue: CSV import and the demo catalogue from the bakery data."""
+
 from __future__ import annotations
 
 import csv
@@ -50,8 +51,10 @@ def read_products_csv(text: str) -> list[ProductRow]:
     reader = csv.DictReader(io.StringIO(text))
     header = [field.strip() for field in (reader.fieldnames or [])]
     if header not in (CSV_HEADER, CSV_HEADER + [STORE_COLUMN]):
-        raise CatalogError(f"the header must be {','.join(CSV_HEADER)} (and optionally ,{STORE_COLUMN}), "
-                           f"got {','.join(reader.fieldnames or [])}")
+        raise CatalogError(
+            f"the header must be {','.join(CSV_HEADER)} (and optionally ,{STORE_COLUMN}), "
+            f"got {','.join(reader.fieldnames or [])}"
+        )
     reader.fieldnames = header
     rows, errors, seen = [], [], set()
     catalogue: dict[str, tuple[str, Decimal]] = {}
@@ -63,8 +66,9 @@ def read_products_csv(text: str) -> list[ProductRow]:
             if not sku or len(sku) > 64:
                 raise CatalogError("sku must have 1 to 64 characters")
             if (hidden := hidden_character(sku)) is not None:
-                raise CatalogError(f"sku contains an invisible, control or direction-changing character: "
-                                   f"{describe_character(hidden)}")
+                raise CatalogError(
+                    f"sku contains an invisible, control or direction-changing character: {describe_character(hidden)}"
+                )
             if not name or len(name) > 200:
                 raise CatalogError("name must have 1 to 200 characters")
             if (sku, store) in seen:
@@ -74,8 +78,10 @@ def read_products_csv(text: str) -> list[ProductRow]:
             if price < 0:
                 raise CatalogError("price must not be negative")
             if catalogue.setdefault(sku, (name, price)) != (name, price):
-                raise CatalogError(f"sku '{sku}' has another name or price on an earlier line (the catalogue "
-                                   "is the chain's: one name and price a sku)")
+                raise CatalogError(
+                    f"sku '{sku}' has another name or price on an earlier line (the catalogue "
+                    "is the chain's: one name and price a sku)"
+                )
             stock = parse_decimal(record["stock_quantity"], places=3, limit=MAX_QUANTITY)
             rows.append(ProductRow(sku, name, price, stock, store))
         except (CatalogError, NumberError, TypeError) as exc:
@@ -93,6 +99,7 @@ def import_products(rows: list[ProductRow], *, update_existing: bool = True) -> 
     stock always equals its opening stock plus its movements. With update_existing=False,
     products that exist already are left as they are.
     """
+
     def unit() -> ImportSummary:
         stores = {code: _store_id(code) for code in {row.store for row in rows}}
         default = stores.get(None) or _store_id(None)
@@ -102,8 +109,9 @@ def import_products(rows: list[ProductRow], *, update_existing: bool = True) -> 
         for row in rows:
             product = existing.get(row.sku)
             if product is None:
-                product = existing[row.sku] = Product(sku=row.sku, name=row.name, price=row.price,
-                                                      opening_stock=Decimal(0), stock_quantity=Decimal(0))
+                product = existing[row.sku] = Product(
+                    sku=row.sku, name=row.name, price=row.price, opening_stock=Decimal(0), stock_quantity=Decimal(0)
+                )
                 db.session.add(product)
                 db.session.flush()
                 created.add(row.sku)
@@ -120,9 +128,13 @@ def import_products(rows: list[ProductRow], *, update_existing: bool = True) -> 
             _set_stock(stores[row.store], product.id, row.stock_quantity)
         db.session.flush()
         if new_levels:
-            db.session.execute(insert(StockLevel), [
-                {"store_id": store, "product_id": product, "opening_quantity": quantity, "quantity": quantity}
-                for (store, product), quantity in sorted(new_levels.items())])
+            db.session.execute(
+                insert(StockLevel),
+                [
+                    {"store_id": store, "product_id": product, "opening_quantity": quantity, "quantity": quantity}
+                    for (store, product), quantity in sorted(new_levels.items())
+                ],
+            )
         return ImportSummary(len(created), len(updated))
 
     return run_write(unit)
@@ -138,23 +150,46 @@ def _store_id(code: str | None) -> int:
 def _set_stock(store_id: int, product_id: int, quantity: Decimal) -> None:
     """Book the difference to the store's current stock as an adjustment movement."""
     db.session.flush()
-    current = db.session.scalar(select(StockLevel.quantity).where(
-        StockLevel.store_id == store_id, StockLevel.product_id == product_id)) or Decimal(0)
+    current = db.session.scalar(
+        select(StockLevel.quantity).where(StockLevel.store_id == store_id, StockLevel.product_id == product_id)
+    ) or Decimal(0)
     delta = quantity - current
     if delta:
-        db.session.execute(insert(StockMovement), [{"product_id": product_id, "store_id": store_id,
-                                                    "quantity_delta": delta, "kind": "adjustment"}])
+        db.session.execute(
+            insert(StockMovement),
+            [{"product_id": product_id, "store_id": store_id, "quantity_delta": delta, "kind": "adjustment"}],
+        )
         move_stock({(store_id, product_id): delta})
 
 
 # Plausible prices for the bakery's items; anything not listed sells at the default.
 _BAKERY_PRICES = {
-    "Coffee": "2.50", "Bread": "3.20", "Tea": "2.00", "Cake": "3.50", "Pastry": "2.20",
-    "Sandwich": "4.50", "Medialuna": "1.80", "Hot chocolate": "2.90", "Cookies": "1.50",
-    "Brownie": "2.40", "Farm House": "4.00", "Muffin": "2.30", "Alfajores": "2.10",
-    "Juice": "2.60", "Soup": "4.20", "Scone": "2.00", "Toast": "2.50", "Scandinavian": "3.00",
-    "Truffles": "1.20", "Coke": "1.80", "Spanish Brunch": "8.50", "Baguette": "2.80",
-    "Tiffin": "2.70", "Jam": "3.10", "Mineral water": "1.20", "Fudge": "1.90",
+    "Coffee": "2.50",
+    "Bread": "3.20",
+    "Tea": "2.00",
+    "Cake": "3.50",
+    "Pastry": "2.20",
+    "Sandwich": "4.50",
+    "Medialuna": "1.80",
+    "Hot chocolate": "2.90",
+    "Cookies": "1.50",
+    "Brownie": "2.40",
+    "Farm House": "4.00",
+    "Muffin": "2.30",
+    "Alfajores": "2.10",
+    "Juice": "2.60",
+    "Soup": "4.20",
+    "Scone": "2.00",
+    "Toast": "2.50",
+    "Scandinavian": "3.00",
+    "Truffles": "1.20",
+    "Coke": "1.80",
+    "Spanish Brunch": "8.50",
+    "Baguette": "2.80",
+    "Tiffin": "2.70",
+    "Jam": "3.10",
+    "Mineral water": "1.20",
+    "Fudge": "1.90",
 }
 DEFAULT_BAKERY_PRICE = "2.50"
 BAKERY_OPENING_STOCK = Decimal(500)
@@ -183,8 +218,12 @@ def bakery_transactions():
 
 def demo_catalog_rows() -> list[ProductRow]:
     """A catalogue row for every item the bakery sold, with a fixed price and opening stock."""
-    return [ProductRow(bakery_sku(item), item, Decimal(_BAKERY_PRICES.get(item, DEFAULT_BAKERY_PRICE)),
-                       BAKERY_OPENING_STOCK) for item in bakery_items()]
+    return [
+        ProductRow(
+            bakery_sku(item), item, Decimal(_BAKERY_PRICES.get(item, DEFAULT_BAKERY_PRICE)), BAKERY_OPENING_STOCK
+        )
+        for item in bakery_items()
+    ]
 
 
 def list_products() -> list[Product]:
@@ -205,6 +244,8 @@ def list_stock() -> list[StockRow]:
     """Every store's stock of every product it has a level for, by store then sku."""
     rows = db.session.execute(
         select(Store.code.label("store_code"), Product.sku, Product.name, Product.price, StockLevel.quantity)
-        .join(StockLevel, StockLevel.product_id == Product.id).join(Store, Store.id == StockLevel.store_id)
-        .order_by(Store.is_default.desc(), Store.code, Product.sku))
+        .join(StockLevel, StockLevel.product_id == Product.id)
+        .join(Store, Store.id == StockLevel.store_id)
+        .order_by(Store.is_default.desc(), Store.code, Product.sku)
+    )
     return [StockRow(**row._mapping) for row in rows]

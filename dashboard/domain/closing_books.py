@@ -5,6 +5,7 @@ one day's page). `PrefetchedBooks` reads a whole page of tills and days in a
 handful of queries and answers the same questions from memory (the grid):
 comparing 20 tills over 14 days must not cost 280 round trips of each kind.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -58,7 +59,7 @@ class Refused:
 
 def chunks(values: list, size: int = _CHUNK):
     for at in range(0, len(values), size):
-        yield values[at:at + size]
+        yield values[at : at + size]
 
 
 class Books:
@@ -66,20 +67,31 @@ class Books:
 
     def stored(self, device_id: int, start: datetime, end: datetime) -> list[StoredSale]:
         """The till's completed sales sold in [start, end), in sale order."""
-        return [StoredSale(r.id, r.offline_id, r.receipt_number, r.total, r.legacy_id is not None, r.created_at)
-                for r in db.session.execute(
-                    select(Order.id, Order.offline_id, Order.receipt_number, Order.total, Order.legacy_id,
-                           Order.created_at)
-                    .where(Order.device_id == device_id, Order.created_at >= start, Order.created_at < end,
-                           Order.status == OrderStatus.COMPLETED)
-                    .order_by(Order.created_at, Order.id))]
+        return [
+            StoredSale(r.id, r.offline_id, r.receipt_number, r.total, r.legacy_id is not None, r.created_at)
+            for r in db.session.execute(
+                select(Order.id, Order.offline_id, Order.receipt_number, Order.total, Order.legacy_id, Order.created_at)
+                .where(
+                    Order.device_id == device_id,
+                    Order.created_at >= start,
+                    Order.created_at < end,
+                    Order.status == OrderStatus.COMPLETED,
+                )
+                .order_by(Order.created_at, Order.id)
+            )
+        ]
 
     def by_offline_id(self, device_id: int, offline_ids: list[str]) -> list[TillSale]:
         found = []
         for chunk in chunks(offline_ids):
-            found += [TillSale(r.offline_id, r.id, r.status, r.kept_order_id, r.total) for r in db.session.execute(
-                select(Order.offline_id, Order.id, Order.status, Order.kept_order_id, Order.total)
-                .where(Order.device_id == device_id, Order.offline_id.in_(chunk)))]
+            found += [
+                TillSale(r.offline_id, r.id, r.status, r.kept_order_id, r.total)
+                for r in db.session.execute(
+                    select(Order.offline_id, Order.id, Order.status, Order.kept_order_id, Order.total).where(
+                        Order.device_id == device_id, Order.offline_id.in_(chunk)
+                    )
+                )
+            ]
         return found
 
     def totals(self, order_ids: list[int]) -> dict[int, Decimal]:
@@ -97,24 +109,41 @@ class Books:
 
     def refused_in_day(self, device_id: int, start: datetime, end: datetime) -> list[Refused]:
         """One per sale (its latest attempt): a sale refused twice is one sale."""
-        latest = {r.offline_id or f"#{r.attempt_id}": r for r in self._refused(
-            SyncAttempt.device_id == device_id, SyncAttempt.sold_at >= start, SyncAttempt.sold_at < end)}
+        latest = {
+            r.offline_id or f"#{r.attempt_id}": r
+            for r in self._refused(
+                SyncAttempt.device_id == device_id, SyncAttempt.sold_at >= start, SyncAttempt.sold_at < end
+            )
+        }
         return list(latest.values())
 
     @staticmethod
     def _refused(*conditions) -> list[Refused]:
-        return [Refused(r.id, r.offline_id, r.receipt_number, r.total, r.sold_at) for r in db.session.execute(
-            select(SyncAttempt.id, SyncAttempt.offline_id, SyncAttempt.receipt_number, SyncAttempt.total,
-                   SyncAttempt.sold_at)
-            .where(*conditions, text(_NEEDS_ACTION)).order_by(SyncAttempt.id))]
+        return [
+            Refused(r.id, r.offline_id, r.receipt_number, r.total, r.sold_at)
+            for r in db.session.execute(
+                select(
+                    SyncAttempt.id,
+                    SyncAttempt.offline_id,
+                    SyncAttempt.receipt_number,
+                    SyncAttempt.total,
+                    SyncAttempt.sold_at,
+                )
+                .where(*conditions, text(_NEEDS_ACTION))
+                .order_by(SyncAttempt.id)
+            )
+        ]
 
     def in_open_groups(self, order_ids: list[int]) -> set[int]:
         found: set[int] = set()
         for chunk in chunks(order_ids):
-            found.update(db.session.scalars(
-                select(DuplicateGroupMember.order_id)
-                .join(DuplicateGroup, DuplicateGroup.id == DuplicateGroupMember.group_id)
-                .where(DuplicateGroupMember.order_id.in_(chunk), DuplicateGroup.status == GroupStatus.OPEN)))
+            found.update(
+                db.session.scalars(
+                    select(DuplicateGroupMember.order_id)
+                    .join(DuplicateGroup, DuplicateGroup.id == DuplicateGroupMember.group_id)
+                    .where(DuplicateGroupMember.order_id.in_(chunk), DuplicateGroup.status == GroupStatus.OPEN)
+                )
+            )
         return found
 
 
@@ -129,41 +158,75 @@ class PrefetchedBooks(Books):
         if not device_ids:
             return
         for row in db.session.execute(
-                select(Order.id, Order.offline_id, Order.receipt_number, Order.total, Order.legacy_id,
-                       Order.created_at, Order.device_id)
-                .where(Order.device_id.in_(device_ids), Order.created_at >= start, Order.created_at < end,
-                       Order.status == OrderStatus.COMPLETED)
-                .order_by(Order.created_at, Order.id)):
+            select(
+                Order.id,
+                Order.offline_id,
+                Order.receipt_number,
+                Order.total,
+                Order.legacy_id,
+                Order.created_at,
+                Order.device_id,
+            )
+            .where(
+                Order.device_id.in_(device_ids),
+                Order.created_at >= start,
+                Order.created_at < end,
+                Order.status == OrderStatus.COMPLETED,
+            )
+            .order_by(Order.created_at, Order.id)
+        ):
             self._stored[row.device_id].append(
-                StoredSale(row.id, row.offline_id, row.receipt_number, row.total, row.legacy_id is not None,
-                           row.created_at))
+                StoredSale(
+                    row.id, row.offline_id, row.receipt_number, row.total, row.legacy_id is not None, row.created_at
+                )
+            )
         # Most counted sales are among those just read; only the others (pending, voided copies, sold on
         # another day by the server's clock) are looked up by id.
         for device_id, sales in self._stored.items():
             for sale in sales:
                 if sale.offline_id is not None:
                     self._by_id[(device_id, sale.offline_id)] = TillSale(
-                        sale.offline_id, sale.id, OrderStatus.COMPLETED, None, sale.total)
+                        sale.offline_id, sale.id, OrderStatus.COMPLETED, None, sale.total
+                    )
         known = {offline_id for _device_id, offline_id in self._by_id}
         for chunk in chunks(sorted(set(offline_ids) - known)):
             for found in db.session.execute(
-                    select(Order.offline_id, Order.id, Order.status, Order.kept_order_id, Order.total, Order.device_id)
-                    .where(Order.device_id.in_(device_ids), Order.offline_id.in_(chunk))):
+                select(
+                    Order.offline_id, Order.id, Order.status, Order.kept_order_id, Order.total, Order.device_id
+                ).where(Order.device_id.in_(device_ids), Order.offline_id.in_(chunk))
+            ):
                 self._by_id[(found.device_id, found.offline_id)] = TillSale(
-                    found.offline_id, found.id, found.status, found.kept_order_id, found.total)
+                    found.offline_id, found.id, found.status, found.kept_order_id, found.total
+                )
         # The refused sales that need action are few (a partial index holds them): all of these tills'.
         for refused in db.session.execute(
-                select(SyncAttempt.id, SyncAttempt.offline_id, SyncAttempt.receipt_number, SyncAttempt.total,
-                       SyncAttempt.sold_at, SyncAttempt.device_id)
-                .where(SyncAttempt.device_id.in_(device_ids), text(_NEEDS_ACTION)).order_by(SyncAttempt.id)):
+            select(
+                SyncAttempt.id,
+                SyncAttempt.offline_id,
+                SyncAttempt.receipt_number,
+                SyncAttempt.total,
+                SyncAttempt.sold_at,
+                SyncAttempt.device_id,
+            )
+            .where(SyncAttempt.device_id.in_(device_ids), text(_NEEDS_ACTION))
+            .order_by(SyncAttempt.id)
+        ):
             self._refusals[refused.device_id].append(
-                Refused(refused.id, refused.offline_id, refused.receipt_number, refused.total, refused.sold_at))
-        self._grouped = set(db.session.scalars(
-            select(DuplicateGroupMember.order_id)
-            .join(DuplicateGroup, DuplicateGroup.id == DuplicateGroupMember.group_id)
-            .join(Order, Order.id == DuplicateGroupMember.order_id)
-            .where(DuplicateGroup.status == GroupStatus.OPEN, Order.device_id.in_(device_ids),
-                   Order.created_at >= start, Order.created_at < end)))
+                Refused(refused.id, refused.offline_id, refused.receipt_number, refused.total, refused.sold_at)
+            )
+        self._grouped = set(
+            db.session.scalars(
+                select(DuplicateGroupMember.order_id)
+                .join(DuplicateGroup, DuplicateGroup.id == DuplicateGroupMember.group_id)
+                .join(Order, Order.id == DuplicateGroupMember.order_id)
+                .where(
+                    DuplicateGroup.status == GroupStatus.OPEN,
+                    Order.device_id.in_(device_ids),
+                    Order.created_at >= start,
+                    Order.created_at < end,
+                )
+            )
+        )
 
     def stored(self, device_id, start, end):
         return [s for s in self._stored.get(device_id, ()) if start <= s.created_at < end]
@@ -176,8 +239,11 @@ class PrefetchedBooks(Books):
         return {r.offline_id: r for r in self._refusals.get(device_id, ()) if r.offline_id in wanted}
 
     def refused_in_day(self, device_id, start, end):
-        latest = {r.offline_id or f"#{r.attempt_id}": r for r in self._refusals.get(device_id, ())
-                  if r.sold_at is not None and start <= r.sold_at < end}
+        latest = {
+            r.offline_id or f"#{r.attempt_id}": r
+            for r in self._refusals.get(device_id, ())
+            if r.sold_at is not None and start <= r.sold_at < end
+        }
         return list(latest.values())
 
     def in_open_groups(self, order_ids):

@@ -7,6 +7,7 @@ without is compared by count and total, and a difference is then explained
 as far as the server can (rejected sales of the day, legacy sales, copies in
 an open duplicate group).
 """
+
 from __future__ import annotations
 
 import json
@@ -64,9 +65,15 @@ class Comparison:
             "status": str(self.status),
             "till": {"count": self.till_count, "total": _money(self.till_total)},
             "server": {"count": self.server_count, "total": _money(self.server_total)},
-            "differences": [{"kind": str(d.kind), "count": d.count, "amount": _money(d.amount),
-                             "offline_ids": [s.offline_id for s in d.sales if s.offline_id]}
-                            for d in self.differences],
+            "differences": [
+                {
+                    "kind": str(d.kind),
+                    "count": d.count,
+                    "amount": _money(d.amount),
+                    "offline_ids": [s.offline_id for s in d.sales if s.offline_id],
+                }
+                for d in self.differences
+            ],
         }
 
 
@@ -91,8 +98,7 @@ def compare(closing: Closing | None, device_id: int, day: date, zone: str, books
     else:
         differences = _by_count(closing, device_id, stored, books.refused_in_day(device_id, start, end), books)
     status = ClosingStatus.DIFFERS if differences else ClosingStatus.MATCHED
-    return Comparison(status, closing.sales_count, closing.sales_total, len(stored), server_total,
-                      tuple(differences))
+    return Comparison(status, closing.sales_count, closing.sales_total, len(stored), server_total, tuple(differences))
 
 
 def _by_sale(closing: Closing, device_id: int, stored: list[StoredSale], books: Books) -> list[Difference]:
@@ -118,8 +124,14 @@ def _by_sale(closing: Closing, device_id: int, stored: list[StoredSale], books: 
     remainder = closing.sales_total - accounted
     differences = []
     if pending:
-        differences.append(Difference(ClosingDifference.PENDING, len(pending), remainder,
-                                      tuple(SaleRef(offline_id) for offline_id in pending[:SHOWN_SALES])))
+        differences.append(
+            Difference(
+                ClosingDifference.PENDING,
+                len(pending),
+                remainder,
+                tuple(SaleRef(offline_id) for offline_id in pending[:SHOWN_SALES]),
+            )
+        )
     elif remainder:
         differences.append(Difference(ClosingDifference.TOTAL_DIFFERS, 0, remainder))
     if skipped:
@@ -128,8 +140,9 @@ def _by_sale(closing: Closing, device_id: int, stored: list[StoredSale], books: 
     return differences
 
 
-def _by_count(closing: Closing, device_id: int, stored: list[StoredSale], refused: list[Refused],
-              books: Books) -> list[Difference]:
+def _by_count(
+    closing: Closing, device_id: int, stored: list[StoredSale], refused: list[Refused], books: Books
+) -> list[Difference]:
     """By count and total only (the till sent no ids): the gap, explained as far as the server can."""
     skipped = [_ref(r) for r in refused]
     skipped_total = sum((s.total or ZERO for s in skipped), ZERO)
@@ -157,15 +170,29 @@ def _extras(extra: list[StoredSale], books: Books) -> list[Difference]:
         return []
     grouped = books.in_open_groups([s.id for s in extra])
     kinds: dict[ClosingDifference, list[StoredSale]] = {
-        ClosingDifference.LEGACY: [], ClosingDifference.DUPLICATE: [], ClosingDifference.NOT_COUNTED: []}
+        ClosingDifference.LEGACY: [],
+        ClosingDifference.DUPLICATE: [],
+        ClosingDifference.NOT_COUNTED: [],
+    }
     for sale in extra:
-        kind = (ClosingDifference.LEGACY if sale.legacy else
-                ClosingDifference.DUPLICATE if sale.id in grouped else ClosingDifference.NOT_COUNTED)
+        kind = (
+            ClosingDifference.LEGACY
+            if sale.legacy
+            else ClosingDifference.DUPLICATE
+            if sale.id in grouped
+            else ClosingDifference.NOT_COUNTED
+        )
         kinds[kind].append(sale)
-    return [Difference(kind, len(sales), -sum((s.total for s in sales), ZERO),
-                       tuple(SaleRef(s.offline_id, s.receipt_number, s.total, order_id=s.id)
-                             for s in sales[:SHOWN_SALES]))
-            for kind, sales in kinds.items() if sales]
+    return [
+        Difference(
+            kind,
+            len(sales),
+            -sum((s.total for s in sales), ZERO),
+            tuple(SaleRef(s.offline_id, s.receipt_number, s.total, order_id=s.id) for s in sales[:SHOWN_SALES]),
+        )
+        for kind, sales in kinds.items()
+        if sales
+    ]
 
 
 def _ref(refused: Refused) -> SaleRef:
@@ -173,5 +200,9 @@ def _ref(refused: Refused) -> SaleRef:
 
 
 def _skipped_difference(skipped: list[SaleRef]) -> Difference:
-    return Difference(ClosingDifference.REJECTED, len(skipped), sum((s.total or ZERO for s in skipped), ZERO),
-                      tuple(skipped[:SHOWN_SALES]))
+    return Difference(
+        ClosingDifference.REJECTED,
+        len(skipped),
+        sum((s.total or ZERO for s in skipped), ZERO),
+        tuple(skipped[:SHOWN_SALES]),
+    )

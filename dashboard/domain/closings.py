@@ -5,6 +5,7 @@ replay and changes nothing (a unique index on its fingerprint decides, not a
 check); a different close for the same day becomes the current one and the
 earlier one stays in the history, marked replaced.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -52,10 +53,14 @@ class CloseReport:
     offline_ids: tuple[str, ...] | None
 
     def fingerprint(self) -> str:
-        content = {"business_day": self.business_day.isoformat(), "sales_count": self.sales_count,
-                   "sales_total": canonical(self.sales_total), "first_receipt": self.first_receipt,
-                   "last_receipt": self.last_receipt,
-                   "offline_ids": sorted(self.offline_ids) if self.offline_ids is not None else None}
+        content = {
+            "business_day": self.business_day.isoformat(),
+            "sales_count": self.sales_count,
+            "sales_total": canonical(self.sales_total),
+            "first_receipt": self.first_receipt,
+            "last_receipt": self.last_receipt,
+            "offline_ids": sorted(self.offline_ids) if self.offline_ids is not None else None,
+        }
         return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -69,9 +74,14 @@ class ClosingOutcome:
     comparison: Comparison
 
     def as_json(self) -> dict:
-        return {"closing_id": self.closing_id, "business_day": self.business_day.isoformat(),
-                "time_zone": self.time_zone, "record": str(self.record), "current": self.current,
-                **self.comparison.as_json()}
+        return {
+            "closing_id": self.closing_id,
+            "business_day": self.business_day.isoformat(),
+            "time_zone": self.time_zone,
+            "record": str(self.record),
+            "current": self.current,
+            **self.comparison.as_json(),
+        }
 
 
 def parse_close(raw: object, *, zone: str, max_ids: int, places: int = 2) -> CloseReport:
@@ -147,28 +157,47 @@ def receive_close(device_id: int, raw: object, *, max_ids: int) -> ClosingOutcom
     report = parse_close(raw, zone=zone, max_ids=max_ids, places=store.money.places)
     fingerprint = report.fingerprint()
     # Compared before the write, so the write transaction stays short; what the till is told is a snapshot.
-    probe = Closing(sales_count=report.sales_count, sales_total=report.sales_total,
-                    offline_ids=None if report.offline_ids is None else json.dumps(sorted(report.offline_ids)))
+    probe = Closing(
+        sales_count=report.sales_count,
+        sales_total=report.sales_total,
+        offline_ids=None if report.offline_ids is None else json.dumps(sorted(report.offline_ids)),
+    )
     snapshot = compare(probe, device_id, report.business_day, zone)
 
     def unit() -> tuple[int, ClosingRecord, bool]:
-        same = db.session.scalar(select(Closing).where(
-            Closing.device_id == device_id, Closing.business_day == report.business_day,
-            Closing.fingerprint == fingerprint))
+        same = db.session.scalar(
+            select(Closing).where(
+                Closing.device_id == device_id,
+                Closing.business_day == report.business_day,
+                Closing.fingerprint == fingerprint,
+            )
+        )
         if same is not None:
             return same.id, ClosingRecord.UNCHANGED, same.replaced_at is None
-        current = db.session.scalar(select(Closing).where(
-            Closing.device_id == device_id, Closing.business_day == report.business_day,
-            Closing.replaced_at.is_(None)))
+        current = db.session.scalar(
+            select(Closing).where(
+                Closing.device_id == device_id,
+                Closing.business_day == report.business_day,
+                Closing.replaced_at.is_(None),
+            )
+        )
         if current is not None:
             current.replaced_at = utcnow()
             db.session.flush()  # off the "one current close" index before the new one takes its place
-        closing = Closing(device_id=device_id, business_day=report.business_day, time_zone=zone,
-                          sales_count=report.sales_count, sales_total=report.sales_total,
-                          first_receipt=report.first_receipt, last_receipt=report.last_receipt,
-                          offline_ids=probe.offline_ids, fingerprint=fingerprint,
-                          status_at_receipt=snapshot.status, server_count_at_receipt=snapshot.server_count,
-                          server_total_at_receipt=snapshot.server_total)
+        closing = Closing(
+            device_id=device_id,
+            business_day=report.business_day,
+            time_zone=zone,
+            sales_count=report.sales_count,
+            sales_total=report.sales_total,
+            first_receipt=report.first_receipt,
+            last_receipt=report.last_receipt,
+            offline_ids=probe.offline_ids,
+            fingerprint=fingerprint,
+            status_at_receipt=snapshot.status,
+            server_count_at_receipt=snapshot.server_count,
+            server_total_at_receipt=snapshot.server_total,
+        )
         db.session.add(closing)
         db.session.flush()
         if current is not None:

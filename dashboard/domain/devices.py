@@ -6,6 +6,7 @@ so every change is checked alike and audited in the transaction that makes it (n
 stored without its record, nor the record without the change). The token itself is
 never audited or stored: only its hash is kept.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,6 +44,7 @@ class DeviceInfo:
 @dataclass(frozen=True)
 class IssuedToken:
     """A till's new token, to be shown once and never again."""
+
     device_id: int
     name: str
     token: str
@@ -61,8 +63,10 @@ def check_name(name: str) -> str:
     if not is_storable(name):
         raise DeviceError("a device name must not contain a NUL or an unpaired surrogate character")
     if (hidden := hidden_character(name)) is not None:
-        raise DeviceError("a device name must not contain an invisible, control or direction-changing "
-                          f"character: {describe_character(hidden)}")
+        raise DeviceError(
+            "a device name must not contain an invisible, control or direction-changing "
+            f"character: {describe_character(hidden)}"
+        )
     return name
 
 
@@ -115,6 +119,7 @@ def rotate_token(device: int | str, *, actor: str = "cli") -> str:
 
 def revoke_device(device: int | str, *, actor: str = "cli") -> str:
     """Refuse the till's token from now on (403); its sales stay. Returns the device's name."""
+
     def unit() -> str:
         found = _find(device)
         if found.revoked_at is None:
@@ -127,8 +132,7 @@ def revoke_device(device: int | str, *, actor: str = "cli") -> str:
 
 def list_devices() -> list[DeviceInfo]:
     """Every device, by name, with its store's code."""
-    rows = db.session.execute(select(Device, Store.code).join(Store, Store.id == Device.store_id)
-                              .order_by(Device.name))
+    rows = db.session.execute(select(Device, Store.code).join(Store, Store.id == Device.store_id).order_by(Device.name))
     return [_info(device, code) for device, code in rows]
 
 
@@ -144,8 +148,9 @@ def find_by_token_hash(token_hash: str) -> DeviceInfo | None:
 
 
 def _info(device: Device, store_code: str | None = None) -> DeviceInfo:
-    return DeviceInfo(device.id, device.name, device.revoked_at is not None, device.last_seen_at,
-                      device.store_id, store_code)
+    return DeviceInfo(
+        device.id, device.name, device.revoked_at is not None, device.last_seen_at, device.store_id, store_code
+    )
 
 
 def _find(device: int | str) -> Device:

@@ -6,6 +6,7 @@ number of orders. A set of orders is reported under the first kind that
 applies: orders claimed by an earlier kind are left out of the later ones.
 Void orders and lines are never reported.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -49,11 +50,12 @@ class StockDrift:
 
 def _chunks(values: list, size: int = IN_CHUNK):
     for start in range(0, len(values), size):
-        yield values[start:start + size]
+        yield values[start : start + size]
 
 
-def find_duplicates(*, double_entry_window: timedelta, kinds: tuple[str, ...] | None = None,
-                    progress=None) -> Iterator[FoundGroup]:
+def find_duplicates(
+    *, double_entry_window: timedelta, kinds: tuple[str, ...] | None = None, progress=None
+) -> Iterator[FoundGroup]:
     """Every duplicate group in the books now, kind by kind in the contract's order of precedence."""
     claimed: set[int] = set()
     steps = [
@@ -81,14 +83,16 @@ def _shared_keys(column) -> Iterator[str]:
     Read from the column's index alone; void orders are left out when the
     members are fetched, which drops keys with fewer than two completed orders.
     """
-    stmt = (select(column).where(column.is_not(None))
-            .group_by(column).having(func.count() > 1).order_by(column))
+    stmt = select(column).where(column.is_not(None)).group_by(column).having(func.count() > 1).order_by(column)
     yield from db.session.execute(stmt.execution_options(**STREAM)).scalars()
 
 
 def _orders_by(column, keys: list[str]):
-    stmt = (select(Order.id, column.label("key"), Order.content_hash, Order.created_at)
-            .where(column.in_(keys), Order.status == "completed").order_by(column, Order.created_at, Order.id))
+    stmt = (
+        select(Order.id, column.label("key"), Order.content_hash, Order.created_at)
+        .where(column.in_(keys), Order.status == "completed")
+        .order_by(column, Order.created_at, Order.id)
+    )
     return db.session.execute(stmt).all()
 
 
@@ -133,17 +137,20 @@ def _resent_with_new_id(claimed: set[int]) -> Iterator[FoundGroup]:
     fetched in chunks through it as an OR of exact pairs, with nothing else filtered
     in SQL (a row-value IN or a status condition made SQLite scan instead).
     """
-    shared = (select(Order.device_id, Order.created_at).group_by(Order.device_id, Order.created_at)
-              .having(func.count() > 1).order_by(Order.device_id, Order.created_at))
+    shared = (
+        select(Order.device_id, Order.created_at)
+        .group_by(Order.device_id, Order.created_at)
+        .having(func.count() > 1)
+        .order_by(Order.device_id, Order.created_at)
+    )
     keys = [tuple(row) for row in db.session.execute(shared.execution_options(**STREAM))]
     for chunk in _chunks(keys, 400):  # two parameters a pair: under SQLite's oldest limit of 999
         baskets: dict[tuple, list[int]] = {}
         for row in db.session.execute(
-                select(Order.id, Order.device_id, Order.created_at, Order.content_hash, Order.status,
-                       Order.offline_id)
-                .where(or_(*(and_(Order.device_id == device, Order.created_at == instant)
-                             for device, instant in chunk)))
-                .order_by(Order.device_id, Order.created_at, Order.id)):
+            select(Order.id, Order.device_id, Order.created_at, Order.content_hash, Order.status, Order.offline_id)
+            .where(or_(*(and_(Order.device_id == device, Order.created_at == instant) for device, instant in chunk)))
+            .order_by(Order.device_id, Order.created_at, Order.id)
+        ):
             if row.status == "completed" and row.offline_id and row.content_hash and row.id not in claimed:
                 baskets.setdefault((row.device_id, row.created_at, row.content_hash), []).append(row.id)
         for (device_id, instant, content), ids in baskets.items():
@@ -185,15 +192,18 @@ def _invoice_collisions(claimed: set[int]) -> Iterator[FoundGroup]:
         firsts = sorted(ids[0] for ids in contents.values())
         if len(firsts) > 1:
             yield FoundGroup("invoice_collision", invoice, tuple(firsts))
-    renumbered = (select(Order.receipt_number, Order.id)
-                  .where(Order.receipt_number_collision.is_(True), Order.status == "completed")
-                  .order_by(Order.receipt_number, Order.id))
+    renumbered = (
+        select(Order.receipt_number, Order.id)
+        .where(Order.receipt_number_collision.is_(True), Order.status == "completed")
+        .order_by(Order.receipt_number, Order.id)
+    )
     by_receipt: dict[str, list[int]] = {}
     for receipt, order_id in db.session.execute(renumbered):
         by_receipt.setdefault(receipt, []).append(order_id)
     for chunk in _chunks(list(by_receipt)):
-        holders = db.session.execute(select(Order.invoice_number, Order.id).where(
-            Order.invoice_number.in_(chunk), Order.status == "completed")).all()
+        holders = db.session.execute(
+            select(Order.invoice_number, Order.id).where(Order.invoice_number.in_(chunk), Order.status == "completed")
+        ).all()
         for invoice, holder_id in holders:
             by_receipt[invoice].insert(0, holder_id)
         for receipt in chunk:
@@ -210,10 +220,11 @@ def _double_entries(claimed: set[int], window: timedelta) -> Iterator[FoundGroup
     no further apart than the window; runs older than the window are closed as
     it goes, so memory follows the sales of one window, not all orders.
     """
-    stmt = (select(Order.id, Order.device_id, Order.content_hash, Order.created_at,
-                   Order.offline_id, Order.invoice_number)
-            .where(Order.status == "completed", Order.content_hash.is_not(None))
-            .order_by(Order.device_id, Order.created_at, Order.id))
+    stmt = (
+        select(Order.id, Order.device_id, Order.content_hash, Order.created_at, Order.offline_id, Order.invoice_number)
+        .where(Order.status == "completed", Order.content_hash.is_not(None))
+        .order_by(Order.device_id, Order.created_at, Order.id)
+    )
     runs: dict[tuple[int, str], list] = {}
     for row in db.session.execute(stmt.execution_options(**STREAM)):
         key = (row.device_id, row.content_hash)
@@ -232,8 +243,9 @@ def _double_entries(claimed: set[int], window: timedelta) -> Iterator[FoundGroup
 
 def _close_runs(runs: dict, claimed: set[int], now_row, window: timedelta) -> Iterator[FoundGroup]:
     """Close the runs no later sale can join: another device's, or older than the window."""
-    for key in [k for k, run in runs.items()
-                if k[0] != now_row.device_id or now_row.created_at - run[-1].created_at > window]:
+    for key in [
+        k for k, run in runs.items() if k[0] != now_row.device_id or now_row.created_at - run[-1].created_at > window
+    ]:
         yield from _double_entry_group(runs.pop(key), claimed)
 
 
@@ -242,26 +254,35 @@ def _double_entry_group(run: list, claimed: set[int]) -> Iterator[FoundGroup]:
     # Legacy sales without an offline id share none with anybody.
     offline_ids = {r.offline_id or f"none:{r.id}" for r in rows}
     if len(rows) > 1 and len(offline_ids) == len(rows) and len({r.invoice_number for r in rows}) == len(rows):
-        yield FoundGroup("suspected_double_entry", f"{rows[0].device_id}:{rows[0].content_hash}:{rows[0].id}",
-                         tuple(row.id for row in rows))
+        yield FoundGroup(
+            "suspected_double_entry",
+            f"{rows[0].device_id}:{rows[0].content_hash}:{rows[0].id}",
+            tuple(row.id for row in rows),
+        )
 
 
 def _duplicate_lines(claimed: set[int]) -> Iterator[FoundGroup]:
     """Orders whose lines add up to more than the total, where dropping repeated identical lines makes them equal."""
     line_sum = func.sum(OrderLine.quantity * OrderLine.unit_price)
-    stmt = (select(Order.id, Order.total)
-            .join(OrderLine, and_(OrderLine.order_id == Order.id, OrderLine.status == "completed"))
-            .where(Order.status == "completed")
-            .group_by(Order.id, Order.total)
-            .having(line_sum > Order.total + Decimal("0.005")))
-    candidates = [(order_id, total) for order_id, total in db.session.execute(stmt.execution_options(**STREAM))
-                  if order_id not in claimed]
+    stmt = (
+        select(Order.id, Order.total)
+        .join(OrderLine, and_(OrderLine.order_id == Order.id, OrderLine.status == "completed"))
+        .where(Order.status == "completed")
+        .group_by(Order.id, Order.total)
+        .having(line_sum > Order.total + Decimal("0.005"))
+    )
+    candidates = [
+        (order_id, total)
+        for order_id, total in db.session.execute(stmt.execution_options(**STREAM))
+        if order_id not in claimed
+    ]
     for chunk in _chunks(candidates):
         lines_by_order: dict[int, list] = {}
         for line in db.session.execute(
-                select(OrderLine.id, OrderLine.order_id, OrderLine.sku, OrderLine.quantity, OrderLine.unit_price)
-                .where(OrderLine.order_id.in_([c[0] for c in chunk]), OrderLine.status == "completed")
-                .order_by(OrderLine.order_id, OrderLine.line_no)):
+            select(OrderLine.id, OrderLine.order_id, OrderLine.sku, OrderLine.quantity, OrderLine.unit_price)
+            .where(OrderLine.order_id.in_([c[0] for c in chunk]), OrderLine.status == "completed")
+            .order_by(OrderLine.order_id, OrderLine.line_no)
+        ):
             lines_by_order.setdefault(line.order_id, []).append(line)
         for order_id, total in chunk:
             extra = repeated_lines(lines_by_order.get(order_id, []), Decimal(str(total)))
@@ -285,14 +306,22 @@ def repeated_lines(lines, total: Decimal) -> list[int]:
 
 def _duplicate_movements(claimed: set[int]) -> Iterator[FoundGroup]:
     """Order lines with more than one sale movement still in force."""
-    stmt = (select(StockMovement.order_line_id)
-            .where(StockMovement.kind.in_(("sale", "legacy")), StockMovement.order_line_id.is_not(None))
-            .group_by(StockMovement.order_line_id).having(func.count() > 1).order_by(StockMovement.order_line_id))
+    stmt = (
+        select(StockMovement.order_line_id)
+        .where(StockMovement.kind.in_(("sale", "legacy")), StockMovement.order_line_id.is_not(None))
+        .group_by(StockMovement.order_line_id)
+        .having(func.count() > 1)
+        .order_by(StockMovement.order_line_id)
+    )
     line_ids = list(db.session.execute(stmt.execution_options(**STREAM)).scalars())
     for chunk in _chunks(line_ids):
-        lines = dict(db.session.execute(
-            select(OrderLine.id, OrderLine.order_id).join(Order, Order.id == OrderLine.order_id)
-            .where(OrderLine.id.in_(chunk), OrderLine.status == "completed", Order.status == "completed")).all())
+        lines = dict(
+            db.session.execute(
+                select(OrderLine.id, OrderLine.order_id)
+                .join(Order, Order.id == OrderLine.order_id)
+                .where(OrderLine.id.in_(chunk), OrderLine.status == "completed", Order.status == "completed")
+            ).all()
+        )
         in_force = active_movements(list(lines))
         for line_id in sorted(lines):
             if len(in_force.get(line_id, [])) > 1 and lines[line_id] not in claimed:
@@ -302,19 +331,27 @@ def _duplicate_movements(claimed: set[int]) -> Iterator[FoundGroup]:
 def stock_drift() -> list[StockDrift]:
     """Stores' stock levels that are not their opening stock plus that store's movements, and products
     whose stock (the default store's mirror) is not the default store's opening stock plus its movements."""
-    moved = (select(StockMovement.store_id, StockMovement.product_id,
-                    func.sum(StockMovement.quantity_delta).label("moved"))
-             .group_by(StockMovement.store_id, StockMovement.product_id).subquery())
+    moved = (
+        select(StockMovement.store_id, StockMovement.product_id, func.sum(StockMovement.quantity_delta).label("moved"))
+        .group_by(StockMovement.store_id, StockMovement.product_id)
+        .subquery()
+    )
     levels = db.session.execute(
         select(Store.code, Product.sku, StockLevel.quantity, StockLevel.opening_quantity, moved.c.moved)
-        .join(Store, Store.id == StockLevel.store_id).join(Product, Product.id == StockLevel.product_id)
+        .join(Store, Store.id == StockLevel.store_id)
+        .join(Product, Product.id == StockLevel.product_id)
         .outerjoin(moved, (moved.c.product_id == StockLevel.product_id) & (moved.c.store_id == StockLevel.store_id))
-        .order_by(Store.code, Product.sku))
+        .order_by(Store.code, Product.sku)
+    )
     mirrors = db.session.execute(
         select(literal(""), Product.sku, Product.stock_quantity, Product.opening_stock, moved.c.moved)
-        .outerjoin(moved, (moved.c.product_id == Product.id)
-                   & (moved.c.store_id == select(Store.id).where(Store.is_default.is_(True)).scalar_subquery()))
-        .order_by(Product.sku))
+        .outerjoin(
+            moved,
+            (moved.c.product_id == Product.id)
+            & (moved.c.store_id == select(Store.id).where(Store.is_default.is_(True)).scalar_subquery()),
+        )
+        .order_by(Product.sku)
+    )
     drift = []
     for store, sku, stock, opening, delta in [*levels, *mirrors]:
         expected = (Decimal(str(opening)) + Decimal(str(delta or 0))).quantize(Decimal("0.001"))
@@ -322,11 +359,18 @@ def stock_drift() -> list[StockDrift]:
             drift.append(StockDrift(sku, Decimal(str(stock)), expected, store))
     # Movements of a store that has no level for the product: stock moved that no level shows.
     orphans = db.session.execute(
-        select(Store.code, Product.sku, moved.c.moved).join(Store, Store.id == moved.c.store_id)
+        select(Store.code, Product.sku, moved.c.moved)
+        .join(Store, Store.id == moved.c.store_id)
         .join(Product, Product.id == moved.c.product_id)
-        .where(~select(StockLevel.store_id).where(StockLevel.store_id == moved.c.store_id,
-                                                  StockLevel.product_id == moved.c.product_id).exists(),
-               moved.c.moved != 0))
-    drift += [StockDrift(sku, Decimal(0), Decimal(str(delta)).quantize(Decimal("0.001")), store)
-              for store, sku, delta in orphans]
+        .where(
+            ~select(StockLevel.store_id)
+            .where(StockLevel.store_id == moved.c.store_id, StockLevel.product_id == moved.c.product_id)
+            .exists(),
+            moved.c.moved != 0,
+        )
+    )
+    drift += [
+        StockDrift(sku, Decimal(0), Decimal(str(delta)).quantize(Decimal("0.001")), store)
+        for store, sku, delta in orphans
+    ]
     return drift

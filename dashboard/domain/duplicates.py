@@ -1,4 +1,5 @@
 """Duplicate scans and duplicate groups: recording what a scan found, dismissing, comparing."""
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,9 @@ def double_entry_window(config) -> timedelta:
     return timedelta(seconds=config["DUPLICATE_WINDOW_SECONDS"])
 
 
-def run_scan(*, trigger: str, actor: str, progress=None,
-             window: timedelta = DEFAULT_DOUBLE_ENTRY_WINDOW) -> ScanSummary:
+def run_scan(
+    *, trigger: str, actor: str, progress=None, window: timedelta = DEFAULT_DOUBLE_ENTRY_WINDOW
+) -> ScanSummary:
     """Scan the books, record the groups found (new ones open, known ones updated) and the scan itself.
 
     window: same device, same basket, entered again within it is a suspected double entry.
@@ -54,10 +56,12 @@ def run_scan(*, trigger: str, actor: str, progress=None,
     scan_id = run_write(lambda: _start_scan(trigger))
     try:
         found = list(find_duplicates(double_entry_window=window, progress=progress))
-        drift = [{"store": d.store, "sku": d.sku, "stock_quantity": str(d.stock_quantity), "expected": str(d.expected)}
-                 for d in stock_drift()]
+        drift = [
+            {"store": d.store, "sku": d.sku, "stock_quantity": str(d.stock_quantity), "expected": str(d.expected)}
+            for d in stock_drift()
+        ]
         for start in range(0, len(found), WRITE_CHUNK):
-            chunk = found[start:start + WRITE_CHUNK]
+            chunk = found[start : start + WRITE_CHUNK]
             run_write(partial(_record_groups, chunk, scan_id), retry_on_integrity=True)
             if progress:
                 progress(min(1.0, (start + len(chunk)) / max(len(found), 1)), "recording groups")
@@ -76,20 +80,39 @@ def _start_scan(trigger: str) -> int:
 
 
 def _fail_scan(scan_id: int, exc: Exception) -> None:
-    db.session.execute(update(DuplicateScan).where(DuplicateScan.id == scan_id).values(
-        status="failed", finished_at=utcnow(), findings=json.dumps({"error": str(exc)[:500]})))
-
+    db.session.execute(
+        update(DuplicateScan)
+        .where(DuplicateScan.id == scan_id)
+        .values(status="failed", finished_at=utcnow(), findings=json.dumps({"error": str(exc)[:500]}))
+    )
 
 
 def _record_groups(groups: list[FoundGroup], scan_id: int) -> None:
     """Create the groups not known yet, reopen fixed ones found again, and add their members."""
     keys = [(g.kind, g.key) for g in groups]
-    db.session.execute(insert_ignoring_conflicts(DuplicateGroup), [
-        {"kind": g.kind, "group_key": g.key, "confidence": g.confidence, "status": "open", "detected_at": utcnow(),
-         "last_seen_scan_id": scan_id, "order_count": len(g.order_ids)} for g in groups])
-    ids = {(kind, key): (group_id, status) for group_id, kind, key, status in db.session.execute(
-        select(DuplicateGroup.id, DuplicateGroup.kind, DuplicateGroup.group_key, DuplicateGroup.status)
-        .where(tuple_(DuplicateGroup.kind, DuplicateGroup.group_key).in_(keys)))}
+    db.session.execute(
+        insert_ignoring_conflicts(DuplicateGroup),
+        [
+            {
+                "kind": g.kind,
+                "group_key": g.key,
+                "confidence": g.confidence,
+                "status": "open",
+                "detected_at": utcnow(),
+                "last_seen_scan_id": scan_id,
+                "order_count": len(g.order_ids),
+            }
+            for g in groups
+        ],
+    )
+    ids = {
+        (kind, key): (group_id, status)
+        for group_id, kind, key, status in db.session.execute(
+            select(DuplicateGroup.id, DuplicateGroup.kind, DuplicateGroup.group_key, DuplicateGroup.status).where(
+                tuple_(DuplicateGroup.kind, DuplicateGroup.group_key).in_(keys)
+            )
+        )
+    }
     for group in groups:
         group_id, status = ids[(group.kind, group.key)]
         values: dict[str, object] = {"last_seen_scan_id": scan_id, "order_count": len(group.order_ids)}
@@ -97,24 +120,38 @@ def _record_groups(groups: list[FoundGroup], scan_id: int) -> None:
             # Found again after a fix: new copies arrived, or the fix was reverted.
             values.update(status="open", resolved_at=None, resolved_by=None)
         db.session.execute(update(DuplicateGroup).where(DuplicateGroup.id == group_id).values(**values))
-    members = [{"group_id": ids[(g.kind, g.key)][0], "order_id": order_id, "order_line_id": None}
-               for g in groups if not g.line_ids for order_id in g.order_ids]
-    members += [{"group_id": ids[(g.kind, g.key)][0], "order_id": g.order_ids[0], "order_line_id": line_id}
-                for g in groups for line_id in g.line_ids]
+    members = [
+        {"group_id": ids[(g.kind, g.key)][0], "order_id": order_id, "order_line_id": None}
+        for g in groups
+        if not g.line_ids
+        for order_id in g.order_ids
+    ]
+    members += [
+        {"group_id": ids[(g.kind, g.key)][0], "order_id": g.order_ids[0], "order_line_id": line_id}
+        for g in groups
+        for line_id in g.line_ids
+    ]
     if members:
         db.session.execute(insert_ignoring_conflicts(DuplicateGroupMember), members)
 
 
 def _finish_scan(scan_id: int, actor: str, found: dict[str, int], drift: list[dict]) -> ScanSummary:
     # Open groups this scan did not find any more were resolved some other way (e.g. by another group's fix).
-    db.session.execute(update(DuplicateGroup).where(
-        DuplicateGroup.status == "open",
-        (DuplicateGroup.last_seen_scan_id.is_(None)) | (DuplicateGroup.last_seen_scan_id != scan_id),
-    ).values(status="fixed", resolved_at=utcnow(), resolved_by="scan: no longer found"))
+    db.session.execute(
+        update(DuplicateGroup)
+        .where(
+            DuplicateGroup.status == "open",
+            (DuplicateGroup.last_seen_scan_id.is_(None)) | (DuplicateGroup.last_seen_scan_id != scan_id),
+        )
+        .values(status="fixed", resolved_at=utcnow(), resolved_by="scan: no longer found")
+    )
     kinds = open_group_counts()
     findings = {"found": found, "kinds": kinds, "stock_drift": drift}
-    db.session.execute(update(DuplicateScan).where(DuplicateScan.id == scan_id).values(
-        status="finished", finished_at=utcnow(), findings=json.dumps(findings)))
+    db.session.execute(
+        update(DuplicateScan)
+        .where(DuplicateScan.id == scan_id)
+        .values(status="finished", finished_at=utcnow(), findings=json.dumps(findings))
+    )
     audit.record(actor, "duplicate_scan", "duplicate_scan", scan_id, found=found)
     return ScanSummary(scan_id, found, kinds, drift)
 
@@ -123,10 +160,15 @@ def open_group_counts() -> dict[str, dict[str, int]]:
     """For every kind (0 included): open groups and the orders in them."""
     counts: dict[str, dict[str, int]] = {kind: {"groups": 0, "orders": 0} for kind in KINDS}
     rows = db.session.execute(
-        select(DuplicateGroup.kind, func.count(func.distinct(DuplicateGroup.id)),
-               func.count(func.distinct(DuplicateGroupMember.order_id)))
+        select(
+            DuplicateGroup.kind,
+            func.count(func.distinct(DuplicateGroup.id)),
+            func.count(func.distinct(DuplicateGroupMember.order_id)),
+        )
         .join(DuplicateGroupMember, DuplicateGroupMember.group_id == DuplicateGroup.id)
-        .where(DuplicateGroup.status == "open").group_by(DuplicateGroup.kind))
+        .where(DuplicateGroup.status == "open")
+        .group_by(DuplicateGroup.kind)
+    )
     for kind, groups, orders in rows:
         counts[kind] = {"groups": groups, "orders": orders}
     return counts
@@ -156,8 +198,12 @@ def dismiss_groups(group_ids: list[int], reason: str, actor: str) -> int:
         raise DuplicateError("choose at least one duplicate group")
 
     def unit() -> int:
-        groups = {g.id: g for g in db.session.scalars(
-            select(DuplicateGroup).where(DuplicateGroup.id.in_(ids)).order_by(DuplicateGroup.id).with_for_update())}
+        groups = {
+            g.id: g
+            for g in db.session.scalars(
+                select(DuplicateGroup).where(DuplicateGroup.id.in_(ids)).order_by(DuplicateGroup.id).with_for_update()
+            )
+        }
         for group_id in ids:
             group = groups.get(group_id)
             if group is None:
@@ -177,6 +223,7 @@ def dismiss_groups(group_ids: list[int], reason: str, actor: str) -> int:
 
 def undo_dismissal(group_id: int, actor: str) -> None:
     """Put a dismissed group back in the queue, open; the reason it had stays in the audit log."""
+
     def unit():
         group = db.session.get(DuplicateGroup, group_id, with_for_update=True)
         if group is None:
@@ -191,14 +238,28 @@ def undo_dismissal(group_id: int, actor: str) -> None:
 
 def group_order_ids(group_id: int) -> list[int]:
     """The orders of a group, earliest sale first."""
-    return list(db.session.scalars(
-        select(Order.id).join(DuplicateGroupMember, DuplicateGroupMember.order_id == Order.id)
-        .where(DuplicateGroupMember.group_id == group_id).distinct()
-        .order_by(Order.id)))
+    return list(
+        db.session.scalars(
+            select(Order.id)
+            .join(DuplicateGroupMember, DuplicateGroupMember.order_id == Order.id)
+            .where(DuplicateGroupMember.group_id == group_id)
+            .distinct()
+            .order_by(Order.id)
+        )
+    )
 
 
-COMPARED_FIELDS = ("offline_id", "receipt_number", "invoice_number", "device_id", "created_at", "cashier",
-                   "total", "status", "lines")
+COMPARED_FIELDS = (
+    "offline_id",
+    "receipt_number",
+    "invoice_number",
+    "device_id",
+    "created_at",
+    "cashier",
+    "total",
+    "status",
+    "lines",
+)
 
 
 @dataclass
@@ -219,8 +280,9 @@ def compare_group(group_id: int) -> GroupComparison:
     order_ids = group_order_ids(group_id)
     orders = {o.id: o for o in db.session.scalars(select(Order).where(Order.id.in_(order_ids)))}
     lines: dict[int, list[OrderLine]] = {}
-    for line in db.session.scalars(select(OrderLine).where(OrderLine.order_id.in_(order_ids))
-                                   .order_by(OrderLine.order_id, OrderLine.line_no)):
+    for line in db.session.scalars(
+        select(OrderLine).where(OrderLine.order_id.in_(order_ids)).order_by(OrderLine.order_id, OrderLine.line_no)
+    ):
         lines.setdefault(line.order_id, []).append(line)
     rows = []
     for order_id in sorted(order_ids, key=lambda i: (orders[i].created_at, i)):
@@ -231,6 +293,11 @@ def compare_group(group_id: int) -> GroupComparison:
         row["line_objects"] = lines.get(order_id, [])
         rows.append(row)
     differing = {name for name in COMPARED_FIELDS if len({repr(row[name]) for row in rows}) > 1}
-    flagged = set(db.session.scalars(select(DuplicateGroupMember.order_line_id).where(
-        DuplicateGroupMember.group_id == group_id, DuplicateGroupMember.order_line_id.is_not(None))))
+    flagged = set(
+        db.session.scalars(
+            select(DuplicateGroupMember.order_line_id).where(
+                DuplicateGroupMember.group_id == group_id, DuplicateGroupMember.order_line_id.is_not(None)
+            )
+        )
+    )
     return GroupComparison(group, rows, differing, flagged)

@@ -7,6 +7,7 @@ changes after the preview, the plan computed again at approval gets another
 hash and the approval is refused. Stock levels are shown but not hashed, so a
 shop that keeps selling between preview and approval is not blocked.
 """
+
 from __future__ import annotations
 
 import csv
@@ -58,9 +59,11 @@ def targets_for_groups(selection: list[tuple[int, int | None]]) -> list[PlanTarg
     ids = [group_id for group_id, _ in selection]
     groups = {g.id: g for g in db.session.scalars(select(DuplicateGroup).where(DuplicateGroup.id.in_(ids)))}
     members: dict[int, list] = defaultdict(list)
-    for member in db.session.execute(select(DuplicateGroupMember.group_id, DuplicateGroupMember.order_id,
-                                            DuplicateGroupMember.order_line_id)
-                                     .where(DuplicateGroupMember.group_id.in_(ids))):
+    for member in db.session.execute(
+        select(DuplicateGroupMember.group_id, DuplicateGroupMember.order_id, DuplicateGroupMember.order_line_id).where(
+            DuplicateGroupMember.group_id.in_(ids)
+        )
+    ):
         members[member.group_id].append(member)
     targets = []
     for group_id, keep in selection:
@@ -70,7 +73,9 @@ def targets_for_groups(selection: list[tuple[int, int | None]]) -> list[PlanTarg
         if group.status != "open":
             raise PlanError(f"group {group_id} is {group.status}, not open")
         if group.kind not in FIXABLE_KINDS:
-            raise PlanError(f"group {group_id} is an invoice collision: two real sales are kept; dismiss it once reviewed")
+            raise PlanError(
+                f"group {group_id} is an invoice collision: two real sales are kept; dismiss it once reviewed"
+            )
         order_ids = tuple(sorted({m.order_id for m in members[group_id]}))
         if keep is not None and keep not in order_ids:
             raise PlanError(f"order {keep} is not in group {group_id}")
@@ -81,9 +86,14 @@ def targets_for_groups(selection: list[tuple[int, int | None]]) -> list[PlanTarg
 
 def open_certain_selection(kinds: tuple[str, ...] = CERTAIN_KINDS) -> list[tuple[int, int | None]]:
     """Every open group of a certain kind (or of the given kinds), each keeping its default keeper."""
-    return [(group_id, None) for group_id in db.session.scalars(
-        select(DuplicateGroup.id).where(DuplicateGroup.status == "open", DuplicateGroup.kind.in_(kinds))
-        .order_by(DuplicateGroup.id))]
+    return [
+        (group_id, None)
+        for group_id in db.session.scalars(
+            select(DuplicateGroup.id)
+            .where(DuplicateGroup.status == "open", DuplicateGroup.kind.in_(kinds))
+            .order_by(DuplicateGroup.id)
+        )
+    ]
 
 
 def targets_for_found(found: list[FoundGroup]) -> list[PlanTarget]:
@@ -98,21 +108,29 @@ def build_plan(targets: list[PlanTarget], progress=None) -> dict:
         planned_groups.append(_plan_target(target))
         if progress and (number % 50 == 0 or number == len(targets)):
             progress(number / len(targets), f"{number} of {len(targets)} groups planned")
-    return {"groups": planned_groups, "totals": _totals(planned_groups), "stock": _stock_effect(planned_groups),
-            "tills": _per_till(planned_groups)}
+    return {
+        "groups": planned_groups,
+        "totals": _totals(planned_groups),
+        "stock": _stock_effect(planned_groups),
+        "tills": _per_till(planned_groups),
+    }
 
 
 def plan_hash(plan: dict) -> str:
     """SHA-256 of the plan's actions: what approval is bound to."""
-    actions = [{"group_id": g["group_id"], "kind": g["kind"], "keep_order_id": g["keep_order_id"],
-                "actions": g["actions"]} for g in plan["groups"]]
+    actions = [
+        {"group_id": g["group_id"], "kind": g["kind"], "keep_order_id": g["keep_order_id"], "actions": g["actions"]}
+        for g in plan["groups"]
+    ]
     return hashlib.sha256(json.dumps(actions, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def _completed_orders(order_ids) -> Sequence:
     return db.session.execute(
         select(Order.id, Order.created_at, Order.received_at, Order.total, Order.invoice_number, Order.device_id)
-        .where(Order.id.in_(order_ids), Order.status == "completed").order_by(Order.created_at, Order.id)).all()
+        .where(Order.id.in_(order_ids), Order.status == "completed")
+        .order_by(Order.created_at, Order.id)
+    ).all()
 
 
 def default_keeper(kind: str, orders) -> int:
@@ -133,17 +151,25 @@ def _completed_lines(order_ids) -> Sequence:
     return db.session.execute(
         select(OrderLine.id, OrderLine.order_id, OrderLine.sku, OrderLine.quantity, OrderLine.unit_price)
         .where(OrderLine.order_id.in_(order_ids), OrderLine.status == "completed")
-        .order_by(OrderLine.order_id, OrderLine.line_no)).all()
+        .order_by(OrderLine.order_id, OrderLine.line_no)
+    ).all()
 
 
 def _compensations(line_ids: list[int], skip_first: bool, device_id: int | None) -> list[dict]:
     actions = []
     for line_id, movements in sorted(active_movements(line_ids).items()):
         for movement in movements[1:] if skip_first else movements:
-            actions.append({"type": "compensate", "movement_id": movement.id, "order_line_id": line_id,
-                            "product_id": movement.product_id, "store_id": movement.store_id,
-                            "quantity": _text(-movement.quantity_delta),
-                            "device_id": device_id})
+            actions.append(
+                {
+                    "type": "compensate",
+                    "movement_id": movement.id,
+                    "order_line_id": line_id,
+                    "product_id": movement.product_id,
+                    "store_id": movement.store_id,
+                    "quantity": _text(-movement.quantity_delta),
+                    "device_id": device_id,
+                }
+            )
     return actions
 
 
@@ -153,28 +179,44 @@ def _plan_target(target: PlanTarget) -> dict:
     if target.kind in ORDER_KINDS:
         orders = _completed_orders(target.order_ids)
         if len(orders) > 1:
-            keep = (target.keep_order_id if target.keep_order_id in {o.id for o in orders}
-                    else default_keeper(target.kind, orders))
+            keep = (
+                target.keep_order_id
+                if target.keep_order_id in {o.id for o in orders}
+                else default_keeper(target.kind, orders)
+            )
             voided = [o for o in orders if o.id != keep]
             lines = _completed_lines([o.id for o in voided])
             for order in voided:
                 order_lines = [ln for ln in lines if ln.order_id == order.id]
-                actions.append({"type": "void_order", "order_id": order.id, "keep_order_id": keep,
-                                "invoice_number": order.invoice_number, "total": _text(order.total),
-                                "units": _text(sum((Decimal(str(ln.quantity)) for ln in order_lines), Decimal(0))),
-                                "device_id": order.device_id})
-                actions += _compensations([ln.id for ln in order_lines], skip_first=False,
-                                          device_id=order.device_id)
+                actions.append(
+                    {
+                        "type": "void_order",
+                        "order_id": order.id,
+                        "keep_order_id": keep,
+                        "invoice_number": order.invoice_number,
+                        "total": _text(order.total),
+                        "units": _text(sum((Decimal(str(ln.quantity)) for ln in order_lines), Decimal(0))),
+                        "device_id": order.device_id,
+                    }
+                )
+                actions += _compensations([ln.id for ln in order_lines], skip_first=False, device_id=order.device_id)
     elif target.kind == "duplicate_lines":
         orders = _completed_orders(target.order_ids)
         if orders:
             extra = set(repeated_lines(_completed_lines([orders[0].id]), Decimal(str(orders[0].total))))
             for line in _completed_lines([orders[0].id]):
                 if line.id in extra:
-                    actions.append({"type": "void_line", "order_id": line.order_id, "order_line_id": line.id,
-                                    "sku": line.sku, "quantity": _text(line.quantity),
-                                    "amount": _text(Decimal(str(line.quantity)) * Decimal(str(line.unit_price))),
-                                    "device_id": orders[0].device_id})
+                    actions.append(
+                        {
+                            "type": "void_line",
+                            "order_id": line.order_id,
+                            "order_line_id": line.id,
+                            "sku": line.sku,
+                            "quantity": _text(line.quantity),
+                            "amount": _text(Decimal(str(line.quantity)) * Decimal(str(line.unit_price))),
+                            "device_id": orders[0].device_id,
+                        }
+                    )
             actions += _compensations(sorted(extra), skip_first=False, device_id=orders[0].device_id)
     elif target.kind == "duplicate_movements":
         orders = _completed_orders(target.order_ids)
@@ -187,24 +229,33 @@ def _totals(groups: list[dict]) -> dict:
     actions = [a for g in groups for a in g["actions"]]
     voided_orders = [a for a in actions if a["type"] == "void_order"]
     voided_lines = [a for a in actions if a["type"] == "void_line"]
-    revenue = sum((Decimal(a["total"]) for a in voided_orders), Decimal(0)) + \
-        sum((Decimal(a["amount"]) for a in voided_lines), Decimal(0))
-    units = sum((Decimal(a["units"]) for a in voided_orders), Decimal(0)) + \
-        sum((Decimal(a["quantity"]) for a in voided_lines), Decimal(0))
-    return {"groups": len(groups), "orders_voided": len(voided_orders), "lines_voided": len(voided_lines),
-            "compensating_movements": sum(1 for a in actions if a["type"] == "compensate"),
-            # Not rounded to cents: a 3-decimal currency's fils count (KWD, JOD).
-            "revenue_removed": _text(revenue), "units_removed": _text(units),
-            "stock_given_back": _text(sum((Decimal(a["quantity"]) for a in actions if a["type"] == "compensate"),
-                                          Decimal(0)))}
+    revenue = sum((Decimal(a["total"]) for a in voided_orders), Decimal(0)) + sum(
+        (Decimal(a["amount"]) for a in voided_lines), Decimal(0)
+    )
+    units = sum((Decimal(a["units"]) for a in voided_orders), Decimal(0)) + sum(
+        (Decimal(a["quantity"]) for a in voided_lines), Decimal(0)
+    )
+    return {
+        "groups": len(groups),
+        "orders_voided": len(voided_orders),
+        "lines_voided": len(voided_lines),
+        "compensating_movements": sum(1 for a in actions if a["type"] == "compensate"),
+        # Not rounded to cents: a 3-decimal currency's fils count (KWD, JOD).
+        "revenue_removed": _text(revenue),
+        "units_removed": _text(units),
+        "stock_given_back": _text(
+            sum((Decimal(a["quantity"]) for a in actions if a["type"] == "compensate"), Decimal(0))
+        ),
+    }
 
 
 def _per_till(groups: list[dict]) -> list[dict]:
     """What the fix gives back, till by till: orders and lines voided, money, units of stock."""
     tills: dict[int | None, dict] = {}
     for action in (a for g in groups for a in g["actions"]):
-        till = tills.setdefault(action.get("device_id"), {"orders_voided": 0, "lines_voided": 0,
-                                                         "money": Decimal(0), "stock": Decimal(0)})
+        till = tills.setdefault(
+            action.get("device_id"), {"orders_voided": 0, "lines_voided": 0, "money": Decimal(0), "stock": Decimal(0)}
+        )
         if action["type"] == "void_order":
             till["orders_voided"] += 1
             till["money"] += Decimal(action["total"])
@@ -213,15 +264,27 @@ def _per_till(groups: list[dict]) -> list[dict]:
             till["money"] += Decimal(action["amount"])
         else:
             till["stock"] += Decimal(action["quantity"])
-    known = {row.id: row for row in db.session.execute(
-        select(Device.id, Device.name, Store.currency).join(Store, Store.id == Device.store_id)
-        .where(Device.id.in_([device_id for device_id in tills if device_id is not None])))}
+    known = {
+        row.id: row
+        for row in db.session.execute(
+            select(Device.id, Device.name, Store.currency)
+            .join(Store, Store.id == Device.store_id)
+            .where(Device.id.in_([device_id for device_id in tills if device_id is not None]))
+        )
+    }
     names = {device_id: row.name for device_id, row in known.items()}
-    rows = [{"device_id": device_id, "device": names.get(device_id, ""),
-             "currency": known[device_id].currency if device_id in known else None,
-             "orders_voided": till["orders_voided"],
-             "lines_voided": till["lines_voided"], "money": _text(till["money"]),
-             "stock": _text(till["stock"])} for device_id, till in tills.items()]
+    rows = [
+        {
+            "device_id": device_id,
+            "device": names.get(device_id, ""),
+            "currency": known[device_id].currency if device_id in known else None,
+            "orders_voided": till["orders_voided"],
+            "lines_voided": till["lines_voided"],
+            "money": _text(till["money"]),
+            "stock": _text(till["stock"]),
+        }
+        for device_id, till in tills.items()
+    ]
     return sorted(rows, key=lambda row: (row["device"], row["device_id"] or 0))
 
 
@@ -233,16 +296,29 @@ def _stock_effect(groups: list[dict]) -> list[dict]:
         change[(action["store_id"], action["product_id"])] += Decimal(action["quantity"])
     if not change:
         return []
-    products = dict(db.session.execute(select(Product.id, Product.sku)
-                                       .where(Product.id.in_({pid for _, pid in change}))).all())
+    products = dict(
+        db.session.execute(select(Product.id, Product.sku).where(Product.id.in_({pid for _, pid in change}))).all()
+    )
     stores = dict(db.session.execute(select(Store.id, Store.code)).all())
     if len(stores) == 1:  # a single shop reads its stock as it always did, without a store's code
         stores = dict.fromkeys(stores, "")
-    levels = {(row.store_id, row.product_id): Decimal(str(row.quantity)) for row in db.session.execute(
-        select(StockLevel.store_id, StockLevel.product_id, StockLevel.quantity)
-        .where(StockLevel.product_id.in_({pid for _, pid in change})))}
-    rows = [{"store": stores[sid], "sku": products[pid], "before": _text(levels.get((sid, pid), Decimal(0))),
-             "after": _text(levels.get((sid, pid), Decimal(0)) + delta)} for (sid, pid), delta in change.items()]
+    levels = {
+        (row.store_id, row.product_id): Decimal(str(row.quantity))
+        for row in db.session.execute(
+            select(StockLevel.store_id, StockLevel.product_id, StockLevel.quantity).where(
+                StockLevel.product_id.in_({pid for _, pid in change})
+            )
+        )
+    }
+    rows = [
+        {
+            "store": stores[sid],
+            "sku": products[pid],
+            "before": _text(levels.get((sid, pid), Decimal(0))),
+            "after": _text(levels.get((sid, pid), Decimal(0)) + delta),
+        }
+        for (sid, pid), delta in change.items()
+    ]
     return sorted(rows, key=lambda row: (row["store"], row["sku"]))
 
 
@@ -255,21 +331,47 @@ def plan_csv(plan: dict, currency: str) -> str:
     which the amount column's name and the money total say."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["group_id", "kind", "action", "order_id", "keep_order_id", "order_line_id",
-                     "movement_id", "product_id", "quantity", f"amount ({currency})"])
+    writer.writerow(
+        [
+            "group_id",
+            "kind",
+            "action",
+            "order_id",
+            "keep_order_id",
+            "order_line_id",
+            "movement_id",
+            "product_id",
+            "quantity",
+            f"amount ({currency})",
+        ]
+    )
     for group in plan["groups"]:
         for a in group["actions"]:
-            writer.writerow([group["group_id"], group["kind"], a["type"], a.get("order_id", ""),
-                             a.get("keep_order_id", ""), a.get("order_line_id", ""), a.get("movement_id", ""),
-                             a.get("product_id", ""), a.get("quantity", a.get("units", "")),
-                             a.get("total", a.get("amount", ""))])
+            writer.writerow(
+                [
+                    group["group_id"],
+                    group["kind"],
+                    a["type"],
+                    a.get("order_id", ""),
+                    a.get("keep_order_id", ""),
+                    a.get("order_line_id", ""),
+                    a.get("movement_id", ""),
+                    a.get("product_id", ""),
+                    a.get("quantity", a.get("units", "")),
+                    a.get("total", a.get("amount", "")),
+                ]
+            )
     writer.writerow([])
     for name, value in plan["totals"].items():
         writer.writerow(["total", name, value, currency] if name == "revenue_removed" else ["total", name, value])
     # A chain's store and a store's own currency come last, so a single shop's file is as it always was.
     for row in plan["stock"]:
-        writer.writerow(["stock", row["sku"], row["before"], row["after"]] + ([row["store"]] if row.get("store") else []))
+        writer.writerow(
+            ["stock", row["sku"], row["before"], row["after"]] + ([row["store"]] if row.get("store") else [])
+        )
     for row in plan.get("tills", []):
-        writer.writerow(["till", row["device"], row["orders_voided"], row["lines_voided"], row["money"],
-                         row["stock"]] + ([row["currency"]] if row.get("currency") else []))
+        writer.writerow(
+            ["till", row["device"], row["orders_voided"], row["lines_voided"], row["money"], row["stock"]]
+            + ([row["currency"]] if row.get("currency") else [])
+        )
     return out.getvalue()

@@ -7,6 +7,7 @@ transaction: a worker killed half-way leaves nothing applied, and the retry
 applies it whole. A plan is applied at most once (fixes.plan_id is unique), a
 fix reverted at most once (fixes.reverts_fix_id is unique).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -62,12 +63,17 @@ def request_plan(selection: list[tuple[int, int | None]], actor: str) -> int:
     key = selection_key(selection)
 
     def unit() -> int:
-        computing = db.session.scalar(select(FixPlan.id).where(FixPlan.selection_key == key,
-                                                               FixPlan.status == PlanStatus.COMPUTING))
+        computing = db.session.scalar(
+            select(FixPlan.id).where(FixPlan.selection_key == key, FixPlan.status == PlanStatus.COMPUTING)
+        )
         if computing is not None:
             return computing
-        plan = FixPlan(created_by=actor, status="computing", selection_key=key,
-                       request=json.dumps([{"group_id": g, "keep_order_id": k} for g, k in selection]))
+        plan = FixPlan(
+            created_by=actor,
+            status="computing",
+            selection_key=key,
+            request=json.dumps([{"group_id": g, "keep_order_id": k} for g, k in selection]),
+        )
         db.session.add(plan)
         db.session.flush()
         audit.record(actor, "preview_fix", "fix_plan", plan.id, groups=[g for g, _ in selection])
@@ -78,6 +84,7 @@ def request_plan(selection: list[tuple[int, int | None]], actor: str) -> int:
 
 def discard_plan(plan_id: int, actor: str) -> None:
     """Set aside a plan nobody approved (computing, ready or failed); audited. Approving it is then refused."""
+
     def unit():
         plan = db.session.get(FixPlan, plan_id, with_for_update=True)
         if plan is None:
@@ -113,12 +120,12 @@ def compute_plan(plan_id: int, progress=None) -> str:
 
 def _set_plan(plan_id: int, **values) -> None:
     # Only a plan still being previewed: one discarded (or approved) meanwhile keeps its status.
-    db.session.execute(update(FixPlan).where(FixPlan.id == plan_id, FixPlan.status.in_(DISCARDABLE))
-                       .values(**values))
+    db.session.execute(update(FixPlan).where(FixPlan.id == plan_id, FixPlan.status.in_(DISCARDABLE)).values(**values))
 
 
 def approve_plan(plan_id: int, quoted_hash: str, actor: str) -> None:
     """Bind an approval to the previewed plan and its hash; the apply job does the work."""
+
     def unit():
         # Locked: a discard (or another approval) at the same moment waits, then sees this status.
         plan = db.session.get(FixPlan, plan_id, with_for_update=True)
@@ -173,8 +180,11 @@ def _apply(plan_id: int, actor: str, progress):
     movements = [m for ms in active_movements(line_ids).values() for m in ms if m.id in compensated]
     book_cancellations(movements, kind="compensation", fix_id=fix.id, when=now)
     group_ids = [g["group_id"] for g in current["groups"]]
-    db.session.execute(update(DuplicateGroup).where(DuplicateGroup.id.in_(group_ids)).values(
-        status="fixed", resolved_at=now, resolved_by=actor))
+    db.session.execute(
+        update(DuplicateGroup)
+        .where(DuplicateGroup.id.in_(group_ids))
+        .values(status="fixed", resolved_at=now, resolved_by=actor)
+    )
     db.session.add_all(FixGroup(fix_id=fix.id, group_id=group_id) for group_id in group_ids)
     plan.status = "applied"
     audit.record(actor, "apply_fix", "fix", fix.id, plan_id=plan_id, **current["totals"])
@@ -189,8 +199,11 @@ def _refuse_stale(plan: FixPlan, actor: str, why: str) -> StalePlan:
 
 
 def _void(model, row_id: int, fix_id: int, now, **values) -> None:
-    result = db.session.execute(update(model).where(model.id == row_id, model.status == "completed").values(
-        status="void", voided_at=now, void_fix_id=fix_id, **values))
+    result = db.session.execute(
+        update(model)
+        .where(model.id == row_id, model.status == "completed")
+        .values(status="void", voided_at=now, void_fix_id=fix_id, **values)
+    )
     changed = result.rowcount  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
     if changed != 1:
         # Unreachable while the orders are locked; if it happens, nothing of this fix may stay.
@@ -201,9 +214,12 @@ def latest_fix_of_group(group_id: int) -> int | None:
     """The newest applied, not reverted fix that resolved the group."""
     reverted = select(Fix.reverts_fix_id).where(Fix.reverts_fix_id.is_not(None))
     return db.session.scalar(
-        select(Fix.id).join(FixGroup, FixGroup.fix_id == Fix.id)
+        select(Fix.id)
+        .join(FixGroup, FixGroup.fix_id == Fix.id)
         .where(FixGroup.group_id == group_id, Fix.kind == "apply", Fix.id.not_in(reverted))
-        .order_by(Fix.id.desc()).limit(1))
+        .order_by(Fix.id.desc())
+        .limit(1)
+    )
 
 
 def revert_fix(fix_id: int, actor: str) -> FixResult:
@@ -232,8 +248,11 @@ def _revert(fix_id: int, actor: str) -> FixResult:
             values["kept_order_id"] = None
         db.session.execute(update(model).where(model.void_fix_id == fix_id).values(**values))
     book_cancellations(fix_movements(fix_id, "compensation"), kind="reversal", fix_id=revert.id, when=utcnow())
-    db.session.execute(update(DuplicateGroup).where(DuplicateGroup.id.in_(group_ids)).values(
-        status="open", resolved_at=None, resolved_by=None))
+    db.session.execute(
+        update(DuplicateGroup)
+        .where(DuplicateGroup.id.in_(group_ids))
+        .values(status="open", resolved_at=None, resolved_by=None)
+    )
     db.session.add_all(FixGroup(fix_id=revert.id, group_id=group_id) for group_id in group_ids)
     audit.record(actor, "revert_fix", "fix", fix_id, revert_id=revert.id)
     return FixResult(revert.id, False, json.loads(fix.summary))

@@ -8,6 +8,7 @@ concurrent request, which we then read back and answer as a replay. The
 look-up of already stored sales before inserting is only a fast path for
 replays; it decides nothing the constraints would not.
 """
+
 from __future__ import annotations
 
 import time
@@ -34,9 +35,22 @@ from .text import payload_record, storable
 orders_t = Order.__table__
 lines_t = OrderLine.__table__
 # The columns a stored sale's rows are written with (database.insert_values: no per-row dicts).
-ORDER_COLUMNS = ("offline_id", "receipt_number", "invoice_number", "device_id", "store_id", "created_at",
-                 "received_at", "cashier", "total", "status", "fingerprint", "receipt_number_collision", "sync_id",
-                 "content_hash")
+ORDER_COLUMNS = (
+    "offline_id",
+    "receipt_number",
+    "invoice_number",
+    "device_id",
+    "store_id",
+    "created_at",
+    "received_at",
+    "cashier",
+    "total",
+    "status",
+    "fingerprint",
+    "receipt_number_collision",
+    "sync_id",
+    "content_hash",
+)
 LINE_COLUMNS = ("order_id", "line_no", "product_id", "sku", "quantity", "unit_price", "status")
 PAYMENT_COLUMNS = ("order_id", "method", "amount")
 
@@ -46,15 +60,23 @@ _STORED_ORDERS = (
     select(Order.offline_id, Order.id, Order.device_id, Order.fingerprint, Order.invoice_number)
     .where(Order.offline_id.in_(bindparam("offline_ids", expanding=True)))
     # Legacy imports may hold several sales with one offline_id: the synced one answers for it.
-    .order_by(Order.legacy_id.is_not(None).desc(), Order.id.desc()))
+    .order_by(Order.legacy_id.is_not(None).desc(), Order.id.desc())
+)
 _PRODUCT_IDS = select(Product.sku, Product.id).where(Product.sku.in_(bindparam("skus", expanding=True)))
 _TAKEN_NUMBERS = select(Order.invoice_number).where(Order.invoice_number.in_(bindparam("numbers", expanding=True)))
 # One sale movement per line, written by the database from the lines just stored: one statement
 # instead of reading the line ids back and sending a row per line.
 _SALE_MOVEMENTS = insert(StockMovement.__table__).from_select(
     ["product_id", "store_id", "order_line_id", "quantity_delta", "kind", "created_at"],
-    select(lines_t.c.product_id, bindparam("store_id", type_=Integer()), lines_t.c.id, -lines_t.c.quantity, literal("sale"),
-           bindparam("now", type_=UtcDateTime())).where(lines_t.c.order_id.in_(bindparam("order_ids", expanding=True))))
+    select(
+        lines_t.c.product_id,
+        bindparam("store_id", type_=Integer()),
+        lines_t.c.id,
+        -lines_t.c.quantity,
+        literal("sale"),
+        bindparam("now", type_=UtcDateTime()),
+    ).where(lines_t.c.order_id.in_(bindparam("order_ids", expanding=True))),
+)
 
 
 @dataclass(frozen=True)
@@ -76,19 +98,31 @@ class IngestRules:
     @classmethod
     def from_config(cls, config: Mapping) -> IngestRules:
         """From the app config that dashboard.config.Settings filled (checked at start-up)."""
-        return cls(max_lines=config["SYNC_MAX_LINES"], invoice_policy=InvoicePolicy(config["INVOICE_POLICY"]),
-                   server_invoice_prefix=config["SERVER_INVOICE_PREFIX"])
+        return cls(
+            max_lines=config["SYNC_MAX_LINES"],
+            invoice_policy=InvoicePolicy(config["INVOICE_POLICY"]),
+            server_invoice_prefix=config["SERVER_INVOICE_PREFIX"],
+        )
 
 
-def ingest_batch(*, device_id: int, batch_id: str | None, orders: list, started: float,
-                 rules: IngestRules) -> SyncOutcome:
+def ingest_batch(
+    *, device_id: int, batch_id: str | None, orders: list, started: float, rules: IngestRules
+) -> SyncOutcome:
     """Validate and store one batch from one device; the answer holds a result per sale."""
     now = datetime.now(timezone.utc)
     # Read before the write transaction: the till's store decides how many decimals its amounts have.
     store = store_of_device(device_id)
     parsed = [parse_sale(raw, max_lines=rules.max_lines, now=now, money=store.money) for raw in orders]
-    batch = _Batch(device_id=device_id, store=store, batch_id=batch_id, raw=orders, parsed=parsed,
-                   rules=rules, started=started, now=now)
+    batch = _Batch(
+        device_id=device_id,
+        store=store,
+        batch_id=batch_id,
+        raw=orders,
+        parsed=parsed,
+        rules=rules,
+        started=started,
+        now=now,
+    )
     return run_write(batch.store, retry_on_integrity=True)
 
 
@@ -109,8 +143,15 @@ class _Batch:
 
     def store(self) -> SyncOutcome:
         sync_id = db.session.execute(
-            insert(SyncLog).values(device_id=self.device_id, batch_id=self.batch_id, started_at=self.now,
-                                   http_status=200, received=len(self.parsed)).returning(SyncLog.id)
+            insert(SyncLog)
+            .values(
+                device_id=self.device_id,
+                batch_id=self.batch_id,
+                started_at=self.now,
+                http_status=200,
+                received=len(self.parsed),
+            )
+            .returning(SyncLog.id)
         ).scalar_one()
         outcome = self.ingest(sync_id)
         self._record(outcome)
@@ -144,8 +185,9 @@ class _Batch:
         repeats: list[int] = []
         for index, sale in enumerate(self.parsed):
             if isinstance(sale, Rejection):
-                self.results[index] = SaleResult(offline_id_of(self.raw[index]), REJECTED,
-                                                 reason=sale.reason, message=sale.message)
+                self.results[index] = SaleResult(
+                    offline_id_of(self.raw[index]), REJECTED, reason=sale.reason, message=sale.message
+                )
             elif sale.offline_id in candidates:
                 repeats.append(index)
             else:
@@ -158,11 +200,16 @@ class _Batch:
         known = []
         for index in indexes:
             sale = self._sale(index)
-            unknown = next(((n, line.sku) for n, line in enumerate(sale.lines, start=1)
-                            if line.sku not in self.product_ids), None)
+            unknown = next(
+                ((n, line.sku) for n, line in enumerate(sale.lines, start=1) if line.sku not in self.product_ids), None
+            )
             if unknown:
-                self.results[index] = SaleResult(sale.offline_id, REJECTED, reason="unknown_sku",
-                                                 message=f"line {unknown[0]}: no product with sku '{unknown[1]}'")
+                self.results[index] = SaleResult(
+                    sale.offline_id,
+                    REJECTED,
+                    reason="unknown_sku",
+                    message=f"line {unknown[0]}: no product with sku '{unknown[1]}'",
+                )
             else:
                 known.append(index)
         return known
@@ -191,8 +238,9 @@ class _Batch:
         invoice: dict[int, str | None] = {}
         while pending:
             rows = [self._order_row(index, wanted[index], sync_id) for index in pending]
-            got = dict(insert_values(orders_t, ORDER_COLUMNS, rows, ignore_conflicts=True,
-                                     returning=("offline_id", "id")))
+            got = dict(
+                insert_values(orders_t, ORDER_COLUMNS, rows, ignore_conflicts=True, returning=("offline_id", "id"))
+            )
             lost = [index for index in pending if self._sale(index).offline_id not in got]
             for index in pending:
                 if index not in lost:
@@ -212,20 +260,40 @@ class _Batch:
         self._number_from_server_series(created, invoice)
         for index, order_id in created.items():
             sale = self._sale(index)
-            collision = self.policy == InvoicePolicy.DEVICE and sale.receipt_number is not None \
+            collision = (
+                self.policy == InvoicePolicy.DEVICE
+                and sale.receipt_number is not None
                 and invoice[index] != sale.receipt_number
-            self.results[index] = SaleResult(sale.offline_id, CREATED, order_id=order_id,
-                                             invoice_number=invoice[index],
-                                             reason="receipt_number_collision" if collision else None)
+            )
+            self.results[index] = SaleResult(
+                sale.offline_id,
+                CREATED,
+                order_id=order_id,
+                invoice_number=invoice[index],
+                reason="receipt_number_collision" if collision else None,
+            )
         return sorted(created.items())
 
     def _order_row(self, index: int, invoice_number: str | None, sync_id: int) -> tuple:
         """The values of ORDER_COLUMNS for one sale."""
         sale = self._sale(index)
         collision = self.policy == InvoicePolicy.DEVICE and sale.receipt_number is not None and invoice_number is None
-        return (sale.offline_id, sale.receipt_number, invoice_number, self.device_id, self.store_info.id,
-                sale.created_at, self.now, sale.cashier, sale.total, "completed", sale.fingerprint, collision, sync_id,
-                content_hash(self.device_id, sale.lines, sale.total))
+        return (
+            sale.offline_id,
+            sale.receipt_number,
+            invoice_number,
+            self.device_id,
+            self.store_info.id,
+            sale.created_at,
+            self.now,
+            sale.cashier,
+            sale.total,
+            "completed",
+            sale.fingerprint,
+            collision,
+            sync_id,
+            content_hash(self.device_id, sale.lines, sale.total),
+        )
 
     def _number_from_server_series(self, created: dict[int, int], invoice: dict[int, str | None]) -> None:
         """Give every stored sale still without a number the next ones of the server series, in request order."""
@@ -255,8 +323,9 @@ class _Batch:
                 sold[(store_id, product_id)] = sold.get((store_id, product_id), Decimal(0)) - line.quantity
             payment_rows += [(order_id, p.method, p.amount) for p in sale.payments]
         insert_values(lines_t, LINE_COLUMNS, line_rows)
-        db.session.execute(_SALE_MOVEMENTS, {"now": self.now, "store_id": store_id,
-                                             "order_ids": [order_id for _, order_id in created]})
+        db.session.execute(
+            _SALE_MOVEMENTS, {"now": self.now, "store_id": store_id, "order_ids": [order_id for _, order_id in created]}
+        )
         insert_values(Payment.__table__, PAYMENT_COLUMNS, payment_rows)
         # Last: these row locks are the ones concurrent batches share most.
         move_stock(sold)
@@ -269,16 +338,23 @@ class _Batch:
         for index in invalid:
             rejection = cast(Rejection, self.parsed[index])
             if rejection.offline_id in stored:
-                self.results[index] = _conflict(rejection.offline_id, stored[rejection.offline_id], self.device_id,
-                                                 f"; the new content is also invalid: {rejection.message}")
+                self.results[index] = _conflict(
+                    rejection.offline_id,
+                    stored[rejection.offline_id],
+                    self.device_id,
+                    f"; the new content is also invalid: {rejection.message}",
+                )
         for index in repeats:
             sale = self._sale(index)
             if sale.offline_id in stored:
                 self.results[index] = _answer_for_stored(sale, stored[sale.offline_id], self.device_id)
             else:
                 self.results[index] = SaleResult(
-                    sale.offline_id, REJECTED, reason="invalid_order",
-                    message="offline_id appears more than once in this batch and its first sale was not stored")
+                    sale.offline_id,
+                    REJECTED,
+                    reason="invalid_order",
+                    message="offline_id appears more than once in this batch and its first sale was not stored",
+                )
 
     def _record(self, outcome: SyncOutcome) -> None:
         """Keep each conflict, rejection and renumbered sale with the payload the till sent, and the log counts.
@@ -287,20 +363,37 @@ class _Batch:
         row each was most of what answering a replayed batch cost.
         """
         attempts = [
-            {"sync_id": outcome.sync_id, "device_id": self.device_id, "position": index,
-             "offline_id": storable(result.offline_id), "status": result.status, "reason": result.reason,
-             "message": storable(result.message), "order_id": result.order_id, "received_at": self.now,
-             "payload": payload_record(self.raw[index]), **shown_fields(self.raw[index], self.parsed[index])}
+            {
+                "sync_id": outcome.sync_id,
+                "device_id": self.device_id,
+                "position": index,
+                "offline_id": storable(result.offline_id),
+                "status": result.status,
+                "reason": result.reason,
+                "message": storable(result.message),
+                "order_id": result.order_id,
+                "received_at": self.now,
+                "payload": payload_record(self.raw[index]),
+                **shown_fields(self.raw[index], self.parsed[index]),
+            }
             for index, result in enumerate(outcome.results)
             if result.status != DUPLICATE and (result.status != CREATED or result.reason)
         ]
         if attempts:
             db.session.execute(insert(SyncAttempt.__table__), attempts)
         counts = outcome.counts()
-        db.session.execute(update(SyncLog).where(SyncLog.id == outcome.sync_id).values(
-            created=counts["created"], duplicates=counts["duplicates"], plain_replays=counts["duplicates"],
-            conflicts=counts["conflicts"], rejected=counts["rejected"],
-            duration_ms=int((time.monotonic() - self.started) * 1000)))
+        db.session.execute(
+            update(SyncLog)
+            .where(SyncLog.id == outcome.sync_id)
+            .values(
+                created=counts["created"],
+                duplicates=counts["duplicates"],
+                plain_replays=counts["duplicates"],
+                conflicts=counts["conflicts"],
+                rejected=counts["rejected"],
+                duration_ms=int((time.monotonic() - self.started) * 1000),
+            )
+        )
         db.session.execute(update(Device).where(Device.id == self.device_id).values(last_seen_at=self.now))
 
 
@@ -312,9 +405,16 @@ def reingest_sale(*, device_id: int, sync_id: int, raw: object, rules: IngestRul
     """
     now = datetime.now(timezone.utc)
     store = store_of_device(device_id)
-    batch = _Batch(device_id=device_id, store=store, batch_id=None, raw=[raw],
-                   parsed=[parse_sale(raw, max_lines=rules.max_lines, now=now, money=store.money)],
-                   rules=rules, started=time.monotonic(), now=now)
+    batch = _Batch(
+        device_id=device_id,
+        store=store,
+        batch_id=None,
+        raw=[raw],
+        parsed=[parse_sale(raw, max_lines=rules.max_lines, now=now, money=store.money)],
+        rules=rules,
+        started=time.monotonic(),
+        now=now,
+    )
     return batch.ingest(sync_id).results[0]
 
 

@@ -5,6 +5,7 @@ and its stock movements in the same transaction; a bad line is reported with
 its number and skipped whole. orders.legacy_id is unique, so importing the
 same file again inserts nothing and moves no stock.
 """
+
 from __future__ import annotations
 
 import json
@@ -107,8 +108,11 @@ def _movement_lines(movements: list, lines: tuple[SaleLine, ...]) -> tuple[tuple
     """Resolve each movement's `line` to an index into lines: 0-based, or 1-based where only that fits."""
     parsed = []
     for number, movement in enumerate(movements, start=1):
-        if not isinstance(movement, dict) or isinstance(movement.get("line"), bool) \
-                or not isinstance(movement.get("line"), int):
+        if (
+            not isinstance(movement, dict)
+            or isinstance(movement.get("line"), bool)
+            or not isinstance(movement.get("line"), int)
+        ):
             raise LegacyLineError(f"movement {number}: line must be the index of a line")
         delta = _decimal(movement.get("quantity_delta"), f"movement {number}: quantity_delta", 3, MAX_QUANTITY)
         parsed.append((movement["line"], movement.get("sku"), delta))
@@ -142,12 +146,17 @@ def parse_legacy_line(text: str, line_number: int) -> LegacySale:
     if not isinstance(movements, list):
         raise LegacyLineError("movements must be a list")
     return LegacySale(
-        line_number=line_number, legacy_id=_text(record, "legacy_id", 100),
-        invoice_number=_text(record, "invoice_number", 64), offline_id=_offline_id(record.get("offline_id")),
-        device=_text(record, "device", 100), created_at=_created_at(record.get("created_at")),
+        line_number=line_number,
+        legacy_id=_text(record, "legacy_id", 100),
+        invoice_number=_text(record, "invoice_number", 64),
+        offline_id=_offline_id(record.get("offline_id")),
+        device=_text(record, "device", 100),
+        created_at=_created_at(record.get("created_at")),
         cashier=_text(record, "cashier", 100, required=False),
-        total=_decimal(record.get("total"), "total", 2, MAX_MONEY), lines=tuple(lines),
-        movements=_movement_lines(movements, tuple(lines)))
+        total=_decimal(record.get("total"), "total", 2, MAX_MONEY),
+        lines=tuple(lines),
+        movements=_movement_lines(movements, tuple(lines)),
+    )
 
 
 def import_legacy_file(stream: IO[str], file_name: str, actor: str = "cli") -> LegacyImportSummary:
@@ -192,9 +201,16 @@ def _finish(summary: LegacyImportSummary, actor: str) -> None:
     record.lines_read, record.imported = summary.lines_read, summary.imported
     record.already_there, record.skipped = summary.already_there, summary.skipped
     record.errors = json.dumps(summary.errors)
-    audit.record(actor, "legacy_import", "legacy_import", summary.import_id, file=record.file_name,
-                 imported=summary.imported, already_there=summary.already_there, skipped=summary.skipped)
-
+    audit.record(
+        actor,
+        "legacy_import",
+        "legacy_import",
+        summary.import_id,
+        file=record.file_name,
+        imported=summary.imported,
+        already_there=summary.already_there,
+        skipped=summary.skipped,
+    )
 
 
 def _store_chunk(chunk: list[LegacySale], products: dict[str, int], summary: LegacyImportSummary) -> None:
@@ -208,42 +224,79 @@ def _store(chunk: list[LegacySale], products: dict[str, int], import_id: int) ->
     # Devices known only from old data get no token: they cannot sign in. They are the default
     # store's, as everything was before there were stores.
     store = default_store_id()
-    db.session.execute(insert_ignoring_conflicts(Device.__table__),
-                       [{"name": name, "token_hash": None, "store_id": store, "created_at": utcnow()}
-                        for name in names])
+    db.session.execute(
+        insert_ignoring_conflicts(Device.__table__),
+        [{"name": name, "token_hash": None, "store_id": store, "created_at": utcnow()} for name in names],
+    )
     device_rows = db.session.execute(select(Device.name, Device.id, Device.store_id).where(Device.name.in_(names)))
     devices, store_of = {}, {}
     for row in device_rows:
         devices[row.name], store_of[row.id] = row.id, row.store_id
     now = utcnow()
-    rows = [{
-        "offline_id": s.offline_id, "receipt_number": s.invoice_number, "invoice_number": s.invoice_number,
-        "device_id": devices[s.device], "store_id": store_of[devices[s.device]], "created_at": s.created_at, "received_at": now, "cashier": s.cashier,
-        "total": s.total, "status": "completed", "receipt_number_collision": False, "sync_id": None,
-        "fingerprint": fingerprint(offline_id=s.offline_id, receipt_number=s.invoice_number,
-                                   created_at=s.created_at, cashier=s.cashier, lines=s.lines, total=s.total,
-                                   payments=()),
-        "content_hash": content_hash(devices[s.device], s.lines, s.total),
-        "legacy_id": s.legacy_id, "legacy_import_id": import_id,
-    } for s in chunk]
+    rows = [
+        {
+            "offline_id": s.offline_id,
+            "receipt_number": s.invoice_number,
+            "invoice_number": s.invoice_number,
+            "device_id": devices[s.device],
+            "store_id": store_of[devices[s.device]],
+            "created_at": s.created_at,
+            "received_at": now,
+            "cashier": s.cashier,
+            "total": s.total,
+            "status": "completed",
+            "receipt_number_collision": False,
+            "sync_id": None,
+            "fingerprint": fingerprint(
+                offline_id=s.offline_id,
+                receipt_number=s.invoice_number,
+                created_at=s.created_at,
+                cashier=s.cashier,
+                lines=s.lines,
+                total=s.total,
+                payments=(),
+            ),
+            "content_hash": content_hash(devices[s.device], s.lines, s.total),
+            "legacy_id": s.legacy_id,
+            "legacy_import_id": import_id,
+        }
+        for s in chunk
+    ]
     orders_t = Order.__table__
-    new = dict(db.session.execute(insert_ignoring_conflicts(orders_t).values(rows)
-                                  .returning(orders_t.c.legacy_id, orders_t.c.id)).all())
+    new = dict(
+        db.session.execute(
+            insert_ignoring_conflicts(orders_t).values(rows).returning(orders_t.c.legacy_id, orders_t.c.id)
+        ).all()
+    )
     stored = [s for s in chunk if s.legacy_id in new]
-    line_rows = [{"order_id": new[s.legacy_id], "line_no": n, "product_id": products[line.sku], "sku": line.sku,
-                  "quantity": line.quantity, "unit_price": line.unit_price, "status": "completed"}
-                 for s in stored for n, line in enumerate(s.lines, start=1)]
+    line_rows = [
+        {
+            "order_id": new[s.legacy_id],
+            "line_no": n,
+            "product_id": products[line.sku],
+            "sku": line.sku,
+            "quantity": line.quantity,
+            "unit_price": line.unit_price,
+            "status": "completed",
+        }
+        for s in stored
+        for n, line in enumerate(s.lines, start=1)
+    ]
     if line_rows:
         lines_t = OrderLine.__table__
-        line_ids = db.session.execute(insert(lines_t).returning(lines_t.c.id, sort_by_parameter_order=True),
-                                      line_rows).scalars().all()
+        line_ids = (
+            db.session.execute(insert(lines_t).returning(lines_t.c.id, sort_by_parameter_order=True), line_rows)
+            .scalars()
+            .all()
+        )
         stores = {s.legacy_id: store_of[devices[s.device]] for s in stored}
         _book_legacy_movements(stored, stores, line_rows, list(line_ids), now)
     return len(stored), len(chunk) - len(stored)
 
 
-def _book_legacy_movements(stored: list[LegacySale], stores: dict[str, int], line_rows: list[dict],
-                           line_ids: list[int], now) -> None:
+def _book_legacy_movements(
+    stored: list[LegacySale], stores: dict[str, int], line_rows: list[dict], line_ids: list[int], now
+) -> None:
     """The old system's movements, applied to stock as it did (duplicates included, for the scan to find)."""
     line_at = {}
     position = 0
@@ -251,10 +304,18 @@ def _book_legacy_movements(stored: list[LegacySale], stores: dict[str, int], lin
         for index in range(len(sale.lines)):
             line_at[(sale.legacy_id, index)] = (line_ids[position], line_rows[position]["product_id"])
             position += 1
-    movements = [{"product_id": line_at[(s.legacy_id, index)][1], "store_id": stores[s.legacy_id],
-                  "order_line_id": line_at[(s.legacy_id, index)][0],
-                  "quantity_delta": delta, "kind": "legacy", "created_at": now}
-                 for s in stored for index, delta in s.movements]
+    movements = [
+        {
+            "product_id": line_at[(s.legacy_id, index)][1],
+            "store_id": stores[s.legacy_id],
+            "order_line_id": line_at[(s.legacy_id, index)][0],
+            "quantity_delta": delta,
+            "kind": "legacy",
+            "created_at": now,
+        }
+        for s in stored
+        for index, delta in s.movements
+    ]
     if not movements:
         return
     db.session.execute(insert(StockMovement), movements)

@@ -1,4 +1,5 @@
 """Parsing and normalising the decimal numbers tills send."""
+
 from __future__ import annotations
 
 import re
@@ -87,7 +88,6 @@ def canonical(value: Decimal) -> str:
             _CANONICAL.clear()
         _CANONICAL[value] = text
     return text
-
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ series has no gaps. Only sales that were really inserted ask for a number.
 A store numbers only its own sales, so its series is gap-free within the store
 and two shops numbering at once do not wait for each other.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import select, update

@@ -6,6 +6,7 @@ address or the part before the @, and not in the shipped list of common password
 The problem is a code, so the command line says it in English and the dashboard in
 the reader's language.
 """
+
 from __future__ import annotations
 
 from enum import StrEnum

@@ -12,6 +12,7 @@ Counts are statistics: if Redis is down, or its data is lost before a flush,
 the refusals of that time are not counted (logged as a warning) and no till's
 answer changes.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -83,18 +84,24 @@ def count(client: redis.Redis, refusal: Refusal, *, now: float) -> None:
         pipe.expire(MINUTES_KEY, KEPT_SECONDS)
         pipe.execute()
     except REDIS_UNAVAILABLE as exc:
-        log.warning("refused sync call not counted, Redis unavailable (%s %s): %s",
-                    refusal.http_status, refusal.error_code, exc)
+        log.warning(
+            "refused sync call not counted, Redis unavailable (%s %s): %s", refusal.http_status, refusal.error_code, exc
+        )
 
 
 def _parse_field(minute: int, field: bytes, value: bytes) -> dict | None:
     try:
         status, code, who = field.decode().split("|", 2)
         kind, _, ident = who.partition(":")
-        row = {"minute": datetime.fromtimestamp(minute * 60, timezone.utc), "source": who[:60],
-               "http_status": int(status), "error_code": code[:40], "count": int(value),
-               "device_id": int(ident) if kind == "device" else None,
-               "address": ident[:45] if kind == "address" else None}
+        row = {
+            "minute": datetime.fromtimestamp(minute * 60, timezone.utc),
+            "source": who[:60],
+            "http_status": int(status),
+            "error_code": code[:40],
+            "count": int(value),
+            "device_id": int(ident) if kind == "device" else None,
+            "address": ident[:45] if kind == "address" else None,
+        }
     except (UnicodeDecodeError, ValueError):
         log.warning("ignored a malformed refused-call counter %r", field)
         return None
@@ -119,7 +126,8 @@ def _upsert(rows: list[dict]) -> None:
     stmt = module.insert(RefusedCalls)
     stmt = stmt.on_conflict_do_update(
         index_elements=[RefusedCalls.minute, RefusedCalls.source, RefusedCalls.error_code],
-        set_={"count": RefusedCalls.count + stmt.excluded["count"]})
+        set_={"count": RefusedCalls.count + stmt.excluded["count"]},
+    )
     db.session.execute(stmt, rows)
 
 

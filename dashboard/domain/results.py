@@ -1,4 +1,5 @@
 """What one sync request answers: a result per sale, in request order, and counts."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -47,5 +48,4 @@ class SyncOutcome:
         }
 
     def as_json(self) -> dict:
-        return {"sync_id": self.sync_id, **self.counts(),
-                "results": [result.as_json() for result in self.results]}
+        return {"sync_id": self.sync_id, **self.counts(), "results": [result.as_json() for result in self.results]}

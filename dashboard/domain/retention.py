@@ -17,6 +17,7 @@ Deletes go in batches of ids (keyset on the primary key, bounded above by the
 first id past the cutoff, found through the time index), one short
 transaction each, so a prune never holds locks the tills' syncs wait on.
 """
+
 from __future__ import annotations
 
 import json
@@ -71,8 +72,11 @@ class PruneSummary:
     deleted: dict[str, int] = field(default_factory=dict)
 
     def as_json(self) -> dict:
-        return {"cutoff": self.cutoff.isoformat(), "audit_cutoff": self.audit_cutoff.isoformat(),
-                "deleted": self.deleted}
+        return {
+            "cutoff": self.cutoff.isoformat(),
+            "audit_cutoff": self.audit_cutoff.isoformat(),
+            "deleted": self.deleted,
+        }
 
 
 def _needs_a_manager():
@@ -83,20 +87,43 @@ def _targets(cutoff: datetime, audit_cutoff: datetime):
     """(name, model, time column, cutoff, extra conditions), in an order the foreign keys allow."""
     return (
         ("sync_attempts", SyncAttempt, SyncAttempt.received_at, cutoff, (not_(_needs_a_manager()),)),
-        ("sync_logs", SyncLog, SyncLog.started_at, cutoff,
-         (~exists().where(Order.sync_id == SyncLog.id), ~exists().where(SyncAttempt.sync_id == SyncLog.id))),
+        (
+            "sync_logs",
+            SyncLog,
+            SyncLog.started_at,
+            cutoff,
+            (~exists().where(Order.sync_id == SyncLog.id), ~exists().where(SyncAttempt.sync_id == SyncLog.id)),
+        ),
         ("refused_calls", RefusedCalls, RefusedCalls.minute, cutoff, ()),
-        ("duplicate_scans", DuplicateScan, DuplicateScan.started_at, cutoff,
-         (DuplicateScan.status != "running", ~exists().where(DuplicateGroup.last_seen_scan_id == DuplicateScan.id))),
-        ("fix_plans", FixPlan, FixPlan.created_at, cutoff,
-         (FixPlan.status.in_((PlanStatus.STALE, PlanStatus.FAILED, PlanStatus.DISCARDED)),
-          ~exists().where(Fix.plan_id == FixPlan.id))),
+        (
+            "duplicate_scans",
+            DuplicateScan,
+            DuplicateScan.started_at,
+            cutoff,
+            (DuplicateScan.status != "running", ~exists().where(DuplicateGroup.last_seen_scan_id == DuplicateScan.id)),
+        ),
+        (
+            "fix_plans",
+            FixPlan,
+            FixPlan.created_at,
+            cutoff,
+            (
+                FixPlan.status.in_((PlanStatus.STALE, PlanStatus.FAILED, PlanStatus.DISCARDED)),
+                ~exists().where(Fix.plan_id == FixPlan.id),
+            ),
+        ),
         ("audit_log", AuditEntry, AuditEntry.at, audit_cutoff, ()),
     )
 
 
-def prune(*, older_than: timedelta, audit_older_than: timedelta, actor: str, now: datetime | None = None,
-          batch_size: int = BATCH_SIZE) -> PruneSummary:
+def prune(
+    *,
+    older_than: timedelta,
+    audit_older_than: timedelta,
+    actor: str,
+    now: datetime | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> PruneSummary:
     """Delete what is past retention, batch by batch; audited with the counts."""
     now = now or datetime.now(timezone.utc)
     summary = PruneSummary(cutoff=now - older_than, audit_cutoff=now - audit_older_than)
@@ -131,12 +158,22 @@ def _prune_table(model, at, cutoff: datetime, conditions, batch_size: int) -> in
 
 def claim_daily_run(day: date, task: str = DAILY_TASK) -> int | None:
     """The run's id if this caller is the first to start `task` on `day`, else None (another worker did)."""
+
     def unit():
-        return db.session.execute(insert_ignoring_conflicts(MaintenanceRun).values(
-            task=task, day=day, started_at=utcnow()).returning(MaintenanceRun.id)).scalar()
+        return db.session.execute(
+            insert_ignoring_conflicts(MaintenanceRun)
+            .values(task=task, day=day, started_at=utcnow())
+            .returning(MaintenanceRun.id)
+        ).scalar()
+
     return run_write(unit)
 
 
 def finish_daily_run(run_id: int, summary: PruneSummary) -> None:
-    run_write(lambda: db.session.execute(update(MaintenanceRun).where(MaintenanceRun.id == run_id).values(
-        finished_at=utcnow(), summary=json.dumps(summary.as_json()))))
+    run_write(
+        lambda: db.session.execute(
+            update(MaintenanceRun)
+            .where(MaintenanceRun.id == run_id)
+            .values(finished_at=utcnow(), summary=json.dumps(summary.as_json()))
+        )
+    )

@@ -4,6 +4,7 @@ A sale is checked on its own first (shape, numbers, sums), with no database:
 that work happens before the write transaction opens, so it keeps no lock.
 Checks that need the catalogue (unknown sku) happen inside ingestion.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -95,8 +96,9 @@ def offline_id_of(raw: object) -> str | None:
     return None
 
 
-def parse_sale(raw: object, *, max_lines: int, now: datetime | None = None,
-               money: MoneyRule = TWO_DECIMALS) -> Sale | Rejection:
+def parse_sale(
+    raw: object, *, max_lines: int, now: datetime | None = None, money: MoneyRule = TWO_DECIMALS
+) -> Sale | Rejection:
     """Check one order object from a sync request; a Sale, or the Rejection saying why not.
 
     money is the till's store's currency: its amounts may have as many decimals as it has
@@ -125,8 +127,11 @@ def _text(raw: dict, key: str, *, max_len: int, required: bool, where: str = "")
     value = value.strip()
     hidden = hidden_character(value)
     if hidden is not None:
-        raise _Invalid("invalid_order", f"{where}{key} contains an invisible, control or direction-changing "
-                                        f"character: {describe_character(hidden)}")
+        raise _Invalid(
+            "invalid_order",
+            f"{where}{key} contains an invisible, control or direction-changing "
+            f"character: {describe_character(hidden)}",
+        )
     return value
 
 
@@ -148,8 +153,11 @@ def _amount(raw: dict, key: str, money: MoneyRule, where: str = "") -> Decimal:
             value = parse_decimal(raw[key], places=15, limit=MAX_MONEY)
         except NumberError:
             raise invalid from None
-        raise _Invalid("too_many_decimals", f"{where}{key} {canonical(value)} has more than {money.places} decimal "
-                                            f"places: amounts in {money.currency} have {money.places}") from None
+        raise _Invalid(
+            "too_many_decimals",
+            f"{where}{key} {canonical(value)} has more than {money.places} decimal "
+            f"places: amounts in {money.currency} have {money.places}",
+        ) from None
 
 
 def _offline_id(raw: dict) -> str:
@@ -174,7 +182,9 @@ def _created_at(raw: dict, now: datetime) -> datetime:
         raise _Invalid("invalid_created_at", "created_at needs a UTC offset, e.g. 2026-11-25T09:58:11+01:00")
     moment = moment.astimezone(timezone.utc)
     if moment < EARLIEST_SALE or moment > now + CLOCK_SKEW_ALLOWED:
-        raise _Invalid("invalid_created_at", f"created_at {value[:60]} is not a plausible sale time (check the till's clock)")
+        raise _Invalid(
+            "invalid_created_at", f"created_at {value[:60]} is not a plausible sale time (check the till's clock)"
+        )
     return moment
 
 
@@ -252,8 +262,15 @@ def _parse(raw: object, *, max_lines: int, now: datetime, money: MoneyRule) -> S
         paid = sum((payment.amount for payment in payments), Decimal(0))
         if paid != total:
             raise _Invalid("payments_mismatch", f"payments add up to {canonical(paid)}, total is {canonical(total)}")
-    sale: dict[str, Any] = dict(offline_id=offline_id, receipt_number=receipt_number, created_at=created_at,
-                cashier=cashier, lines=lines, total=total, payments=payments)
+    sale: dict[str, Any] = dict(
+        offline_id=offline_id,
+        receipt_number=receipt_number,
+        created_at=created_at,
+        cashier=cashier,
+        lines=lines,
+        total=total,
+        payments=payments,
+    )
     return Sale(**sale, fingerprint=fingerprint(**sale))
 
 
@@ -274,13 +291,17 @@ def fingerprint(*, offline_id, receipt_number, created_at, cashier, lines, total
     a tenth of a batch's CPU. tests/domain/test_fingerprint_text.py holds the two
     side by side.
     """
-    items = ",".join(f'{{"quantity":"{canonical(ln.quantity)}","sku":{_quoted(ln.sku)},'
-                     f'"unit_price":"{canonical(ln.unit_price)}"}}' for ln in lines)
+    items = ",".join(
+        f'{{"quantity":"{canonical(ln.quantity)}","sku":{_quoted(ln.sku)},"unit_price":"{canonical(ln.unit_price)}"}}'
+        for ln in lines
+    )
     paid = ",".join(f'{{"amount":"{canonical(p.amount)}","method":{_quoted(p.method)}}}' for p in payments)
-    text = (f'{{"cashier":{_json_text(cashier)},'
-            f'"created_at":{_quoted(created_at.astimezone(timezone.utc).isoformat())},'
-            f'"lines":[{items}],"offline_id":{_json_text(offline_id)},"payments":[{paid}],'
-            f'"receipt_number":{_json_text(receipt_number)},"total":"{canonical(total)}"}}')
+    text = (
+        f'{{"cashier":{_json_text(cashier)},'
+        f'"created_at":{_quoted(created_at.astimezone(timezone.utc).isoformat())},'
+        f'"lines":[{items}],"offline_id":{_json_text(offline_id)},"payments":[{paid}],'
+        f'"receipt_number":{_json_text(receipt_number)},"total":"{canonical(total)}"}}'
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -292,8 +313,9 @@ def content_hash(device_id: int, lines, total: Decimal) -> str:
     The text is json.dumps([device_id, total, [[sku, quantity, price], ...]],
     separators=(",", ":")) (ASCII-escaped), written out directly as fingerprint() does.
     """
-    items = ",".join(f'[{_ascii_quoted(line.sku)},"{canonical(line.quantity)}","{canonical(line.unit_price)}"]'
-                     for line in lines)
+    items = ",".join(
+        f'[{_ascii_quoted(line.sku)},"{canonical(line.quantity)}","{canonical(line.unit_price)}"]' for line in lines
+    )
     return hashlib.sha256(f'[{int(device_id)},"{canonical(total)}",[{items}]]'.encode()).hexdigest()
 
 
@@ -304,11 +326,19 @@ def shown_fields(raw: object, parsed: Sale | Rejection) -> dict:
     well-formed, without raising (the rejection says what was wrong).
     """
     if isinstance(parsed, Sale):
-        return {"receipt_number": parsed.receipt_number, "cashier": parsed.cashier, "total": parsed.total,
-                "sold_at": parsed.created_at}
+        return {
+            "receipt_number": parsed.receipt_number,
+            "cashier": parsed.cashier,
+            "total": parsed.total,
+            "sold_at": parsed.created_at,
+        }
     raw = raw if isinstance(raw, dict) else {}
-    return {"receipt_number": _shown_text(raw, "receipt_number", 64), "cashier": _shown_text(raw, "cashier", 100),
-            "total": _shown_total(raw.get("total")), "sold_at": _shown_time(raw.get("created_at"))}
+    return {
+        "receipt_number": _shown_text(raw, "receipt_number", 64),
+        "cashier": _shown_text(raw, "cashier", 100),
+        "total": _shown_total(raw.get("total")),
+        "sold_at": _shown_time(raw.get("created_at")),
+    }
 
 
 def _shown_text(raw: dict, key: str, max_len: int) -> str | None:

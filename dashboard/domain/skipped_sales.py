@@ -5,6 +5,7 @@ same unit of work as what it does: two clicks, or two managers at once, settle a
 attempt once. The second UPDATE waits for the first transaction (a row lock on
 PostgreSQL, the write lock on SQLite) and then matches nothing.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,7 +34,12 @@ class SkippedSaleError(ValueError):
     """Why a skipped sale cannot be settled as asked; `code` is one of the class constants."""
 
     NOT_FOUND, NOT_REPROCESSABLE, NOT_HANDLEABLE, SETTLED, NO_NOTE = (
-        "not_found", "not_reprocessable", "not_handleable", "settled", "no_note")
+        "not_found",
+        "not_reprocessable",
+        "not_handleable",
+        "settled",
+        "no_note",
+    )
 
     def __init__(self, code: str, message: str):
         super().__init__(message)
@@ -57,8 +63,9 @@ class ReprocessOutcome:
 
 def _not_settled(attempt_id: int, statuses: tuple[str, ...], wrong_status: str) -> SkippedSaleError:
     """Why the claiming UPDATE matched nothing (read after it, so it is never the check that decides)."""
-    row = db.session.execute(select(attempts_t.c.status, attempts_t.c.resolution)
-                             .where(attempts_t.c.id == attempt_id)).first()
+    row = db.session.execute(
+        select(attempts_t.c.status, attempts_t.c.resolution).where(attempts_t.c.id == attempt_id)
+    ).first()
     if row is None:
         return SkippedSaleError(SkippedSaleError.NOT_FOUND, f"no skipped sale {attempt_id}")
     if row.resolution is not None:
@@ -79,27 +86,46 @@ def reprocess_attempt(attempt_id: int, *, actor: str, rules: IngestRules) -> Rep
     Raises SkippedSaleError when the attempt is not an unsettled rejection (a second
     click lands here). A sale refused again stays to be settled, with the new reason.
     """
+
     def unit() -> ReprocessOutcome:
         now = utcnow()
         claimed = db.session.execute(
             update(attempts_t)
-            .where(attempts_t.c.id == attempt_id, attempts_t.c.status == SaleStatus.REJECTED,
-                   attempts_t.c.resolution.is_(None))
+            .where(
+                attempts_t.c.id == attempt_id,
+                attempts_t.c.status == SaleStatus.REJECTED,
+                attempts_t.c.resolution.is_(None),
+            )
             .values(resolution=Resolution.REPROCESSED, resolved_at=now, resolved_by=actor)
-            .returning(attempts_t.c.device_id, attempts_t.c.sync_id, attempts_t.c.payload)).first()
+            .returning(attempts_t.c.device_id, attempts_t.c.sync_id, attempts_t.c.payload)
+        ).first()
         if claimed is None:
             raise _not_settled(attempt_id, (SaleStatus.REJECTED,), SkippedSaleError.NOT_REPROCESSABLE)
-        result = reingest_sale(device_id=claimed.device_id, sync_id=claimed.sync_id, raw=_payload(claimed.payload),
-                               rules=rules)
+        result = reingest_sale(
+            device_id=claimed.device_id, sync_id=claimed.sync_id, raw=_payload(claimed.payload), rules=rules
+        )
         outcome = ReprocessOutcome(attempt_id, result.status, result.order_id, result.reason, storable(result.message))
         if outcome.stored:
             settle: dict[str, object] = {"order_id": outcome.order_id}
         else:
-            settle = {"resolution": None, "resolved_at": None, "resolved_by": None, "retry_reason": outcome.reason,
-                      "retry_message": outcome.message, "retried_at": now}
+            settle = {
+                "resolution": None,
+                "resolved_at": None,
+                "resolved_by": None,
+                "retry_reason": outcome.reason,
+                "retry_message": outcome.message,
+                "retried_at": now,
+            }
         db.session.execute(update(attempts_t).where(attempts_t.c.id == attempt_id).values(**settle))
-        audit.record(actor, AuditAction.REPROCESS_SALE, "sync_attempt", attempt_id, outcome=outcome.status,
-                     order_id=outcome.order_id, reason=outcome.reason)
+        audit.record(
+            actor,
+            AuditAction.REPROCESS_SALE,
+            "sync_attempt",
+            attempt_id,
+            outcome=outcome.status,
+            order_id=outcome.order_id,
+            reason=outcome.reason,
+        )
         return outcome
 
     return run_write(unit, retry_on_integrity=True)
@@ -115,10 +141,12 @@ def mark_handled(attempt_id: int, note: str, *, actor: str) -> datetime:
         now = utcnow()
         claimed = db.session.execute(
             update(attempts_t)
-            .where(attempts_t.c.id == attempt_id, attempts_t.c.status.in_(NEEDS_ACTION),
-                   attempts_t.c.resolution.is_(None))
+            .where(
+                attempts_t.c.id == attempt_id, attempts_t.c.status.in_(NEEDS_ACTION), attempts_t.c.resolution.is_(None)
+            )
             .values(resolution=Resolution.HANDLED, resolved_at=now, resolved_by=actor, resolution_note=note)
-            .returning(attempts_t.c.id)).first()
+            .returning(attempts_t.c.id)
+        ).first()
         if claimed is None:
             raise _not_settled(attempt_id, NEEDS_ACTION, SkippedSaleError.NOT_HANDLEABLE)
         audit.record(actor, AuditAction.HANDLE_SKIPPED_SALE, "sync_attempt", attempt_id, note=note)

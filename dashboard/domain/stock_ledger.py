@@ -8,6 +8,7 @@ force (not reversed).
 Stock is held per store (stock_levels): a movement moves the stock of the store
 it names, and a cancellation moves the store its movement moved.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -39,19 +40,34 @@ def active_movements(line_ids: list[int]) -> dict[int, list[Movement]]:
         return {}
     compensation = aliased(StockMovement)
     reversal = aliased(StockMovement)
-    reversed_ = select(reversal.id).where(reversal.compensates_movement_id == compensation.id,
-                                          reversal.kind == "reversal").exists()
-    cancelled = select(compensation.id).where(compensation.compensates_movement_id == StockMovement.id,
-                                              compensation.kind == "compensation", ~reversed_).exists()
+    reversed_ = (
+        select(reversal.id)
+        .where(reversal.compensates_movement_id == compensation.id, reversal.kind == "reversal")
+        .exists()
+    )
+    cancelled = (
+        select(compensation.id)
+        .where(
+            compensation.compensates_movement_id == StockMovement.id, compensation.kind == "compensation", ~reversed_
+        )
+        .exists()
+    )
     rows = db.session.execute(
-        select(StockMovement.id, StockMovement.order_line_id, StockMovement.product_id, StockMovement.quantity_delta,
-               StockMovement.store_id)
+        select(
+            StockMovement.id,
+            StockMovement.order_line_id,
+            StockMovement.product_id,
+            StockMovement.quantity_delta,
+            StockMovement.store_id,
+        )
         .where(StockMovement.order_line_id.in_(line_ids), StockMovement.kind.in_(SALE_KINDS), ~cancelled)
-        .order_by(StockMovement.order_line_id, StockMovement.id))
+        .order_by(StockMovement.order_line_id, StockMovement.id)
+    )
     found: dict[int, list[Movement]] = defaultdict(list)
     for row in rows:
-        found[row.order_line_id].append(Movement(row.id, row.order_line_id, row.product_id,
-                                                 Decimal(str(row.quantity_delta)), row.store_id))
+        found[row.order_line_id].append(
+            Movement(row.id, row.order_line_id, row.product_id, Decimal(str(row.quantity_delta)), row.store_id)
+        )
     return dict(found)
 
 
@@ -63,11 +79,22 @@ def book_cancellations(movements: list[Movement], *, kind: str, fix_id: int, whe
     """
     if not movements:
         return
-    db.session.execute(insert(StockMovement), [
-        {"product_id": m.product_id, "store_id": m.store_id, "order_line_id": m.order_line_id,
-         "quantity_delta": -m.quantity_delta,
-         "kind": kind, "fix_id": fix_id, "compensates_movement_id": m.id, "created_at": when}
-        for m in movements])
+    db.session.execute(
+        insert(StockMovement),
+        [
+            {
+                "product_id": m.product_id,
+                "store_id": m.store_id,
+                "order_line_id": m.order_line_id,
+                "quantity_delta": -m.quantity_delta,
+                "kind": kind,
+                "fix_id": fix_id,
+                "compensates_movement_id": m.id,
+                "created_at": when,
+            }
+            for m in movements
+        ],
+    )
     change: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
     for m in movements:
         change[(m.store_id, m.product_id)] -= m.quantity_delta
@@ -86,26 +113,39 @@ def move_stock(change: dict[tuple[int, int], Decimal]) -> None:
     if not keys:
         return
     levels = StockLevel.__table__
-    db.session.execute(insert_ignoring_conflicts(levels), [
-        {"store_id": store, "product_id": product, "opening_quantity": 0, "quantity": 0} for store, product in keys])
     db.session.execute(
-        update(levels).where(levels.c.store_id == bindparam("sid"), levels.c.product_id == bindparam("pid"))
+        insert_ignoring_conflicts(levels),
+        [{"store_id": store, "product_id": product, "opening_quantity": 0, "quantity": 0} for store, product in keys],
+    )
+    db.session.execute(
+        update(levels)
+        .where(levels.c.store_id == bindparam("sid"), levels.c.product_id == bindparam("pid"))
         .values(quantity=levels.c.quantity + bindparam("delta")),
-        [{"sid": store, "pid": product, "delta": change[(store, product)]} for store, product in keys])
+        [{"sid": store, "pid": product, "delta": change[(store, product)]} for store, product in keys],
+    )
     default = db.session.scalar(select(Store.id).where(Store.is_default.is_(True)))
     mirrored = [(product, change[(store, product)]) for store, product in keys if store == default]
     if mirrored:
         products = Product.__table__
         db.session.execute(
-            update(products).where(products.c.id == bindparam("pid"))
+            update(products)
+            .where(products.c.id == bindparam("pid"))
             .values(stock_quantity=products.c.stock_quantity + bindparam("delta")),
-            [{"pid": product, "delta": delta} for product, delta in mirrored])
+            [{"pid": product, "delta": delta} for product, delta in mirrored],
+        )
 
 
 def fix_movements(fix_id: int, kind: str) -> list[Movement]:
     """The movements of one kind a fix booked."""
     rows = db.session.execute(
-        select(StockMovement.id, StockMovement.order_line_id, StockMovement.product_id, StockMovement.quantity_delta,
-               StockMovement.store_id)
-        .where(and_(StockMovement.fix_id == fix_id, StockMovement.kind == kind)).order_by(StockMovement.id))
+        select(
+            StockMovement.id,
+            StockMovement.order_line_id,
+            StockMovement.product_id,
+            StockMovement.quantity_delta,
+            StockMovement.store_id,
+        )
+        .where(and_(StockMovement.fix_id == fix_id, StockMovement.kind == kind))
+        .order_by(StockMovement.id)
+    )
     return [Movement(r.id, r.order_line_id, r.product_id, Decimal(str(r.quantity_delta)), r.store_id) for r in rows]

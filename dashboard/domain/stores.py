@@ -5,6 +5,7 @@ EUR, 3 for KWD, 0 for JPY); its time zone decides its business day. The default 
 leave both (and its invoice prefix) empty and then follows the settings DASHBOARD_CURRENCY,
 DASHBOARD_TIMEZONE and SERVER_INVOICE_PREFIX, so a single shop needs no setup.
 """
+
 from __future__ import annotations
 
 import re
@@ -62,17 +63,19 @@ def info(store: Store) -> StoreInfo:
     """A store row with the settings filled in where the default store leaves them empty."""
     config = current_app.config
     return StoreInfo(
-        id=store.id, code=store.code, name=store.name,
+        id=store.id,
+        code=store.code,
+        name=store.name,
         time_zone=store.time_zone or config.get("BABEL_DEFAULT_TIMEZONE", "UTC"),
         currency=store.currency or config.get("DASHBOARD_CURRENCY", "EUR"),
         invoice_prefix=store.invoice_prefix or config.get("SERVER_INVOICE_PREFIX", "S-"),
-        is_default=store.is_default)
+        is_default=store.is_default,
+    )
 
 
 def list_stores() -> list[StoreInfo]:
     """Every store, the default first, then by code."""
-    return [info(store) for store in db.session.scalars(
-        select(Store).order_by(Store.is_default.desc(), Store.code))]
+    return [info(store) for store in db.session.scalars(select(Store).order_by(Store.is_default.desc(), Store.code))]
 
 
 def stores_by_id() -> dict[int, StoreInfo]:
@@ -142,8 +145,9 @@ def _check_name(name: str) -> str:
     return name
 
 
-def add_store(code: str, *, name: str, time_zone: str, currency: str, invoice_prefix: str | None = None,
-              actor: str = "cli") -> StoreInfo:
+def add_store(
+    code: str, *, name: str, time_zone: str, currency: str, invoice_prefix: str | None = None, actor: str = "cli"
+) -> StoreInfo:
     """Add a store with its own invoice series (prefix: its code and '-' unless given); audited."""
     code, name = check_code(code), _check_name(name)
     time_zone, currency = check_time_zone(time_zone), check_currency(currency)
@@ -157,13 +161,23 @@ def add_store(code: str, *, name: str, time_zone: str, currency: str, invoice_pr
         taken = {store.invoice_prefix for store in list_stores()}
         if prefix in taken:
             raise StoreError(f"the invoice prefix '{prefix}' is another store's")
-        store = Store(code=code, name=name, time_zone=time_zone, currency=currency, invoice_prefix=prefix,
-                      is_default=False)
+        store = Store(
+            code=code, name=name, time_zone=time_zone, currency=currency, invoice_prefix=prefix, is_default=False
+        )
         db.session.add(store)
         db.session.flush()
         db.session.add(InvoiceSeries(name=info(store).series, next_value=1))
-        audit.record(actor, "store.add", "store", store.id, code=code, name=name, time_zone=time_zone,
-                     currency=currency, invoice_prefix=prefix)
+        audit.record(
+            actor,
+            "store.add",
+            "store",
+            store.id,
+            code=code,
+            name=name,
+            time_zone=time_zone,
+            currency=currency,
+            invoice_prefix=prefix,
+        )
         return info(store)
 
     return run_write(unit)

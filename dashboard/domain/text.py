@@ -5,6 +5,7 @@ lone UTF-16 surrogate (JSON can carry both as escapes). A sale's own fields
 with such text are refused; text that is only kept for the record (payloads,
 messages, echoed ids) is escaped instead, so recording it never fails.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -48,16 +49,24 @@ def payload_record(raw) -> str:
     if len(text) <= PAYLOAD_RECORD_LIMIT:
         return text
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return (f"{text[:PAYLOAD_RECORD_LIMIT]}\n… [only the first {PAYLOAD_RECORD_LIMIT:,} of {len(text):,} "
-            f"characters are kept; SHA-256 of the whole: {digest}]")
+    return (
+        f"{text[:PAYLOAD_RECORD_LIMIT]}\n… [only the first {PAYLOAD_RECORD_LIMIT:,} of {len(text):,} "
+        f"characters are kept; SHA-256 of the whole: {digest}]"
+    )
 
 
 def _json_text(raw, *, ensure_ascii: bool) -> str:
     try:
         return json.dumps(raw, default=str, ensure_ascii=ensure_ascii)
     except RecursionError:
-        shallow = ({key: value if value is None or isinstance(value, (str, int, float, bool)) else "…"
-                    for key, value in raw.items()} if isinstance(raw, dict) else "…")
+        shallow = (
+            {
+                key: value if value is None or isinstance(value, (str, int, float, bool)) else "…"
+                for key, value in raw.items()
+            }
+            if isinstance(raw, dict)
+            else "…"
+        )
         return json.dumps(shallow, default=str, ensure_ascii=ensure_ascii)
 
 

@@ -1,4 +1,5 @@
 """Dashboard users managed by an admin, and each person's language; changes to access are audited."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select

@@ -1,4 +1,5 @@
 """Dashboard users and their roles."""
+
 from __future__ import annotations
 
 import re
@@ -62,6 +63,7 @@ def create_user(email: str, password: str, role: str, *, actor: str = "cli") -> 
 
 def end_sessions(user_id: int) -> None:
     """End every signed-in session of this user, on every browser (see User.session_generation)."""
+
     def unit() -> None:
         user = db.session.get(User, user_id)
         if user is not None:
@@ -77,6 +79,7 @@ def bump_generation(user: User) -> None:
 
 def change_password(user_id: int, current: str, new: str, *, actor: str) -> None:
     """A person changes their own password; every session they had ends (audited, never the password)."""
+
     def unit() -> None:
         user = db.session.get(User, user_id)
         if user is None or not user.active:

@@ -1,4 +1,5 @@
 """Jobs of the duplicate review: scan, preview a fix plan, apply an approved plan."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -14,8 +15,9 @@ SCHEDULED_SCAN_PREFIX = "duplicate-scan-scheduled-"
 
 def scan_job(trigger: str, actor: str) -> dict:
     with app_context():
-        return run_scan(trigger=trigger, actor=actor, progress=report_progress,
-                        window=double_entry_window(current_app.config)).as_json()
+        return run_scan(
+            trigger=trigger, actor=actor, progress=report_progress, window=double_entry_window(current_app.config)
+        ).as_json()
 
 
 def preview_job(plan_id: int) -> str:
@@ -33,8 +35,12 @@ def scheduled_scan_job() -> dict:
     """The daily scan the old systems' operators ran by hand; schedules the next one first."""
     with app_context():
         schedule_next_scan()
-        return run_scan(trigger="schedule", actor="scheduler", progress=report_progress,
-                        window=double_entry_window(current_app.config)).as_json()
+        return run_scan(
+            trigger="schedule",
+            actor="scheduler",
+            progress=report_progress,
+            window=double_entry_window(current_app.config),
+        ).as_json()
 
 
 # One job per scan, per plan preview and per plan apply: asking twice never runs two.
@@ -75,8 +81,10 @@ def resume_unfinished_plans() -> list[int]:
 
     resumed = []
     for plan_id, status, approved_by in db.session.execute(
-            select(FixPlan.id, FixPlan.status, FixPlan.approved_by)
-            .where(FixPlan.status.in_(("computing", "applying"))).order_by(FixPlan.id)):
+        select(FixPlan.id, FixPlan.status, FixPlan.approved_by)
+        .where(FixPlan.status.in_(("computing", "applying")))
+        .order_by(FixPlan.id)
+    ):
         if status == "computing":
             enqueue_preview(plan_id)
         else:
@@ -93,8 +101,9 @@ def schedule_next_scan(now: datetime | None = None):
         return None
     now = now or datetime.now(timezone.utc)
     queue = get_queue()
-    waiting = [job_id for job_id in queue.scheduled_job_registry.get_job_ids()
-               if job_id.startswith(SCHEDULED_SCAN_PREFIX)]
+    waiting = [
+        job_id for job_id in queue.scheduled_job_registry.get_job_ids() if job_id.startswith(SCHEDULED_SCAN_PREFIX)
+    ]
     if waiting:
         return waiting[0]
     at = now + timedelta(hours=hours)

@@ -4,6 +4,7 @@ The database stays the source of truth: a job only carries ids, and what it
 changes is recorded in the database, so losing Redis delays work but never
 loses or corrupts it.
 """
+
 from __future__ import annotations
 
 import os
@@ -55,16 +56,16 @@ def enqueue_once(func, *args, job_id: str, timeout: int = 3600) -> Job:
         _discard(existing)
     except NoSuchJobError:
         pass
-    return get_queue().enqueue(func, *args, job_id=job_id, job_timeout=timeout,
-                               result_ttl=7 * 86400, failure_ttl=30 * 86400)
+    return get_queue().enqueue(
+        func, *args, job_id=job_id, job_timeout=timeout, result_ttl=7 * 86400, failure_ttl=30 * 86400
+    )
 
 
 def _is_abandoned(job: Job) -> bool:
     """True when the worker holding this started job is gone."""
     worker = None
     if job.worker_name:
-        worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name,
-                                    connection=job.connection)
+        worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, connection=job.connection)
     if worker is None:
         return True
     if worker.hostname == socket.gethostname() and worker.pid and not _process_exists(worker.pid):
@@ -112,8 +113,13 @@ class JobStatus:
     error: str | None
 
     def as_json(self) -> dict:
-        return {"job_id": self.job_id, "status": self.status, "progress": self.progress,
-                "message": self.message, "error": self.error}
+        return {
+            "job_id": self.job_id,
+            "status": self.status,
+            "progress": self.progress,
+            "message": self.message,
+            "error": self.error,
+        }
 
 
 def job_status(job_id: str) -> JobStatus:

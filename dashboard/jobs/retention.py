@@ -1,4 +1,5 @@
 """The daily prune: scheduled by every worker, run once a day by whichever worker gets there first."""
+
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta, timezone
@@ -28,8 +29,12 @@ def prune_today(actor: str, now: datetime | None = None) -> dict:
     run_id = claim_daily_run(day)
     if run_id is None:
         return {"skipped": f"already run for {day.isoformat()}"}
-    summary = prune(older_than=timedelta(days=config["RETENTION_DAYS"]),
-                    audit_older_than=timedelta(days=config["AUDIT_RETENTION_DAYS"]), actor=actor, now=now)
+    summary = prune(
+        older_than=timedelta(days=config["RETENTION_DAYS"]),
+        audit_older_than=timedelta(days=config["AUDIT_RETENTION_DAYS"]),
+        actor=actor,
+        now=now,
+    )
     finish_daily_run(run_id, summary)
     return summary.as_json()
 
@@ -47,8 +52,9 @@ def next_run_after(now: datetime, zone_name: str) -> datetime:
 def schedule_next_prune(now: datetime | None = None) -> str:
     """Make sure the next prune waits in RQ's scheduler; its job id names its day, so workers agree on it."""
     queue = get_queue()
-    waiting = [job_id for job_id in queue.scheduled_job_registry.get_job_ids()
-               if job_id.startswith(SCHEDULED_PRUNE_PREFIX)]
+    waiting = [
+        job_id for job_id in queue.scheduled_job_registry.get_job_ids() if job_id.startswith(SCHEDULED_PRUNE_PREFIX)
+    ]
     if waiting:
         return waiting[0]
     at = next_run_after(now or datetime.now(timezone.utc), current_app.config["BABEL_DEFAULT_TIMEZONE"])

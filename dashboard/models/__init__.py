@@ -1,4 +1,5 @@
 """SQLAlchemy models; importing this package registers every table."""
+
 from .audit import AuditEntry
 from .catalog import Product, StockMovement
 from .closings import Closing
@@ -15,7 +16,27 @@ from .sync_log import SyncAttempt, SyncLog
 from .users import User
 
 __all__ = [
-    "AuditEntry", "Closing", "Device", "DuplicateGroup", "DuplicateGroupMember", "DuplicateScan", "Fix", "FixGroup",
-    "FixPlan", "InvoiceSeries", "LegacyImport", "MaintenanceRun", "Order", "OrderLine", "Payment", "Product",
-    "RefusedCalls", "StockLevel", "StockMovement", "Store", "SyncAttempt", "SyncLog", "User",
+    "AuditEntry",
+    "Closing",
+    "Device",
+    "DuplicateGroup",
+    "DuplicateGroupMember",
+    "DuplicateScan",
+    "Fix",
+    "FixGroup",
+    "FixPlan",
+    "InvoiceSeries",
+    "LegacyImport",
+    "MaintenanceRun",
+    "Order",
+    "OrderLine",
+    "Payment",
+    "Product",
+    "RefusedCalls",
+    "StockLevel",
+    "StockMovement",
+    "Store",
+    "SyncAttempt",
+    "SyncLog",
+    "User",
 ]

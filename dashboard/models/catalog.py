@@ -1,4 +1,5 @@
 """Products and the stock ledger."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -22,8 +23,12 @@ class Product(db.Model):
 
     __tablename__ = "products"
     __table_args__ = (
-        Index("ix_products_negative_stock", "stock_quantity",
-              sqlite_where=text("stock_quantity < 0"), postgresql_where=text("stock_quantity < 0")),
+        Index(
+            "ix_products_negative_stock",
+            "stock_quantity",
+            sqlite_where=text("stock_quantity < 0"),
+            postgresql_where=text("stock_quantity < 0"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -43,23 +48,37 @@ class StockMovement(db.Model):
     # partial ones only for the rows they cover), so one that no query reads is pure cost.
     __table_args__ = (
         # The database, not application code, guarantees one sale movement per line.
-        Index("uq_stock_movements_sale_line", "order_line_id", unique=True,
-              sqlite_where=text("kind = 'sale'"), postgresql_where=text("kind = 'sale'")),
+        Index(
+            "uq_stock_movements_sale_line",
+            "order_line_id",
+            unique=True,
+            sqlite_where=text("kind = 'sale'"),
+            postgresql_where=text("kind = 'sale'"),
+        ),
         # The stock drift check (duplicate_detection: movements summed per product).
         Index("ix_stock_movements_product_id", "product_id"),
         # The stock drift check per store (duplicate_detection: movements summed per store and product).
         Index("ix_stock_movements_store_product", "store_id", "product_id"),
         # A fix compensates a movement at most once; applying it again inserts nothing. Read by
         # stock_ledger.fix_movements (a fix's own movements). Only a fix's movements have a fix_id.
-        Index("uq_stock_movements_fix_compensates", "fix_id", "compensates_movement_id", unique=True,
-              sqlite_where=text("fix_id IS NOT NULL"), postgresql_where=text("fix_id IS NOT NULL")),
+        Index(
+            "uq_stock_movements_fix_compensates",
+            "fix_id",
+            "compensates_movement_id",
+            unique=True,
+            sqlite_where=text("fix_id IS NOT NULL"),
+            postgresql_where=text("fix_id IS NOT NULL"),
+        ),
         # stock_ledger.active_movements (a line's movements in force, legacy ones included), the order
         # page's movements, and the duplicate scan's lines with more than one sale movement.
         Index("ix_stock_movements_order_line_id", "order_line_id"),
         # stock_ledger.active_movements: is this movement compensated (and that compensation reversed)?
-        Index("ix_stock_movements_compensates", "compensates_movement_id",
-              sqlite_where=text("compensates_movement_id IS NOT NULL"),
-              postgresql_where=text("compensates_movement_id IS NOT NULL")),
+        Index(
+            "ix_stock_movements_compensates",
+            "compensates_movement_id",
+            sqlite_where=text("compensates_movement_id IS NOT NULL"),
+            postgresql_where=text("compensates_movement_id IS NOT NULL"),
+        ),
         CheckConstraint(sql_in("kind", MovementKind), name="kind"),
     )
 

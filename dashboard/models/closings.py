@@ -1,4 +1,5 @@
 """Tills' daily closes (Z-reports): what each till counted for a business day, as it sent it."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -23,13 +24,25 @@ class Closing(db.Model):
         # Re-sending the same close is a replay: the database, not a check, keeps it to one row.
         Index("uq_closings_content", "device_id", "business_day", "fingerprint", unique=True),
         # At most one current close per till and day.
-        Index("uq_closings_current", "device_id", "business_day", unique=True,
-              sqlite_where=text(CURRENT), postgresql_where=text(CURRENT)),
+        Index(
+            "uq_closings_current",
+            "device_id",
+            "business_day",
+            unique=True,
+            sqlite_where=text(CURRENT),
+            postgresql_where=text(CURRENT),
+        ),
         # The grid: the current closes of a range of days.
-        Index("ix_closings_current_day", "business_day", "device_id",
-              sqlite_where=text(CURRENT), postgresql_where=text(CURRENT)),
-        CheckConstraint(sql_in("status_at_receipt", (ClosingStatus.MATCHED, ClosingStatus.DIFFERS)),
-                        name="status_at_receipt"),
+        Index(
+            "ix_closings_current_day",
+            "business_day",
+            "device_id",
+            sqlite_where=text(CURRENT),
+            postgresql_where=text(CURRENT),
+        ),
+        CheckConstraint(
+            sql_in("status_at_receipt", (ClosingStatus.MATCHED, ClosingStatus.DIFFERS)), name="status_at_receipt"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,4 +1,5 @@
 """Tills (devices) and their credentials."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """Duplicate scans and the groups of orders they report."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -62,8 +63,14 @@ class DuplicateGroupMember(db.Model):
     __table_args__ = (
         UniqueConstraint("group_id", "order_id", "order_line_id", name="uq_duplicate_group_members_entry"),
         # NULLs never conflict: an order-level member (no line) is kept once by this one.
-        Index("uq_duplicate_group_members_order", "group_id", "order_id", unique=True,
-              sqlite_where=text("order_line_id IS NULL"), postgresql_where=text("order_line_id IS NULL")),
+        Index(
+            "uq_duplicate_group_members_order",
+            "group_id",
+            "order_id",
+            unique=True,
+            sqlite_where=text("order_line_id IS NULL"),
+            postgresql_where=text("order_line_id IS NULL"),
+        ),
         Index("ix_duplicate_group_members_order_id", "order_id"),
     )
 

@@ -1,4 +1,5 @@
 """Fix plans (previews) and the fixes applied from them."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -20,8 +21,13 @@ class FixPlan(db.Model):
         CheckConstraint(sql_in("status", PlanStatus), name="status"),
         # One preview computing per selection: asking again while it runs finds this plan instead of
         # queuing another job. The database decides, so two requests at once cannot both insert.
-        Index("uq_fix_plans_computing_selection", "selection_key", unique=True,
-              sqlite_where=text("status = 'computing'"), postgresql_where=text("status = 'computing'")),
+        Index(
+            "uq_fix_plans_computing_selection",
+            "selection_key",
+            unique=True,
+            sqlite_where=text("status = 'computing'"),
+            postgresql_where=text("status = 'computing'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

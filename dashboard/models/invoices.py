@@ -1,4 +1,5 @@
 """The server's own gap-free invoice number series."""
+
 from __future__ import annotations
 
 from sqlalchemy import String

@@ -1,4 +1,5 @@
 """Imports of sales from older systems."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """Maintenance the workers run on a schedule (the daily prune), once a day whichever host starts it."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -1,4 +1,5 @@
 """Stored sales: orders, their lines and payments."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -47,8 +48,12 @@ class Order(db.Model):
         # The duplicate scan's completed orders in id order (duplicate_detection._duplicate_lines).
         Index("ix_orders_status_id", "status", "id"),
         # The few sales the server renumbered, for the duplicate reports.
-        Index("ix_orders_receipt_collision", "receipt_number",
-              sqlite_where=text("receipt_number_collision = 1"), postgresql_where=text("receipt_number_collision")),
+        Index(
+            "ix_orders_receipt_collision",
+            "receipt_number",
+            sqlite_where=text("receipt_number_collision = 1"),
+            postgresql_where=text("receipt_number_collision"),
+        ),
         # The duplicate scan's same till and instant (re-sent sales, double entries) and each till's
         # latest receipt on the orders page.
         Index("ix_orders_device_created", "device_id", "created_at"),

@@ -1,4 +1,5 @@
 """Sync calls refused as a whole, counted per minute, source and error code (never a row per call)."""
+
 from __future__ import annotations
 
 from datetime import datetime

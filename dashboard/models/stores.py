@@ -1,4 +1,5 @@
 """Shops of a chain, and each shop's stock of each product."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -21,8 +22,13 @@ class Store(db.Model):
 
     __tablename__ = "stores"
     __table_args__ = (
-        Index("uq_stores_default", "is_default", unique=True,
-              sqlite_where=text("is_default = 1"), postgresql_where=text("is_default")),
+        Index(
+            "uq_stores_default",
+            "is_default",
+            unique=True,
+            sqlite_where=text("is_default = 1"),
+            postgresql_where=text("is_default"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -46,8 +52,13 @@ class StockLevel(db.Model):
     __tablename__ = "stock_levels"
     __table_args__ = (
         Index("ix_stock_levels_product_id", "product_id"),
-        Index("ix_stock_levels_negative", "store_id", "quantity",
-              sqlite_where=text("quantity < 0"), postgresql_where=text("quantity < 0")),
+        Index(
+            "ix_stock_levels_negative",
+            "store_id",
+            "quantity",
+            sqlite_where=text("quantity < 0"),
+            postgresql_where=text("quantity < 0"),
+        ),
     )
 
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)

@@ -1,4 +1,5 @@
 """The record of every sync request and of every sale it did not create."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -30,9 +31,15 @@ class SyncLog(db.Model):
         Index("ix_sync_logs_device_started", "device_id", "started_at"),
         # The rare calls a manager filters for: with conflicts, with rejections. (Calls refused as a
         # whole are counted in refused_calls, not logged here.)
-        *(Index(f"ix_sync_logs_{name}_started", "started_at", sqlite_where=text(condition),
-                postgresql_where=text(condition))
-          for name, condition in (("conflicts", "conflicts > 0"), ("rejected", "rejected > 0"))),
+        *(
+            Index(
+                f"ix_sync_logs_{name}_started",
+                "started_at",
+                sqlite_where=text(condition),
+                postgresql_where=text(condition),
+            )
+            for name, condition in (("conflicts", "conflicts > 0"), ("rejected", "rejected > 0"))
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -63,13 +70,23 @@ class SyncAttempt(db.Model):
         Index("ix_sync_attempts_offline_id", "offline_id"),
         Index("ix_sync_attempts_received_at", "received_at", "reason", "device_id"),
         Index("ix_sync_attempts_device_time", "device_id", "received_at"),
-        *(Index(f"ix_sync_attempts_{state}_time", "received_at", sqlite_where=text(condition),
-                postgresql_where=text(condition))
-          for state, condition in ATTEMPT_STATE_CONDITIONS.items()),
+        *(
+            Index(
+                f"ix_sync_attempts_{state}_time",
+                "received_at",
+                sqlite_where=text(condition),
+                postgresql_where=text(condition),
+            )
+            for state, condition in ATTEMPT_STATE_CONDITIONS.items()
+        ),
         # A daily close without ids: the till's refused sales of a day, not settled yet.
-        Index("ix_sync_attempts_action_device_sold", "device_id", "sold_at",
-              sqlite_where=text(ATTEMPT_STATE_CONDITIONS["action"]),
-              postgresql_where=text(ATTEMPT_STATE_CONDITIONS["action"])),
+        Index(
+            "ix_sync_attempts_action_device_sold",
+            "device_id",
+            "sold_at",
+            sqlite_where=text(ATTEMPT_STATE_CONDITIONS["action"]),
+            postgresql_where=text(ATTEMPT_STATE_CONDITIONS["action"]),
+        ),
         CheckConstraint(sql_in("resolution", Resolution), name="resolution"),
     )
 

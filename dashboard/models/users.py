@@ -1,4 +1,5 @@
 """People who sign in to the dashboard."""
+
 from __future__ import annotations
 
 from datetime import datetime

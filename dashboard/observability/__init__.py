@@ -3,6 +3,7 @@
 Kept apart from the dashboard and the API: these serve the people and tools
 that run Tillsync (load balancers, Prometheus, log collectors), not shops.
 """
+
 from __future__ import annotations
 
 from flask import Flask

@@ -3,6 +3,7 @@
 gunicorn.conf.py names this class as `logger_class`. The access line carries the
 request id the app answered in X-Request-ID, so one id finds a request in both logs.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,10 +38,17 @@ class JsonLogger(glogging.Logger):
         atoms = self.atoms(resp, req, environ, request_time)
         entry = {
             "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-            "level": "INFO", "logger": "gunicorn.access", "event": "access",
+            "level": "INFO",
+            "logger": "gunicorn.access",
+            "event": "access",
             "request_id": atoms.get("{x-request-id}o"),
-            "remote_addr": atoms["h"], "method": atoms["m"], "path": atoms["U"],
-            "status": int(str(atoms["s"]).split()[0]), "bytes": atoms["B"], "duration_ms": atoms["M"],
-            "user_agent": atoms["a"], "pid": os.getpid(),
+            "remote_addr": atoms["h"],
+            "method": atoms["m"],
+            "path": atoms["U"],
+            "status": int(str(atoms["s"]).split()[0]),
+            "bytes": atoms["B"],
+            "duration_ms": atoms["M"],
+            "user_agent": atoms["a"],
+            "pid": os.getpid(),
         }
         self.access_log.info(json.dumps(entry, ensure_ascii=False))

@@ -1,4 +1,5 @@
 """One JSON object per log line, carrying the request id and, on a sync, the device and sync id."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,12 @@ class JsonFormatter(logging.Formatter):
     """{"time", "level", "logger", "message", request fields, "exc"}: one line, whatever the message holds."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {"time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
-                 "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        entry = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
         for name in (*_REQUEST_FIELDS, "event"):
             value = getattr(record, name, None)
             if value is not None:

@@ -4,6 +4,7 @@ aggregated across workers through PROMETHEUS_MULTIPROC_DIR (set up by gunicorn.c
 What lives in Redis or the database (queue depth, failed jobs, open duplicate
 groups) is read at scrape time instead, so every worker reports the same value.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,21 +16,29 @@ from prometheus_client.core import GaugeMetricFamily
 
 SYNC_ENDPOINTS = {"api.sync"}
 
-SYNC_REQUESTS = Counter("tillsync_sync_requests", "Sync requests (POST /api/v1/sync) by HTTP status and error code",
-                        ["http_status", "error"])
-SYNC_SALES = Counter("tillsync_sync_sales", "Sales answered by a sync, by status and reason",
-                     ["status", "reason"])
-WRITE_RETRIES = Counter("tillsync_db_write_retries", "Write transactions run again after a transient failure",
-                        ["error"])
-UNAVAILABLE = Counter("tillsync_unavailable_responses", "Requests answered 503, by endpoint and error code",
-                      ["endpoint", "error"])
-REQUEST_SECONDS = Histogram("tillsync_request_duration_seconds", "Time to answer a request, by endpoint",
-                            ["endpoint", "method", "status_class"],
-                            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+SYNC_REQUESTS = Counter(
+    "tillsync_sync_requests",
+    "Sync requests (POST /api/v1/sync) by HTTP status and error code",
+    ["http_status", "error"],
+)
+SYNC_SALES = Counter("tillsync_sync_sales", "Sales answered by a sync, by status and reason", ["status", "reason"])
+WRITE_RETRIES = Counter(
+    "tillsync_db_write_retries", "Write transactions run again after a transient failure", ["error"]
+)
+UNAVAILABLE = Counter(
+    "tillsync_unavailable_responses", "Requests answered 503, by endpoint and error code", ["endpoint", "error"]
+)
+REQUEST_SECONDS = Histogram(
+    "tillsync_request_duration_seconds",
+    "Time to answer a request, by endpoint",
+    ["endpoint", "method", "status_class"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
 
 
-def observe_response(*, endpoint: str | None, method: str, status: int, error: str | None,
-                     seconds: float | None) -> None:
+def observe_response(
+    *, endpoint: str | None, method: str, status: int, error: str | None, seconds: float | None
+) -> None:
     """Called once per request, after the answer is made."""
     # Endpoint names, not paths: a path can hold any id a client makes up, which would grow labels forever.
     name = endpoint or "unrouted"

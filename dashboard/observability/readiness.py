@@ -1,4 +1,5 @@
 """What /readyz checks, and the gauges /metrics reads at scrape time from Redis and the database."""
+
 from __future__ import annotations
 
 import json
@@ -121,12 +122,17 @@ def _scan_gauges() -> list[GaugeMetricFamily]:
     from ..models import DuplicateScan
 
     scan = db.session.execute(
-        select(DuplicateScan.finished_at, DuplicateScan.findings).where(DuplicateScan.status == "finished")
-        .order_by(DuplicateScan.started_at.desc(), DuplicateScan.id.desc()).limit(1)).first()
-    groups = GaugeMetricFamily("tillsync_scan_open_groups", "Open duplicate groups at the latest scan, by kind",
-                               labels=["kind"])
-    drift = GaugeMetricFamily("tillsync_scan_stock_drift_products",
-                              "Products whose stock differs from their movements at the latest scan")
+        select(DuplicateScan.finished_at, DuplicateScan.findings)
+        .where(DuplicateScan.status == "finished")
+        .order_by(DuplicateScan.started_at.desc(), DuplicateScan.id.desc())
+        .limit(1)
+    ).first()
+    groups = GaugeMetricFamily(
+        "tillsync_scan_open_groups", "Open duplicate groups at the latest scan, by kind", labels=["kind"]
+    )
+    drift = GaugeMetricFamily(
+        "tillsync_scan_stock_drift_products", "Products whose stock differs from their movements at the latest scan"
+    )
     finished = GaugeMetricFamily("tillsync_scan_finished_timestamp_seconds", "When the latest scan finished")
     if scan is not None:
         findings = json.loads(scan.findings or "{}")
@@ -135,5 +141,3 @@ def _scan_gauges() -> list[GaugeMetricFamily]:
         drift.add_metric([], len(findings.get("stock_drift", [])))
         finished.add_metric([], scan.finished_at.timestamp())
     return [groups, drift, finished]
-
-

@@ -1,4 +1,5 @@
 """Every request: a request id (the caller's, when it is safe to log, else a new one) and its latency."""
+
 from __future__ import annotations
 
 import re
@@ -35,7 +36,11 @@ def install_request_hooks(app: Flask) -> None:
             g.request_id = request_id_from(request.headers.get(HEADER))
         response.headers[HEADER] = g.request_id
         started = g.get("request_started")
-        metrics.observe_response(endpoint=request.endpoint, method=request.method,
-                                 status=response.status_code, error=g.get("error_code"),
-                                 seconds=time.perf_counter() - started if started else None)
+        metrics.observe_response(
+            endpoint=request.endpoint,
+            method=request.method,
+            status=response.status_code,
+            error=g.get("error_code"),
+            seconds=time.perf_counter() - started if started else None,
+        )
         return response

@@ -1,4 +1,5 @@
 """Is the database at the head migration? Asked by /readyz and, until it says yes, by the tills' API."""
+
 from __future__ import annotations
 
 import logging
@@ -96,5 +97,8 @@ def _log_not_ready(state: SchemaState) -> None:
     last = extensions.get("tillsync_schema_logged_at")
     if last is None or now - last >= _LOG_EVERY_SECONDS:
         extensions["tillsync_schema_logged_at"] = now
-        log.error("database schema not ready (%s); tills are answered 503 schema_not_ready",
-                  state.describe(), extra={"event": "schema_not_ready"})
+        log.error(
+            "database schema not ready (%s); tills are answered 503 schema_not_ready",
+            state.describe(),
+            extra={"event": "schema_not_ready"},
+        )

@@ -1,4 +1,5 @@
 """GET /readyz (may this process take traffic?) and GET /metrics (Prometheus)."""
+
 from __future__ import annotations
 
 import hmac
@@ -43,8 +44,9 @@ def metrics():
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
-        return _refuse(401, "unauthorized", "send 'Authorization: Bearer <METRICS_TOKEN>'",
-                       {"WWW-Authenticate": "Bearer"})
+        return _refuse(
+            401, "unauthorized", "send 'Authorization: Bearer <METRICS_TOKEN>'", {"WWW-Authenticate": "Bearer"}
+        )
     return exposition(live_gauges()), 200, {"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"}
 
 

@@ -1,4 +1,5 @@
 """Fixtures for the dashboard: users of each role, a signed-in client, and sales synced through the API."""
+
 from __future__ import annotations
 
 import re
@@ -55,8 +56,9 @@ def csrf_token(client, url: str = "/login") -> str:
 
 
 def login(client, email: str, password: str = PASSWORD, **kwargs):
-    return client.post("/login", data={"email": email, "password": password, "csrf_token": csrf_token(client)},
-                       **kwargs)
+    return client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": csrf_token(client)}, **kwargs
+    )
 
 
 def post_form(client, url: str, data: dict | None = None, *, token_from: str = "/", **kwargs):
@@ -76,11 +78,13 @@ def people(app) -> dict[str, str]:
 @pytest.fixture
 def signed_in(app, people):
     """A test client per role, already signed in."""
+
     def make(role: str):
         client = app.test_client()
         response = login(client, people[role])
         assert response.status_code == 302, response.get_data(as_text=True)
         return client
+
     return make
 
 
@@ -100,11 +104,20 @@ def synced(client, token, catalog) -> Synced:
     sale = make_sale(receipt_number="T01-000777")
     conflicting = dict(sale, cashier="Someone else")
     unknown = make_sale(lines=[{"sku": "NOPE", "quantity": "1", "unit_price": "1.00"}])
-    response = client.post("/api/v1/sync", json={"batch_id": "batch-1", "orders": [sale, sale, unknown, conflicting]},
-                           headers=bearer(token))
+    response = client.post(
+        "/api/v1/sync",
+        json={"batch_id": "batch-1", "orders": [sale, sale, unknown, conflicting]},
+        headers=bearer(token),
+    )
     assert response.status_code == 200
     body = response.get_json()
     assert [result["status"] for result in body["results"]] == ["created", "duplicate", "rejected", "conflict"]
     created = body["results"][0]
-    return Synced(body["sync_id"], created["order_id"], created["invoice_number"], sale["receipt_number"],
-                  sale["offline_id"], sale)
+    return Synced(
+        body["sync_id"],
+        created["order_id"],
+        created["invoice_number"],
+        sale["receipt_number"],
+        sale["offline_id"],
+        sale,
+    )

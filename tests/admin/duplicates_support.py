@@ -1,4 +1,5 @@
 """Helpers for the duplicate review screens: legacy books with one group of each kind, and a real RQ worker."""
+
 from __future__ import annotations
 
 import re
@@ -31,13 +32,15 @@ def scanned_books(app, tmp_path: Path, records=None) -> Books:
     """Import the legacy file (one group of every kind), scan it, and name what was found."""
     import_legacy(app, tmp_path / "old.jsonl", records)
     run_scan(trigger="test", actor="scanner@example.com")
-    groups = {kind: group_id for group_id, kind in db.session.execute(
-        select(DuplicateGroup.id, DuplicateGroup.kind).order_by(DuplicateGroup.id))}
+    groups = {
+        kind: group_id
+        for group_id, kind in db.session.execute(
+            select(DuplicateGroup.id, DuplicateGroup.kind).order_by(DuplicateGroup.id)
+        )
+    }
     orders = dict(db.session.execute(select(Order.legacy_id, Order.id).where(Order.legacy_id.is_not(None))).all())
     db.session.rollback()
     return Books(groups, orders)
-
-
 
 
 def plan_id_of(response) -> int:

@@ -1,5 +1,6 @@
 """What the browser test cannot see from axe alone: controls named after what they act on, the skip link
 first, and error pages in the dashboard's layout, in both languages, even with the database down."""
+
 from __future__ import annotations
 
 import re
@@ -21,8 +22,7 @@ def text_of(response, status: int = 200) -> str:
 
 def first_focusable(html: str) -> str:
     body = html.split("<body>", 1)[1]
-    return next(match.group(0) for match in _FOCUSABLE.finditer(body)
-                if 'type="hidden"' not in match.group(0))
+    return next(match.group(0) for match in _FOCUSABLE.finditer(body) if 'type="hidden"' not in match.group(0))
 
 
 def test_each_keep_choice_names_its_order(app, catalog, tmp_path, signed_in):
@@ -30,8 +30,9 @@ def test_each_keep_choice_names_its_order(app, catalog, tmp_path, signed_in):
     html = text_of(signed_in("manager").get(f"/duplicates/{books.groups['same_offline_id']}"))
     for legacy_id in ("L1", "L2"):
         order_id = books.orders[legacy_id]
-        assert re.search(rf'<input type="radio" name="keep" value="{order_id}"[^>]*>\s*Keep order #{order_id}</label>',
-                         html), legacy_id
+        assert re.search(
+            rf'<input type="radio" name="keep" value="{order_id}"[^>]*>\s*Keep order #{order_id}</label>', html
+        ), legacy_id
     assert "Keep this one" not in html
 
 
@@ -66,8 +67,13 @@ def test_not_found_is_a_dashboard_page_in_both_languages(client, signed_in):
 @pytest.fixture
 def app_without_database(redis_server, tmp_path):
     """The dashboard pointed at a database that cannot be opened, and a page that fails on its own."""
-    app = make_app(f"sqlite:///{tmp_path}/missing/dir/tillsync.db", redis_server.url, tmp_path,
-                   PROPAGATE_EXCEPTIONS=False, WTF_CSRF_ENABLED=False)
+    app = make_app(
+        f"sqlite:///{tmp_path}/missing/dir/tillsync.db",
+        redis_server.url,
+        tmp_path,
+        PROPAGATE_EXCEPTIONS=False,
+        WTF_CSRF_ENABLED=False,
+    )
 
     def broken():
         raise RuntimeError("a bug")

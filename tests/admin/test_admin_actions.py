@@ -1,4 +1,5 @@
 """Admins register, revoke and rotate tills and manage users; each change lands in the audit log."""
+
 from __future__ import annotations
 
 import json
@@ -15,9 +16,11 @@ from tests.support.sales import bearer
 
 def audit_actions() -> list[tuple[str, str, str | None, dict]]:
     """The audit log, without the fixtures' own users and tills (created as from the command line, actor 'cli')."""
-    return [(entry.actor, entry.action, entry.target_type, json.loads(entry.details or "{}"))
-            for entry in db.session.scalars(select(AuditEntry).order_by(AuditEntry.id))
-            if (entry.actor, entry.action) not in {("cli", "user.create"), ("cli", "device.add")}]
+    return [
+        (entry.actor, entry.action, entry.target_type, json.loads(entry.details or "{}"))
+        for entry in db.session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+        if (entry.actor, entry.action) not in {("cli", "user.create"), ("cli", "device.add")}
+    ]
 
 
 def shown_token(response) -> str:
@@ -67,18 +70,32 @@ def test_manager_reads_the_audit_log(signed_in, token):
     device_id = db.session.scalar(select(Device.id).where(Device.name == "T01"))
     post_form(admin, f"/devices/{device_id}/revoke", token_from="/devices")
     html = signed_in("manager").get("/audit").get_data(as_text=True)
-    assert "till stopped" in html and '<code class="code-detail">device.revoke</code>' in html and "admin@example.com" in html and f"device #{device_id}" in html
+    assert (
+        "till stopped" in html
+        and '<code class="code-detail">device.revoke</code>' in html
+        and "admin@example.com" in html
+        and f"device #{device_id}" in html
+    )
 
 
 def test_create_user_who_can_then_sign_in(app, signed_in):
     admin = signed_in("admin")
-    response = post_form(admin, "/users", {"email": "New.Person@Example.com", "password": "a long password",
-                                           "role": "manager"}, token_from="/users", follow_redirects=True)
+    response = post_form(
+        admin,
+        "/users",
+        {"email": "New.Person@Example.com", "password": "a long password", "role": "manager"},
+        token_from="/users",
+        follow_redirects=True,
+    )
     assert "User new.person@example.com created." in response.get_data(as_text=True)
     user = db.session.scalar(select(User).where(User.email == "new.person@example.com"))
     assert user.role == "manager" and user.active and check_password_hash(user.password_hash, "a long password")
-    assert audit_actions()[-1] == ("admin@example.com", "user.create", "user",
-                                   {"email": "new.person@example.com", "role": "manager"})
+    assert audit_actions()[-1] == (
+        "admin@example.com",
+        "user.create",
+        "user",
+        {"email": "new.person@example.com", "role": "manager"},
+    )
     newcomer = app.test_client()
     assert login(newcomer, "new.person@example.com", "a long password").status_code == 302
     assert newcomer.get("/audit").status_code == 200 and newcomer.get("/users").status_code == 403
@@ -86,19 +103,26 @@ def test_create_user_who_can_then_sign_in(app, signed_in):
 
 def test_create_user_refuses_bad_input(signed_in):
     admin = signed_in("admin")
-    short = post_form(admin, "/users", {"email": "a@example.com", "password": "short", "role": "viewer"},
-                      token_from="/users")
+    short = post_form(
+        admin, "/users", {"email": "a@example.com", "password": "short", "role": "viewer"}, token_from="/users"
+    )
     assert short.status_code == 400
     # The one password rule (domain/passwords.py) says it, in the reader's language, not WTForms' Length.
     assert "The password needs at least 10 characters." in short.get_data(as_text=True)
-    bad_role = post_form(admin, "/users", {"email": "a@example.com", "password": "long enough pw", "role": "root"},
-                         token_from="/users")
+    bad_role = post_form(
+        admin, "/users", {"email": "a@example.com", "password": "long enough pw", "role": "root"}, token_from="/users"
+    )
     assert bad_role.status_code == 400
-    taken = post_form(admin, "/users", {"email": "viewer@example.com", "password": "long enough pw",
-                                        "role": "viewer"}, token_from="/users")
+    taken = post_form(
+        admin,
+        "/users",
+        {"email": "viewer@example.com", "password": "long enough pw", "role": "viewer"},
+        token_from="/users",
+    )
     assert taken.status_code == 400 and "exists already" in taken.get_data(as_text=True)
-    not_email = post_form(admin, "/users", {"email": "not-an-email", "password": "long enough pw",
-                                            "role": "viewer"}, token_from="/users")
+    not_email = post_form(
+        admin, "/users", {"email": "not-an-email", "password": "long enough pw", "role": "viewer"}, token_from="/users"
+    )
     assert not_email.status_code == 400 and "is not an email address" in not_email.get_data(as_text=True)
     assert db.session.scalar(select(User.id).where(User.email == "a@example.com")) is None
 

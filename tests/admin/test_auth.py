@@ -1,4 +1,5 @@
 """Signing in and out: generic failures, inactive users, rate limiting, CSRF, safe redirects."""
+
 from __future__ import annotations
 
 import logging
@@ -118,10 +119,17 @@ def test_token_of_another_session_is_refused(app, signed_in):
 
 def test_next_only_leads_to_this_site(client, people):
     token = csrf_token(client)
-    for target, expected in [("/orders?q=1", "/orders?q=1"), ("//evil.example/x", "/"),
-                             ("https://evil.example/", "/"), ("/\\evil.example", "/")]:
-        response = client.post("/login", query_string={"next": target},
-                               data={"email": people["viewer"], "password": PASSWORD, "csrf_token": token})
+    for target, expected in [
+        ("/orders?q=1", "/orders?q=1"),
+        ("//evil.example/x", "/"),
+        ("https://evil.example/", "/"),
+        ("/\\evil.example", "/"),
+    ]:
+        response = client.post(
+            "/login",
+            query_string={"next": target},
+            data={"email": people["viewer"], "password": PASSWORD, "csrf_token": token},
+        )
         assert response.status_code == 302 and response.headers["Location"] == expected, target
         post_form(client, "/logout")
         token = csrf_token(client)

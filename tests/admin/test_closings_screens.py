@@ -1,4 +1,5 @@
 """The daily-close screens: the grid of tills by day and a day's differences, read by a viewer."""
+
 from __future__ import annotations
 
 import re
@@ -18,8 +19,12 @@ def at(hour: int, minute: int = 0) -> str:
 
 def close(client, token, sales, *, extra_ids=(), extra_total="0"):
     total = sum((Decimal(s["total"]) for s in sales), Decimal(extra_total))
-    body = {"business_day": DAY.isoformat(), "sales_count": len(sales) + len(extra_ids), "sales_total": str(total),
-            "offline_ids": [s["offline_id"] for s in sales] + list(extra_ids)}
+    body = {
+        "business_day": DAY.isoformat(),
+        "sales_count": len(sales) + len(extra_ids),
+        "sales_total": str(total),
+        "offline_ids": [s["offline_id"] for s in sales] + list(extra_ids),
+    }
     response = client.post("/api/v1/closings", json=body, headers=bearer(token))
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.get_json()
@@ -42,11 +47,14 @@ def seed(client, token, other_token):
 
 def rows(html: str) -> dict[str, str]:
     """Till name -> its status label, in the grid's first day."""
-    return dict(re.findall(r'<bdi>(T0\d)</bdi></a></td>\s*<td><span class="badge \w+" title="[^"]*">([^<]+)</span>', html))
+    return dict(
+        re.findall(r'<bdi>(T0\d)</bdi></a></td>\s*<td><span class="badge \w+" title="[^"]*">([^<]+)</span>', html)
+    )
 
 
-def test_the_grid_shows_each_tills_close_of_the_day_and_the_money_at_stake(client, token, other_token, catalog,
-                                                                         signed_in):
+def test_the_grid_shows_each_tills_close_of_the_day_and_the_money_at_stake(
+    client, token, other_token, catalog, signed_in
+):
     seed(client, token, other_token)
     viewer = signed_in("viewer")
     response = viewer.get(f"/closings?from={DAY.isoformat()}&to={DAY.isoformat()}")
@@ -67,8 +75,8 @@ def test_a_days_page_explains_every_difference_with_links(client, token, other_t
     lost, refused = seed(client, token, other_token)
     html = signed_in("viewer").get(f"/closings/{DAY.isoformat()}").get_data(as_text=True)
     assert html.count('class="card closing-till"') == 3
-    assert "Not received yet" in html and f"<bdi dir=\"ltr\">{lost}</bdi>" in html and "not on the server" in html
-    assert "Refused by the server" in html and f"<bdi dir=\"ltr\">{refused['offline_id']}</bdi>" in html
+    assert "Not received yet" in html and f'<bdi dir="ltr">{lost}</bdi>' in html and "not on the server" in html
+    assert "Refused by the server" in html and f'<bdi dir="ltr">{refused["offline_id"]}</bdi>' in html
     assert re.search(r'href="/skipped/sales/\d+">skipped sale #\d+</a>', html)
     assert "no close received" in html
     assert "1 close received for this day" in html
@@ -87,8 +95,12 @@ def test_a_duplicate_difference_links_to_the_order(client, token, catalog, signe
 
 def test_a_bad_day_or_till_is_not_found(client, token, signed_in):
     viewer = signed_in("viewer")
-    for path in ("/closings/2026-13-01", "/closings/yesterday", "/closings/1999-01-01",
-                 f"/closings/{DAY.isoformat()}?device=999"):
+    for path in (
+        "/closings/2026-13-01",
+        "/closings/yesterday",
+        "/closings/1999-01-01",
+        f"/closings/{DAY.isoformat()}?device=999",
+    ):
         assert viewer.get(path).status_code == 404, path
 
 

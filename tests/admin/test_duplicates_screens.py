@@ -1,5 +1,6 @@
 """The duplicate queue and a group's page: counts, filters, pages, the side-by-side view, dismissing,
 choosing the order to keep; roles, CSRF and escaping. On SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import json
@@ -47,8 +48,11 @@ def test_queue_counts_each_kind_and_filters(signed_in, books):
     tiles = html.split('aria-label="Open groups by kind"')[1].split("</section>")[0]
     for kind in books.groups:
         orders = 1 if kind in ("duplicate_lines", "duplicate_movements") else 2
-        assert re.search(rf'<span class="figure">1</span>\s*<code>{kind}</code>\s*'
-                         rf'<span>open groups, {orders} order{"s" if orders > 1 else ""}</span>', tiles), kind
+        assert re.search(
+            rf'<span class="figure">1</span>\s*<code>{kind}</code>\s*'
+            rf"<span>open groups, {orders} order{'s' if orders > 1 else ''}</span>",
+            tiles,
+        ), kind
     assert rows_of(html).count("<tr>") == 6
     assert "(test), finished." in html and 'href="/duplicates/scans"' in html  # the last scan, and every scan
 
@@ -66,8 +70,12 @@ def test_queue_counts_each_kind_and_filters(signed_in, books):
 
 
 def test_queue_pages_by_keyset(signed_in, app):
-    db.session.add_all([DuplicateGroup(kind="suspected_double_entry", group_key=f"k{n}", confidence="review",
-                                       order_count=2) for n in range(55)])
+    db.session.add_all(
+        [
+            DuplicateGroup(kind="suspected_double_entry", group_key=f"k{n}", confidence="review", order_count=2)
+            for n in range(55)
+        ]
+    )
     db.session.commit()
     viewer = signed_in("viewer")
     first = text_of(viewer.get("/duplicates?confidence=review"))
@@ -110,27 +118,39 @@ def test_manager_sees_the_keep_choice_defaulting_to_the_earliest(signed_in, book
 def test_the_order_chosen_is_the_order_kept(app, signed_in, books):
     group_id = books.groups["suspected_double_entry"]
     manager = signed_in("manager")
-    plan_id = plan_id_of(post_form(manager, f"/duplicates/{group_id}/preview", {"keep": books.orders["L8"]},
-                                   token_from=f"/duplicates/{group_id}"))
+    plan_id = plan_id_of(
+        post_form(
+            manager,
+            f"/duplicates/{group_id}/preview",
+            {"keep": books.orders["L8"]},
+            token_from=f"/duplicates/{group_id}",
+        )
+    )
     plan = db.session.get(FixPlan, plan_id)
-    assert (plan.status, json.loads(plan.request)) == ("computing", [{"group_id": group_id,
-                                                                      "keep_order_id": books.orders["L8"]}])
+    assert (plan.status, json.loads(plan.request)) == (
+        "computing",
+        [{"group_id": group_id, "keep_order_id": books.orders["L8"]}],
+    )
     assert get_queue().job_ids == [f"fix-preview-{plan_id}"]
     compute_plan(plan_id)  # what the preview job does
     html = text_of(manager.get(f"/fix-plans/{plan_id}"))
     # The plan says it in a sentence: void the other order, keep the one chosen.
     steps = html.split('<ol class="plan-steps">')[1].split("</ol>")[0]
     void, keep = books.orders["L7"], books.orders["L8"]
-    assert re.search(rf'Void order <a href="/orders/{void}">#{void}</a> — receipt <bdi>[^<]+</bdi>, [^—]+ — '
-                     rf'keep <a href="/orders/{keep}">#{keep}</a>', steps), steps
+    assert re.search(
+        rf'Void order <a href="/orders/{void}">#{void}</a> — receipt <bdi>[^<]+</bdi>, [^—]+ — '
+        rf'keep <a href="/orders/{keep}">#{keep}</a>',
+        steps,
+    ), steps
 
 
 def test_keep_must_be_one_of_the_groups_orders(signed_in, books):
     group_id = books.groups["suspected_double_entry"]
     manager = signed_in("manager")
     for keep in (books.orders["L1"], "abc"):
-        response = post_form(manager, f"/duplicates/{group_id}/preview", {"keep": keep},
-                             token_from=f"/duplicates/{group_id}")
+        response = post_form(
+            manager, f"/duplicates/{group_id}/preview", {"keep": keep}, token_from=f"/duplicates/{group_id}"
+        )
         assert response.status_code == 400
         assert "Choose one of the group&#39;s orders to keep." in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count(FixPlan.id))) == 0
@@ -139,20 +159,31 @@ def test_keep_must_be_one_of_the_groups_orders(signed_in, books):
 def test_dismissing_needs_a_reason(signed_in, books):
     group_id = books.groups["suspected_double_entry"]
     manager = signed_in("manager")
-    refused = post_form(manager, f"/duplicates/{group_id}/dismiss", {"reason": "   "},
-                        token_from=f"/duplicates/{group_id}")
+    refused = post_form(
+        manager, f"/duplicates/{group_id}/dismiss", {"reason": "   "}, token_from=f"/duplicates/{group_id}"
+    )
     assert refused.status_code == 400 and "This field is required." in refused.get_data(as_text=True)
     assert group_status(group_id) == "open"
-    done = post_form(manager, f"/duplicates/{group_id}/dismiss", {"reason": "Two customers <b>same</b> basket"},
-                     token_from=f"/duplicates/{group_id}", follow_redirects=True)
+    done = post_form(
+        manager,
+        f"/duplicates/{group_id}/dismiss",
+        {"reason": "Two customers <b>same</b> basket"},
+        token_from=f"/duplicates/{group_id}",
+        follow_redirects=True,
+    )
     html = text_of(done)
     assert f"Group #{group_id} is dismissed as not a duplicate." in html
     assert "Two customers &lt;b&gt;same&lt;/b&gt; basket" in html and 'id="preview-form"' not in html
     assert group_status(group_id) == "dismissed"
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "dismiss_group"))
     assert (entry.actor, entry.target_id) == ("manager@example.com", group_id)
-    again = post_form(manager, f"/duplicates/{group_id}/dismiss", {"reason": "again"},
-                      token_from=f"/duplicates/{group_id}", follow_redirects=True)
+    again = post_form(
+        manager,
+        f"/duplicates/{group_id}/dismiss",
+        {"reason": "again"},
+        token_from=f"/duplicates/{group_id}",
+        follow_redirects=True,
+    )
     assert "The group was not dismissed: group" in again.get_data(as_text=True)
 
 
@@ -162,8 +193,9 @@ def test_an_invoice_collision_can_only_be_dismissed(signed_in, books):
     html = text_of(manager.get(f"/duplicates/{group_id}"))
     assert 'id="preview-form"' not in html and 'name="keep"' not in html
     assert "both are real sales and both stay" in html and "Dismiss the group" in html
-    refused = post_form(manager, f"/duplicates/{group_id}/preview", token_from=f"/duplicates/{group_id}",
-                        follow_redirects=True)
+    refused = post_form(
+        manager, f"/duplicates/{group_id}/preview", token_from=f"/duplicates/{group_id}", follow_redirects=True
+    )
     assert "No fix was previewed: group" in refused.get_data(as_text=True)
     assert "invoice collision" in refused.get_data(as_text=True)
     assert db.session.scalar(select(func.count(FixPlan.id))) == 0
@@ -175,23 +207,30 @@ def test_bulk_preview_takes_every_open_certain_group(signed_in, books):
     assert "4 open groups of a certain kind" in html
     plan_id = plan_id_of(post_form(manager, "/duplicates/preview-certain", token_from="/duplicates"))
     requested = json.loads(db.session.get(FixPlan, plan_id).request)
-    certain = [books.groups[kind] for kind in ("same_offline_id", "same_invoice_same_content", "duplicate_lines",
-                                               "duplicate_movements")]
+    certain = [
+        books.groups[kind]
+        for kind in ("same_offline_id", "same_invoice_same_content", "duplicate_lines", "duplicate_movements")
+    ]
     assert requested == [{"group_id": group_id, "keep_order_id": None} for group_id in certain]
 
 
 def test_bulk_preview_with_nothing_certain_open(signed_in, app):
-    response = post_form(signed_in("manager"), "/duplicates/preview-certain", token_from="/duplicates",
-                         follow_redirects=True)
+    response = post_form(
+        signed_in("manager"), "/duplicates/preview-certain", token_from="/duplicates", follow_redirects=True
+    )
     assert "No open group is of a certain kind" in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count(FixPlan.id))) == 0
 
 
 def _state() -> tuple:
-    return (db.session.scalar(select(func.count(FixPlan.id))), db.session.scalar(select(func.count(Fix.id))),
-            tuple(db.session.scalars(select(DuplicateGroup.status).order_by(DuplicateGroup.id))),
-            tuple(db.session.scalars(select(FixPlan.status).order_by(FixPlan.id))),
-            db.session.scalar(select(func.count(AuditEntry.id))), get_queue().count)
+    return (
+        db.session.scalar(select(func.count(FixPlan.id))),
+        db.session.scalar(select(func.count(Fix.id))),
+        tuple(db.session.scalars(select(DuplicateGroup.status).order_by(DuplicateGroup.id))),
+        tuple(db.session.scalars(select(FixPlan.status).order_by(FixPlan.id))),
+        db.session.scalar(select(func.count(AuditEntry.id))),
+        get_queue().count,
+    )
 
 
 @pytest.fixture
@@ -206,11 +245,17 @@ def plan_and_fix(books):
 def _posts(books, plan_and_fix) -> list[tuple[str, dict]]:
     plan_id, digest, fix_id = plan_and_fix
     group_id = books.groups["same_offline_id"]
-    return [("/duplicates/scan", {}), ("/duplicates/preview-certain", {}),
-            (f"/duplicates/{group_id}/dismiss", {"reason": "not one"}), (f"/duplicates/{group_id}/preview", {}),
-            (f"/fix-plans/{plan_id}/approve", {"plan_id": plan_id, "plan_hash": digest}),
-            (f"/fix-plans/{plan_id}/run-again", {}), (f"/fix-plans/{plan_id}/preview-again", {}),
-            (f"/fixes/{fix_id}/revert", {}), ("/jobs/some-job/requeue", {})]
+    return [
+        ("/duplicates/scan", {}),
+        ("/duplicates/preview-certain", {}),
+        (f"/duplicates/{group_id}/dismiss", {"reason": "not one"}),
+        (f"/duplicates/{group_id}/preview", {}),
+        (f"/fix-plans/{plan_id}/approve", {"plan_id": plan_id, "plan_hash": digest}),
+        (f"/fix-plans/{plan_id}/run-again", {}),
+        (f"/fix-plans/{plan_id}/preview-again", {}),
+        (f"/fixes/{fix_id}/revert", {}),
+        ("/jobs/some-job/requeue", {}),
+    ]
 
 
 def test_a_viewer_can_look_but_every_action_is_refused(signed_in, books, plan_and_fix):
@@ -222,8 +267,10 @@ def test_a_viewer_can_look_but_every_action_is_refused(signed_in, books, plan_an
     for url in (f"/fixes/{fix_id}/revert", "/jobs"):
         assert viewer.get(url).status_code == 403, url
     assert _state() == before
-    pages = {url: text_of(viewer.get(url)) for url in (
-        "/duplicates", f"/duplicates/{books.groups['same_offline_id']}", f"/fix-plans/{plan_id}", "/fixes")}
+    pages = {
+        url: text_of(viewer.get(url))
+        for url in ("/duplicates", f"/duplicates/{books.groups['same_offline_id']}", f"/fix-plans/{plan_id}", "/fixes")
+    }
     for url, html in pages.items():
         for button in ("Scan now", "Preview fix", "Dismiss the group", "Approve and apply", "Revert…", 'name="keep"'):
             assert button not in html, (url, button)
@@ -250,9 +297,19 @@ def test_forms_without_the_csrf_token_change_nothing(signed_in, books, plan_and_
 
 def test_hostile_device_and_cashier_are_shown_as_text(app, signed_in, catalog, tmp_path):
     offline_id = "22222222-2222-4222-8222-222222222222"
-    hostile = [dict(sale(f"H{n}", f"<b>INV-H{n}</b>", offline_id=offline_id, device="<script>alert(1)</script>",
-                         at=f"2026-03-01T10:0{n}:00+00:00"), cashier='<img src=x onerror="alert(2)">')
-               for n in (1, 2)]
+    hostile = [
+        dict(
+            sale(
+                f"H{n}",
+                f"<b>INV-H{n}</b>",
+                offline_id=offline_id,
+                device="<script>alert(1)</script>",
+                at=f"2026-03-01T10:0{n}:00+00:00",
+            ),
+            cashier='<img src=x onerror="alert(2)">',
+        )
+        for n in (1, 2)
+    ]
     books = scanned_books(app, tmp_path, RECORDS + hostile)
     group_id = db.session.scalar(select(DuplicateGroup.id).where(DuplicateGroup.group_key.contains(offline_id)))
     assert group_id is not None, books.groups

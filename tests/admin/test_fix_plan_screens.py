@@ -1,5 +1,6 @@
 """A fix plan's page: progress from a real RQ worker, the actions and totals, the CSV, approval (and its
 refusal when stale), applying; the scan button. On SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import csv
@@ -34,20 +35,35 @@ def books(app, catalog, tmp_path):
 def test_preview_approve_and_apply_with_a_real_worker(app, signed_in, books, redis_server):
     group_id = books.groups["same_offline_id"]
     manager = signed_in("manager")
-    plan_id = plan_id_of(post_form(manager, f"/duplicates/{group_id}/preview", {"keep": books.orders["L2"]},
-                                   token_from=f"/duplicates/{group_id}"))
+    plan_id = plan_id_of(
+        post_form(
+            manager,
+            f"/duplicates/{group_id}/preview",
+            {"keep": books.orders["L2"]},
+            token_from=f"/duplicates/{group_id}",
+        )
+    )
     waiting = text_of(manager.get(f"/fix-plans/{plan_id}"))
     assert f'data-status-url="/fix-plans/{plan_id}/status" data-status="computing"' in waiting
     assert '<progress max="100" value="0"' in waiting and "/static/js/progress.js" in waiting
     assert "<script>" not in waiting.replace('<script src="/static/js/progress.js" defer></script>', "")
     assert manager.get(f"/fix-plans/{plan_id}/status").get_json() == {
-        "status": "computing", "active": True, "progress": 0.0, "label": "Waiting for a worker",
-        "job": f"fix-preview-{plan_id}"}
+        "status": "computing",
+        "active": True,
+        "progress": 0.0,
+        "label": "Waiting for a worker",
+        "job": f"fix-preview-{plan_id}",
+    }
     assert manager.get(f"/fix-plans/{plan_id}/plan.csv").status_code == 404  # nothing to download yet
 
     run_worker(app, redis_server.url)
     assert manager.get(f"/fix-plans/{plan_id}/status").get_json() == {
-        "status": "ready", "active": False, "progress": 1.0, "label": "Done", "job": None}
+        "status": "ready",
+        "active": False,
+        "progress": 1.0,
+        "label": "Done",
+        "job": None,
+    }
     ready = text_of(manager.get(f"/fix-plans/{plan_id}"))
     assert "data-status-url" not in ready and '<progress max="100" value="100"' in ready
     assert "<dt>Orders voided</dt><dd>1</dd>" in ready and "<dt>Revenue removed</dt><dd>€5.00</dd>" in ready
@@ -58,8 +74,13 @@ def test_preview_approve_and_apply_with_a_real_worker(app, signed_in, books, red
     assert f'name="plan_hash" type="hidden" value="{plan.plan_hash}"' in ready
     assert f'name="plan_id" type="hidden" value="{plan_id}"' in ready
 
-    approved = post_form(manager, f"/fix-plans/{plan_id}/approve", {"plan_id": plan_id, "plan_hash": plan.plan_hash},
-                         token_from=f"/fix-plans/{plan_id}", follow_redirects=True)
+    approved = post_form(
+        manager,
+        f"/fix-plans/{plan_id}/approve",
+        {"plan_id": plan_id, "plan_hash": plan.plan_hash},
+        token_from=f"/fix-plans/{plan_id}",
+        follow_redirects=True,
+    )
     html = text_of(approved)
     assert "Approved. The fix is being applied." in html and 'data-status="applying"' in html
     assert job_status(f"fix-apply-{plan_id}").status == "queued"
@@ -83,14 +104,29 @@ def test_an_approval_quoting_another_hash_is_refused(signed_in, books):
     plan_id = request_plan([(books.groups["same_offline_id"], None)], "m@example.com")
     digest = compute_plan(plan_id)
     manager = signed_in("manager")
-    malformed = post_form(manager, f"/fix-plans/{plan_id}/approve", {"plan_id": plan_id, "plan_hash": "not a hash"},
-                          token_from=f"/fix-plans/{plan_id}", follow_redirects=True)
+    malformed = post_form(
+        manager,
+        f"/fix-plans/{plan_id}/approve",
+        {"plan_id": plan_id, "plan_hash": "not a hash"},
+        token_from=f"/fix-plans/{plan_id}",
+        follow_redirects=True,
+    )
     assert "did not say which preview it approves" in malformed.get_data(as_text=True)
-    stale = post_form(manager, f"/fix-plans/{plan_id}/approve", {"plan_id": plan_id, "plan_hash": "0" * 64},
-                      token_from=f"/fix-plans/{plan_id}", follow_redirects=True)
+    stale = post_form(
+        manager,
+        f"/fix-plans/{plan_id}/approve",
+        {"plan_id": plan_id, "plan_hash": "0" * 64},
+        token_from=f"/fix-plans/{plan_id}",
+        follow_redirects=True,
+    )
     assert "Not approved: this plan is no longer the one you previewed" in stale.get_data(as_text=True)
-    other_plan = post_form(manager, f"/fix-plans/{plan_id}/approve", {"plan_id": plan_id + 1, "plan_hash": digest},
-                           token_from=f"/fix-plans/{plan_id}", follow_redirects=True)
+    other_plan = post_form(
+        manager,
+        f"/fix-plans/{plan_id}/approve",
+        {"plan_id": plan_id + 1, "plan_hash": digest},
+        token_from=f"/fix-plans/{plan_id}",
+        follow_redirects=True,
+    )
     assert "did not say which preview it approves" in other_plan.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(FixPlan, plan_id).status == "ready"
@@ -103,26 +139,42 @@ def test_an_approved_plan_whose_data_changed_is_not_applied(app, signed_in, book
     digest = compute_plan(plan_id)
     fix_now([(group_id, None)], "other@example.com")  # another manager fixed the group meanwhile
     manager = signed_in("manager")
-    post_form(manager, f"/fix-plans/{plan_id}/approve", {"plan_id": plan_id, "plan_hash": digest},
-              token_from=f"/fix-plans/{plan_id}")
+    post_form(
+        manager,
+        f"/fix-plans/{plan_id}/approve",
+        {"plan_id": plan_id, "plan_hash": digest},
+        token_from=f"/fix-plans/{plan_id}",
+    )
     run_worker(app, redis_server.url)
     html = text_of(manager.get(f"/fix-plans/{plan_id}"))
     assert "Not applied: the data changed" in html and "nothing was applied" in html
     assert '<span class="badge plan-stale">out of date</span>' in html and "Preview again" in html
     assert db.session.scalar(select(func.count(Fix.id))) == 1
-    again = post_form(manager, f"/fix-plans/{plan_id}/preview-again", token_from=f"/fix-plans/{plan_id}",
-                      follow_redirects=True)
+    again = post_form(
+        manager, f"/fix-plans/{plan_id}/preview-again", token_from=f"/fix-plans/{plan_id}", follow_redirects=True
+    )
     assert "No fix was previewed: group" in again.get_data(as_text=True)  # the group is fixed now
 
 
 def test_plan_csv_lists_every_action_and_runs_no_formula(app, signed_in, tmp_path):
     hostile_sku = '=HYPERLINK("http://evil.example","x")'
-    import_products([ProductRow(hostile_sku, "@SUM(1+1)", Decimal("1.00"), Decimal("10")),
-                     ProductRow("TEA", "Tea", Decimal("2.00"), Decimal("100"))])
+    import_products(
+        [
+            ProductRow(hostile_sku, "@SUM(1+1)", Decimal("1.00"), Decimal("10")),
+            ProductRow("TEA", "Tea", Decimal("2.00"), Decimal("100")),
+        ]
+    )
     lines = [{"sku": hostile_sku, "quantity": "1", "unit_price": "1.00"}]
-    records = [sale("E1", "-INV-1", offline_id="33333333-3333-4333-8333-333333333333", lines=lines),
-               sale("E2", "+INV-2", offline_id="33333333-3333-4333-8333-333333333333", lines=lines,
-                    at="2026-03-01T10:01:00+00:00")]
+    records = [
+        sale("E1", "-INV-1", offline_id="33333333-3333-4333-8333-333333333333", lines=lines),
+        sale(
+            "E2",
+            "+INV-2",
+            offline_id="33333333-3333-4333-8333-333333333333",
+            lines=lines,
+            at="2026-03-01T10:01:00+00:00",
+        ),
+    ]
     books = scanned_books(app, tmp_path, records)
     plan_id = request_plan([(books.groups["same_offline_id"], None)], "m@example.com")
     compute_plan(plan_id)
@@ -168,17 +220,20 @@ def test_without_redis_the_request_is_kept_and_the_page_says_so(app, signed_in, 
     import redis
 
     # As get_redis() makes it, for a Redis that is not there.
-    app.extensions["redis_client"] = redis.Redis.from_url("unix:///nonexistent/redis.sock", socket_timeout=0.5,
-                                                          socket_connect_timeout=0.5)
+    app.extensions["redis_client"] = redis.Redis.from_url(
+        "unix:///nonexistent/redis.sock", socket_timeout=0.5, socket_connect_timeout=0.5
+    )
     group_id = books.groups["same_offline_id"]
     manager = signed_in("manager")
-    response = post_form(manager, f"/duplicates/{group_id}/preview", token_from=f"/duplicates/{group_id}",
-                         follow_redirects=True)
+    response = post_form(
+        manager, f"/duplicates/{group_id}/preview", token_from=f"/duplicates/{group_id}", follow_redirects=True
+    )
     html = text_of(response)
     assert "The job queue is not answering" in html and "not running (unreachable)" in html
     assert db.session.scalar(select(FixPlan.status)) == "computing"
     assert "The job queue is not answering, so nothing was started" in text_of(
-        post_form(manager, "/duplicates/scan", token_from="/duplicates", follow_redirects=True))
+        post_form(manager, "/duplicates/scan", token_from="/duplicates", follow_redirects=True)
+    )
     assert signed_in("admin").get("/jobs").status_code == 503
 
 

@@ -1,4 +1,5 @@
 """Fix history with reverts, and the admins' view of the job queue (with a real RQ worker)."""
+
 from __future__ import annotations
 
 import re
@@ -47,8 +48,9 @@ def test_fix_history_and_revert(signed_in, books):
     confirm = text_of(manager.get(f"/fixes/{fix_id}/revert"))
     assert f"Revert fix #{fix_id}?" in confirm and "on 2 groups" in confirm
     assert f'action="/fixes/{fix_id}/revert"' in confirm
-    done = text_of(post_form(manager, f"/fixes/{fix_id}/revert", token_from=f"/fixes/{fix_id}/revert",
-                             follow_redirects=True))
+    done = text_of(
+        post_form(manager, f"/fixes/{fix_id}/revert", token_from=f"/fixes/{fix_id}/revert", follow_redirects=True)
+    )
     assert f"Fix #{fix_id} is reverted" in done
     revert_id = db.session.scalar(select(Fix.id).where(Fix.reverts_fix_id == fix_id))
     assert f"revert of fix #{fix_id}" in row_of(done, revert_id)
@@ -88,8 +90,7 @@ def test_jobs_page_counts_and_requeues_failed_jobs(app, signed_in, redis_server)
     failed = text_of(admin.get("/jobs"))
     assert re.search(r'id="count-failed">\s*<span class="figure">1</span>', failed)
     assert "PlanError: no fix plan 424242" in failed and 'action="/jobs/fix-preview-424242/requeue"' in failed
-    requeued = text_of(post_form(admin, "/jobs/fix-preview-424242/requeue", token_from="/jobs",
-                                 follow_redirects=True))
+    requeued = text_of(post_form(admin, "/jobs/fix-preview-424242/requeue", token_from="/jobs", follow_redirects=True))
     assert "Job fix-preview-424242 is queued again." in requeued
     assert job_status("fix-preview-424242").status == "queued" and get_queue().count == 1
     missing = text_of(post_form(admin, "/jobs/no-such-job/requeue", token_from="/jobs", follow_redirects=True))

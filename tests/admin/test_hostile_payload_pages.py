@@ -5,6 +5,7 @@ extra fields in rejected or conflicting sales are kept escaped and capped, so
 the skipped-sales pages, the CSV export, the sync log and the order page all
 answer. On SQLite and PostgreSQL.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -16,8 +17,7 @@ from tests.api.test_hostile_sales import body_with, post
 from tests.support.sales import make_sale
 
 
-def test_lone_surrogates_and_huge_payloads_are_kept_safely_and_every_page_shows_them(client, token, catalog,
-                                                                                     signed_in):
+def test_lone_surrogates_and_huge_payloads_are_kept_safely_and_every_page_shows_them(client, token, catalog, signed_in):
     surrogate = make_sale(lines=[{"sku": "CROISANT", "quantity": "1", "unit_price": "1.80"}])
     big = make_sale(lines=[{"sku": "CROISANT", "quantity": "1", "unit_price": "1.80"}], note="x" * 200_000)
     stored = make_sale()
@@ -34,7 +34,8 @@ def test_lone_surrogates_and_huge_payloads_are_kept_safely_and_every_page_shows_
     assert "SHA-256 of the whole" in payloads[big["offline_id"]]
     manager = signed_in("manager")
     order_id = response.get_json()["results"][0].get("order_id") or db.session.scalar(
-        select(Order.id).where(Order.offline_id == stored["offline_id"]))
+        select(Order.id).where(Order.offline_id == stored["offline_id"])
+    )
     sync_ids = db.session.scalars(select(SyncAttempt.sync_id)).all()
     pages = ["/skipped/sales", "/skipped", f"/orders/{order_id}"] + [f"/sync-logs/{i}" for i in set(sync_ids)]
     for url in pages:
@@ -50,6 +51,11 @@ def test_lone_surrogates_and_huge_payloads_are_kept_safely_and_every_page_shows_
 
 def test_ids_beyond_a_database_key_are_not_found(signed_in):
     manager = signed_in("admin")
-    for url in ("/orders/9223372036854775808", "/duplicates/99999999999999999999999", "/sync-logs/18446744073709551616",
-                "/fix-plans/2147483648", "/orders/2147483647"):
+    for url in (
+        "/orders/9223372036854775808",
+        "/duplicates/99999999999999999999999",
+        "/sync-logs/18446744073709551616",
+        "/fix-plans/2147483648",
+        "/orders/2147483647",
+    ):
         assert manager.get(url).status_code == 404, url

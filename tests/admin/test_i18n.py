@@ -1,4 +1,5 @@
 """English and Arabic: the choice of language, right-to-left layout, formats, and the catalogue files."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -70,8 +71,11 @@ def test_money_and_dates_follow_the_locale(signed_in, people, synced):
 
 
 def test_api_answers_stay_english(client, token, catalog):
-    response = client.post("/api/v1/sync", data="not json", headers={**bearer(token), "Accept-Language": "ar",
-                                                                     "Content-Type": "application/json"})
+    response = client.post(
+        "/api/v1/sync",
+        data="not json",
+        headers={**bearer(token), "Accept-Language": "ar", "Content-Type": "application/json"},
+    )
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_json"
     assert response.get_json()["message"].startswith("the body is not valid JSON")
@@ -97,21 +101,35 @@ def _catalog_messages(catalog) -> dict:
 
 def test_compiled_catalogue_matches_its_source():
     """The committed .mo is the compiled .po (run `pybabel compile -d dashboard/translations` after editing)."""
-    with open(TRANSLATIONS / "ar/LC_MESSAGES/messages.po", "rb") as po, \
-            open(TRANSLATIONS / "ar/LC_MESSAGES/messages.mo", "rb") as mo:
+    with (
+        open(TRANSLATIONS / "ar/LC_MESSAGES/messages.po", "rb") as po,
+        open(TRANSLATIONS / "ar/LC_MESSAGES/messages.mo", "rb") as mo,
+    ):
         source, compiled = read_po(po), read_mo(mo)
     assert _catalog_messages(compiled) == _catalog_messages(source)
 
 
 def test_every_message_in_the_code_has_an_arabic_translation():
     """A new or changed string in a template or view must be translated (see dashboard/translations/README.md)."""
-    keywords = {"_": None, "gettext": None, "lazy_gettext": None, "_l": None,
-                "ngettext": (1, 2), "pgettext": ((1, "c"), 2), "npgettext": ((1, "c"), 2, 3)}
+    keywords = {
+        "_": None,
+        "gettext": None,
+        "lazy_gettext": None,
+        "_l": None,
+        "ngettext": (1, 2),
+        "pgettext": ((1, "c"), 2),
+        "npgettext": ((1, "c"), 2, 3),
+    }
     method_map = [("dashboard/**.py", "python"), ("templates/**.html", "jinja2")]
-    used = {(_frozen(message), context)
-            for _, _, message, _, context in extract_from_dir(str(REPO), method_map, keywords=keywords)
-            if message}
+    used = {
+        (_frozen(message), context)
+        for _, _, message, _, context in extract_from_dir(str(REPO), method_map, keywords=keywords)
+        if message
+    }
     with open(TRANSLATIONS / "ar/LC_MESSAGES/messages.po", "rb") as po:
-        translated = {key for key, value in _catalog_messages(read_po(po)).items()
-                      if (value if isinstance(value, str) else all(value))}
+        translated = {
+            key
+            for key, value in _catalog_messages(read_po(po)).items()
+            if (value if isinstance(value, str) else all(value))
+        }
     assert used - translated == set()

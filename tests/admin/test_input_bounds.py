@@ -3,17 +3,28 @@
 Page numbers past any list, cursors and ids past what an INTEGER key holds, and
 days far outside the years sales happen in are clamped or ignored.
 """
+
 from __future__ import annotations
 
 import pytest
 
 URLS = [
-    "/skipped?page=999999999999999999", "/skipped?page=2147483648", "/skipped?to=9999-12-31",
-    "/skipped?from=0001-01-01", "/skipped?state=all&from=0001-01-01&to=9999-12-31",
-    "/skipped/sales?state=all&to=9999-12-31", "/skipped/sales.csv?state=all&to=9999-12-31",
-    "/orders?to=9999-12-31", "/orders?from=0001-01-01&to=0001-01-01", "/orders?before=99999999999999999",
-    "/sync-logs?to=9999-12-31", "/sync-logs?before=99999999999999999", "/sync-logs?device=2147483648",
-    "/duplicates?after=99999999999999999", "/audit?before=2147483648", "/fix-plans?before=99999999999",
+    "/skipped?page=999999999999999999",
+    "/skipped?page=2147483648",
+    "/skipped?to=9999-12-31",
+    "/skipped?from=0001-01-01",
+    "/skipped?state=all&from=0001-01-01&to=9999-12-31",
+    "/skipped/sales?state=all&to=9999-12-31",
+    "/skipped/sales.csv?state=all&to=9999-12-31",
+    "/orders?to=9999-12-31",
+    "/orders?from=0001-01-01&to=0001-01-01",
+    "/orders?before=99999999999999999",
+    "/sync-logs?to=9999-12-31",
+    "/sync-logs?before=99999999999999999",
+    "/sync-logs?device=2147483648",
+    "/duplicates?after=99999999999999999",
+    "/audit?before=2147483648",
+    "/fix-plans?before=99999999999",
 ]
 
 

@@ -1,4 +1,5 @@
 """Every code a manager can meet has words: a label and a one-sentence explanation, in both languages."""
+
 from __future__ import annotations
 
 import pytest

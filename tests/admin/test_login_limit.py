@@ -1,5 +1,6 @@
 """The sign-in limiter against the real Redis: counted before the password is checked, in one atomic step,
 per email and address, per email across addresses and per address across emails."""
+
 from __future__ import annotations
 
 import threading
@@ -18,8 +19,9 @@ def test_thirty_parallel_guesses_get_no_more_password_checks_than_the_limit(app,
     def guess(client, token):
         with app.app_context():
             start.wait()
-            response = client.post("/login", data={"email": people["admin"], "password": "a wrong guess",
-                                                   "csrf_token": token})
+            response = client.post(
+                "/login", data={"email": people["admin"], "password": "a wrong guess", "csrf_token": token}
+            )
         statuses.append(response.status_code)
 
     threads = [threading.Thread(target=guess, args=pair) for pair in zip(clients, tokens)]
@@ -54,8 +56,9 @@ def test_successful_sign_ins_do_not_use_up_the_address_cap(app, people):
 def test_one_account_guessed_from_many_addresses_is_capped(app, people):
     app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"] = 3
     for n in range(3):
-        response = login(app.test_client(), people["admin"], "a wrong guess",
-                         environ_base={"REMOTE_ADDR": f"10.0.0.{n + 1}"})
+        response = login(
+            app.test_client(), people["admin"], "a wrong guess", environ_base={"REMOTE_ADDR": f"10.0.0.{n + 1}"}
+        )
         assert response.status_code == 401
     fresh_address = app.test_client()
     assert login(fresh_address, people["admin"], environ_base={"REMOTE_ADDR": "10.0.0.99"}).status_code == 429
@@ -69,14 +72,16 @@ def test_right_password_clears_the_account_count(app, people):
         login(app.test_client(), people["admin"], "a wrong guess", environ_base={"REMOTE_ADDR": f"10.0.1.{n}"})
     assert login(app.test_client(), people["admin"], PASSWORD).status_code == 302
     for n in range(3):
-        response = login(app.test_client(), people["admin"], "a wrong guess",
-                         environ_base={"REMOTE_ADDR": f"10.0.2.{n}"})
+        response = login(
+            app.test_client(), people["admin"], "a wrong guess", environ_base={"REMOTE_ADDR": f"10.0.2.{n}"}
+        )
         assert response.status_code == 401
 
 
 def test_every_counter_expires(app, people):
     """No counter outlives its window, even one given back after its window ended."""
     from dashboard.redis_conn import get_redis
+
     login(app.test_client(), people["admin"], "a wrong guess")
     connection = get_redis()
     keys = connection.keys("tillsync:login-failures:*")

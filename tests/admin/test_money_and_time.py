@@ -1,6 +1,7 @@
 """Money and time as a manager reads them: the shop's currency, the dashboard's time zone (Asia/Riyadh
 here, so UTC and local days differ), numbers in right-to-left pages, the overview's figures and the
 orders list; on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
@@ -150,19 +151,32 @@ def test_local_days_across_a_clock_change(client, token, catalog):
     unknown = [make_sale(lines=[{"sku": "NOPE", "quantity": "1", "unit_price": "1.00"}]) for _ in range(2)]
     sync(client, token, *unknown)
     ids = db.session.scalars(select(SyncAttempt.id).order_by(SyncAttempt.id)).all()
-    for attempt_id, at in zip(ids, (datetime(2026, 10, 24, 22, 30, tzinfo=timezone.utc),  # 00:30 CEST, 25th
-                                    datetime(2026, 10, 25, 23, 30, tzinfo=timezone.utc))):  # 00:30 CET, 26th
+    for attempt_id, at in zip(
+        ids,
+        (
+            datetime(2026, 10, 24, 22, 30, tzinfo=timezone.utc),  # 00:30 CEST, 25th
+            datetime(2026, 10, 25, 23, 30, tzinfo=timezone.utc),
+        ),
+    ):  # 00:30 CET, 26th
         db.session.execute(update(SyncAttempt).where(SyncAttempt.id == attempt_id).values(received_at=at))
     db.session.commit()
-    counts = reports.skipped_counts(start=datetime(2026, 10, 20, 22, tzinfo=timezone.utc),
-                                    end=datetime(2026, 10, 31, 23, tzinfo=timezone.utc), zone="Europe/Paris")
+    counts = reports.skipped_counts(
+        start=datetime(2026, 10, 20, 22, tzinfo=timezone.utc),
+        end=datetime(2026, 10, 31, 23, tzinfo=timezone.utc),
+        zone="Europe/Paris",
+    )
     assert sorted(row.day for row in counts.items) == [date(2026, 10, 25), date(2026, 10, 26)]
 
 
 def test_orders_are_listed_by_sale_time_in_keyset_pages(client, signed_in, token, catalog):
     # Stored in one order, sold in another; two sales share an instant (ties break on id).
-    times = ["2026-11-20T10:00:00+00:00", "2026-11-22T10:00:00+00:00", "2026-11-21T10:00:00+00:00",
-             "2026-11-22T10:00:00+00:00", "2026-11-19T10:00:00+00:00"]
+    times = [
+        "2026-11-20T10:00:00+00:00",
+        "2026-11-22T10:00:00+00:00",
+        "2026-11-21T10:00:00+00:00",
+        "2026-11-22T10:00:00+00:00",
+        "2026-11-19T10:00:00+00:00",
+    ]
     results = sync(client, token, *(make_sale(created_at=at) for at in times))["results"]
     ids = [result["order_id"] for result in results]
     expected = [order_id for _, order_id in sorted(zip(times, ids), reverse=True)]  # the tie: higher id first
@@ -179,12 +193,18 @@ def test_orders_are_listed_by_sale_time_in_keyset_pages(client, signed_in, token
     assert [row.id for row in back.items] == expected[:2]
     html = text_of(signed_in("viewer").get("/orders"))
     assert [html.index(f'href="/orders/{order_id}"') for order_id in expected] == sorted(
-        html.index(f'href="/orders/{order_id}"') for order_id in expected)
+        html.index(f'href="/orders/{order_id}"') for order_id in expected
+    )
 
 
 def test_receipt_search_by_its_start_or_without_the_till_prefix(client, signed_in, token, other_token, catalog):
-    sync(client, token, make_sale(receipt_number="T01-100002"), make_sale(receipt_number="T01-100003"),
-         make_sale(receipt_number="T01-900002"))
+    sync(
+        client,
+        token,
+        make_sale(receipt_number="T01-100002"),
+        make_sale(receipt_number="T01-100003"),
+        make_sale(receipt_number="T01-900002"),
+    )
     sync(client, other_token, make_sale(prefix="T02", receipt_number="T02-100002"))
     viewer = signed_in("viewer")
 
@@ -201,14 +221,20 @@ def test_receipt_search_by_its_start_or_without_the_till_prefix(client, signed_i
 
 
 def test_overview_leads_with_sales_today_money_counted_twice_and_silent_tills(
-        app, client, signed_in, token, other_token, catalog, tmp_path):
+    app, client, signed_in, token, other_token, catalog, tmp_path
+):
     now = datetime.now(timezone.utc)
     tea = [{"sku": "TEA", "quantity": "1", "unit_price": "2.00"}]
-    sync(client, token, make_sale(), make_sale(lines=tea),
-         make_sale(created_at="2020-01-01T10:00:00+00:00"))  # long ago: not today
+    sync(
+        client, token, make_sale(), make_sale(lines=tea), make_sale(created_at="2020-01-01T10:00:00+00:00")
+    )  # long ago: not today
     # T02 rings one basket twice, 30 seconds apart, under new ids and receipts: a double entry to review.
-    sync(client, other_token, make_sale(prefix="T02", lines=tea, created_at=(now - timedelta(seconds=60)).isoformat()),
-         make_sale(prefix="T02", lines=tea, created_at=(now - timedelta(seconds=30)).isoformat()))
+    sync(
+        client,
+        other_token,
+        make_sale(prefix="T02", lines=tea, created_at=(now - timedelta(seconds=60)).isoformat()),
+        make_sale(prefix="T02", lines=tea, created_at=(now - timedelta(seconds=30)).isoformat()),
+    )
     add_device("T03")  # in service, never synced
     # Older books imported from a legacy system: one group of every kind, certain ones included.
     scanned_books(app, tmp_path)
@@ -229,7 +255,9 @@ def test_overview_leads_with_sales_today_money_counted_twice_and_silent_tills(
         assert voided >= 1
         assert f'<span class="figure">€{Decimal(plan["totals"]["revenue_removed"]):,.2f}</span>' in twice
         assert f"in {voided} order{'s' if voided > 1 else ''} {words}" in twice
-    assert any(Decimal(action.get("total", "0")) == Decimal("2") for group in review["groups"] for action in group["actions"])
+    assert any(
+        Decimal(action.get("total", "0")) == Decimal("2") for group in review["groups"] for action in group["actions"]
+    )
     silent = html.split('id="silent-tills"')[1].split("</section>")[0]
     assert "<bdi>T03</bdi>" in silent and "<bdi>T01</bdi>" not in silent
     assert "more than 60 minutes" in silent

@@ -1,4 +1,5 @@
 """Keyset pages: newest first, no row lost or repeated between pages, ties on time broken by id."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -24,11 +25,25 @@ def test_sync_log_pages_cover_every_row_once_even_with_equal_times(app, token):
     device_id = db.session.execute(db.select(Device.id)).scalar_one()
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
     # 11 calls, several sharing a start time: the order is (started_at, id), newest first.
-    times = [start, start, start + timedelta(seconds=1), start + timedelta(seconds=1), start + timedelta(seconds=1),
-             start + timedelta(seconds=2), start + timedelta(seconds=3), start + timedelta(seconds=3),
-             start + timedelta(seconds=4), start + timedelta(seconds=5), start + timedelta(seconds=5)]
-    ids = [db.session.execute(insert(SyncLog).values(device_id=device_id, started_at=at, http_status=200)
-                              .returning(SyncLog.id)).scalar_one() for at in times]
+    times = [
+        start,
+        start,
+        start + timedelta(seconds=1),
+        start + timedelta(seconds=1),
+        start + timedelta(seconds=1),
+        start + timedelta(seconds=2),
+        start + timedelta(seconds=3),
+        start + timedelta(seconds=3),
+        start + timedelta(seconds=4),
+        start + timedelta(seconds=5),
+        start + timedelta(seconds=5),
+    ]
+    ids = [
+        db.session.execute(
+            insert(SyncLog).values(device_id=device_id, started_at=at, http_status=200).returning(SyncLog.id)
+        ).scalar_one()
+        for at in times
+    ]
     db.session.commit()
     expected = [log_id for _, log_id in sorted(zip(times, ids), reverse=True)]
 

@@ -1,5 +1,6 @@
 """One click for every certain group, per-till summary, groups acted on together, discarding a plan, undoing a
 dismissal, one preview per selection while it computes; roles and CSRF. On SQLite and PostgreSQL, real RQ worker."""
+
 from __future__ import annotations
 
 import json
@@ -56,8 +57,9 @@ def books(app, catalog, tmp_path):
 
 
 @pytest.mark.slow  # a real RQ worker process
-def test_one_click_from_the_overview_fixes_every_certain_group_with_a_summary_per_till(app, signed_in, books,
-                                                                                        redis_server):
+def test_one_click_from_the_overview_fixes_every_certain_group_with_a_summary_per_till(
+    app, signed_in, books, redis_server
+):
     redis_server.flush()
     manager = signed_in("manager")
     overview = text_of(manager.get("/"))
@@ -71,17 +73,27 @@ def test_one_click_from_the_overview_fixes_every_certain_group_with_a_summary_pe
     assert "4 groups fixed:" in summary and "2 orders voided," in summary and "1 extra line voided," in summary
     assert "10.20 of sales taken out of the books and 5 units of stock given back." in summary
     # Per till: what is voided, the money and the stock given back (legacy tills are named OLD-n).
-    assert till_rows(html) == {"OLD-1": ["2", "€7.00", "3"], "OLD-4": ["0 + 1 line", "€3.20", "1"],
-                               "OLD-5": ["0", "€0.00", "1"]}
+    assert till_rows(html) == {
+        "OLD-1": ["2", "€7.00", "3"],
+        "OLD-4": ["0 + 1 line", "€3.20", "1"],
+        "OLD-5": ["0", "€0.00", "1"],
+    }
     # The summary leads, the steps follow as sentences, and the single Approve comes after the list.
     assert html.index('id="summary"') < html.index('<ol class="plan-steps">') < html.index("Approve and apply")
     assert html.count("Approve and apply") == 1
     l2 = books.orders["L2"]
-    assert re.search(rf'Void order <a href="/orders/{l2}">#{l2}</a> — receipt <bdi>[^<]+</bdi>, €5.00, '
-                     rf'2 × <bdi>[^<]+</bdi> — keep <a href="/orders/{books.orders["L1"]}">', html)
+    assert re.search(
+        rf'Void order <a href="/orders/{l2}">#{l2}</a> — receipt <bdi>[^<]+</bdi>, €5.00, '
+        rf'2 × <bdi>[^<]+</bdi> — keep <a href="/orders/{books.orders["L1"]}">',
+        html,
+    )
     plan = db.session.get(FixPlan, plan_id)
-    post_form(manager, f"/fix-plans/{plan_id}/approve", {"plan_id": plan_id, "plan_hash": plan.plan_hash},
-              token_from=f"/fix-plans/{plan_id}")
+    post_form(
+        manager,
+        f"/fix-plans/{plan_id}/approve",
+        {"plan_id": plan_id, "plan_hash": plan.plan_hash},
+        token_from=f"/fix-plans/{plan_id}",
+    )
     run_worker(app, redis_server.url)
     applied = text_of(manager.get(f"/fix-plans/{plan_id}"))
     assert "The fix is applied" in applied
@@ -92,7 +104,10 @@ def test_one_click_from_the_overview_fixes_every_certain_group_with_a_summary_pe
     assert db.session.scalar(select(func.count(Order.id)).where(Order.status == "void")) == 2
     after = stock()
     assert {sku: after[sku] - before[sku] for sku in before if after[sku] != before[sku]} == {
-        "COFFEE": 2, "TEA": 2, "BREAD": 1}
+        "COFFEE": 2,
+        "TEA": 2,
+        "BREAD": 1,
+    }
     assert stock_drift() == []
     assert "0 open groups of a certain kind" in text_of(manager.get("/"))
 
@@ -145,37 +160,65 @@ def test_groups_ticked_on_the_queue_are_dismissed_together(signed_in, books):
     queue = text_of(manager.get("/duplicates"))
     for group_id in review:
         assert f'<label for="select-group-{group_id}" class="visually-hidden">Select group #{group_id}</label>' in queue
-    no_reason = post_form(manager, "/duplicates/selected", {"group": review, "action": "dismiss"},
-                          token_from="/duplicates", follow_redirects=True)
+    no_reason = post_form(
+        manager,
+        "/duplicates/selected",
+        {"group": review, "action": "dismiss"},
+        token_from="/duplicates",
+        follow_redirects=True,
+    )
     assert "No group was dismissed: say why" in text_of(no_reason)
     assert [status_of(g) for g in review] == ["open", "open"]
-    done = post_form(manager, "/duplicates/selected", {"group": review, "action": "dismiss",
-                                                       "reason": "Two customers, checked on camera"},
-                     token_from="/duplicates", follow_redirects=True)
+    done = post_form(
+        manager,
+        "/duplicates/selected",
+        {"group": review, "action": "dismiss", "reason": "Two customers, checked on camera"},
+        token_from="/duplicates",
+        follow_redirects=True,
+    )
     assert "2 groups are dismissed as not duplicates." in text_of(done)
     assert [status_of(g) for g in review] == ["dismissed", "dismissed"]
     assert audit_actions().count("dismiss_group") == 2
     # All or none: one group already dismissed, and nothing else is dismissed either.
-    again = post_form(manager, "/duplicates/selected", {"group": [review[0], books.groups["same_offline_id"]],
-                                                        "action": "dismiss", "reason": "again"},
-                      token_from="/duplicates", follow_redirects=True)
+    again = post_form(
+        manager,
+        "/duplicates/selected",
+        {"group": [review[0], books.groups["same_offline_id"]], "action": "dismiss", "reason": "again"},
+        token_from="/duplicates",
+        follow_redirects=True,
+    )
     assert "No group was dismissed: group" in text_of(again)
     assert status_of(books.groups["same_offline_id"]) == "open"
-    nothing = post_form(manager, "/duplicates/selected", {"action": "dismiss", "reason": "x"},
-                        token_from="/duplicates", follow_redirects=True)
+    nothing = post_form(
+        manager,
+        "/duplicates/selected",
+        {"action": "dismiss", "reason": "x"},
+        token_from="/duplicates",
+        follow_redirects=True,
+    )
     assert "Tick at least one group" in text_of(nothing)
 
 
 def test_groups_ticked_are_previewed_together_each_keeping_its_earliest_order(signed_in, books):
     manager = signed_in("manager")
     double, collision = books.groups["suspected_double_entry"], books.groups["invoice_collision"]
-    refused = post_form(manager, "/duplicates/selected", {"group": [double, collision], "action": "preview"},
-                        token_from="/duplicates", follow_redirects=True)
+    refused = post_form(
+        manager,
+        "/duplicates/selected",
+        {"group": [double, collision], "action": "preview"},
+        token_from="/duplicates",
+        follow_redirects=True,
+    )
     assert "No fix was previewed: group" in text_of(refused) and "invoice collision" in text_of(refused)
     assert db.session.scalar(select(func.count(FixPlan.id))) == 0
-    plan_id = plan_id_of(post_form(manager, "/duplicates/selected",
-                                   {"group": [double, books.groups["same_offline_id"]], "action": "preview"},
-                                   token_from="/duplicates"))
+    plan_id = plan_id_of(
+        post_form(
+            manager,
+            "/duplicates/selected",
+            {"group": [double, books.groups["same_offline_id"]], "action": "preview"},
+            token_from="/duplicates",
+        )
+    )
     compute_plan(plan_id)
     document = json.loads(db.session.get(FixPlan, plan_id).plan)
     voided = [a["order_id"] for g in document["groups"] for a in g["actions"] if a["type"] == "void_order"]
@@ -185,20 +228,23 @@ def test_groups_ticked_are_previewed_together_each_keeping_its_earliest_order(si
 def test_a_dismissal_can_be_undone(signed_in, books):
     group_id = books.groups["suspected_double_entry"]
     manager = signed_in("manager")
-    post_form(manager, f"/duplicates/{group_id}/dismiss", {"reason": "two customers"},
-              token_from=f"/duplicates/{group_id}")
+    post_form(
+        manager, f"/duplicates/{group_id}/dismiss", {"reason": "two customers"}, token_from=f"/duplicates/{group_id}"
+    )
     page = text_of(manager.get(f"/duplicates/{group_id}"))
     assert f'action="/duplicates/{group_id}/undo-dismissal"' in page
-    undone = post_form(manager, f"/duplicates/{group_id}/undo-dismissal", token_from=f"/duplicates/{group_id}",
-                       follow_redirects=True)
+    undone = post_form(
+        manager, f"/duplicates/{group_id}/undo-dismissal", token_from=f"/duplicates/{group_id}", follow_redirects=True
+    )
     assert f"Group #{group_id} is open again." in text_of(undone)
     group = db.session.get(DuplicateGroup, group_id)
     assert (group.status, group.dismissed_reason, group.resolved_by) == ("open", None, None)
     assert audit_actions()[-2:] == ["dismiss_group", "undo_dismissal"]
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "undo_dismissal"))
     assert (entry.actor, entry.target_id, "two customers" in entry.details) == ("manager@example.com", group_id, True)
-    twice = post_form(manager, f"/duplicates/{group_id}/undo-dismissal", token_from=f"/duplicates/{group_id}",
-                      follow_redirects=True)
+    twice = post_form(
+        manager, f"/duplicates/{group_id}/undo-dismissal", token_from=f"/duplicates/{group_id}", follow_redirects=True
+    )
     assert "The dismissal was not undone: group" in text_of(twice)
     assert audit_actions().count("undo_dismissal") == 1
 
@@ -208,16 +254,22 @@ def test_a_plan_not_approved_can_be_discarded_and_then_cannot_be_approved(signed
     digest = compute_plan(plan_id)
     manager = signed_in("manager")
     assert "Discard this plan" in text_of(manager.get(f"/fix-plans/{plan_id}"))
-    done = post_form(manager, f"/fix-plans/{plan_id}/discard", token_from=f"/fix-plans/{plan_id}",
-                     follow_redirects=True)
+    done = post_form(
+        manager, f"/fix-plans/{plan_id}/discard", token_from=f"/fix-plans/{plan_id}", follow_redirects=True
+    )
     html = text_of(done)
     assert f"Plan #{plan_id} is discarded." in html and "This plan is discarded" in html
     assert "Approve and apply" not in html and "Discard this plan" not in html
     db.session.expire_all()
     assert db.session.get(FixPlan, plan_id).status == "discarded"
     assert audit_actions()[-1] == "discard_plan"
-    refused = post_form(manager, f"/fix-plans/{plan_id}/approve", {"plan_id": plan_id, "plan_hash": digest},
-                        token_from=f"/fix-plans/{plan_id}", follow_redirects=True)
+    refused = post_form(
+        manager,
+        f"/fix-plans/{plan_id}/approve",
+        {"plan_id": plan_id, "plan_hash": digest},
+        token_from=f"/fix-plans/{plan_id}",
+        follow_redirects=True,
+    )
     assert "Not approved: plan" in text_of(refused) and "discarded" in text_of(refused)
     with pytest.raises(PlanError):
         approve_plan(plan_id, digest, "boss@example.com")
@@ -243,8 +295,9 @@ def test_a_discarded_computing_plan_frees_its_selection(books):
 
 def test_queue_rows_show_till_receipts_amount_gap_and_money_at_stake(app, signed_in, books):
     html = text_of(signed_in("viewer").get("/duplicates"))
-    rows = {int(m.group(1)): m.group(0) for m in re.finditer(
-        r'<tr>\s*<td><a href="/duplicates/(\d+)">.*?</tr>', html, re.S)}
+    rows = {
+        int(m.group(1)): m.group(0) for m in re.finditer(r'<tr>\s*<td><a href="/duplicates/(\d+)">.*?</tr>', html, re.S)
+    }
     double = rows[books.groups["suspected_double_entry"]]
     assert "<bdi>OLD-3</bdi>" in double and "<td>90 seconds</td>" in double and '<td class="num">€5.00</td>' in double
     assert double.count('<td class="num">€5.00</td>') == 2  # the amount, and the money a fix would remove

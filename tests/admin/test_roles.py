@@ -1,4 +1,5 @@
 """Every view checks the role; the matrix of who may see and do what."""
+
 from __future__ import annotations
 
 import pytest
@@ -29,13 +30,28 @@ def test_every_dashboard_view_declares_who_may_use_it(app):
 def pages(synced) -> dict[str, str]:
     """Every GET page -> the least role that may see it."""
     return {
-        "/": "viewer", "/?span=14d": "viewer", "/sync-logs": "viewer", f"/sync-logs/{synced.sync_id}": "viewer",
-        "/skipped": "viewer", "/skipped/sales": "viewer", "/skipped/sales.csv": "viewer", "/orders": "viewer",
+        "/": "viewer",
+        "/?span=14d": "viewer",
+        "/sync-logs": "viewer",
+        f"/sync-logs/{synced.sync_id}": "viewer",
+        "/skipped": "viewer",
+        "/skipped/sales": "viewer",
+        "/skipped/sales.csv": "viewer",
+        "/orders": "viewer",
         f"/skipped/sales/{db.session.scalar(select(func.min(SyncAttempt.id)))}": "viewer",
-        f"/orders/{synced.created_order_id}": "viewer", "/duplicates": "viewer", "/profile": "viewer",
-        "/duplicates/scans": "viewer", "/duplicates/scan/status": "viewer", "/fixes": "viewer",
-        "/fix-plans": "viewer", "/closings": "viewer", "/closings/2026-11-25": "viewer",
-        "/audit": "manager", "/devices": "admin", "/users": "admin", "/jobs": "admin",
+        f"/orders/{synced.created_order_id}": "viewer",
+        "/duplicates": "viewer",
+        "/profile": "viewer",
+        "/duplicates/scans": "viewer",
+        "/duplicates/scan/status": "viewer",
+        "/fixes": "viewer",
+        "/fix-plans": "viewer",
+        "/closings": "viewer",
+        "/closings/2026-11-25": "viewer",
+        "/audit": "manager",
+        "/devices": "admin",
+        "/users": "admin",
+        "/jobs": "admin",
     }
 
 
@@ -58,10 +74,13 @@ def test_only_admins_change_devices_and_users(app, signed_in, token, people, rol
     client = signed_in(role)
     device_id = db.session.scalar(select(Device.id).where(Device.name == "T01"))
     user_id = db.session.scalar(select(User.id).where(User.email == people["viewer"]))
-    attempts = [("/devices", {"name": "T99"}), (f"/devices/{device_id}/revoke", {}),
-                (f"/devices/{device_id}/rotate", {}),
-                ("/users", {"email": "new@example.com", "password": "long enough pass", "role": "admin"}),
-                (f"/users/{user_id}/deactivate", {})]
+    attempts = [
+        ("/devices", {"name": "T99"}),
+        (f"/devices/{device_id}/revoke", {}),
+        (f"/devices/{device_id}/rotate", {}),
+        ("/users", {"email": "new@example.com", "password": "long enough pass", "role": "admin"}),
+        (f"/users/{user_id}/deactivate", {}),
+    ]
     for url, data in attempts:
         assert post_form(client, url, data).status_code == 403, url
     device = db.session.scalar(select(Device).where(Device.name == "T01"))

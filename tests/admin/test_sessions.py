@@ -1,5 +1,6 @@
 """Sessions end on the server: sign-out, a password change, a role change and deactivation end every
 session of that person, copies of the cookie included; the password change page and its rule."""
+
 from __future__ import annotations
 
 import json
@@ -43,9 +44,12 @@ def test_sign_out_ends_the_sessions_on_other_browsers_too(app, people, signed_in
 
 
 def change_password(client, current=PASSWORD, new=NEW_PASSWORD, again=None):
-    return post_form(client, "/profile/password", {"current_password": current, "new_password": new,
-                                                   "new_password_again": new if again is None else again},
-                     token_from="/profile/password")
+    return post_form(
+        client,
+        "/profile/password",
+        {"current_password": current, "new_password": new, "new_password_again": new if again is None else again},
+        token_from="/profile/password",
+    )
 
 
 def test_password_change_ends_every_other_session_and_keeps_this_one(app, people, signed_in):
@@ -79,10 +83,13 @@ def test_password_change_refuses_a_wrong_current_password_and_a_mismatch(app, pe
 
 def test_password_change_applies_the_password_rule(signed_in, people):
     client = signed_in("viewer")
-    for weak, message in [("aaaaaaaaaaaa", "one character repeated"),
-                          (people["viewer"], "must not be the email address"),
-                          ("1234567890", "most common"), ("Password123", "most common"),
-                          ("short", "at least 10 characters")]:
+    for weak, message in [
+        ("aaaaaaaaaaaa", "one character repeated"),
+        (people["viewer"], "must not be the email address"),
+        ("1234567890", "most common"),
+        ("Password123", "most common"),
+        ("short", "at least 10 characters"),
+    ]:
         response = change_password(client, new=weak)
         assert response.status_code == 400, weak
         if message:
@@ -92,8 +99,10 @@ def test_password_change_applies_the_password_rule(signed_in, people):
 
 def test_password_change_needs_the_csrf_token(signed_in):
     client = signed_in("viewer")
-    response = client.post("/profile/password", data={"current_password": PASSWORD, "new_password": NEW_PASSWORD,
-                                                      "new_password_again": NEW_PASSWORD})
+    response = client.post(
+        "/profile/password",
+        data={"current_password": PASSWORD, "new_password": NEW_PASSWORD, "new_password_again": NEW_PASSWORD},
+    )
     assert response.status_code == 400
     assert client.get("/").status_code == 200
 
@@ -129,9 +138,11 @@ def test_role_change_is_for_admins_and_keeps_the_last_admin(app, people, signed_
 
 def test_deactivation_ends_the_sessions_even_if_reactivated(app, people, signed_in):
     from dashboard.domain import user_admin
+
     viewer = signed_in("viewer")
-    admin_id, viewer_id = (db.session.scalar(select(User.id).where(User.email == people[role]))
-                           for role in ("admin", "viewer"))
+    admin_id, viewer_id = (
+        db.session.scalar(select(User.id).where(User.email == people[role])) for role in ("admin", "viewer")
+    )
     user_admin.deactivate_user(viewer_id, actor_id=admin_id, actor=people["admin"])
     db.session.execute(User.__table__.update().where(User.__table__.c.id == viewer_id).values(active=True))
     db.session.commit()
@@ -140,14 +151,19 @@ def test_deactivation_ends_the_sessions_even_if_reactivated(app, people, signed_
 
 def test_the_users_form_applies_the_password_rule(signed_in):
     admin = signed_in("admin")
-    for weak, message in [("new@example.com", "must not be the email address"),
-                          ("bbbbbbbbbbbb", "one character repeated"), ("iloveyou12", None)]:
-        response = post_form(admin, "/users", {"email": "new@example.com", "password": weak, "role": "viewer"},
-                             token_from="/users")
+    for weak, message in [
+        ("new@example.com", "must not be the email address"),
+        ("bbbbbbbbbbbb", "one character repeated"),
+        ("iloveyou12", None),
+    ]:
+        response = post_form(
+            admin, "/users", {"email": "new@example.com", "password": weak, "role": "viewer"}, token_from="/users"
+        )
         assert response.status_code == 400, weak
         if message:
             assert message in response.get_data(as_text=True)
     assert db.session.scalar(select(User.id).where(User.email == "new@example.com")) is None
-    response = post_form(admin, "/users", {"email": "new@example.com", "password": NEW_PASSWORD, "role": "viewer"},
-                         token_from="/users")
+    response = post_form(
+        admin, "/users", {"email": "new@example.com", "password": NEW_PASSWORD, "role": "viewer"}, token_from="/users"
+    )
     assert response.status_code == 302

@@ -1,5 +1,6 @@
 """Skipped sales a manager acts on: the default filter, re-processing exactly once, marking handled,
 audit entries and roles; on SQLite and PostgreSQL, through the real API and the real pages."""
+
 from __future__ import annotations
 
 import json
@@ -40,9 +41,16 @@ def add_typo_product(stock: str = "10") -> None:
 
 
 def counts() -> dict[str, int]:
-    return {name: db.session.scalar(select(func.count()).select_from(model)) for name, model in (
-        ("orders", Order), ("attempts", SyncAttempt), ("logs", SyncLog), ("audit", AuditEntry),
-        ("movements", StockMovement))}
+    return {
+        name: db.session.scalar(select(func.count()).select_from(model))
+        for name, model in (
+            ("orders", Order),
+            ("attempts", SyncAttempt),
+            ("logs", SyncLog),
+            ("audit", AuditEntry),
+            ("movements", StockMovement),
+        )
+    }
 
 
 def page(response) -> str:
@@ -70,9 +78,17 @@ def test_ingestion_keeps_what_the_till_sent_as_columns(client, token, catalog):
 def keep_replay_row_as_before_0008(sync_id: int, sale: dict) -> int:
     """The sync_attempts row a replay left before migration 0008 (such rows stay in upgraded databases)."""
     order_id = db.session.scalar(select(Order.id).where(Order.offline_id == sale["offline_id"]))
-    attempt = SyncAttempt(sync_id=sync_id, device_id=db.session.scalar(select(SyncLog.device_id).where(
-        SyncLog.id == sync_id)), position=0, offline_id=sale["offline_id"], status="duplicate", reason="duplicate",
-        order_id=order_id, payload=json.dumps(sale), receipt_number=sale["receipt_number"])
+    attempt = SyncAttempt(
+        sync_id=sync_id,
+        device_id=db.session.scalar(select(SyncLog.device_id).where(SyncLog.id == sync_id)),
+        position=0,
+        offline_id=sale["offline_id"],
+        status="duplicate",
+        reason="duplicate",
+        order_id=order_id,
+        payload=json.dumps(sale),
+        receipt_number=sale["receipt_number"],
+    )
     db.session.add(attempt)
     db.session.commit()
     return attempt.id
@@ -124,11 +140,16 @@ def test_rejected_sale_is_reprocessed_once_after_the_product_is_added(client, to
     assert row.resolution == "reprocessed" and row.resolved_by == people["manager"]
     order = db.session.get(Order, row.order_id)
     assert (order.offline_id, order.device_id, order.total, order.status) == (
-        sale["offline_id"], row.device_id, Decimal("3.60"), "completed")
+        sale["offline_id"],
+        row.device_id,
+        Decimal("3.60"),
+        "completed",
+    )
     assert order.sync_id == row.sync_id  # filed under the sync call that brought it
     assert f"The sale is stored as order #{order.id}." in html and f'href="/orders/{order.id}"' in html
-    assert counts() == dict(before, orders=before["orders"] + 1, audit=before["audit"] + 1,
-                            movements=before["movements"] + 1)
+    assert counts() == dict(
+        before, orders=before["orders"] + 1, audit=before["audit"] + 1, movements=before["movements"] + 1
+    )
     assert db.session.scalar(select(Product.stock_quantity).where(Product.sku == TYPO)) == Decimal("8")
 
     # A second click stores nothing more and writes no second audit entry.
@@ -137,16 +158,21 @@ def test_rejected_sale_is_reprocessed_once_after_the_product_is_added(client, to
     assert "already dealt with" in html
     assert counts() == before
     assert db.session.scalar(select(Product.stock_quantity).where(Product.sku == TYPO)) == Decimal("8")
-    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "reprocess_sale")
-                                 .order_by(AuditEntry.id)).all()
+    entries = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "reprocess_sale").order_by(AuditEntry.id)
+    ).all()
     assert [json.loads(entry.details)["outcome"] for entry in entries] == ["rejected", "created"]
     assert {(entry.actor, entry.target_type, entry.target_id) for entry in entries} == {
-        (people["manager"], "sync_attempt", attempt_id)}
+        (people["manager"], "sync_attempt", attempt_id)
+    }
 
     # The till retrying the sale now gets the re-processed order back as a replay.
     assert sync(client, token, sale)["results"][0] == {
-        "offline_id": sale["offline_id"], "status": "duplicate", "order_id": order.id,
-        "invoice_number": order.invoice_number}
+        "offline_id": sale["offline_id"],
+        "status": "duplicate",
+        "order_id": order.id,
+        "invoice_number": order.invoice_number,
+    }
     assert page(signed_in("viewer").get("/skipped/sales")).count('class="card skipped-sale"') == 0
     assert "re-processed" in page(signed_in("viewer").get("/skipped/sales?state=handled"))
 
@@ -165,15 +191,22 @@ def test_concurrent_reprocesses_store_one_order(app, client, token, catalog, peo
         with app.app_context():
             barrier.wait()
             try:
-                results.append((attempt_id, reprocess_attempt(attempt_id, actor=people["manager"],
-                                                                 rules=IngestRules.from_config(app.config)).status))
+                results.append(
+                    (
+                        attempt_id,
+                        reprocess_attempt(
+                            attempt_id, actor=people["manager"], rules=IngestRules.from_config(app.config)
+                        ).status,
+                    )
+                )
             except SkippedSaleError as exc:
                 results.append((attempt_id, exc.code))
             finally:
                 db.session.remove()
 
-    threads = [threading.Thread(target=click, args=(attempt_id,)) for attempt_id in attempts
-               for _ in range(threads_per_sale)]
+    threads = [
+        threading.Thread(target=click, args=(attempt_id,)) for attempt_id in attempts for _ in range(threads_per_sale)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -182,11 +215,18 @@ def test_concurrent_reprocesses_store_one_order(app, client, token, catalog, peo
     for attempt_id in attempts:
         outcomes = sorted(status for a, status in results if a == attempt_id)
         assert outcomes == ["created"] + ["settled"] * (threads_per_sale - 1), outcomes
-    assert counts() == dict(before, orders=before["orders"] + 3, audit=before["audit"] + 3,
-                            movements=before["movements"] + 3)
+    assert counts() == dict(
+        before, orders=before["orders"] + 3, audit=before["audit"] + 3, movements=before["movements"] + 3
+    )
     assert db.session.scalar(select(Product.stock_quantity).where(Product.sku == TYPO)) == Decimal("94")
-    assert db.session.scalar(select(func.count(func.distinct(SyncAttempt.order_id)))
-                             .where(SyncAttempt.id.in_(attempts), SyncAttempt.resolution == "reprocessed")) == 3
+    assert (
+        db.session.scalar(
+            select(func.count(func.distinct(SyncAttempt.order_id))).where(
+                SyncAttempt.id.in_(attempts), SyncAttempt.resolution == "reprocessed"
+            )
+        )
+        == 3
+    )
 
 
 def test_mark_handled_needs_a_note_and_happens_once(client, token, catalog, signed_in, people):
@@ -202,32 +242,51 @@ def test_mark_handled_needs_a_note_and_happens_once(client, token, catalog, sign
     response = post_form(manager, f"/skipped/sales/{rejected_id}/handle", {"note": "  "})
     assert response.status_code == 400 and attempt(rejected_id).resolution is None and counts() == before
 
-    html = page(post_form(manager, f"/skipped/sales/{rejected_id}/handle",
-                          {"note": "Rang it up by hand as <b>order 12</b>"}, follow_redirects=True))
+    html = page(
+        post_form(
+            manager,
+            f"/skipped/sales/{rejected_id}/handle",
+            {"note": "Rang it up by hand as <b>order 12</b>"},
+            follow_redirects=True,
+        )
+    )
     row = attempt(rejected_id)
     assert (row.resolution, row.resolved_by, row.resolution_note) == (
-        "handled", people["manager"], "Rang it up by hand as <b>order 12</b>")
+        "handled",
+        people["manager"],
+        "Rang it up by hand as <b>order 12</b>",
+    )
     assert "Rang it up by hand as &lt;b&gt;order 12&lt;/b&gt;" in html and people["manager"] in html
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "handle_skipped_sale"))
     assert (entry.actor, entry.target_id, json.loads(entry.details)["note"]) == (
-        people["manager"], rejected_id, "Rang it up by hand as <b>order 12</b>")
+        people["manager"],
+        rejected_id,
+        "Rang it up by hand as <b>order 12</b>",
+    )
 
     before = counts()
-    assert "already dealt with" in page(post_form(manager, f"/skipped/sales/{rejected_id}/handle",
-                                                  {"note": "again"}, follow_redirects=True))
-    assert "already dealt with" in page(post_form(manager, f"/skipped/sales/{rejected_id}/reprocess",
-                                                  follow_redirects=True))
+    assert "already dealt with" in page(
+        post_form(manager, f"/skipped/sales/{rejected_id}/handle", {"note": "again"}, follow_redirects=True)
+    )
+    assert "already dealt with" in page(
+        post_form(manager, f"/skipped/sales/{rejected_id}/reprocess", follow_redirects=True)
+    )
     assert counts() == before and attempt(rejected_id).resolution_note == "Rang it up by hand as <b>order 12</b>"
 
     # A conflict cannot be re-processed (its offline_id is another sale's) but can be marked handled;
     # a replay needs nothing and cannot be.
-    assert "Only a rejected sale can be re-processed." in page(post_form(
-        manager, f"/skipped/sales/{conflict_id}/reprocess", follow_redirects=True))
-    page(post_form(manager, f"/skipped/sales/{conflict_id}/handle", {"note": "Till reset its ids"},
-                   follow_redirects=True))
+    assert "Only a rejected sale can be re-processed." in page(
+        post_form(manager, f"/skipped/sales/{conflict_id}/reprocess", follow_redirects=True)
+    )
+    page(
+        post_form(
+            manager, f"/skipped/sales/{conflict_id}/handle", {"note": "Till reset its ids"}, follow_redirects=True
+        )
+    )
     assert attempt(conflict_id).resolution == "handled"
-    assert "Only a rejected or conflicting sale" in page(post_form(
-        manager, f"/skipped/sales/{replay_id}/handle", {"note": "x"}, follow_redirects=True))
+    assert "Only a rejected or conflicting sale" in page(
+        post_form(manager, f"/skipped/sales/{replay_id}/handle", {"note": "x"}, follow_redirects=True)
+    )
     assert attempt(replay_id).resolution is None
     assert manager.get("/skipped/sales/999999").status_code == 404
 
@@ -238,8 +297,10 @@ def test_only_managers_act_on_skipped_sales(app, client, token, catalog, signed_
     add_typo_product()
     actor = app.test_client() if role == "anonymous" else signed_in(role)
     before = counts()
-    for url, data in ((f"/skipped/sales/{attempt_id}/reprocess", {}),
-                      (f"/skipped/sales/{attempt_id}/handle", {"note": "done"})):
+    for url, data in (
+        (f"/skipped/sales/{attempt_id}/reprocess", {}),
+        (f"/skipped/sales/{attempt_id}/handle", {"note": "done"}),
+    ):
         response = post_form(actor, url, data, token_from="/login" if role == "anonymous" else "/")
         if role == "anonymous":
             assert response.status_code == 302 and "/login" in response.headers["Location"]

@@ -1,5 +1,6 @@
 """The dashboard of a chain: each store's sales today in its own currency and day, amounts with their
 store's decimals (3 for KWD), tills registered into a store; on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -78,8 +79,9 @@ def test_skipped_sales_show_and_export_their_stores_currency(client, signed_in, 
     assert single.splitlines()[0].split(",")[11] == "total (EUR)"  # one currency: named, as before
     add_store("KWI", name="Kuwait City", time_zone="Asia/Kuwait", currency="KWD")
     kwi = add_device("K01", store="KWI")
-    unknown = make_sale(prefix="K01", lines=[{"sku": "NOPE", "quantity": "1", "unit_price": "1.125"}], total="1.125",
-                        payments=False)
+    unknown = make_sale(
+        prefix="K01", lines=[{"sku": "NOPE", "quantity": "1", "unit_price": "1.125"}], total="1.125", payments=False
+    )
     [result] = sync(client, kwi, unknown)
     assert (result["status"], result["reason"]) == ("rejected", "unknown_sku")
     viewer = signed_in("viewer")

@@ -6,6 +6,7 @@ error code, and store nothing. A bad sale inside a good request is `rejected`
 on its own and never blocks the other sales of its batch. After any rejection
 nothing is half-written: no order, line, movement or payment, stock unchanged.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,10 @@ def snapshot() -> dict:
     """Row counts of every table a sale writes to, and every product's stock, read on a fresh connection."""
     with db.engine.connect() as conn:
         counts = {table: conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar() for table in TABLES}
-        stock = {sku: Decimal(str(qty)).quantize(Decimal("0.001")) for sku, qty in
-                 conn.execute(text("SELECT sku, stock_quantity FROM products"))}
+        stock = {
+            sku: Decimal(str(qty)).quantize(Decimal("0.001"))
+            for sku, qty in conn.execute(text("SELECT sku, stock_quantity FROM products"))
+        }
     return {**counts, "stock": stock}
 
 
@@ -63,18 +66,21 @@ def stored_offline_ids() -> set[str]:
 @dataclass(frozen=True)
 class Logs:
     rows: list[tuple]  # (id, device_id, http_status, error_code) of every sync_logs row, oldest first
-    refused: Counter   # calls refused as a whole, by (device_id, address, http_status, error_code)
+    refused: Counter  # calls refused as a whole, by (device_id, address, http_status, error_code)
 
 
 def sync_logs() -> Logs:
     """The sync log and the refused-call counts (brought in from Redis first, as the dashboard does)."""
     refusals.flush(get_redis())
     with db.engine.connect() as conn:
-        rows = [tuple(row) for row in conn.execute(
-            text("SELECT id, device_id, http_status, error_code FROM sync_logs ORDER BY id"))]
+        rows = [
+            tuple(row)
+            for row in conn.execute(text("SELECT id, device_id, http_status, error_code FROM sync_logs ORDER BY id"))
+        ]
         refused = Counter()
         for device, address, status, code, count in conn.execute(
-                text("SELECT device_id, address, http_status, error_code, count FROM refused_calls")):
+            text("SELECT device_id, address, http_status, error_code, count FROM refused_calls")
+        ):
             refused[(device, address, status, code)] += count
     return Logs(rows, refused)
 
@@ -97,8 +103,9 @@ def assert_json_error(response, status: int, code: str) -> dict:
 ANY_DEVICE = object()
 
 
-def assert_refused(response, status: int, code: str, *, before: dict, logs_before: Logs,
-                   device: int | None | object) -> dict:
+def assert_refused(
+    response, status: int, code: str, *, before: dict, logs_before: Logs, device: int | None | object
+) -> dict:
     """A whole request refused: JSON error, counted once as a refused call, no sync_logs row (a flood of
     refusals must not write a row each), nothing else written.
 
@@ -110,7 +117,7 @@ def assert_refused(response, status: int, code: str, *, before: dict, logs_befor
     assert after.rows == logs_before.rows, "a refused request wrote a sync_logs row"
     counted = after.refused - logs_before.refused
     assert sum(counted.values()) == 1, counted
-    (counted_device, address, counted_status, counted_code), = counted
+    ((counted_device, address, counted_status, counted_code),) = counted
     assert (counted_status, counted_code) == (status, code), counted
     if device is None:
         assert counted_device is None and address == "127.0.0.1", counted
@@ -143,43 +150,65 @@ def sale_with_line(**changes) -> dict:
 def raw_sale(lines_json: str, total_json: str = '"2.00"', offline_id: str | None = None) -> str:
     """A sale as JSON text, so that numbers can be written the way no Python float can."""
     offline_id = offline_id or str(uuid.uuid4())
-    return ('{"offline_id": "%s", "receipt_number": "T01-%s", "created_at": "2026-01-10T10:00:00+00:00", '
-            '"lines": %s, "total": %s}' % (offline_id, offline_id[:8], lines_json, total_json))
+    return (
+        '{"offline_id": "%s", "receipt_number": "T01-%s", "created_at": "2026-01-10T10:00:00+00:00", '
+        '"lines": %s, "total": %s}' % (offline_id, offline_id[:8], lines_json, total_json)
+    )
 
 
 # --------------------------------------------------------------------------- 400: the body
 
 
-@pytest.mark.parametrize("body", [
-    b'{"orders": [',
-    b"not json at all",
-    b"",
-    b"{'orders': []}",
-    b'{"orders": []}}',
-    b"\xff\xfe\x00{",
-    b"[" * 100_000 + b"]" * 100_000,
-], ids=["truncated", "text", "empty", "single-quotes", "trailing-garbage", "bad-utf8", "deep-nesting"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"orders": [',
+        b"not json at all",
+        b"",
+        b"{'orders': []}",
+        b'{"orders": []}}',
+        b"\xff\xfe\x00{",
+        b"[" * 100_000 + b"]" * 100_000,
+    ],
+    ids=["truncated", "text", "empty", "single-quotes", "trailing-garbage", "bad-utf8", "deep-nesting"],
+)
 def test_malformed_json_is_400(client, token, catalog, body):
     before, logs = snapshot(), sync_logs()
     response = post_raw(client, token, body)
     assert_refused(response, 400, "invalid_json", before=before, logs_before=logs, device=device_id("T01"))
 
 
-@pytest.mark.parametrize("body", [
-    "[]",
-    json.dumps([make_sale()]),
-    "{}",
-    json.dumps({"batch_id": "b-1", "sales": [make_sale()]}),
-    json.dumps({"orders": {"0": make_sale()}}),
-    json.dumps({"orders": "[]"}),
-    json.dumps({"orders": None}),
-    json.dumps({"orders": 3}),
-    '"orders"',
-    "42",
-    "null",
-    "true",
-], ids=["list", "list-of-sales", "empty-object", "no-orders", "orders-object", "orders-string", "orders-null",
-        "orders-number", "json-string", "json-number", "json-null", "json-true"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[]",
+        json.dumps([make_sale()]),
+        "{}",
+        json.dumps({"batch_id": "b-1", "sales": [make_sale()]}),
+        json.dumps({"orders": {"0": make_sale()}}),
+        json.dumps({"orders": "[]"}),
+        json.dumps({"orders": None}),
+        json.dumps({"orders": 3}),
+        '"orders"',
+        "42",
+        "null",
+        "true",
+    ],
+    ids=[
+        "list",
+        "list-of-sales",
+        "empty-object",
+        "no-orders",
+        "orders-object",
+        "orders-string",
+        "orders-null",
+        "orders-number",
+        "json-string",
+        "json-number",
+        "json-null",
+        "json-true",
+    ],
+)
 def test_body_that_is_not_an_object_with_an_orders_list_is_400(client, token, catalog, body):
     before, logs = snapshot(), sync_logs()
     response = post_raw(client, token, body)
@@ -200,16 +229,21 @@ def test_nan_and_infinity_literals_are_400(client, token, catalog, literal, wher
     assert_refused(response, 400, "invalid_json", before=before, logs_before=logs, device=device_id("T01"))
 
 
-@pytest.mark.parametrize("batch_id, logged", [({"id": 1}, None), ([1], None), (True, None), ("", None),
-                                               (42, "42"), ("b" * 150, "b" * 100)])
+@pytest.mark.parametrize(
+    "batch_id, logged", [({"id": 1}, None), ([1], None), (True, None), ("", None), (42, "42"), ("b" * 150, "b" * 100)]
+)
 def test_malformed_batch_id_only_labels_the_log(client, token, catalog, batch_id, logged):
     """batch_id is optional and for the logs only: a malformed one never refuses the sales."""
     sale = make_sale()
     response = sync(client, token, [sale], batch_id=batch_id)
     assert results_of(response)[0]["status"] == "created"
     with db.engine.connect() as conn:
-        assert conn.execute(text("SELECT batch_id FROM sync_logs WHERE id = :i"),
-                            {"i": response.get_json()["sync_id"]}).scalar() == logged
+        assert (
+            conn.execute(
+                text("SELECT batch_id FROM sync_logs WHERE id = :i"), {"i": response.get_json()["sync_id"]}
+            ).scalar()
+            == logged
+        )
     assert stored_offline_ids() == {sale["offline_id"]}
 
 
@@ -261,9 +295,12 @@ def test_wrong_types_inside_a_sale_reject_that_sale_only(client, token, catalog)
         assert "order_id" not in result and "invoice_number" not in result, name
         expected_id = sale["offline_id"] if isinstance(sale["offline_id"], str) else None
         assert result["offline_id"] == expected_id, name
-    for result in results[1 + len(bad):-1]:
-        assert result == {"offline_id": None, "status": "rejected", "reason": "invalid_order",
-                          "message": result["message"]} and result["message"]
+    for result in results[1 + len(bad) : -1]:
+        assert (
+            result
+            == {"offline_id": None, "status": "rejected", "reason": "invalid_order", "message": result["message"]}
+            and result["message"]
+        )
     body = response.get_json()
     assert (body["received"], body["created"], body["rejected"]) == (len(orders), 2, len(bad) + len(not_objects))
     assert stored_offline_ids() == {first["offline_id"], last["offline_id"]}
@@ -273,7 +310,7 @@ def test_wrong_types_inside_a_sale_reject_that_sale_only(client, token, catalog)
     assert after["stock"]["COFFEE"] == before["stock"]["COFFEE"] - 4
     assert after["stock"]["BREAD"] == before["stock"]["BREAD"] - 2
     assert after["stock"]["TEA"] == before["stock"]["TEA"]
-    assert sync_logs().rows[len(logs.rows):] == [(body["sync_id"], device_id("T01"), 200, None)]
+    assert sync_logs().rows[len(logs.rows) :] == [(body["sync_id"], device_id("T01"), 200, None)]
     check_invariants(db.engine)
 
 
@@ -281,18 +318,21 @@ HUGE = {
     "quantity 1e400 (JSON number)": lambda: raw_sale('[{"sku": "TEA", "quantity": 1e400, "unit_price": "2.00"}]'),
     "unit_price 1e400 (JSON number)": lambda: raw_sale('[{"sku": "TEA", "quantity": "1", "unit_price": 1e400}]'),
     "total 1e400 (JSON number)": lambda: raw_sale(json.dumps([line()]), total_json="1e400"),
-    "quantity 1E+7 (JSON number, over the limit)":
-        lambda: raw_sale('[{"sku": "TEA", "quantity": 1E+7, "unit_price": "0.01"}]', total_json='"100000.00"'),
+    "quantity 1E+7 (JSON number, over the limit)": lambda: raw_sale(
+        '[{"sku": "TEA", "quantity": 1E+7, "unit_price": "0.01"}]', total_json='"100000.00"'
+    ),
     "quantity 5000-digit string": lambda: raw_sale(json.dumps([line(quantity="9" * 5000)])),
     "unit_price 5000-digit string": lambda: raw_sale(json.dumps([line(unit_price="9" * 5000)])),
     "quantity 5000-decimal string": lambda: raw_sale(json.dumps([line(quantity="1." + "0" * 4999)])),
-    "quantity 10**30 (JSON integer)": lambda: raw_sale(json.dumps([line(quantity=10 ** 30)])),
+    "quantity 10**30 (JSON integer)": lambda: raw_sale(json.dumps([line(quantity=10**30)])),
     "quantity 4000-digit JSON integer": lambda: raw_sale(json.dumps([line(quantity=int("9" * 4000))])),
-    "total 10**30 (JSON integer)": lambda: raw_sale(json.dumps([line()]), total_json=str(10 ** 30)),
-    "payment 10**30": lambda: raw_sale(json.dumps([line()]))[:-1] + ', "payments": [{"method": "cash", "amount": %d}]}'
-                                                                     % 10 ** 30,
-    "quantity 1e-400 (JSON number)": lambda: raw_sale('[{"sku": "TEA", "quantity": 1e-400, "unit_price": "2.00"}]',
-                                                      total_json='"0.00"'),
+    "total 10**30 (JSON integer)": lambda: raw_sale(json.dumps([line()]), total_json=str(10**30)),
+    "payment 10**30": lambda: (
+        raw_sale(json.dumps([line()]))[:-1] + ', "payments": [{"method": "cash", "amount": %d}]}' % 10**30
+    ),
+    "quantity 1e-400 (JSON number)": lambda: raw_sale(
+        '[{"sku": "TEA", "quantity": 1e-400, "unit_price": "2.00"}]', total_json='"0.00"'
+    ),
 }
 
 
@@ -357,7 +397,7 @@ def test_too_many_decimals_reject_the_sale(client, token, catalog, case):
     assert (result["status"], result["reason"]) == ("rejected", reason), result
     assert "decimal" in result["message"], result
     assert_nothing_written(before)
-    assert sync_logs().rows[len(logs.rows):][0][2:] == (200, None)
+    assert sync_logs().rows[len(logs.rows) :][0][2:] == (200, None)
 
 
 def test_trailing_zeros_are_not_too_many_decimals(client, token, catalog):
@@ -371,8 +411,12 @@ def test_empty_lines_reject_the_sale(client, token, catalog):
     good = make_sale()
     before = snapshot()
     results = results_of(sync(client, token, [sale, good]))
-    assert results[0] == {"offline_id": sale["offline_id"], "status": "rejected", "reason": "invalid_order",
-                          "message": results[0]["message"]}
+    assert results[0] == {
+        "offline_id": sale["offline_id"],
+        "status": "rejected",
+        "reason": "invalid_order",
+        "message": results[0]["message"],
+    }
     assert results[1]["status"] == "created"
     assert stored_offline_ids() == {good["offline_id"]}
     assert stock_of("TEA") == before["stock"]["TEA"]
@@ -413,8 +457,7 @@ def test_unstorable_text_rejects_the_sale_not_the_batch(client, token, catalog, 
 def test_501_sales_is_422_and_stores_nothing(client, token, catalog):
     before, logs = snapshot(), sync_logs()
     response = sync(client, token, [make_sale() for _ in range(501)])
-    body = assert_refused(response, 422, "batch_too_large", before=before, logs_before=logs,
-                          device=device_id("T01"))
+    body = assert_refused(response, 422, "batch_too_large", before=before, logs_before=logs, device=device_id("T01"))
     assert "501" in body["message"] and "500" in body["message"]
 
 
@@ -450,15 +493,19 @@ def test_body_just_under_the_limit_is_read(app, client, token, catalog):
 # --------------------------------------------------------------------------- 401 and 403
 
 
-@pytest.mark.parametrize("headers, code", [
-    ({}, "missing_token"),
-    ({"Authorization": ""}, "missing_token"),
-    ({"Authorization": "Bearer"}, "missing_token"),
-    ({"Authorization": "Bearer    "}, "missing_token"),
-    ({"Authorization": "Basic dXNlcjpwYXNz"}, "missing_token"),
-    ({"Authorization": "Bearer not-a-known-token"}, "unknown_token"),
-    ({"Authorization": "Token whatever"}, "missing_token"),
-], ids=["none", "empty", "bearer-alone", "bearer-blank", "basic", "unknown", "other-scheme"])
+@pytest.mark.parametrize(
+    "headers, code",
+    [
+        ({}, "missing_token"),
+        ({"Authorization": ""}, "missing_token"),
+        ({"Authorization": "Bearer"}, "missing_token"),
+        ({"Authorization": "Bearer    "}, "missing_token"),
+        ({"Authorization": "Basic dXNlcjpwYXNz"}, "missing_token"),
+        ({"Authorization": "Bearer not-a-known-token"}, "unknown_token"),
+        ({"Authorization": "Token whatever"}, "missing_token"),
+    ],
+    ids=["none", "empty", "bearer-alone", "bearer-blank", "basic", "unknown", "other-scheme"],
+)
 def test_without_a_known_token_is_401(client, token, catalog, headers, code):
     before, logs = snapshot(), sync_logs()
     response = client.post("/api/v1/sync", json={"orders": [make_sale()]}, headers=headers)
@@ -491,8 +538,11 @@ def test_revoked_device_is_403(client, token, other_token, catalog):
     # The log row's device_id is not asserted: the server refuses before it takes the device as known.
     body = assert_refused(response, 403, "device_revoked", before=before, logs_before=logs, device=ANY_DEVICE)
     assert "T01" in body["message"]
-    assert_json_error(client.get("/api/v1/sync/status", query_string={"offline_id": kept["offline_id"]},
-                                 headers=bearer(token)), 403, "device_revoked")
+    assert_json_error(
+        client.get("/api/v1/sync/status", query_string={"offline_id": kept["offline_id"]}, headers=bearer(token)),
+        403,
+        "device_revoked",
+    )
     assert_json_error(client.get("/api/v1/products", headers=bearer(token)), 403, "device_revoked")
     # Its sales stay, and other tills are not affected.
     assert stored_offline_ids() == {kept["offline_id"]}
@@ -510,16 +560,19 @@ def test_status_does_not_show_another_devices_sales(client, token, other_token, 
         response = client.get("/api/v1/sync/status", query_string={"offline_id": asked}, headers=bearer(token))
         assert response.status_code == 200
         assert response.get_json()["results"] == [
-            {"offline_id": asked, "status": "unknown", "order_id": None, "invoice_number": None}]
+            {"offline_id": asked, "status": "unknown", "order_id": None, "invoice_number": None}
+        ]
     # Each device sees its own.
-    response = client.get("/api/v1/sync/status", query_string={"offline_id": theirs["offline_id"]},
-                          headers=bearer(other_token))
+    response = client.get(
+        "/api/v1/sync/status", query_string={"offline_id": theirs["offline_id"]}, headers=bearer(other_token)
+    )
     assert response.get_json()["results"][0]["status"] == "synced"
 
 
 def test_status_without_token_is_401(client, token, catalog):
-    assert_json_error(client.get("/api/v1/sync/status", query_string={"offline_id": str(uuid.uuid4())}),
-                      401, "missing_token")
+    assert_json_error(
+        client.get("/api/v1/sync/status", query_string={"offline_id": str(uuid.uuid4())}), 401, "missing_token"
+    )
     assert_json_error(client.get("/api/v1/sync/status", headers=bearer("nope")), 401, "unknown_token")
 
 
@@ -527,11 +580,11 @@ def test_status_with_more_than_500_ids_is_422(client, token, catalog):
     sale = make_sale()
     sync(client, token, [sale])
     ids = [sale["offline_id"]] + [str(uuid.uuid4()) for _ in range(500)]
-    response = client.get("/api/v1/sync/status", query_string=[("offline_id", i) for i in ids],
-                          headers=bearer(token))
+    response = client.get("/api/v1/sync/status", query_string=[("offline_id", i) for i in ids], headers=bearer(token))
     assert_json_error(response, 422, "too_many_ids")
-    response = client.get("/api/v1/sync/status", query_string=[("offline_id", i) for i in ids[:500]],
-                          headers=bearer(token))
+    response = client.get(
+        "/api/v1/sync/status", query_string=[("offline_id", i) for i in ids[:500]], headers=bearer(token)
+    )
     assert response.status_code == 200
     results = response.get_json()["results"]
     assert len(results) == 500 and results[0]["status"] == "synced"
@@ -570,16 +623,16 @@ def test_fourth_request_in_a_minute_is_429_and_stores_nothing(limited):
         assert results_of(sync(client, token, [sale]))[0]["status"] == "created"
     before, logs = snapshot(), sync_logs()
     response = sync(client, token, [sales[3]])
-    body = assert_refused(response, 429, "rate_limited", before=before, logs_before=logs,
-                          device=device_id("T01"))
+    body = assert_refused(response, 429, "rate_limited", before=before, logs_before=logs, device=device_id("T01"))
     retry_after = int(response.headers["Retry-After"])
     assert 1 <= retry_after <= 60
     assert str(retry_after) in body["message"]
     assert stored_offline_ids() == {s["offline_id"] for s in sales[:3]}
     # Replays are refused alike (and change nothing); the limit is per device.
     before, logs = snapshot(), sync_logs()
-    assert_refused(sync(client, token, sales[:3]), 429, "rate_limited", before=before, logs_before=logs,
-                   device=device_id("T01"))
+    assert_refused(
+        sync(client, token, sales[:3]), 429, "rate_limited", before=before, logs_before=logs, device=device_id("T01")
+    )
     other = make_sale(prefix="T02")
     assert results_of(sync(client, other_token, [other]))[0]["status"] == "created"
     assert stored_offline_ids() == {s["offline_id"] for s in sales[:3]} | {other["offline_id"]}
@@ -592,10 +645,12 @@ def test_rate_limit_comes_after_authentication(limited):
     client = app.test_client()
     _wait_for_a_fresh_window()
     for _ in range(5):
-        assert_json_error(client.post("/api/v1/sync", json={"orders": []}, headers=bearer("nope")),
-                          401, "unknown_token")
+        assert_json_error(
+            client.post("/api/v1/sync", json={"orders": []}, headers=bearer("nope")), 401, "unknown_token"
+        )
     for _ in range(3):
         assert client.post("/api/v1/sync", json={"orders": []}, headers=bearer(token)).status_code == 200
     before, logs = snapshot(), sync_logs()
-    assert_refused(post_raw(client, token, b"[]"), 429, "rate_limited", before=before, logs_before=logs,
-                   device=device_id("T01"))
+    assert_refused(
+        post_raw(client, token, b"[]"), 429, "rate_limited", before=before, logs_before=logs, device=device_id("T01")
+    )

@@ -1,4 +1,5 @@
 """GET /api/v1/products: a strong ETag of the catalogue and 304 on If-None-Match; on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 from decimal import Decimal

@@ -1,4 +1,5 @@
 """POST /api/v1/closings: a till's daily close against the server's books, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import uuid
@@ -34,9 +35,13 @@ def sync(client, token, orders):
 
 def close_of(sales: list[dict], *, ids: bool = True, day: date = DAY, **overrides) -> dict:
     total = sum((Decimal(sale["total"]) for sale in sales), Decimal(0))
-    body = {"business_day": day.isoformat(), "sales_count": len(sales), "sales_total": str(total),
-            "first_receipt": sales[0]["receipt_number"] if sales else None,
-            "last_receipt": sales[-1]["receipt_number"] if sales else None}
+    body = {
+        "business_day": day.isoformat(),
+        "sales_count": len(sales),
+        "sales_total": str(total),
+        "first_receipt": sales[0]["receipt_number"] if sales else None,
+        "last_receipt": sales[-1]["receipt_number"] if sales else None,
+    }
     if ids:
         body["offline_ids"] = [sale["offline_id"] for sale in sales]
     body.update(overrides)
@@ -69,8 +74,11 @@ def test_a_close_of_every_stored_sale_is_matched_and_resending_it_changes_nothin
         again = send_close(client, token, close_of(sales))
         assert (again["status"], again["record"], again["closing_id"]) == ("matched", "unchanged", answer["closing_id"])
     stored = closings_of_day()
-    assert len(stored) == 1 and stored[0].status_at_receipt == "matched" and stored[0].first_receipt == \
-        sales[0]["receipt_number"]
+    assert (
+        len(stored) == 1
+        and stored[0].status_at_receipt == "matched"
+        and stored[0].first_receipt == sales[0]["receipt_number"]
+    )
 
 
 def test_a_close_sent_while_sales_are_in_the_outbox_shows_them_pending_then_matched(client, token, catalog):
@@ -95,8 +103,12 @@ def test_a_close_without_ids_is_compared_by_count_and_total(client, token, catal
     sync(client, token, sales[:2])
     answer = send_close(client, token, close_of(sales, ids=False))
     assert answer["status"] == "differs"
-    assert differences(answer)["pending"] | {"offline_ids": None} == \
-        {"kind": "pending", "count": 1, "amount": "8.20", "offline_ids": None}
+    assert differences(answer)["pending"] | {"offline_ids": None} == {
+        "kind": "pending",
+        "count": 1,
+        "amount": "8.20",
+        "offline_ids": None,
+    }
     sync(client, token, sales[2:])
     assert send_close(client, token, close_of(sales, ids=False))["status"] == "matched"
 
@@ -109,12 +121,17 @@ def test_a_later_different_close_replaces_the_earlier_and_both_stay_in_history(c
     second = send_close(client, token, close_of(sales))
     assert (second["record"], second["status"], second["current"]) == ("replaced", "matched", True)
     history = closings_of_day()
-    assert [(c.id, c.replaced_at is None) for c in history] == [(first["closing_id"], False),
-                                                                (second["closing_id"], True)]
+    assert [(c.id, c.replaced_at is None) for c in history] == [
+        (first["closing_id"], False),
+        (second["closing_id"], True),
+    ]
     assert history[0].replaced_by_id == second["closing_id"]
     late_copy = send_close(client, token, close_of(sales[:2]))  # a delayed retry of the first: a replay
-    assert (late_copy["record"], late_copy["current"], late_copy["closing_id"]) == \
-        ("unchanged", False, first["closing_id"])
+    assert (late_copy["record"], late_copy["current"], late_copy["closing_id"]) == (
+        "unchanged",
+        False,
+        first["closing_id"],
+    )
     assert len(closings_of_day()) == 2
 
 
@@ -200,6 +217,12 @@ def test_the_contract_documents_every_closing_code():
     from dashboard.vocabulary import ClosingDifference, ClosingRecord, ClosingStatus
 
     contract = (Path(__file__).resolve().parents[2] / "docs/sync-protocol.md").read_text()
-    codes = [*ClosingDifference, *ClosingRecord, ClosingStatus.MATCHED, ClosingStatus.DIFFERS,
-             "invalid_closing", "too_many_ids"]
+    codes = [
+        *ClosingDifference,
+        *ClosingRecord,
+        ClosingStatus.MATCHED,
+        ClosingStatus.DIFFERS,
+        "invalid_closing",
+        "too_many_ids",
+    ]
     assert [code for code in codes if f"| `{code}` |" not in contract] == []

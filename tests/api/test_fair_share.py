@@ -5,6 +5,7 @@ once it has used its share of the minute, and other tills are not affected;
 a till that has been quiet always gets one batch of any allowed size through,
 so an outbox catching up is slowed, never stuck. Counted in a real Redis.
 """
+
 from __future__ import annotations
 
 import time
@@ -47,8 +48,9 @@ def test_a_flooding_till_is_slowed_and_the_others_are_not(limited):
     client = app.test_client()
     _fresh_minute()
     # A quiet till's first batch goes through whatever its size (20 lines > 15 a minute).
-    first = client.post("/api/v1/sync", json={"orders": [make_sale(lines=LINES), make_sale(lines=LINES)]},
-                        headers=bearer(flooder))
+    first = client.post(
+        "/api/v1/sync", json={"orders": [make_sale(lines=LINES), make_sale(lines=LINES)]}, headers=bearer(flooder)
+    )
     assert first.status_code == 200 and first.get_json()["created"] == 2
     flood = client.post("/api/v1/sync", json={"orders": [make_sale(lines=LINES)]}, headers=bearer(flooder))
     assert flood.status_code == 429 and flood.get_json()["error"] == "rate_limited"

@@ -5,6 +5,7 @@ format character (bidi overrides and isolates, zero-width characters, BOM, ...) 
 that sale alone as `invalid_order`, with a message naming the field; so does money or a
 quantity written in other digits than ASCII's. Valid input gets the same answers as before.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -17,9 +18,22 @@ from tests.support.invariants import check_invariants
 from tests.support.sales import make_sale
 
 HIDDEN = {
-    "rlo": "\u202e", "lre": "\u202a", "pdf": "\u202c", "lri": "\u2066", "pdi": "\u2069", "zwsp": "\u200b",
-    "zwnj": "\u200c", "zwj": "\u200d", "bom": "\ufeff", "word-joiner": "\u2060", "arabic-letter-mark": "\u061c",
-    "tab": "\t", "bell": "\x07", "del": "\x7f", "c1": "\x85", "line-separator": "\u2028",
+    "rlo": "\u202e",
+    "lre": "\u202a",
+    "pdf": "\u202c",
+    "lri": "\u2066",
+    "pdi": "\u2069",
+    "zwsp": "\u200b",
+    "zwnj": "\u200c",
+    "zwj": "\u200d",
+    "bom": "\ufeff",
+    "word-joiner": "\u2060",
+    "arabic-letter-mark": "\u061c",
+    "tab": "\t",
+    "bell": "\x07",
+    "del": "\x7f",
+    "c1": "\x85",
+    "line-separator": "\u2028",
 }
 
 
@@ -56,10 +70,17 @@ def test_the_reversed_receipt_number_of_the_report_is_refused(client, token, cat
     assert "RIGHT-TO-LEFT OVERRIDE" in result["message"]
 
 
-@pytest.mark.parametrize("where, value", [
-    ("unit_price", "\u0662.00"), ("unit_price", "٢٫٠٠"), ("quantity", "\u0661"), ("unit_price", "２.00"),
-    ("total", "\u0662.00"), ("amount", "\u0662.00"),
-])
+@pytest.mark.parametrize(
+    "where, value",
+    [
+        ("unit_price", "\u0662.00"),
+        ("unit_price", "٢٫٠٠"),
+        ("quantity", "\u0661"),
+        ("unit_price", "２.00"),
+        ("total", "\u0662.00"),
+        ("amount", "\u0662.00"),
+    ],
+)
 def test_money_and_quantities_take_ascii_digits_only(client, token, catalog, where, value):
     sale = make_sale(lines=[line()])
     if where in ("unit_price", "quantity"):
@@ -78,8 +99,11 @@ def test_money_and_quantities_take_ascii_digits_only(client, token, catalog, whe
 
 def test_valid_identifiers_in_any_script_are_still_accepted(client, token, catalog):
     """Arabic and accented names, spaces inside, whitespace around (trimmed as before) stay valid."""
-    sales = [make_sale(cashier="أمل الحسن", receipt_number="  T-0001 "), make_sale(cashier="José Müller"),
-             make_sale(cashier="Amal\n", receipt_number="R 17")]
+    sales = [
+        make_sale(cashier="أمل الحسن", receipt_number="  T-0001 "),
+        make_sale(cashier="José Müller"),
+        make_sale(cashier="Amal\n", receipt_number="R 17"),
+    ]
     results = results_of(sync(client, token, sales))
     assert [result["status"] for result in results] == ["created"] * 3
 

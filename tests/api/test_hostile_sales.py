@@ -4,6 +4,7 @@ Sales nested deeper than the JSON decoder's recursion limit and integers
 longer than Python's int-from-text limit reach the server from buggy tills;
 none may fail the batch. On SQLite and PostgreSQL.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The published contract: the OpenAPI document is valid, served, complete, and the prose lists every code."""
+
 from __future__ import annotations
 
 import json
@@ -78,7 +79,7 @@ def _table_rows(text: str, header: str) -> dict[str, list[str]]:
     lines = text.splitlines()
     start = next(number for number, line in enumerate(lines) if line.startswith(header))
     rows = {}
-    for line in lines[start + 2:]:
+    for line in lines[start + 2 :]:
         if not line.startswith("|"):
             break
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
@@ -112,17 +113,30 @@ def test_the_prose_contract_describes_both_forms_of_sync_status():
     assert "## GET /api/v1/sync/status" in text and "## POST /api/v1/sync/status" in text
 
 
-@pytest.mark.parametrize("status, code, method, path, kwargs", [
-    (404, "not_found", "get", "/api/v1/nope", {}),
-    (405, "method_not_allowed", "delete", "/api/v1/sync", {}),
-    (405, "method_not_allowed", "put", "/api/v1/sync/status", {}),
-    (405, "method_not_allowed", "post", "/api/v1/products", {}),
-    (415, "unsupported_media_type", "post", "/api/v1/sync",
-     {"data": "orders=1", "content_type": "application/x-www-form-urlencoded"}),
-    (415, "unsupported_media_type", "post", "/api/v1/sync/status", {"data": "x", "content_type": "text/plain"}),
-    (413, "body_too_large", "post", "/api/v1/sync/status",
-     {"data": json.dumps({"offline_ids": ["x" * 100] * 60_000}), "content_type": "application/json"}),
-])
+@pytest.mark.parametrize(
+    "status, code, method, path, kwargs",
+    [
+        (404, "not_found", "get", "/api/v1/nope", {}),
+        (405, "method_not_allowed", "delete", "/api/v1/sync", {}),
+        (405, "method_not_allowed", "put", "/api/v1/sync/status", {}),
+        (405, "method_not_allowed", "post", "/api/v1/products", {}),
+        (
+            415,
+            "unsupported_media_type",
+            "post",
+            "/api/v1/sync",
+            {"data": "orders=1", "content_type": "application/x-www-form-urlencoded"},
+        ),
+        (415, "unsupported_media_type", "post", "/api/v1/sync/status", {"data": "x", "content_type": "text/plain"}),
+        (
+            413,
+            "body_too_large",
+            "post",
+            "/api/v1/sync/status",
+            {"data": json.dumps({"offline_ids": ["x" * 100] * 60_000}), "content_type": "application/json"},
+        ),
+    ],
+)
 def test_every_api_error_is_json_with_a_code(client, token, status, code, method, path, kwargs):
     response = getattr(client, method)(path, headers={"Authorization": f"Bearer {token}"}, **kwargs)
     assert response.status_code == status, response.data[:300]
@@ -136,8 +150,9 @@ def test_every_api_error_is_json_with_a_code(client, token, status, code, method
 
 def test_a_body_without_a_content_type_is_still_read_as_json(client, token, catalog):
     """Tills that never set the header keep working: only a declared non-JSON type is a 415."""
-    response = client.post("/api/v1/sync/status", data=json.dumps({"offline_ids": ["a"]}),
-                           headers={"Authorization": f"Bearer {token}"})
+    response = client.post(
+        "/api/v1/sync/status", data=json.dumps({"offline_ids": ["a"]}), headers={"Authorization": f"Bearer {token}"}
+    )
     assert response.status_code == 200, response.data[:300]
     assert response.get_json()["results"][0]["status"] == "unknown"
 
@@ -157,8 +172,10 @@ def test_the_alias_answers_a_wrong_method_in_json_with_allow(client):
 
 def test_the_errors_the_http_servers_answer_themselves_are_contract_codes():
     """nginx (deploy/) and gunicorn (gunicorn.conf.py) answer some errors before the app: same vocabulary."""
-    sources = [(REPO / "deploy" / "nginx" / "tillsync.conf").read_text(encoding="utf-8"),
-               (REPO / "gunicorn.conf.py").read_text(encoding="utf-8")]
+    sources = [
+        (REPO / "deploy" / "nginx" / "tillsync.conf").read_text(encoding="utf-8"),
+        (REPO / "gunicorn.conf.py").read_text(encoding="utf-8"),
+    ]
     codes = {code for text in sources for code in re.findall(r'"error"\s*:\s*"([a-z_]+)"', text)}
     assert {"uri_too_long", "body_too_large", "server_unavailable"} <= codes
     assert codes <= set(SyncError), codes - set(SyncError)

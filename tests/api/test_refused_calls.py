@@ -1,5 +1,6 @@
 """Refused calls are counted, not logged a row each, and anonymous callers are limited per address
 before any database work (issue 8, finding 5), on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import time
@@ -37,8 +38,10 @@ def guarded(database_url, redis_server, tmp_path):
 def statements_sent():
     """Every SQL statement the app sends to the database while the block runs."""
     sent: list[str] = []
+
     def note(conn, cursor, statement, *args):
         sent.append(statement)
+
     event.listen(db.engine, "before_cursor_execute", note)
     try:
         yield sent
@@ -57,8 +60,12 @@ def counted() -> Counter:
 
 
 def post(client, token, address, orders=()):
-    return client.post("/api/v1/sync", json={"orders": list(orders)}, headers=bearer(token) if token else {},
-                       environ_base={"REMOTE_ADDR": address})
+    return client.post(
+        "/api/v1/sync",
+        json={"orders": list(orders)},
+        headers=bearer(token) if token else {},
+        environ_base={"REMOTE_ADDR": address},
+    )
 
 
 def test_an_anonymous_flood_is_counted_and_stopped_before_the_database(guarded):
@@ -75,8 +82,10 @@ def test_an_anonymous_flood_is_counted_and_stopped_before_the_database(guarded):
     with statements_sent() as sent:
         flood = [post(client, "guess", "203.0.113.9") for _ in range(30)]
     assert {response.status_code for response in flood} == {429}
-    assert all(response.json["error"] == "rate_limited" and 1 <= int(response.headers["Retry-After"]) <= 60
-               for response in flood)
+    assert all(
+        response.json["error"] == "rate_limited" and 1 <= int(response.headers["Retry-After"]) <= 60
+        for response in flood
+    )
     assert sent == [], "a refused anonymous call reached the database"
     # The till that authenticated before keeps syncing from the flooded address; a token never
     # seen there waits, like the guesses, for the next minute.
@@ -89,8 +98,11 @@ def test_an_anonymous_flood_is_counted_and_stopped_before_the_database(guarded):
     db.session.remove()
     assert db.session.scalar(select(func.count()).select_from(SyncLog)) == logged_before + 2
     # (T02's refusal came before its token was looked up, so it is counted by address too.)
-    assert counted() == {("address:203.0.113.9", "unknown_token"): 5, ("address:203.0.113.9", "rate_limited"): 32,
-                         ("address:203.0.113.10", "unknown_token"): 1}
+    assert counted() == {
+        ("address:203.0.113.9", "unknown_token"): 5,
+        ("address:203.0.113.9", "rate_limited"): 32,
+        ("address:203.0.113.10", "unknown_token"): 1,
+    }
 
 
 def test_counts_add_up_across_flushes_without_counting_twice(guarded):
@@ -109,18 +121,22 @@ def test_counts_add_up_across_flushes_without_counting_twice(guarded):
     db.session.remove()
     rows = db.session.scalars(select(RefusedCalls)).all()
     # One row for the minute, the till and the reason, its count added to by the second flush.
-    assert [(row.error_code, row.http_status, row.count, row.address) for row in rows] == \
-        [("batch_too_large", 422, 5, None)]
+    assert [(row.error_code, row.http_status, row.count, row.address) for row in rows] == [
+        ("batch_too_large", 422, 5, None)
+    ]
     assert rows[0].device_id is not None and rows[0].source == f"device:{rows[0].device_id}"
 
 
-@pytest.mark.parametrize("address, source", [
-    ("192.0.2.7", "192.0.2.7"),
-    ("::ffff:192.0.2.7", "192.0.2.7"),
-    ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
-    ("2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"),
-    ("", "unknown"),
-    ("not an address", "unknown"),
-])
+@pytest.mark.parametrize(
+    "address, source",
+    [
+        ("192.0.2.7", "192.0.2.7"),
+        ("::ffff:192.0.2.7", "192.0.2.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"),
+        ("", "unknown"),
+        ("not an address", "unknown"),
+    ],
+)
 def test_an_ipv6_caller_is_one_source_per_64(address, source):
     assert refusals.caller_source(address) == source

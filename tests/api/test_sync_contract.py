@@ -1,4 +1,5 @@
 """POST /api/v1/sync, status by status, as the contract says; on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -27,14 +28,22 @@ def test_created_stores_order_lines_movements_and_stock(client, token, catalog):
     assert body["received"] == 1 and body["created"] == 1
     assert body["duplicates"] == body["conflicts"] == body["rejected"] == 0
     result = body["results"][0]
-    assert result == {"offline_id": sale["offline_id"], "status": "created",
-                      "order_id": result["order_id"], "invoice_number": "T01-000042"}
+    assert result == {
+        "offline_id": sale["offline_id"],
+        "status": "created",
+        "order_id": result["order_id"],
+        "invoice_number": "T01-000042",
+    }
     order = db.session.get(Order, result["order_id"])
     assert order.offline_id == sale["offline_id"] and order.status == "completed"
     assert order.total == Decimal("8.20") and order.receipt_number == "T01-000042"
-    lines = db.session.scalars(select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.line_no)).all()
+    lines = db.session.scalars(
+        select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.line_no)
+    ).all()
     assert [(ln.line_no, ln.sku, ln.quantity) for ln in lines] == [(1, "COFFEE", 2), (2, "BREAD", 1)]
-    movements = db.session.scalars(select(StockMovement).where(StockMovement.order_line_id.in_([ln.id for ln in lines]))).all()
+    movements = db.session.scalars(
+        select(StockMovement).where(StockMovement.order_line_id.in_([ln.id for ln in lines]))
+    ).all()
     assert sorted(m.quantity_delta for m in movements) == [Decimal(-2), Decimal(-1)]
     assert stock("COFFEE") == Decimal(98) and stock("BREAD") == Decimal(99)
     log = db.session.get(SyncLog, body["sync_id"])
@@ -48,8 +57,12 @@ def test_replay_returns_first_answer_and_changes_nothing(client, token, catalog)
     for _ in range(3):
         again = sync(client, token, [sale]).get_json()
         assert again["duplicates"] == 1 and again["created"] == 0
-        assert again["results"][0] == {"offline_id": sale["offline_id"], "status": "duplicate",
-                                       "order_id": first["order_id"], "invoice_number": first["invoice_number"]}
+        assert again["results"][0] == {
+            "offline_id": sale["offline_id"],
+            "status": "duplicate",
+            "order_id": first["order_id"],
+            "invoice_number": first["invoice_number"],
+        }
     assert db.session.scalar(select(func.count(Order.id))) == 1
     assert stock("COFFEE") == Decimal(98)
     check_invariants(db.engine)
@@ -58,10 +71,14 @@ def test_replay_returns_first_answer_and_changes_nothing(client, token, catalog)
 def test_replay_with_numbers_written_differently_is_still_a_duplicate(client, token, catalog):
     sale = make_sale()
     sync(client, token, [sale])
-    rewritten = dict(sale, total=float(sale["total"]),
-                     lines=[dict(line, quantity=int(line["quantity"]), unit_price=line["unit_price"] + "0")
-                            for line in sale["lines"]],
-                     offline_id=sale["offline_id"].upper())
+    rewritten = dict(
+        sale,
+        total=float(sale["total"]),
+        lines=[
+            dict(line, quantity=int(line["quantity"]), unit_price=line["unit_price"] + "0") for line in sale["lines"]
+        ],
+        offline_id=sale["offline_id"].upper(),
+    )
     result = sync(client, token, [rewritten]).get_json()["results"][0]
     assert result["status"] == "duplicate"
 
@@ -69,8 +86,12 @@ def test_replay_with_numbers_written_differently_is_still_a_duplicate(client, to
 def test_reused_offline_id_with_other_content_is_a_conflict(client, token, catalog):
     sale = make_sale()
     sync(client, token, [sale])
-    changed = dict(sale, lines=[{"sku": "TEA", "quantity": "1", "unit_price": "2.00"}], total="2.00",
-                   payments=[{"method": "card", "amount": "2.00"}])
+    changed = dict(
+        sale,
+        lines=[{"sku": "TEA", "quantity": "1", "unit_price": "2.00"}],
+        total="2.00",
+        payments=[{"method": "card", "amount": "2.00"}],
+    )
     body = sync(client, token, [changed]).get_json()
     assert body["conflicts"] == 1
     result = body["results"][0]
@@ -188,13 +209,19 @@ def test_status_tells_synced_and_unknown_for_own_sales_only(client, token, other
     mine, theirs = make_sale(), make_sale()
     created = sync(client, token, [mine]).get_json()["results"][0]
     sync(client, other_token, [theirs])
-    response = client.get("/api/v1/sync/status", query_string=[
-        ("offline_id", mine["offline_id"]), ("offline_id", theirs["offline_id"]), ("offline_id", "junk")],
-        headers=bearer(token))
+    response = client.get(
+        "/api/v1/sync/status",
+        query_string=[("offline_id", mine["offline_id"]), ("offline_id", theirs["offline_id"]), ("offline_id", "junk")],
+        headers=bearer(token),
+    )
     assert response.status_code == 200
     assert response.get_json()["results"] == [
-        {"offline_id": mine["offline_id"], "status": "synced", "order_id": created["order_id"],
-         "invoice_number": created["invoice_number"]},
+        {
+            "offline_id": mine["offline_id"],
+            "status": "synced",
+            "order_id": created["order_id"],
+            "invoice_number": created["invoice_number"],
+        },
         {"offline_id": theirs["offline_id"], "status": "unknown", "order_id": None, "invoice_number": None},
         {"offline_id": "junk", "status": "unknown", "order_id": None, "invoice_number": None},
     ]
@@ -238,8 +265,10 @@ def test_status_by_post_for_long_lists(client, token, catalog):
 
 
 def test_total_may_be_rounded_per_line_or_as_a_whole(client, token, catalog):
-    lines = [{"sku": "TEA", "quantity": "0.005", "unit_price": "1.00"},
-             {"sku": "TEA", "quantity": "0.005", "unit_price": "1.00"}]
+    lines = [
+        {"sku": "TEA", "quantity": "0.005", "unit_price": "1.00"},
+        {"sku": "TEA", "quantity": "0.005", "unit_price": "1.00"},
+    ]
     per_line = make_sale(lines=lines, total="0.02", payments=False)
     whole = make_sale(lines=lines, total="0.01", payments=False)
     neither = make_sale(lines=lines, total="0.03", payments=False)

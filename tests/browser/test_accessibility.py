@@ -5,6 +5,7 @@ right-to-left page does not open already scrolled.
 The pages come from the app's own URL map, so a new page is checked as soon as it exists; a page whose
 URL needs an id this test does not know fails loudly until the seed below provides one.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,13 @@ TABLET = {"width": 820, "height": 1180}
 DESKTOP = {"width": 1280, "height": 900}
 LANGUAGES = {"en": "en-GB", "ar": "ar"}
 # Endpoints that answer with data for scripts or downloads, not a page a person reads.
-NOT_PAGES = {"admin.healthz", "admin.scan_status", "admin.fix_plan_status", "admin.fix_plan_csv",
-             "admin.skipped_sales_csv"}
+NOT_PAGES = {
+    "admin.healthz",
+    "admin.scan_status",
+    "admin.fix_plan_status",
+    "admin.fix_plan_csv",
+    "admin.skipped_sales_csv",
+}
 SERIOUS = {"serious", "critical"}
 SCREENSHOTS = os.environ.get("A11Y_SCREENSHOTS")  # a folder: every page at phone size, for people to look at
 
@@ -61,16 +67,22 @@ def server(request, redis_server, tmp_path):
         long_receipt = "T01-" + "9" * 52  # a till can send a very long receipt number: it must not widen pages
         sales = [make_sale(receipt_number=long_receipt), make_sale(receipt_number="T01-000002")]
         unknown = make_sale(lines=[{"sku": "CROISANT", "quantity": "1", "unit_price": "1.80"}])
-        answer = client.post("/api/v1/sync", json={"batch_id": "morning", "orders": [*sales, sales[0], unknown]},
-                             headers=bearer(token))
+        answer = client.post(
+            "/api/v1/sync", json={"batch_id": "morning", "orders": [*sales, sales[0], unknown]}, headers=bearer(token)
+        )
         assert answer.status_code == 200, answer.get_data(as_text=True)
         # A refused call, for the refused-calls page to list.
         assert client.post("/api/v1/sync", json={"orders": []}, headers=bearer("a wrong token")).status_code == 401
         # A daily close that differs every way a till's can: a sale refused, one never sent, one not counted.
         day = datetime.fromisoformat(sales[1]["created_at"]).date()
-        close = {"business_day": day.isoformat(), "sales_count": 3, "sales_total": "20.00",
-                 "first_receipt": long_receipt, "last_receipt": "T01-000009",
-                 "offline_ids": [sales[1]["offline_id"], unknown["offline_id"], str(uuid.uuid4())]}
+        close = {
+            "business_day": day.isoformat(),
+            "sales_count": 3,
+            "sales_total": "20.00",
+            "first_receipt": long_receipt,
+            "last_receipt": "T01-000009",
+            "offline_ids": [sales[1]["offline_id"], unknown["offline_id"], str(uuid.uuid4())],
+        }
         answer = client.post("/api/v1/closings", json=close, headers=bearer(token))
         assert answer.status_code == 200 and answer.get_json()["status"] == "differs", answer.get_data(as_text=True)
         run_scan(trigger="test", actor="scanner@example.com")
@@ -87,11 +99,14 @@ def server(request, redis_server, tmp_path):
             "device_id": db.session.scalar(select(Device.id)),
             "user_id": db.session.scalar(select(User.id)),
             "day": day.isoformat(),
-            "attempt_id": db.session.scalar(select(SyncAttempt.id).where(SyncAttempt.offline_id == unknown["offline_id"])),
+            "attempt_id": db.session.scalar(
+                select(SyncAttempt.id).where(SyncAttempt.offline_id == unknown["offline_id"])
+            ),
         }
         # A group page in its other states too: open with a choice of order to keep, and fixed.
-        pages = dashboard_pages(app, ids) + [f"/duplicates/{groups[kind]}"
-                                             for kind in ("same_invoice_same_content", "same_offline_id")]
+        pages = dashboard_pages(app, ids) + [
+            f"/duplicates/{groups[kind]}" for kind in ("same_invoice_same_content", "same_offline_id")
+        ]
         db.session.remove()
         db.engine.dispose()
     gunicorn = GunicornServer(url, redis_server.url, workers=2)
@@ -116,10 +131,15 @@ def dashboard_pages(app, ids: dict) -> list[str]:
 
 def problems(axe: Axe, page) -> list[str]:
     results = axe.run(page)
-    return [f"{v['id']} ({v['impact']}): {v['help']} — "
-            + "; ".join(node["target"][0] if isinstance(node["target"][0], str) else json.dumps(node["target"])
-                        for node in v["nodes"][:4])
-            for v in results.response["violations"] if v["impact"] in SERIOUS]
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — "
+        + "; ".join(
+            node["target"][0] if isinstance(node["target"][0], str) else json.dumps(node["target"])
+            for node in v["nodes"][:4]
+        )
+        for v in results.response["violations"]
+        if v["impact"] in SERIOUS
+    ]
 
 
 def scroll_state(page) -> dict:

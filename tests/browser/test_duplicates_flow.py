@@ -3,6 +3,7 @@
 Open a group, preview the fix, watch the progress bar (polled by static/js/progress.js) reach 100%,
 approve, watch it being applied, and see the group fixed and the duplicate order void.
 """
+
 from __future__ import annotations
 
 import os
@@ -55,8 +56,13 @@ class RqWorker:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> RqWorker:
-        self.process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"], cwd=REPO,
-                                        env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
+            cwd=REPO,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         return self
 
     def output(self) -> str:
@@ -107,8 +113,12 @@ def test_manager_previews_approves_and_sees_the_group_fixed(server):
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-GB")
             policy_errors: list[str] = []
-            page.on("console", lambda message: policy_errors.append(message.text)
-                    if "Content Security Policy" in message.text else None)
+            page.on(
+                "console",
+                lambda message: (
+                    policy_errors.append(message.text) if "Content Security Policy" in message.text else None
+                ),
+            )
             page.goto(gunicorn.url + "/duplicates")
             page.fill("#email", EMAIL)
             page.fill("#password", PASSWORD)
@@ -191,9 +201,12 @@ def test_manager_fixes_every_certain_group_in_one_click_from_the_overview(server
         finally:
             browser.close()
     statuses = books.statuses()
-    assert {kind: statuses[kind] for kind in ("same_offline_id", "same_invoice_same_content", "duplicate_lines",
-                                                "duplicate_movements")} == dict.fromkeys(
-        ("same_offline_id", "same_invoice_same_content", "duplicate_lines", "duplicate_movements"), "fixed")
+    assert {
+        kind: statuses[kind]
+        for kind in ("same_offline_id", "same_invoice_same_content", "duplicate_lines", "duplicate_movements")
+    } == dict.fromkeys(
+        ("same_offline_id", "same_invoice_same_content", "duplicate_lines", "duplicate_movements"), "fixed"
+    )
     assert statuses["suspected_double_entry"] == "open" and statuses["invoice_collision"] == "open"
 
 

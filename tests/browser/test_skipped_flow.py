@@ -1,5 +1,6 @@
 """A manager re-processes a rejected sale in a real browser, in English and in Arabic: a real till
 request to a real multi-worker gunicorn on PostgreSQL, the missing product added, one click, one order."""
+
 from __future__ import annotations
 
 import re
@@ -50,8 +51,9 @@ def test_rejected_sale_is_reprocessed_after_the_product_is_added(server, locale)
     gunicorn, token, app = server
     sale = make_sale(receipt_number="T01-008001", lines=[{"sku": TYPO, "quantity": "2", "unit_price": "1.80"}])
     replay = make_sale(receipt_number="T01-008002")
-    answer = requests.post(gunicorn.url + "/api/v1/sync", json={"orders": [sale, replay, replay]},
-                           headers=bearer(token), timeout=10).json()
+    answer = requests.post(
+        gunicorn.url + "/api/v1/sync", json={"orders": [sale, replay, replay]}, headers=bearer(token), timeout=10
+    ).json()
     assert [result["status"] for result in answer["results"]] == ["rejected", "created", "duplicate"]
 
     with sync_playwright() as playwright:
@@ -116,7 +118,9 @@ def test_rejected_sale_is_reprocessed_after_the_product_is_added(server, locale)
             browser.close()
 
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Order)
-                                 .where(Order.offline_id == sale["offline_id"])) == 1
+        assert (
+            db.session.scalar(select(func.count()).select_from(Order).where(Order.offline_id == sale["offline_id"]))
+            == 1
+        )
         assert db.session.scalar(select(Product.stock_quantity).where(Product.sku == TYPO)) == Decimal("8")
         db.session.remove()

@@ -1,5 +1,6 @@
 """A person's first minutes, in a real browser against a real multi-worker gunicorn on PostgreSQL:
 sign in, read the overview, open the sync logs, a sync call and an order, switch to Arabic."""
+
 from __future__ import annotations
 
 import re
@@ -20,8 +21,13 @@ from tests.support.sales import CATALOG, bearer, make_sale
 pytestmark = pytest.mark.slow
 
 EMAIL, PASSWORD = "manager@example.com", "correct horse battery"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOT = "/tmp/overview.png"
 
 
@@ -33,8 +39,9 @@ def server(request, redis_server, tmp_path):
     with app.app_context():
         create_user(EMAIL, PASSWORD, "manager")
         token = add_device("T01 <front>")
-        import_products([ProductRow(sku, name, Decimal(price), Decimal(stock))
-                         for sku, (name, price, stock) in CATALOG.items()])
+        import_products(
+            [ProductRow(sku, name, Decimal(price), Decimal(stock)) for sku, (name, price, stock) in CATALOG.items()]
+        )
         db.session.remove()
         db.engine.dispose()
     gunicorn = GunicornServer(url, redis_server.url, workers=2)
@@ -48,8 +55,12 @@ def test_sign_in_overview_sync_log_order_and_arabic(server):
     gunicorn, token = server
     sale = make_sale(receipt_number="T01-004242")
     unknown = make_sale(lines=[{"sku": "NOPE", "quantity": "1", "unit_price": "1.00"}])
-    answer = requests.post(gunicorn.url + "/api/v1/sync", json={"batch_id": "morning", "orders": [sale, sale, unknown]},
-                           headers=bearer(token), timeout=10).json()
+    answer = requests.post(
+        gunicorn.url + "/api/v1/sync",
+        json={"batch_id": "morning", "orders": [sale, sale, unknown]},
+        headers=bearer(token),
+        timeout=10,
+    ).json()
     assert [result["status"] for result in answer["results"]] == ["created", "duplicate", "rejected"]
 
     with sync_playwright() as playwright:

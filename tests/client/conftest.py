@@ -4,6 +4,7 @@ by a real multi-worker gunicorn), and a new device for each test.
 Starting and stopping gunicorn costs one to two seconds, so the client tests share one site; they stay
 independent because each registers its own device (and receipt prefix) and checks that device's sales.
 """
+
 from __future__ import annotations
 
 import itertools

@@ -1,4 +1,5 @@
 """Loopback stand-ins for a bad network in front of the real server."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,16 @@ class FlakyProxy:
     when given) without reaching it, and the answers of the first hold_first forwarded requests are
     held back for hold seconds (longer than the till waits: the server stored, the till timed out)."""
 
-    def __init__(self, upstream: str, *, fail_first: int = 0, status: int = 503, retry_after: str | None = None,
-                 hold_first: int = 0, hold: float = 0.0):
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        fail_first: int = 0,
+        status: int = 503,
+        retry_after: str | None = None,
+        hold_first: int = 0,
+        hold: float = 0.0,
+    ):
         self.upstream = upstream.rstrip("/")
         self.fail_first, self.status, self.retry_after = fail_first, status, retry_after
         self.hold_first, self.hold = hold_first, hold
@@ -75,8 +84,12 @@ class FlakyProxy:
         return Handler
 
     def _forward(self, method, path, body, headers):
-        request = urllib.request.Request(self.upstream + path, data=body, method=method, headers={
-            key: headers[key] for key in ("Authorization", "Content-Type") if headers.get(key)})
+        request = urllib.request.Request(
+            self.upstream + path,
+            data=body,
+            method=method,
+            headers={key: headers[key] for key in ("Authorization", "Content-Type") if headers.get(key)},
+        )
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         try:
             with opener.open(request, timeout=30) as response:

@@ -1,4 +1,5 @@
 """Back-off and retry on a bad network or a busy server, and never a sale lost or stored twice."""
+
 from __future__ import annotations
 
 import itertools
@@ -15,10 +16,20 @@ from tests.support.invariants import check_invariants
 
 
 def test_connection_refused_backs_off_exponentially_with_jitter_then_gives_up_keeping_every_sale(
-        tmp_path, site, device):
+    tmp_path, site, device
+):
     sleeps: list[float] = []
-    offline = Till(tmp_path / "outbox.db", closed_port_url(), device.token, device.name, max_attempts=6,
-                   backoff=0.1, max_backoff=1.0, sleep=sleeps.append, rng=random.Random(7))
+    offline = Till(
+        tmp_path / "outbox.db",
+        closed_port_url(),
+        device.token,
+        device.name,
+        max_attempts=6,
+        backoff=0.1,
+        max_backoff=1.0,
+        sleep=sleeps.append,
+        rng=random.Random(7),
+    )
     sold = [offline.record_sale(BASKET, cashier="Amal") for _ in range(4)]
     report = offline.sync()
     assert not report.ok and not report.needs_attention and report.error.startswith("gave up after 6")
@@ -26,7 +37,7 @@ def test_connection_refused_backs_off_exponentially_with_jitter_then_gives_up_ke
     assert (report.requests, report.retries, report.pending) == (6, 5, 4)
     assert len(sleeps) == 5
     for attempt, slept in enumerate(sleeps):
-        ceiling = min(1.0, 0.1 * 2 ** attempt)
+        ceiling = min(1.0, 0.1 * 2**attempt)
         assert ceiling / 2 <= slept <= ceiling  # exponential, capped, jittered
     assert sleeps[-1] > sleeps[0] * 2
     assert len(set(sleeps)) == len(sleeps)
@@ -45,8 +56,16 @@ def test_busy_server_is_retried_after_a_pause_honouring_retry_after(tmp_path, si
     proxy = FlakyProxy(site.server.url, fail_first=3, status=status, retry_after=retry_after)
     sleeps: list[float] = []
     try:
-        till = Till(tmp_path / "outbox.db", proxy.url, device.token, device.name, backoff=0.01, max_backoff=0.05,
-                    sleep=sleeps.append, rng=random.Random(3))
+        till = Till(
+            tmp_path / "outbox.db",
+            proxy.url,
+            device.token,
+            device.name,
+            backoff=0.01,
+            max_backoff=0.05,
+            sleep=sleeps.append,
+            rng=random.Random(3),
+        )
         sold = [till.record_sale(BASKET, cashier="Amal") for _ in range(5)]
         report = till.sync()
     finally:
@@ -58,7 +77,7 @@ def test_busy_server_is_retried_after_a_pause_honouring_retry_after(tmp_path, si
         # The server's Retry-After wins over the shorter computed pause, up to max_backoff.
         assert sleeps == [0.05] * 3
     else:
-        assert all(min(0.05, 0.01 * 2 ** n) / 2 <= slept <= min(0.05, 0.01 * 2 ** n) for n, slept in enumerate(sleeps))
+        assert all(min(0.05, 0.01 * 2**n) / 2 <= slept <= min(0.05, 0.01 * 2**n) for n, slept in enumerate(sleeps))
     assert set(stored_ids(site.database_url, device.name)) == set(sold)
 
 
@@ -66,8 +85,15 @@ def test_answer_lost_to_a_timeout_is_retried_and_stored_once(tmp_path, site, dev
     """The server stores the batch but its answer comes after the till stopped waiting."""
     proxy = FlakyProxy(site.server.url, hold_first=1, hold=2.0)
     try:
-        till = Till(tmp_path / "outbox.db", proxy.url, device.token, device.name, timeout=0.5, backoff=0.01,
-                    sleep=lambda _seconds: None)
+        till = Till(
+            tmp_path / "outbox.db",
+            proxy.url,
+            device.token,
+            device.name,
+            timeout=0.5,
+            backoff=0.01,
+            sleep=lambda _seconds: None,
+        )
         sold = [till.record_sale(BASKET, cashier="Amal") for _ in range(3)]
         report = till.sync()
     finally:
@@ -77,7 +103,8 @@ def test_answer_lost_to_a_timeout_is_retried_and_stored_once(tmp_path, site, dev
     stored = stored_ids(site.database_url, device.name)
     assert set(stored) == set(sold)
     assert {(s.offline_id, s.order_id, s.invoice_number) for s in till.synced()} == {
-        (offline_id, *stored[offline_id]) for offline_id in sold}
+        (offline_id, *stored[offline_id]) for offline_id in sold
+    }
     check_invariants(site.database_url)
 
 
@@ -92,21 +119,39 @@ class BreaksOnBigBodies:
         self.sizes.append(len(body))
         if len(body) > self.limit:
             raise TransientError("cannot reach the server: [Errno 32] Broken pipe")
-        return {"results": [{"offline_id": order["offline_id"], "status": "created", "order_id": next(self.order_ids),
-                             "invoice_number": order["receipt_number"]} for order in json.loads(body)["orders"]]}
+        return {
+            "results": [
+                {
+                    "offline_id": order["offline_id"],
+                    "status": "created",
+                    "order_id": next(self.order_ids),
+                    "invoice_number": order["receipt_number"],
+                }
+                for order in json.loads(body)["orders"]
+            ]
+        }
 
     def sync_status(self, offline_ids):
-        return [{"offline_id": offline_id, "status": "unknown", "order_id": None, "invoice_number": None}
-                for offline_id in offline_ids]
+        return [
+            {"offline_id": offline_id, "status": "unknown", "order_id": None, "invoice_number": None}
+            for offline_id in offline_ids
+        ]
 
 
 def test_big_batch_that_breaks_the_connection_is_retried_smaller(tmp_path):
     network = BreaksOnBigBodies(limit=1500)
-    till = Till(tmp_path / "outbox.db", "http://unused", "token", "T01", batch_size=8, transport=network,
-                sleep=lambda _seconds: None)
+    till = Till(
+        tmp_path / "outbox.db",
+        "http://unused",
+        "token",
+        "T01",
+        batch_size=8,
+        transport=network,
+        sleep=lambda _seconds: None,
+    )
     till.large_body_bytes = 1000
     sold = [till.record_sale(BASKET, cashier="Amal") for _ in range(8)]
     report = till.sync()
     assert report.ok and report.created == 8 and report.retries >= 1
-    assert network.sizes[0] > 1500 and all(size <= 1500 for size in network.sizes[report.retries:])
+    assert network.sizes[0] > 1500 and all(size <= 1500 for size in network.sizes[report.retries :])
     assert [sale.offline_id for sale in till.synced()] == sold

@@ -1,5 +1,6 @@
 """The reference till closes its business days: the close is kept in the outbox like a sale, sent with
 the next sync, and compared by the server; against a real gunicorn."""
+
 from __future__ import annotations
 
 import json
@@ -18,9 +19,15 @@ DAY = datetime.now(timezone.utc).date() - timedelta(days=1)
 
 
 def sell(till: Till, count: int, *, day=DAY, hour: int = 9) -> list[str]:
-    return [till.record_sale(BASKET, cashier="Amal", payments=[{"method": "cash", "amount": BASKET_TOTAL}],
-                             created_at=datetime.combine(day, time(hour, n), tzinfo=timezone.utc))
-            for n in range(count)]
+    return [
+        till.record_sale(
+            BASKET,
+            cashier="Amal",
+            payments=[{"method": "cash", "amount": BASKET_TOTAL}],
+            created_at=datetime.combine(day, time(hour, n), tzinfo=timezone.utc),
+        )
+        for n in range(count)
+    ]
 
 
 def comparison(site, device_name: str, day=DAY):

@@ -1,4 +1,5 @@
 """The reference till writes amounts with its store's currency's decimals and refuses more, as the server does."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """The till's outbox survives restarts and crashes, and a crash mid-upload is resolved by /sync/status."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 def run_child(code: str, *args: str) -> subprocess.CompletedProcess:
     """Run a till program in its own Python process, from the checkout."""
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_recorded_sale_is_still_there_for_a_new_till_after_the_old_one_was_discarded(tmp_path):
@@ -36,12 +38,21 @@ def test_recorded_sale_is_still_there_for_a_new_till_after_the_old_one_was_disca
     again = Till(path, closed_port_url(), "token", "T03")
     pending = again.pending()
     assert [(s.offline_id, s.receipt_number, s.state) for s in pending] == [
-        (first, "T03-000001", PENDING), (second, "T03-000002", PENDING)]
+        (first, "T03-000001", PENDING),
+        (second, "T03-000002", PENDING),
+    ]
     assert pending[0].order == {
-        "offline_id": first, "receipt_number": "T03-000001", "created_at": pending[0].created_at,
-        "cashier": "Amal", "lines": [{"sku": "COFFEE", "quantity": "2", "unit_price": "2.50"},
-                                     {"sku": "BREAD", "quantity": "1", "unit_price": "3.20"}],
-        "total": "8.20", "payments": [{"method": "cash", "amount": "8.20"}]}
+        "offline_id": first,
+        "receipt_number": "T03-000001",
+        "created_at": pending[0].created_at,
+        "cashier": "Amal",
+        "lines": [
+            {"sku": "COFFEE", "quantity": "2", "unit_price": "2.50"},
+            {"sku": "BREAD", "quantity": "1", "unit_price": "3.20"},
+        ],
+        "total": "8.20",
+        "payments": [{"method": "cash", "amount": "8.20"}],
+    }
     assert pending[1].order["total"] == "3.00" and "payments" not in pending[1].order
     assert datetime.fromisoformat(pending[0].created_at).utcoffset() is not None  # the contract wants an offset
     # The receipt counter lives in the same file: numbering goes on, never restarts.
@@ -54,13 +65,16 @@ def test_recorded_sale_is_still_there_for_a_new_till_after_the_old_one_was_disca
 
 def test_a_sale_is_on_disk_when_record_sale_returns_even_if_the_process_is_killed_right_after(tmp_path):
     path = tmp_path / "outbox.db"
-    child = run_child("""
+    child = run_child(
+        """
         import os, signal, sys
         from dashboard.client import Till
         till = Till(sys.argv[1], "http://127.0.0.1:9", "token", "T07")
         print(till.record_sale([{"sku": "COFFEE", "quantity": 1, "unit_price": "2.50"}], cashier="Amal"), flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
-    """, str(path))
+    """,
+        str(path),
+    )
     assert child.returncode == -signal.SIGKILL, child.stderr
     offline_id = child.stdout.strip()
     # Read it as any other program would, not through the client.
@@ -86,7 +100,8 @@ def test_an_invalid_sale_is_refused_before_anything_is_written(tmp_path):
 
 def test_the_client_imports_and_syncs_without_flask(tmp_path, site, device):
     """The client folder, vendored as a top-level package, with Flask and requests made unimportable."""
-    child = run_child("""
+    child = run_child(
+        """
         import importlib.abc, json, sys
 
         class Forbid(importlib.abc.MetaPathFinder):
@@ -105,8 +120,13 @@ def test_the_client_imports_and_syncs_without_flask(tmp_path, site, device):
         print(json.dumps({"ok": report.ok, "created": report.created, "state": sale.state,
                           "offline_id": offline_id, "order_id": sale.order_id,
                           "flask": "flask" in sys.modules}))
-    """, str(REPO / "dashboard"), str(tmp_path / "outbox.db"), site.server.url, device.token,
-                      device.name)
+    """,
+        str(REPO / "dashboard"),
+        str(tmp_path / "outbox.db"),
+        site.server.url,
+        device.token,
+        device.name,
+    )
     assert child.returncode == 0, child.stderr
     result = json.loads(child.stdout)
     assert result["ok"] and result["created"] == 1 and result["state"] == SYNCED and not result["flask"]
@@ -132,7 +152,8 @@ class RecordingTransport(HttpTransport):
 def test_till_killed_between_send_and_answer_asks_status_and_does_not_resend(tmp_path, site, device):
     url, token = site.server.url, device.token
     path = tmp_path / "outbox.db"
-    child = run_child("""
+    child = run_child(
+        """
         import os, signal, sys
         from dashboard.client import HttpTransport, Till
 
@@ -146,7 +167,12 @@ def test_till_killed_between_send_and_answer_asks_status_and_does_not_resend(tmp
         for n in range(1, 6):
             till.record_sale([{"sku": "COFFEE", "quantity": n, "unit_price": "2.50"}], cashier="Amal")
         till.sync()
-    """, str(path), url, token, device.name)
+    """,
+        str(path),
+        url,
+        token,
+        device.name,
+    )
     assert child.returncode == -signal.SIGKILL, child.stderr
 
     transport = RecordingTransport(url, token)
@@ -192,7 +218,9 @@ def test_crash_before_the_request_left_is_resent_after_the_status_check(tmp_path
     stored = stored_ids(site.database_url, device.name)
     assert set(stored) == set(sold)
     assert {(s.offline_id, s.order_id, s.invoice_number) for s in till.synced()} == {
-        (offline_id, *stored[offline_id]) for offline_id in sold}
+        (offline_id, *stored[offline_id]) for offline_id in sold
+    }
     assert sorted(order["receipt_number"] for order in stored_orders(site.database_url, device.name)) == [
-        f"{device.name}-00000{n}" for n in (1, 2, 3)]
+        f"{device.name}-00000{n}" for n in (1, 2, 3)
+    ]
     check_invariants(site.database_url)

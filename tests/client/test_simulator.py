@@ -1,4 +1,5 @@
 """`flask pos simulate` against a real gunicorn: after every fault, each sale made is stored exactly once."""
+
 from __future__ import annotations
 
 import json
@@ -25,12 +26,31 @@ from tests.support.invariants import check_invariants, stored_offline_ids
 TILLS, SALES = 3, 30
 
 
-def simulate(site, tmp_path, faults: str, *, seed: int, output: str = "json", tills: int = TILLS,
-             sales: int = SALES):
-    return site.app.test_cli_runner().invoke(pos_cli, [
-        "simulate", "--url", site.server.url, "--tills", str(tills), "--sales", str(sales), "--seed", str(seed),
-        "--faults", faults, "--batch-size", "10", "--outbox-dir", str(tmp_path / f"fleet-{seed}"),
-        "--format", output, "--timeout", "60"])
+def simulate(site, tmp_path, faults: str, *, seed: int, output: str = "json", tills: int = TILLS, sales: int = SALES):
+    return site.app.test_cli_runner().invoke(
+        pos_cli,
+        [
+            "simulate",
+            "--url",
+            site.server.url,
+            "--tills",
+            str(tills),
+            "--sales",
+            str(sales),
+            "--seed",
+            str(seed),
+            "--faults",
+            faults,
+            "--batch-size",
+            "10",
+            "--outbox-dir",
+            str(tmp_path / f"fleet-{seed}"),
+            "--format",
+            output,
+            "--timeout",
+            "60",
+        ],
+    )
 
 
 def run_fleet(site, tmp_path, faults: str, *, seed: int) -> dict:
@@ -136,9 +156,11 @@ def test_legacy_ids_make_exactly_the_duplicates_reported(site, tmp_path):
     receipts: dict[tuple, list[str]] = {}
     for order in stored:
         receipts.setdefault((order["created_at"], order["cashier"], str(order["total"])), []).append(
-            order["receipt_number"])
-    forms = Counter("same receipt" if len(set(numbers)) == 1 else "new receipt"
-                    for numbers in receipts.values() if len(numbers) > 1)
+            order["receipt_number"]
+        )
+    forms = Counter(
+        "same receipt" if len(set(numbers)) == 1 else "new receipt" for numbers in receipts.values() if len(numbers) > 1
+    )
     assert forms["same receipt"] > 0 and forms["new receipt"] > 0
     assert report["receipt_number_collisions"] >= forms["same receipt"]
     # The duplicate scan finds each duplicated sale as one certain re-send, and nothing else on this till.
@@ -192,7 +214,8 @@ def test_text_report_and_a_second_run_reuses_the_tills(site, tmp_path):
     # Same --outbox-dir: the tills carried on from their outboxes, receipt numbers included.
     assert report["receipt_number_collisions"] == 0
     assert sorted(order["receipt_number"] for order in stored if order["device"] == "SIM-17-T01") == [
-        f"SIM-17-T01-{n:06d}" for n in range(1, 11)]
+        f"SIM-17-T01-{n:06d}" for n in range(1, 11)
+    ]
     for till in report["per_till"]:
         outbox = Outbox(till["outbox"])
         assert till["sales_made"] == 5 and len(outbox.sales(SYNCED)) == 10
@@ -212,9 +235,30 @@ def test_a_fleet_in_a_three_decimal_store_moves_that_stores_stock(site, tmp_path
 
     with site.app.app_context():
         add_store("KWI", name="Kuwait City", time_zone="Asia/Kuwait", currency="KWD")
-    result = site.app.test_cli_runner().invoke(pos_cli, [
-        "simulate", "--url", site.server.url, "--tills", "2", "--sales", "5", "--seed", "23", "--store", "kwi",
-        "--batch-size", "10", "--outbox-dir", str(tmp_path / "fleet-23"), "--format", "json", "--timeout", "60"])
+    result = site.app.test_cli_runner().invoke(
+        pos_cli,
+        [
+            "simulate",
+            "--url",
+            site.server.url,
+            "--tills",
+            "2",
+            "--sales",
+            "5",
+            "--seed",
+            "23",
+            "--store",
+            "kwi",
+            "--batch-size",
+            "10",
+            "--outbox-dir",
+            str(tmp_path / "fleet-23"),
+            "--format",
+            "json",
+            "--timeout",
+            "60",
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert (report["sales_made"], report["acknowledged"], report["flagged"]) == (10, 10, 0)

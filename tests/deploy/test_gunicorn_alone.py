@@ -4,6 +4,7 @@ scripts/run.sh runs `gunicorn -w 3 --access-logfile instance/access.log wsgi:app
 repository root, so gunicorn.conf.py gives it threaded workers and the longer request line;
 tests/support/gunicorn.py starts it the same way.
 """
+
 from __future__ import annotations
 
 import socket
@@ -27,9 +28,12 @@ pytestmark = pytest.mark.slow
 def gunicorn(till_database, redis_server, tmp_path_factory):
     database_url, token = till_database
     logs = tmp_path_factory.mktemp("gunicorn-logs")
-    server = GunicornServer(database_url, redis_server.url, workers=3,
-                            args=("--access-logfile", str(logs / "access.log"),
-                                  "--error-logfile", str(logs / "error.log")))
+    server = GunicornServer(
+        database_url,
+        redis_server.url,
+        workers=3,
+        args=("--access-logfile", str(logs / "access.log"), "--error-logfile", str(logs / "error.log")),
+    )
     server.start()
     server.logs = logs
     server.database_url = database_url
@@ -76,8 +80,7 @@ def test_threads_racing_on_sqlite_store_each_sale_once(gunicorn):
     sales = [make_sale() for _ in range(20)]
 
     def send(_):
-        response = requests.post(f"{server.url}/api/v1/sync", json={"orders": sales}, headers=bearer(token),
-                                 timeout=60)
+        response = requests.post(f"{server.url}/api/v1/sync", json={"orders": sales}, headers=bearer(token), timeout=60)
         assert response.status_code == 200, response.text[:300]
         return [result["status"] for result in response.json()["results"]]
 
@@ -89,7 +92,8 @@ def test_threads_racing_on_sqlite_store_each_sale_once(gunicorn):
     try:
         with engine.connect() as conn:
             query = text("SELECT COUNT(*) FROM orders WHERE offline_id IN :ids").bindparams(
-                bindparam("ids", expanding=True))
+                bindparam("ids", expanding=True)
+            )
             stored = conn.execute(query, {"ids": [sale["offline_id"] for sale in sales]}).scalar()
         assert stored == len(sales)
         check_invariants(engine)

@@ -1,4 +1,5 @@
 """deploy/nginx/tillsync.conf for real: Debian's nginx in front of a real gunicorn (issue 8, findings 1 and 9)."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,9 @@ MAX_BODY = 5 * 1024 * 1024
 @pytest.fixture(scope="module")
 def topology(till_database, redis_server):
     database_url, token = till_database
-    gunicorn = GunicornServer(database_url, redis_server.url, workers=2, TRUSTED_PROXY_HOPS="1",
-                              SYNC_MAX_BODY_BYTES=str(MAX_BODY)).start()
+    gunicorn = GunicornServer(
+        database_url, redis_server.url, workers=2, TRUSTED_PROXY_HOPS="1", SYNC_MAX_BODY_BYTES=str(MAX_BODY)
+    ).start()
     nginx = None
     try:
         nginx = NginxServer(f"127.0.0.1:{gunicorn.port}", max_body_bytes=MAX_BODY).start()
@@ -72,15 +74,18 @@ def test_status_of_500_ids_by_get_through_nginx(topology):
     assert response.status_code == 200, response.text[:300]
     assert [r["offline_id"] for r in response.json()["results"]] == STATUS_IDS
     # Longer than any till sends: refused by nginx, but in the API's JSON.
-    too_long = requests.get(f"{nginx.url}/api/v1/sync/status?offline_id={'a' * 40_000}",
-                            headers=bearer(token), timeout=10)
+    too_long = requests.get(
+        f"{nginx.url}/api/v1/sync/status?offline_id={'a' * 40_000}", headers=bearer(token), timeout=10
+    )
     assert too_long.status_code == 414 and too_long.json()["error"] == "uri_too_long"
 
 
 def test_over_size_body_gets_json_413_with_or_without_content_length(topology):
     nginx, token = topology
-    head = (f"POST /api/v1/sync HTTP/1.1\r\nHost: tills\r\nAuthorization: Bearer {token}\r\n"
-            "Content-Type: application/json\r\nConnection: close\r\n")
+    head = (
+        f"POST /api/v1/sync HTTP/1.1\r\nHost: tills\r\nAuthorization: Bearer {token}\r\n"
+        "Content-Type: application/json\r\nConnection: close\r\n"
+    )
     body = b'{"orders": [' + b" " * (MAX_BODY + 1024) + b"]}"
     status, headers, answer = raw_request(nginx.url, head + f"Content-Length: {len(body)}\r\n\r\n", [body])
     assert status == 413 and headers["content-type"] == "application/json"

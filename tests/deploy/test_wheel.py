@@ -4,6 +4,7 @@ It is built from this repository, installed into a fresh virtualenv (the runtime
 exact versions), and every command runs from an empty directory outside the repository, as an
 operator who only has the wheel would run it, on PostgreSQL and Redis given by URL.
 """
+
 from __future__ import annotations
 
 import csv
@@ -38,8 +39,21 @@ def run(command: list, **kwargs) -> subprocess.CompletedProcess:
 def installed(tmp_path_factory) -> Path:
     """A fresh virtualenv with the wheel built from this checkout, and nothing else of the checkout."""
     work = tmp_path_factory.mktemp("wheel")
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "-q", REPO,
-         "-w", work / "dist"], cwd=work)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "-q",
+            REPO,
+            "-w",
+            work / "dist",
+        ],
+        cwd=work,
+    )
     wheel = next((work / "dist").glob("tillsync-*.whl"))
     venv = work / "venv"
     run([sys.executable, "-m", "venv", venv])
@@ -50,13 +64,23 @@ def installed(tmp_path_factory) -> Path:
 
 
 def test_the_wheel_carries_what_the_product_needs(installed):
-    where = run([installed / "bin" / "python", "-c", "import dashboard, pathlib; print(dashboard.__file__)"],
-                cwd=installed.parent).stdout.strip()
+    where = run(
+        [installed / "bin" / "python", "-c", "import dashboard, pathlib; print(dashboard.__file__)"],
+        cwd=installed.parent,
+    ).stdout.strip()
     package = Path(where).parent
     assert str(installed) in where and not where.startswith(str(REPO))
-    for name in ("shipped/templates/admin/overview.html", "shipped/static/app.css", "shipped/migrations/env.py",
-                 "shipped/migrations/alembic.ini", "shipped/migrations/versions/0001_initial_schema.py",
-                 "translations/ar/LC_MESSAGES/messages.mo", "data/bakery.csv", "wsgi.py", "gunicorn_conf.py"):
+    for name in (
+        "shipped/templates/admin/overview.html",
+        "shipped/static/app.css",
+        "shipped/migrations/env.py",
+        "shipped/migrations/alembic.ini",
+        "shipped/migrations/versions/0001_initial_schema.py",
+        "translations/ar/LC_MESSAGES/messages.mo",
+        "data/bakery.csv",
+        "wsgi.py",
+        "gunicorn_conf.py",
+    ):
         assert (package / name).is_file(), name
 
 
@@ -68,8 +92,13 @@ def test_from_the_wheel_migrate_sync_and_sign_in(installed, pg_server, redis_ser
     here = tmp_path / "operator"  # no checkout here, and no gunicorn.conf.py or wsgi.py to pick up
     here.mkdir()
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "FLASK_APP")}
-    env.update(DATABASE_URL=pg_server.url("wheel_test"), REDIS_URL=redis_server.url, SECRET_KEY="wheel-test",
-               TILLSYNC_INSTANCE_PATH=str(tmp_path / "instance"), SYNC_RATE_LIMIT_PER_MINUTE="0")
+    env.update(
+        DATABASE_URL=pg_server.url("wheel_test"),
+        REDIS_URL=redis_server.url,
+        SECRET_KEY="wheel-test",
+        TILLSYNC_INSTANCE_PATH=str(tmp_path / "instance"),
+        SYNC_RATE_LIMIT_PER_MINUTE="0",
+    )
     tillsync = installed / "bin" / "tillsync"
 
     def command(*args: str, **kwargs) -> str:
@@ -88,8 +117,14 @@ def test_from_the_wheel_migrate_sync_and_sign_in(installed, pg_server, redis_ser
 
     port = free_port()
     log = (tmp_path / "web.log").open("w+")
-    web = subprocess.Popen([tillsync, "web", "-b", f"127.0.0.1:{port}", "-w", "2"], cwd=here, env=env,
-                           stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    web = subprocess.Popen(
+        [tillsync, "web", "-b", f"127.0.0.1:{port}", "-w", "2"],
+        cwd=here,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(url + "/healthz", timeout=60)
@@ -100,8 +135,12 @@ def test_from_the_wheel_migrate_sync_and_sign_in(installed, pg_server, redis_ser
 
         session = requests.Session()
         csrf = _CSRF.search(session.get(url + "/login", timeout=10).text).group(1)
-        signed = session.post(url + "/login", data={"email": "owner@example.com", "password": PASSWORD,
-                                                    "csrf_token": csrf}, allow_redirects=False, timeout=10)
+        signed = session.post(
+            url + "/login",
+            data={"email": "owner@example.com", "password": PASSWORD, "csrf_token": csrf},
+            allow_redirects=False,
+            timeout=10,
+        )
         assert signed.status_code == 302, signed.text[:500]
         orders = session.get(url + "/orders", timeout=10)
         assert orders.status_code == 200 and sale["receipt_number"] in orders.text

@@ -1,4 +1,5 @@
 """A legacy file with one case of every duplicate kind, and look-alikes that must not be flagged."""
+
 from __future__ import annotations
 
 import json
@@ -12,13 +13,27 @@ def sale(legacy_id, invoice, *, offline_id=None, device="OLD-1", at=T0, lines=No
     if total is None:
         total = str(sum(float(ln["quantity"]) * float(ln["unit_price"]) for ln in lines))
     if movements is None:
-        movements = [{"line": i, "sku": ln["sku"], "quantity_delta": "-" + ln["quantity"]} for i, ln in enumerate(lines)]
-    return {"legacy_id": legacy_id, "invoice_number": invoice, "offline_id": offline_id, "device": device,
-            "created_at": at, "cashier": "Old", "total": total, "lines": lines, "movements": movements}
+        movements = [
+            {"line": i, "sku": ln["sku"], "quantity_delta": "-" + ln["quantity"]} for i, ln in enumerate(lines)
+        ]
+    return {
+        "legacy_id": legacy_id,
+        "invoice_number": invoice,
+        "offline_id": offline_id,
+        "device": device,
+        "created_at": at,
+        "cashier": "Old",
+        "total": total,
+        "lines": lines,
+        "movements": movements,
+    }
 
 
 TEA = [{"sku": "TEA", "quantity": "1", "unit_price": "2.00"}]
-BREAD2 = [{"sku": "BREAD", "quantity": "1", "unit_price": "3.20"}, {"sku": "BREAD", "quantity": "1", "unit_price": "3.20"}]
+BREAD2 = [
+    {"sku": "BREAD", "quantity": "1", "unit_price": "3.20"},
+    {"sku": "BREAD", "quantity": "1", "unit_price": "3.20"},
+]
 
 CASES = {
     # kind -> legacy ids that must form one group of that kind
@@ -46,8 +61,16 @@ RECORDS = [
     # Look-alike: an identical line repeated, and the total includes every repeat: a quantity.
     sale("L9b", "INV-9b", device="OLD-4", lines=BREAD2, total="6.40", at="2026-03-05T10:00:00+00:00"),
     # One line, two sale movements.
-    sale("L10", "INV-10", device="OLD-5", lines=TEA, movements=[
-        {"line": 0, "sku": "TEA", "quantity_delta": "-1"}, {"line": 0, "sku": "TEA", "quantity_delta": "-1"}]),
+    sale(
+        "L10",
+        "INV-10",
+        device="OLD-5",
+        lines=TEA,
+        movements=[
+            {"line": 0, "sku": "TEA", "quantity_delta": "-1"},
+            {"line": 0, "sku": "TEA", "quantity_delta": "-1"},
+        ],
+    ),
     # Look-alike: same offline id absent (null) on many orders is not a duplicate.
     sale("L11", "INV-11", device="OLD-6", lines=TEA, at="2026-03-06T10:00:00+00:00"),
 ]

@@ -1,4 +1,5 @@
 """Legacy import, the duplicate scan, fixes, stale plans and reverts, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import json
@@ -50,19 +51,23 @@ def groups_by_kind() -> dict[str, list[set[str]]]:
     legacy = {o.id: o.legacy_id for o in orders_by_legacy_id().values()}
     found: dict[str, list[set[str]]] = {}
     for group in db.session.scalars(select(DuplicateGroup).order_by(DuplicateGroup.id)):
-        members = db.session.scalars(select(DuplicateGroupMember.order_id)
-                                     .where(DuplicateGroupMember.group_id == group.id)).all()
+        members = db.session.scalars(
+            select(DuplicateGroupMember.order_id).where(DuplicateGroupMember.group_id == group.id)
+        ).all()
         found.setdefault(group.kind, []).append({legacy.get(m, m) for m in members})
     return found
 
 
 @pytest.fixture
 def legacy(app, catalog, tmp_path):
-    path = write_legacy_file(tmp_path / "old.jsonl", extra_lines=[
-        "{not json",
-        json.dumps(sale("B1", "X-1", lines=[{"sku": "NOPE", "quantity": "1", "unit_price": "1.00"}])),
-        json.dumps(sale("B2", "X-2", lines=[{"sku": "TEA", "quantity": "1", "unit_price": "2.005"}], total="2.00")),
-    ])
+    path = write_legacy_file(
+        tmp_path / "old.jsonl",
+        extra_lines=[
+            "{not json",
+            json.dumps(sale("B1", "X-1", lines=[{"sku": "NOPE", "quantity": "1", "unit_price": "1.00"}])),
+            json.dumps(sale("B2", "X-2", lines=[{"sku": "TEA", "quantity": "1", "unit_price": "2.005"}], total="2.00")),
+        ],
+    )
     return path
 
 
@@ -141,8 +146,9 @@ def test_force_fixes_certain_kinds_exactly_and_is_audited(app, legacy):
     assert orders["L2"].kept_order_id == orders["L1"].id and orders["L2"].invoice_number == "INV-2"
     assert (orders["L3"].status, orders["L4"].status) == ("completed", "void")
     assert orders["L5"].status == orders["L6"].status == "completed"
-    lines = db.session.scalars(select(OrderLine).where(OrderLine.order_id == orders["L9"].id)
-                               .order_by(OrderLine.line_no)).all()
+    lines = db.session.scalars(
+        select(OrderLine).where(OrderLine.order_id == orders["L9"].id).order_by(OrderLine.line_no)
+    ).all()
     assert [ln.status for ln in lines] == ["completed", "void"]
     after = stock()
     # Stock comes back exactly: L2 (2 coffee), L4 (1 tea), L9's extra line (1 bread), L10's extra movement (1 tea).
@@ -178,8 +184,9 @@ def test_approval_of_a_stale_plan_is_refused(app, legacy, tmp_path):
         approve_plan(plan_id, "0" * 64, "m@example.com")
     approve_plan(plan_id, digest, "m@example.com")
     # The data changes after the preview: another manager's plan for the same group is applied first.
-    line_id = db.session.scalar(select(DuplicateGroupMember.order_line_id)
-                                .where(DuplicateGroupMember.group_id == group_id))
+    line_id = db.session.scalar(
+        select(DuplicateGroupMember.order_line_id).where(DuplicateGroupMember.group_id == group_id)
+    )
     other = request_plan([(group_id, None)], "x@example.com")
     approve_plan(other, compute_plan(other), "x@example.com")
     apply_plan(other, "x@example.com")
@@ -188,8 +195,14 @@ def test_approval_of_a_stale_plan_is_refused(app, legacy, tmp_path):
         apply_plan(plan_id, "m@example.com")
     assert db.session.get(FixPlan, plan_id).status == "stale"
     assert (stock(), db.session.scalar(select(func.count(StockMovement.id)))) == before
-    assert db.session.scalar(select(func.count(StockMovement.id)).where(
-        StockMovement.order_line_id == line_id, StockMovement.kind == "compensation")) == 1
+    assert (
+        db.session.scalar(
+            select(func.count(StockMovement.id)).where(
+                StockMovement.order_line_id == line_id, StockMovement.kind == "compensation"
+            )
+        )
+        == 1
+    )
 
 
 def test_revert_restores_orders_and_stock_and_reopens_groups(app, legacy):
@@ -245,13 +258,34 @@ def test_double_entries_found_among_many_baskets_of_one_till(app, catalog, tmp_p
     from datetime import datetime, timedelta, timezone
 
     start = datetime(2026, 3, 1, 8, tzinfo=timezone.utc)
-    records = [sale(f"M{n}", f"M-{n}", device="BUSY", at=(start + timedelta(seconds=10 * n)).isoformat(),
-                    lines=[{"sku": "COFFEE", "quantity": str(n + 1), "unit_price": "2.50"}])
-               for n in range(1200)]
-    records.append(sale("M5b", "M-5b", device="BUSY", at=(start + timedelta(seconds=55)).isoformat(),
-                        lines=[{"sku": "COFFEE", "quantity": "6", "unit_price": "2.50"}]))
-    records.append(sale("M1150b", "M-1150b", device="BUSY", at=(start + timedelta(seconds=11_530)).isoformat(),
-                        lines=[{"sku": "COFFEE", "quantity": "1151", "unit_price": "2.50"}]))
+    records = [
+        sale(
+            f"M{n}",
+            f"M-{n}",
+            device="BUSY",
+            at=(start + timedelta(seconds=10 * n)).isoformat(),
+            lines=[{"sku": "COFFEE", "quantity": str(n + 1), "unit_price": "2.50"}],
+        )
+        for n in range(1200)
+    ]
+    records.append(
+        sale(
+            "M5b",
+            "M-5b",
+            device="BUSY",
+            at=(start + timedelta(seconds=55)).isoformat(),
+            lines=[{"sku": "COFFEE", "quantity": "6", "unit_price": "2.50"}],
+        )
+    )
+    records.append(
+        sale(
+            "M1150b",
+            "M-1150b",
+            device="BUSY",
+            at=(start + timedelta(seconds=11_530)).isoformat(),
+            lines=[{"sku": "COFFEE", "quantity": "1151", "unit_price": "2.50"}],
+        )
+    )
     run(app, "legacy", "import", str(write_legacy_file(tmp_path / "busy.jsonl", records)))
     run_scan(trigger="test", actor="t@example.com")
     assert groups_by_kind()["suspected_double_entry"] == [{"M5", "M5b"}, {"M1150", "M1150b"}]

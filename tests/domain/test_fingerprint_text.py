@@ -1,6 +1,7 @@
 """The fingerprint and basket hash are written out without json.dumps; their text must stay exactly what
 json.dumps made, or every stored sale's replay would turn into a conflict (and the duplicate scan would
 stop matching baskets stored before)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -22,8 +23,9 @@ def fingerprint_by_json(*, offline_id, receipt_number, created_at, cashier, line
         "receipt_number": receipt_number,
         "created_at": created_at.astimezone(timezone.utc).isoformat(),
         "cashier": cashier,
-        "lines": [{"sku": ln.sku, "quantity": canonical(ln.quantity), "unit_price": canonical(ln.unit_price)}
-                  for ln in lines],
+        "lines": [
+            {"sku": ln.sku, "quantity": canonical(ln.quantity), "unit_price": canonical(ln.unit_price)} for ln in lines
+        ],
         "total": canonical(total),
         "payments": [{"method": p.method, "amount": canonical(p.amount)} for p in payments],
     }
@@ -32,29 +34,49 @@ def fingerprint_by_json(*, offline_id, receipt_number, created_at, cashier, line
 
 
 def content_hash_by_json(device_id, lines, total) -> str:
-    content = [device_id, canonical(total),
-               [[line.sku, canonical(line.quantity), canonical(line.unit_price)] for line in lines]]
+    content = [
+        device_id,
+        canonical(total),
+        [[line.sku, canonical(line.quantity), canonical(line.unit_price)] for line in lines],
+    ]
     return hashlib.sha256(json.dumps(content, separators=(",", ":")).encode()).hexdigest()
 
 
 # Any text both databases can store: quotes, backslashes, controls, Arabic, emoji, bidi marks.
 texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
 money = st.decimals(min_value=Decimal("-1000"), max_value=MAX_MONEY, places=2, allow_nan=False, allow_infinity=False)
-quantities = st.decimals(min_value=Decimal("0.001"), max_value=MAX_QUANTITY, places=3,
-                         allow_nan=False, allow_infinity=False)
+quantities = st.decimals(
+    min_value=Decimal("0.001"), max_value=MAX_QUANTITY, places=3, allow_nan=False, allow_infinity=False
+)
 lines = st.lists(st.builds(SaleLine, texts, quantities, money), min_size=1, max_size=5)
 payments = st.lists(st.builds(SalePayment, texts, money), max_size=3)
-moments = st.datetimes(min_value=datetime(2000, 1, 2), max_value=datetime(2100, 1, 1),
-                       timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=3)),
-                                                  timezone(timedelta(hours=-5, minutes=-30))]))
+moments = st.datetimes(
+    min_value=datetime(2000, 1, 2),
+    max_value=datetime(2100, 1, 1),
+    timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=3)), timezone(timedelta(hours=-5, minutes=-30))]),
+)
 
 
 @settings(max_examples=400, deadline=None)
-@given(offline_id=st.uuids().map(str), receipt_number=st.none() | texts, created_at=moments,
-       cashier=st.none() | texts, lines=lines, total=money, payments=payments)
+@given(
+    offline_id=st.uuids().map(str),
+    receipt_number=st.none() | texts,
+    created_at=moments,
+    cashier=st.none() | texts,
+    lines=lines,
+    total=money,
+    payments=payments,
+)
 def test_fingerprint_text_is_the_json_text(offline_id, receipt_number, created_at, cashier, lines, total, payments):
-    sale = dict(offline_id=offline_id, receipt_number=receipt_number, created_at=created_at, cashier=cashier,
-                lines=tuple(lines), total=total, payments=tuple(payments))
+    sale = dict(
+        offline_id=offline_id,
+        receipt_number=receipt_number,
+        created_at=created_at,
+        cashier=cashier,
+        lines=tuple(lines),
+        total=total,
+        payments=tuple(payments),
+    )
     assert fingerprint(**sale) == fingerprint_by_json(**sale)
 
 

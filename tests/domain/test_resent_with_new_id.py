@@ -5,6 +5,7 @@ which the sync renumbers; new offline_id and new receipt number) are one certain
 resent_with_new_id group per sale, fixed by `flask offline cleanup --force` and
 by the dashboard's preview/approve jobs; the look-alikes keep their own kinds.
 """
+
 from __future__ import annotations
 
 import json
@@ -76,7 +77,7 @@ def sync_books(client, token: str, other_token: str) -> Books:
 
     a = make_sale(receipt_number="T01-000100", lines=B1, created_at=at[0])
     sell("a", a)
-    sell("a_same_receipt", _resend(a), real=False)          # stored renumbered, receipt_number_collision
+    sell("a_same_receipt", _resend(a), real=False)  # stored renumbered, receipt_number_collision
     c = make_sale(receipt_number="T01-000200", lines=B2, created_at=at[1])
     sell("c", c)
     sell("c_new_receipt", _resend(c, "T01-000201"), real=False)
@@ -87,8 +88,14 @@ def sync_books(client, token: str, other_token: str) -> Books:
     # Look-alikes. The same basket 30 s later under another number: perhaps two customers.
     e = make_sale(receipt_number="T01-000400", lines=B4, created_at=at[3])
     sell("e", e)
-    sell("e_later", make_sale(receipt_number="T01-000401", lines=B4,
-                              created_at=(datetime.fromisoformat(at[3]) + timedelta(seconds=30)).isoformat()))
+    sell(
+        "e_later",
+        make_sale(
+            receipt_number="T01-000401",
+            lines=B4,
+            created_at=(datetime.fromisoformat(at[3]) + timedelta(seconds=30)).isoformat(),
+        ),
+    )
     # The same basket at the same instant on two tills: two sales, never flagged.
     sell("f_t01", make_sale(receipt_number="T01-000500", lines=B5, created_at=at[4]))
     sell("f_t02", make_sale(receipt_number="T02-000500", lines=B5, created_at=at[4]), other_token)
@@ -108,10 +115,12 @@ KEPT = {"a_same_receipt": "a", "c_new_receipt": "c", "d_same_receipt": "d", "d_n
 def groups_by_kind(books: Books) -> dict[str, list[set[str]]]:
     names = {order_id: name for name, order_id in books.ids.items()}
     found: dict[str, list[set[str]]] = {}
-    for group in db.session.scalars(select(DuplicateGroup).where(DuplicateGroup.status == "open")
-                                    .order_by(DuplicateGroup.id)):
-        members = db.session.scalars(select(DuplicateGroupMember.order_id)
-                                     .where(DuplicateGroupMember.group_id == group.id)).all()
+    for group in db.session.scalars(
+        select(DuplicateGroup).where(DuplicateGroup.status == "open").order_by(DuplicateGroup.id)
+    ):
+        members = db.session.scalars(
+            select(DuplicateGroupMember.order_id).where(DuplicateGroupMember.group_id == group.id)
+        ).all()
         found.setdefault(group.kind, []).append({names[m] for m in members})
     return found
 
@@ -138,8 +147,10 @@ def check_fixed_exactly(books: Books, before: tuple[int, int, int]) -> None:
     orders, lines, movements = counts()
     assert (orders, lines) == before[:2] and movements > before[2]  # compensations added, nothing deleted
     check_invariants(db.engine)
-    assert groups_by_kind(books) == {"suspected_double_entry": [{"e", "e_later"}],
-                                     "invoice_collision": [{"g", "g_other_basket"}]}
+    assert groups_by_kind(books) == {
+        "suspected_double_entry": [{"e", "e_later"}],
+        "invoice_collision": [{"g", "g_other_basket"}],
+    }
 
 
 @pytest.fixture
@@ -159,8 +170,9 @@ def test_both_resend_forms_are_certain_and_look_alikes_keep_their_kinds(app, boo
     assert found["invoice_collision"] == [{"g", "g_other_basket"}]
     assert found["suspected_double_entry"] == [{"e", "e_later"}]
     assert set(found) == {"resent_with_new_id", "invoice_collision", "suspected_double_entry"}
-    certain = set(db.session.scalars(select(DuplicateGroup.confidence)
-                                     .where(DuplicateGroup.kind == "resent_with_new_id")))
+    certain = set(
+        db.session.scalars(select(DuplicateGroup.confidence).where(DuplicateGroup.kind == "resent_with_new_id"))
+    )
     assert certain == {"certain"}
     # The group page offers the first received copy as the one kept by default.
     for group_id in db.session.scalars(select(DuplicateGroup.id).where(DuplicateGroup.kind == "resent_with_new_id")):
@@ -176,8 +188,13 @@ def test_dry_run_plans_the_resends_and_changes_nothing(app, books):
     before = counts()
     report = cli_json(app, "--dry-run")
     assert report["kinds"]["resent_with_new_id"] == {"groups": 3, "orders": 7}
-    voided = {a["order_id"]: a["keep_order_id"] for g in report["plan"]["groups"] if g["kind"] == "resent_with_new_id"
-              for a in g["actions"] if a["type"] == "void_order"}
+    voided = {
+        a["order_id"]: a["keep_order_id"]
+        for g in report["plan"]["groups"]
+        if g["kind"] == "resent_with_new_id"
+        for a in g["actions"]
+        if a["type"] == "void_order"
+    }
     assert voided == {books.ids[copy]: books.ids[kept] for copy, kept in KEPT.items()}
     assert report["plan"]["totals"]["orders_voided"] == 4 and not report["changed"]
     assert counts() == before and db.session.scalar(select(func.count(DuplicateGroup.id))) == 0
@@ -224,8 +241,11 @@ def test_one_click_preview_and_approve_fix_the_resends(app, books, redis_clean):
 
 def _row(order_id, created_minute, received_minute):
     base = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
-    return SimpleNamespace(id=order_id, created_at=base + timedelta(minutes=created_minute),
-                           received_at=base + timedelta(minutes=received_minute))
+    return SimpleNamespace(
+        id=order_id,
+        created_at=base + timedelta(minutes=created_minute),
+        received_at=base + timedelta(minutes=received_minute),
+    )
 
 
 def test_default_keeper_is_the_first_received_copy_for_resends_only():

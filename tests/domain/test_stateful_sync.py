@@ -10,6 +10,7 @@ after every step the database is compared with the model.
 Each example gets a fresh database: a copy of a migrated SQLite template, or (for the
 PostgreSQL run) a new database cloned from the session's migrated template.
 """
+
 from __future__ import annotations
 
 import functools
@@ -38,9 +39,13 @@ from tests.conftest import make_app, migrate
 from tests.support.invariants import check_invariants
 from tests.support.sales import CATALOG, bearer
 
-SETTINGS = settings(max_examples=15, stateful_step_count=20, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                           HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=15,
+    stateful_step_count=20,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+)
 DEVICES = ("T01", "T02")
 SKUS = sorted(CATALOG)
 OPENING = {sku: Decimal(stock) for sku, (_name, _price, stock) in CATALOG.items()}
@@ -102,8 +107,15 @@ class Spec:
     payments: tuple[tuple[str, Decimal], ...]  # () = not sent
 
     def key(self):
-        return (self.offline_id, self.receipt_number, self.created_at.astimezone(timezone.utc), self.cashier,
-                self.lines, self.total, self.payments)
+        return (
+            self.offline_id,
+            self.receipt_number,
+            self.created_at.astimezone(timezone.utc),
+            self.cashier,
+            self.lines,
+            self.total,
+            self.payments,
+        )
 
 
 @dataclass
@@ -164,8 +176,10 @@ def encode(spec: Spec, styles: list[str], *, upper_id: bool = False, key_order: 
     body = {
         "offline_id": spec.offline_id.upper() if upper_id else spec.offline_id,
         "created_at": spec.created_at.isoformat(),
-        "lines": [{"sku": sku, "quantity": write_number(q, 3, next(style)),
-                   "unit_price": write_number(p, 2, next(style))} for sku, q, p in spec.lines],
+        "lines": [
+            {"sku": sku, "quantity": write_number(q, 3, next(style)), "unit_price": write_number(p, 2, next(style))}
+            for sku, q, p in spec.lines
+        ],
         "total": write_number(spec.total, 2, next(style)),
     }
     if spec.receipt_number is not None:
@@ -186,7 +200,8 @@ prices = st.integers(0, 2000).map(lambda n: Decimal(n) * CENT)
 line_specs = st.tuples(st.sampled_from(SKUS), quantities, prices)
 offsets = st.sampled_from([0, 60, 90, -300, 330, 720]).map(lambda m: timezone(timedelta(minutes=m)))
 created_ats = st.tuples(st.integers(0, 60 * 24 * 60), offsets).map(
-    lambda t: (NOW - timedelta(minutes=t[0])).replace(microsecond=0).astimezone(t[1]))
+    lambda t: (NOW - timedelta(minutes=t[0])).replace(microsecond=0).astimezone(t[1])
+)
 cashiers = st.sampled_from([None, "Amal", "Jonas", "Zoë"])
 styles = st.lists(st.sampled_from(NUMBER_STYLES), min_size=1, max_size=4)
 
@@ -206,8 +221,9 @@ class SyncMachine(RuleBasedStateMachine):
         self.app = make_app(self.url, NO_REDIS, Path(self._instance))
         self._ctx = self.app.app_context()
         self._ctx.push()
-        import_products([ProductRow(sku, name, Decimal(price), Decimal(stock))
-                         for sku, (name, price, stock) in CATALOG.items()])
+        import_products(
+            [ProductRow(sku, name, Decimal(price), Decimal(stock)) for sku, (name, price, stock) in CATALOG.items()]
+        )
         self.tokens = {name: add_device(name) for name in DEVICES}
         self.client = self.app.test_client()
         self.stored: dict[str, Stored] = {}  # canonical offline_id -> what the server must hold
@@ -236,29 +252,40 @@ class SyncMachine(RuleBasedStateMachine):
             payments = (("card", first), ("cash", total - first)) if first else (("cash", total),)
         receipt = f"{device}-{next(self.receipts):06d}"
         taken = [s.spec.receipt_number for s in self.stored.values() if s.spec.receipt_number]
-        choice = data.draw(st.sampled_from(["own", "own", "own", "none"] + (["collide"] if taken else [])),
-                           label="receipt")
+        choice = data.draw(
+            st.sampled_from(["own", "own", "own", "none"] + (["collide"] if taken else [])), label="receipt"
+        )
         if choice == "none":
             receipt = None
         elif choice == "collide":
             receipt = data.draw(st.sampled_from(sorted(taken)), label="colliding receipt")
-        return Spec(offline_id=offline_id or str(uuid.uuid4()), receipt_number=receipt,
-                    created_at=data.draw(created_ats, label="created_at"), cashier=data.draw(cashiers),
-                    lines=lines, total=total, payments=payments)
+        return Spec(
+            offline_id=offline_id or str(uuid.uuid4()),
+            receipt_number=receipt,
+            created_at=data.draw(created_ats, label="created_at"),
+            cashier=data.draw(cashiers),
+            lines=lines,
+            total=total,
+            payments=payments,
+        )
 
     def _valid_item(self, data, spec: Spec, *, vary: bool) -> Item:
         if vary:
-            payload = encode(spec, data.draw(styles, label="number styles"),
-                             upper_id=data.draw(st.booleans(), label="upper id"),
-                             key_order=data.draw(st.permutations(KEYS), label="key order"))
+            payload = encode(
+                spec,
+                data.draw(styles, label="number styles"),
+                upper_id=data.draw(st.booleans(), label="upper id"),
+                key_order=data.draw(st.permutations(KEYS), label="key order"),
+            )
         else:
             payload = encode(spec, data.draw(styles, label="number styles"))
         return Item(payload, "valid", spec.offline_id, spec=spec)
 
     def _changed(self, data, spec: Spec) -> Spec:
         """Other content under the same offline_id (still a valid sale)."""
-        how = data.draw(st.sampled_from(["quantity", "add line", "cashier", "receipt", "time", "payments"]),
-                        label="change")
+        how = data.draw(
+            st.sampled_from(["quantity", "add line", "cashier", "receipt", "time", "payments"]), label="change"
+        )
         if how == "quantity":
             sku, q, p = spec.lines[0]
             lines = ((sku, q + 1, p),) + spec.lines[1:]
@@ -280,9 +307,21 @@ class SyncMachine(RuleBasedStateMachine):
         body = encode(base, ["fixed"])
         oid = base.offline_id
         if reason == "invalid_order":
-            how = data.draw(st.sampled_from(["empty lines", "quantity bool", "quantity text", "price decimals",
-                                             "lines object", "not a uuid", "not an object", "huge"]),
-                            label="invalid how")
+            how = data.draw(
+                st.sampled_from(
+                    [
+                        "empty lines",
+                        "quantity bool",
+                        "quantity text",
+                        "price decimals",
+                        "lines object",
+                        "not a uuid",
+                        "not an object",
+                        "huge",
+                    ]
+                ),
+                label="invalid how",
+            )
             if how == "empty lines":
                 body["lines"] = []
             elif how == "quantity bool":
@@ -296,7 +335,7 @@ class SyncMachine(RuleBasedStateMachine):
             elif how == "lines object":
                 body["lines"] = {"0": body["lines"][0]}
             elif how == "huge":
-                body["lines"][0]["quantity"] = 10 ** 30
+                body["lines"][0]["quantity"] = 10**30
             elif how == "not a uuid":
                 body["offline_id"] = "till-sale-" + oid[:8]
                 oid = None
@@ -307,9 +346,18 @@ class SyncMachine(RuleBasedStateMachine):
             body["lines"].append({"sku": "NO-SUCH-SKU", "quantity": "1", "unit_price": "1.00"})
             body["total"] = f"{base.total + 1:.2f}"
             body.pop("payments", None)
-            return Item(body, "unknown_sku", oid, spec=replace(
-                base, lines=base.lines + (("NO-SUCH-SKU", Decimal(1), Decimal(1)),), total=base.total + 1,
-                payments=()), reason=reason)
+            return Item(
+                body,
+                "unknown_sku",
+                oid,
+                spec=replace(
+                    base,
+                    lines=base.lines + (("NO-SUCH-SKU", Decimal(1), Decimal(1)),),
+                    total=base.total + 1,
+                    payments=(),
+                ),
+                reason=reason,
+            )
         elif reason == "total_mismatch":
             # Further off than any rounding convention can explain (at most half a cent per line).
             body["total"] = f"{base.total + len(base.lines) * CENT + CENT:.2f}"
@@ -321,9 +369,18 @@ class SyncMachine(RuleBasedStateMachine):
         elif reason == "negative_price":
             body["lines"][-1]["unit_price"] = data.draw(st.sampled_from(["-0.01", "-2.50", -1]), label="price")
         elif reason == "invalid_created_at":
-            body["created_at"] = data.draw(st.sampled_from([
-                "yesterday", "2026-11-25T09:58:11", "1999-12-31T23:59:59+00:00",
-                (NOW + timedelta(days=3)).isoformat(), 1732528691]), label="created_at")
+            body["created_at"] = data.draw(
+                st.sampled_from(
+                    [
+                        "yesterday",
+                        "2026-11-25T09:58:11",
+                        "1999-12-31T23:59:59+00:00",
+                        (NOW + timedelta(days=3)).isoformat(),
+                        1732528691,
+                    ]
+                ),
+                label="created_at",
+            )
         elif reason == "too_many_lines":
             body["lines"] = [body["lines"][0]] * 201
         else:
@@ -346,8 +403,11 @@ class SyncMachine(RuleBasedStateMachine):
             held = stored.get(item.oid)
             if held is not None:
                 same = item.kind == "valid" and held.device == device and held.spec.key() == item.spec.key()
-                expected.append(Expected("duplicate", order_id=held.order_id, invoice_number=held.invoice_number)
-                                if same else Expected("conflict", reason="offline_id_reused"))
+                expected.append(
+                    Expected("duplicate", order_id=held.order_id, invoice_number=held.invoice_number)
+                    if same
+                    else Expected("conflict", reason="offline_id_reused")
+                )
                 continue
             if item.kind == "unknown_sku":
                 expected.append(Expected("rejected", reason="unknown_sku"))
@@ -356,33 +416,53 @@ class SyncMachine(RuleBasedStateMachine):
             collision = receipt is not None and (receipt in invoices_before or receipt in receipts_in_batch)
             if receipt is not None:
                 receipts_in_batch.add(receipt)
-            expected.append(Expected("created", invoice_number=None if collision or receipt is None else receipt,
-                                     reason="receipt_number_collision" if collision else None,
-                                     receipt_collision=collision))
+            expected.append(
+                Expected(
+                    "created",
+                    invoice_number=None if collision or receipt is None else receipt,
+                    reason="receipt_number_collision" if collision else None,
+                    receipt_collision=collision,
+                )
+            )
             # A placeholder until the answer tells the order id and invoice number.
             stored[item.oid] = Stored(device, item.spec, order_id=-(index + 1), invoice_number=f"?{index}")
             self._pending[index] = item.spec
         for index, item in enumerate(items):
             if item.kind == "invalid":
-                expected[index] = (Expected("conflict", reason="offline_id_reused") if item.oid in stored
-                                   else Expected("rejected", reason=item.reason))
+                expected[index] = (
+                    Expected("conflict", reason="offline_id_reused")
+                    if item.oid in stored
+                    else Expected("rejected", reason=item.reason)
+                )
         return expected
 
     def _send(self, device: str, items: list[Item]) -> list[dict]:
         expected = self._predict(device, items)
-        body = "[" + ", ".join(item.payload if isinstance(item.payload, str) else json.dumps(item.payload)
-                               for item in items) + "]"
-        response = self.client.post("/api/v1/sync", data='{"batch_id": "b-%d", "orders": %s}' % (self.requests, body),
-                                    headers={**bearer(self.tokens[device]), "Content-Type": "application/json"})
+        body = (
+            "["
+            + ", ".join(item.payload if isinstance(item.payload, str) else json.dumps(item.payload) for item in items)
+            + "]"
+        )
+        response = self.client.post(
+            "/api/v1/sync",
+            data='{"batch_id": "b-%d", "orders": %s}' % (self.requests, body),
+            headers={**bearer(self.tokens[device]), "Content-Type": "application/json"},
+        )
         self.requests += 1
         assert response.status_code == 200, (response.status_code, response.get_data(as_text=True)[:500])
         answer = response.get_json()
         results = answer["results"]
         assert len(results) == len(items)
         statuses = Counter(r["status"] for r in results)
-        assert (answer["received"], answer["created"], answer["duplicates"], answer["conflicts"],
-                answer["rejected"]) == (len(items), statuses["created"], statuses["duplicate"],
-                                        statuses["conflict"], statuses["rejected"]), answer
+        assert (
+            answer["received"],
+            answer["created"],
+            answer["duplicates"],
+            answer["conflicts"],
+            answer["rejected"],
+        ) == (len(items), statuses["created"], statuses["duplicate"], statuses["conflict"], statuses["rejected"]), (
+            answer
+        )
         known_ids = {s.order_id for s in self.stored.values()}
         known_invoices = {s.invoice_number for s in self.stored.values()}
         created_here: dict[str, tuple[int, str]] = {}
@@ -471,16 +551,32 @@ class SyncMachine(RuleBasedStateMachine):
         result = self._send(other, [self._valid_item(data, held.spec, vary=True)])[0]
         assert result["status"] == "conflict" and "order_id" not in result
 
-    @rule(data=st.data(), device=st.sampled_from(DEVICES),
-          reason=st.sampled_from(["invalid_order", "unknown_sku", "total_mismatch", "payments_mismatch",
-                                  "non_positive_quantity", "negative_price", "invalid_created_at",
-                                  "too_many_lines"]))
+    @rule(
+        data=st.data(),
+        device=st.sampled_from(DEVICES),
+        reason=st.sampled_from(
+            [
+                "invalid_order",
+                "unknown_sku",
+                "total_mismatch",
+                "payments_mismatch",
+                "non_positive_quantity",
+                "negative_price",
+                "invalid_created_at",
+                "too_many_lines",
+            ]
+        ),
+    )
     def send_invalid_sale(self, data, device, reason):
         self._send(device, [self._invalid_item(data, self._new_spec(data, device), reason)])
 
     @precondition(lambda self: self.stored)
-    @rule(data=st.data(), reason=st.sampled_from(["total_mismatch", "invalid_created_at", "negative_price",
-                                                  "unknown_sku", "invalid_order"]))
+    @rule(
+        data=st.data(),
+        reason=st.sampled_from(
+            ["total_mismatch", "invalid_created_at", "negative_price", "unknown_sku", "invalid_order"]
+        ),
+    )
     def send_invalid_sale_with_a_stored_offline_id(self, data, reason):
         """A stored offline_id with invalid content: a conflict, whichever till sends it; nothing changes."""
         oid = data.draw(st.sampled_from(sorted(self.stored)), label="stored id")
@@ -503,9 +599,16 @@ class SyncMachine(RuleBasedStateMachine):
     def send_mixed_batch(self, data, device):
         items: list[Item] = []
         batch_new: list[Spec] = []
-        kinds = data.draw(st.lists(st.sampled_from(
-            ["new", "new", "replay", "replay new", "changed", "invalid", "invalid stored", "foreign"]),
-            min_size=2, max_size=7), label="kinds")
+        kinds = data.draw(
+            st.lists(
+                st.sampled_from(
+                    ["new", "new", "replay", "replay new", "changed", "invalid", "invalid stored", "foreign"]
+                ),
+                min_size=2,
+                max_size=7,
+            ),
+            label="kinds",
+        )
         for kind in kinds:
             own = [self.stored[o].spec for o in self._own(device)]
             if kind == "new":
@@ -521,16 +624,34 @@ class SyncMachine(RuleBasedStateMachine):
                 spec = data.draw(st.sampled_from(own + batch_new), label="changed")
                 items.append(self._valid_item(data, self._changed(data, spec), vary=True))
             elif kind == "invalid":
-                reason = data.draw(st.sampled_from(["invalid_order", "unknown_sku", "total_mismatch",
-                                                    "payments_mismatch", "non_positive_quantity",
-                                                    "negative_price", "invalid_created_at", "too_many_lines"]),
-                                   label="reason")
+                reason = data.draw(
+                    st.sampled_from(
+                        [
+                            "invalid_order",
+                            "unknown_sku",
+                            "total_mismatch",
+                            "payments_mismatch",
+                            "non_positive_quantity",
+                            "negative_price",
+                            "invalid_created_at",
+                            "too_many_lines",
+                        ]
+                    ),
+                    label="reason",
+                )
                 items.append(self._invalid_item(data, self._new_spec(data, device), reason))
             elif kind == "invalid stored" and self.stored:
                 oid = data.draw(st.sampled_from(sorted(self.stored)), label="stored id")
                 base = replace(self._new_spec(data, device), offline_id=oid)
-                items.append(self._invalid_item(data, base, data.draw(st.sampled_from(
-                    ["total_mismatch", "negative_price", "invalid_created_at"]), label="reason")))
+                items.append(
+                    self._invalid_item(
+                        data,
+                        base,
+                        data.draw(
+                            st.sampled_from(["total_mismatch", "negative_price", "invalid_created_at"]), label="reason"
+                        ),
+                    )
+                )
             elif kind == "foreign" and self._others(device):
                 oid = data.draw(st.sampled_from(self._others(device)), label="foreign id")
                 items.append(self._valid_item(data, self.stored[oid].spec, vary=True))
@@ -539,18 +660,28 @@ class SyncMachine(RuleBasedStateMachine):
 
     @rule(data=st.data(), device=st.sampled_from(DEVICES))
     def ask_status(self, data, device):
-        asked = data.draw(st.lists(st.sampled_from(
-            sorted(self.stored) + sorted(self.rejected_ids) + [str(uuid.uuid4()), "not-a-uuid"]),
-            min_size=1, max_size=6), label="asked")
+        asked = data.draw(
+            st.lists(
+                st.sampled_from(sorted(self.stored) + sorted(self.rejected_ids) + [str(uuid.uuid4()), "not-a-uuid"]),
+                min_size=1,
+                max_size=6,
+            ),
+            label="asked",
+        )
         asked = [a.upper() if data.draw(st.booleans(), label="upper") else a for a in asked]
-        response = self.client.get("/api/v1/sync/status", query_string=[("offline_id", a) for a in asked],
-                                   headers=bearer(self.tokens[device]))
+        response = self.client.get(
+            "/api/v1/sync/status", query_string=[("offline_id", a) for a in asked], headers=bearer(self.tokens[device])
+        )
         assert response.status_code == 200
         for value, got in zip(asked, response.get_json()["results"], strict=True):
             held = self.stored.get(value.lower())
             if held is not None and held.device == device:
-                assert got == {"offline_id": value, "status": "synced", "order_id": held.order_id,
-                               "invoice_number": held.invoice_number}
+                assert got == {
+                    "offline_id": value,
+                    "status": "synced",
+                    "order_id": held.order_id,
+                    "invoice_number": held.invoice_number,
+                }
             else:
                 assert got == {"offline_id": value, "status": "unknown", "order_id": None, "invoice_number": None}
 
@@ -559,22 +690,36 @@ class SyncMachine(RuleBasedStateMachine):
     @invariant()
     def database_matches_the_model(self):
         with db.engine.connect() as conn:
-            orders = {row.offline_id: row for row in conn.execute(text(
-                "SELECT o.id, o.offline_id, o.invoice_number, o.receipt_number, o.total, o.status, d.name AS device "
-                "FROM orders o JOIN devices d ON d.id = o.device_id"))}
+            orders = {
+                row.offline_id: row
+                for row in conn.execute(
+                    text(
+                        "SELECT o.id, o.offline_id, o.invoice_number, o.receipt_number, o.total, o.status, d.name AS device "
+                        "FROM orders o JOIN devices d ON d.id = o.device_id"
+                    )
+                )
+            }
             lines: dict[int, list] = {}
-            for row in conn.execute(text(
-                    "SELECT order_id, line_no, sku, quantity, unit_price FROM order_lines ORDER BY order_id, line_no")):
+            for row in conn.execute(
+                text("SELECT order_id, line_no, sku, quantity, unit_price FROM order_lines ORDER BY order_id, line_no")
+            ):
                 lines.setdefault(row.order_id, []).append(
-                    (row.sku, Decimal(str(row.quantity)).quantize(MILLI), Decimal(str(row.unit_price)).quantize(CENT)))
-            stock = {row.sku: Decimal(str(row.stock_quantity)).quantize(MILLI)
-                     for row in conn.execute(text("SELECT sku, stock_quantity FROM products"))}
+                    (row.sku, Decimal(str(row.quantity)).quantize(MILLI), Decimal(str(row.unit_price)).quantize(CENT))
+                )
+            stock = {
+                row.sku: Decimal(str(row.stock_quantity)).quantize(MILLI)
+                for row in conn.execute(text("SELECT sku, stock_quantity FROM products"))
+            }
             movements = conn.execute(text("SELECT COUNT(*) FROM stock_movements WHERE kind = 'sale'")).scalar()
         assert set(orders) == set(self.stored), "stored offline_ids differ from the model"
         for oid, held in self.stored.items():
             row = orders[oid]
             assert (row.id, row.invoice_number, row.device, row.status) == (
-                held.order_id, held.invoice_number, held.device, "completed"), oid
+                held.order_id,
+                held.invoice_number,
+                held.device,
+                "completed",
+            ), oid
             assert row.receipt_number == held.spec.receipt_number, oid
             assert Decimal(str(row.total)).quantize(CENT) == held.spec.total, oid
             assert lines.get(row.id) == [(s, q.quantize(MILLI), p.quantize(CENT)) for s, q, p in held.spec.lines], oid

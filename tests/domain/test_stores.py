@@ -1,5 +1,6 @@
 """Stores: each till sells in its store, which records the sale, moves its own stock, numbers its own
 invoices and takes amounts in its own currency; on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import uuid
@@ -25,8 +26,11 @@ def sync(client, token, orders):
 
 def level(store_code: str, sku: str) -> Decimal | None:
     store = find_store(store_code)
-    return db.session.scalar(select(StockLevel.quantity).join(Product, Product.id == StockLevel.product_id)
-                             .where(StockLevel.store_id == store.id, Product.sku == sku))
+    return db.session.scalar(
+        select(StockLevel.quantity)
+        .join(Product, Product.id == StockLevel.product_id)
+        .where(StockLevel.store_id == store.id, Product.sku == sku)
+    )
 
 
 def mirror(sku: str) -> Decimal:
@@ -38,8 +42,12 @@ def chain(app, catalog):
     """The default store (EUR, from the settings), Amman (JOD, 3 decimals) and Riyadh (SAR), a till in each."""
     add_store("AMM", name="Amman", time_zone="Asia/Amman", currency="JOD")
     add_store("ruh", name="Riyadh", time_zone="Asia/Riyadh", currency="SAR", invoice_prefix="RUH/")
-    import_products(read_products_csv("sku,name,price,stock_quantity,store\n"
-                                      "COFFEE,Coffee,2.50,40,AMM\nBREAD,Bread,3.20,30,AMM\nCOFFEE,Coffee,2.50,20,RUH\n"))
+    import_products(
+        read_products_csv(
+            "sku,name,price,stock_quantity,store\n"
+            "COFFEE,Coffee,2.50,40,AMM\nBREAD,Bread,3.20,30,AMM\nCOFFEE,Coffee,2.50,20,RUH\n"
+        )
+    )
     return {"main": add_device("T01"), "amm": add_device("A01", store="AMM"), "ruh": add_device("R01", store="ruh")}
 
 
@@ -64,23 +72,33 @@ def test_each_sale_records_its_tills_store_and_moves_only_that_stores_stock(clie
     assert (level("AMM", "COFFEE"), level("RUH", "COFFEE"), level("MAIN", "COFFEE")) == (38, 18, 98)
     # products.stock_quantity stays the default store's (the contract's readers see their shop).
     assert mirror("COFFEE") == 98
-    moved = db.session.execute(select(StockMovement.store_id).join(OrderLine, OrderLine.id == StockMovement.order_line_id)
-                               .where(OrderLine.order_id == amm["order_id"])).scalars().all()
+    moved = (
+        db.session.execute(
+            select(StockMovement.store_id)
+            .join(OrderLine, OrderLine.id == StockMovement.order_line_id)
+            .where(OrderLine.order_id == amm["order_id"])
+        )
+        .scalars()
+        .all()
+    )
     assert moved == [stores["AMM"]]
     check_invariants(db.engine)
 
 
 def test_a_store_sells_a_product_it_never_stocked_into_negative(client, chain):
-    [result] = sync(client, chain["ruh"], [make_sale(prefix="R01", lines=[{"sku": "TEA", "quantity": "3",
-                                                                          "unit_price": "2.00"}])])
+    [result] = sync(
+        client, chain["ruh"], [make_sale(prefix="R01", lines=[{"sku": "TEA", "quantity": "3", "unit_price": "2.00"}])]
+    )
     assert result["status"] == "created"
     assert level("RUH", "TEA") == -3 and mirror("TEA") == 100
     check_invariants(db.engine)
 
 
 def test_three_decimal_currency_end_to_end_and_refused_where_the_currency_has_two(client, chain):
-    lines = [{"sku": "COFFEE", "quantity": "3", "unit_price": "1.125"}, {"sku": "BREAD", "quantity": "1",
-                                                                       "unit_price": "0.750"}]
+    lines = [
+        {"sku": "COFFEE", "quantity": "3", "unit_price": "1.125"},
+        {"sku": "BREAD", "quantity": "1", "unit_price": "0.750"},
+    ]
     sale = make_sale(prefix="A01", lines=lines, total="4.125", payments=False)
     sale["payments"] = [{"method": "cash", "amount": "4.125"}]
     [result] = sync(client, chain["amm"], [sale])
@@ -88,8 +106,9 @@ def test_three_decimal_currency_end_to_end_and_refused_where_the_currency_has_tw
     order = db.session.get(Order, result["order_id"])
     db.session.refresh(order)
     assert order.total == Decimal("4.125")
-    prices = db.session.scalars(select(OrderLine.unit_price).where(OrderLine.order_id == order.id)
-                                .order_by(OrderLine.line_no)).all()
+    prices = db.session.scalars(
+        select(OrderLine.unit_price).where(OrderLine.order_id == order.id).order_by(OrderLine.line_no)
+    ).all()
     assert prices == [Decimal("1.125"), Decimal("0.750")]
     # A replay is recognised whatever the number of zeros.
     again = {**sale, "total": "4.1250"}
@@ -110,8 +129,11 @@ def test_server_invoice_series_is_per_store_and_gap_free_within_each(app, client
     for key, prefix in (("amm", "A01"), ("main", "T01"), ("amm", "A01"), ("ruh", "R01"), ("amm", "A01")):
         [result] = sync(client, chain[key], [make_sale(prefix=prefix)])
         numbers.setdefault(key, []).append(result["invoice_number"])
-    assert numbers == {"amm": ["AMM-00000001", "AMM-00000002", "AMM-00000003"], "main": ["S-00000001"],
-                       "ruh": ["RUH/00000001"]}
+    assert numbers == {
+        "amm": ["AMM-00000001", "AMM-00000002", "AMM-00000003"],
+        "main": ["S-00000001"],
+        "ruh": ["RUH/00000001"],
+    }
     check_invariants(db.engine)
 
 
@@ -130,18 +152,25 @@ def test_a_duplicate_fix_gives_stock_back_to_the_store_the_sale_moved(app, clien
 def test_catalogue_import_sets_the_default_store_unless_a_store_is_named(app, chain):
     import_products(read_products_csv("sku,name,price,stock_quantity\nCOFFEE,Coffee,2.60,70\n"))
     assert (level("MAIN", "COFFEE"), mirror("COFFEE"), level("AMM", "COFFEE")) == (70, 70, 40)
-    import_products(read_products_csv("sku,name,price,stock_quantity,store\nCOFFEE,Coffee,2.60,35,amm\n"
-                                      "JAM,Jam,3.100,5,AMM\n"))
+    import_products(
+        read_products_csv("sku,name,price,stock_quantity,store\nCOFFEE,Coffee,2.60,35,amm\nJAM,Jam,3.100,5,AMM\n")
+    )
     assert (level("AMM", "COFFEE"), level("MAIN", "COFFEE")) == (35, 70)
     assert (level("AMM", "JAM"), level("MAIN", "JAM"), mirror("JAM")) == (5, 0, 0)
     check_invariants(db.engine)
 
 
-@pytest.mark.parametrize("text, error", [
-    ("sku,name,price,stock_quantity,store\nCOFFEE,Coffee,2.50,1,NOPE\n", "no store with code 'NOPE'"),
-    ("sku,name,price,stock_quantity,store\nCOFFEE,Coffee,2.50,1,AMM\nCOFFEE,Coffee,2.70,1,RUH\n", "another name or price"),
-    ("sku,name,price,stock_quantity,store\nCOFFEE,Coffee,2.50,1,AMM\nCOFFEE,Coffee,2.50,2,amm\n", "twice"),
-])
+@pytest.mark.parametrize(
+    "text, error",
+    [
+        ("sku,name,price,stock_quantity,store\nCOFFEE,Coffee,2.50,1,NOPE\n", "no store with code 'NOPE'"),
+        (
+            "sku,name,price,stock_quantity,store\nCOFFEE,Coffee,2.50,1,AMM\nCOFFEE,Coffee,2.70,1,RUH\n",
+            "another name or price",
+        ),
+        ("sku,name,price,stock_quantity,store\nCOFFEE,Coffee,2.50,1,AMM\nCOFFEE,Coffee,2.50,2,amm\n", "twice"),
+    ],
+)
 def test_a_bad_store_column_refuses_the_file(app, chain, text, error):
     with pytest.raises(ValueError, match=error):
         import_products(read_products_csv(text))

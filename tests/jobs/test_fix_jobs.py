@@ -1,4 +1,5 @@
 """Scan, preview and apply as RQ jobs, run by a real `flask worker` process on a real Redis."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -27,8 +28,6 @@ from tests.support.workers import run_worker
 def redis_clean(redis_server):
     redis_server.flush()
     return redis_server
-
-
 
 
 @pytest.fixture

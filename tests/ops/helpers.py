@@ -1,4 +1,5 @@
 """Databases for the operations tests."""
+
 from __future__ import annotations
 
 import itertools

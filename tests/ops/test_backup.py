@@ -1,5 +1,6 @@
 """`flask backup` while tills sync, then `flask restore` into a fresh database: every sale a till was told
 was stored is there, and the restored books keep the contract's invariants."""
+
 from __future__ import annotations
 
 import os
@@ -23,10 +24,21 @@ from tests.support.sales import bearer, load_catalog, make_sale
 def flask(database_url: str, tmp_path, *args: str) -> subprocess.CompletedProcess:
     """An operator's command, run as one: its own process, the database given by URL."""
     # Backups never use Redis, but a PostgreSQL configuration must name one (config.Settings).
-    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "test", "REDIS_URL": UNUSED_REDIS,
-           "TILLSYNC_INSTANCE_PATH": str(tmp_path / "cli-instance")}
-    return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test",
+        "REDIS_URL": UNUSED_REDIS,
+        "TILLSYNC_INSTANCE_PATH": str(tmp_path / "cli-instance"),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 class Fleet:
@@ -36,15 +48,15 @@ class Fleet:
         self.url, self.tokens = url, tokens
         self.acked: list[tuple[float, str]] = []
         self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._till, args=(token, f"T{n:02d}"))
-                        for n, token in enumerate(tokens, 1)]
+        self.threads = [
+            threading.Thread(target=self._till, args=(token, f"T{n:02d}")) for n, token in enumerate(tokens, 1)
+        ]
 
     def _till(self, token: str, prefix: str) -> None:
         session = requests.Session()
         while not self.stop.is_set():
             sales = [make_sale(prefix=prefix) for _ in range(5)]
-            answer = session.post(self.url + "/api/v1/sync", json={"orders": sales}, headers=bearer(token),
-                                  timeout=60)
+            answer = session.post(self.url + "/api/v1/sync", json={"orders": sales}, headers=bearer(token), timeout=60)
             assert answer.status_code == 200, answer.text
             done = time.monotonic()
             for sale, result in zip(sales, answer.json()["results"]):
@@ -63,8 +75,9 @@ class Fleet:
 
 
 @pytest.mark.slow
-def test_backup_under_live_sync_traffic_restores_every_acknowledged_sale(backend, database_url, redis_server,
-                                                                          tmp_path, request):
+def test_backup_under_live_sync_traffic_restores_every_acknowledged_sale(
+    backend, database_url, redis_server, tmp_path, request
+):
     app = make_app(database_url, redis_server.url, tmp_path)
     with app.app_context():
         load_catalog()
@@ -99,8 +112,10 @@ def test_backup_under_live_sync_traffic_restores_every_acknowledged_sale(backend
     found = stored_offline_ids(fresh)
     assert acknowledged_before <= set(found), f"{len(acknowledged_before - set(found))} acknowledged sales lost"
     check_invariants(fresh)
-    print(f"{len(acknowledged_before)} sales acknowledged before the backup, {len(during)} during it; "
-          f"{len(found)} in the restored database")
+    print(
+        f"{len(acknowledged_before)} sales acknowledged before the backup, {len(during)} during it; "
+        f"{len(found)} in the restored database"
+    )
 
     # The restored database is at the head migration and serves: a migrated server is ready for tills.
     assert flask(fresh, tmp_path, "db", "current").stdout.strip().endswith("(head)")

@@ -1,4 +1,5 @@
 """Prometheus metrics added up across gunicorn's workers, and JSON logs that carry the request id."""
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,9 @@ def served(database_url, redis_server, tmp_path):
         token = add_device("T01")
         db.session.remove()
         db.engine.dispose()
-    server = GunicornServer(database_url, redis_server.url, workers=2, METRICS_TOKEN=METRICS_TOKEN,
-                            args=("--access-logfile", "-")).start()
+    server = GunicornServer(
+        database_url, redis_server.url, workers=2, METRICS_TOKEN=METRICS_TOKEN, args=("--access-logfile", "-")
+    ).start()
     try:
         yield server, token
     finally:
@@ -53,8 +55,9 @@ def log_entries(server) -> list[dict]:
 
 def scrape(server) -> str:
     # A new connection each time: any of the workers may answer.
-    response = requests.get(server.url + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}",
-                                                             "Connection": "close"}, timeout=10)
+    response = requests.get(
+        server.url + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}", "Connection": "close"}, timeout=10
+    )
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"].startswith("text/plain")
     return response.text
@@ -69,9 +72,12 @@ def test_metrics_add_up_every_worker_and_logs_carry_the_request_id(served):
     while True:
         request_id = f"till-T01-{syncs:04d}"
         sale = make_sale()
-        answer = requests.post(server.url + "/api/v1/sync", json={"orders": [sale, sale]},
-                               headers={**bearer(token), "X-Request-ID": request_id, "Connection": "close"},
-                               timeout=10)
+        answer = requests.post(
+            server.url + "/api/v1/sync",
+            json={"orders": [sale, sale]},
+            headers={**bearer(token), "X-Request-ID": request_id, "Connection": "close"},
+            timeout=10,
+        )
         assert answer.status_code == 200 and answer.headers["X-Request-ID"] == request_id
         syncs += 1
         request_ids.append((request_id, answer.json()["sync_id"]))
@@ -88,8 +94,12 @@ def test_metrics_add_up_every_worker_and_logs_carry_the_request_id(served):
         assert sample(text, "tillsync_sync_requests_total", http_status="401", error="missing_token") == 1
         assert sample(text, "tillsync_sync_sales_total", status="created", reason="") == syncs
         assert sample(text, "tillsync_sync_sales_total", status="duplicate", reason="") == syncs
-        assert sample(text, "tillsync_request_duration_seconds_count", endpoint="api.sync", method="POST",
-                      status_class="2xx") == syncs
+        assert (
+            sample(
+                text, "tillsync_request_duration_seconds_count", endpoint="api.sync", method="POST", status_class="2xx"
+            )
+            == syncs
+        )
         assert sample(text, "tillsync_redis_up") == 1 and sample(text, "tillsync_database_up") == 1
         assert sample(text, "tillsync_queue_jobs", state="failed") == 0
 
@@ -104,7 +114,7 @@ def test_metrics_add_up_every_worker_and_logs_carry_the_request_id(served):
 
 
 def test_unsafe_or_missing_request_ids_are_replaced(client):
-    for sent in ("a" * 129, "two words", "quote\"d", "ünïcode", ""):
+    for sent in ("a" * 129, "two words", 'quote"d', "ünïcode", ""):
         answer = client.get("/healthz", headers={"X-Request-ID": sent})
         assert re.fullmatch(r"[0-9a-f]{32}", answer.headers["X-Request-ID"]), sent
     assert client.get("/healthz").headers["X-Request-ID"] != client.get("/healthz").headers["X-Request-ID"]
@@ -130,8 +140,9 @@ def test_app_log_lines_are_json_with_the_request_id(app, client, token, catalog)
     stream = io.StringIO()
     previous = handler.setStream(stream)
     try:
-        answer = client.post("/api/v1/sync", json={"orders": [make_sale()]},
-                             headers={**bearer(token), "X-Request-ID": "req-json-1"})
+        answer = client.post(
+            "/api/v1/sync", json={"orders": [make_sale()]}, headers={**bearer(token), "X-Request-ID": "req-json-1"}
+        )
     finally:
         handler.setStream(previous)
     assert answer.status_code == 200
@@ -181,8 +192,9 @@ def test_an_operators_metrics_folder_is_emptied_at_start_and_kept(database_url, 
     folder.mkdir()
     stale = folder / "counter_999999.db"
     stale.write_bytes(b"left by a previous run")
-    server = GunicornServer(database_url, redis_server.url, workers=1, METRICS_TOKEN=METRICS_TOKEN,
-                            PROMETHEUS_MULTIPROC_DIR=str(folder)).start()
+    server = GunicornServer(
+        database_url, redis_server.url, workers=1, METRICS_TOKEN=METRICS_TOKEN, PROMETHEUS_MULTIPROC_DIR=str(folder)
+    ).start()
     try:
         assert not stale.exists()
         labels = {"endpoint": "admin.healthz", "method": "GET", "status_class": "2xx"}

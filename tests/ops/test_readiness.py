@@ -1,4 +1,5 @@
 """/readyz and the tills' answer when the service is not ready: unmigrated database, Redis down, no worker."""
+
 from __future__ import annotations
 
 import logging
@@ -60,12 +61,15 @@ def test_database_behind_the_head_migration_is_not_ready(tmp_path, redis_server)
         ready = client.get("/readyz").get_json()
         assert ready["checks"]["database"]["ok"] is False
         assert ready["checks"]["database"]["detail"].startswith("at 0005, the code needs ")
-        assert client.post("/api/v1/sync", json={"orders": []}, headers=bearer("x")).get_json()["error"] \
+        assert (
+            client.post("/api/v1/sync", json={"orders": []}, headers=bearer("x")).get_json()["error"]
             == "schema_not_ready"
+        )
         upgrade()  # the operator runs the migrations: the same process is ready without a restart
         assert client.get("/readyz").get_json()["checks"]["database"]["ok"] is True
-        assert client.post("/api/v1/sync", json={"orders": []}, headers=bearer("x")).get_json()["error"] \
-            == "unknown_token"
+        assert (
+            client.post("/api/v1/sync", json={"orders": []}, headers=bearer("x")).get_json()["error"] == "unknown_token"
+        )
         db.session.remove()
         db.engine.dispose()
 
@@ -93,18 +97,34 @@ def test_ready_only_once_a_worker_heartbeat_is_seen(app, redis_server):
     assert checks["database"]["ok"] and checks["redis"]["ok"]
     assert checks["worker"]["ok"] is False and "flask worker" in checks["worker"]["detail"]
 
-    env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": redis_server.url,
-           "SECRET_KEY": "test", "TILLSYNC_INSTANCE_PATH": app.instance_path, "DUPLICATE_SCAN_INTERVAL_HOURS": "0"}
-    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"], cwd=REPO, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "REDIS_URL": redis_server.url,
+        "SECRET_KEY": "test",
+        "TILLSYNC_INSTANCE_PATH": app.instance_path,
+        "DUPLICATE_SCAN_INTERVAL_HOURS": "0",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while (answer := client.get("/readyz")).status_code != 200:
             assert time.monotonic() < deadline, answer.get_json()
             time.sleep(0.2)
-        assert answer.get_json() == {"status": "ready", "checks": {
-            "database": {"ok": True, "detail": answer.get_json()["checks"]["database"]["detail"]},
-            "redis": {"ok": True, "detail": "reachable"}, "worker": {"ok": True, "detail": "1 alive"}}}
+        assert answer.get_json() == {
+            "status": "ready",
+            "checks": {
+                "database": {"ok": True, "detail": answer.get_json()["checks"]["database"]["detail"]},
+                "redis": {"ok": True, "detail": "reachable"},
+                "worker": {"ok": True, "detail": "1 alive"},
+            },
+        }
     finally:
         worker.terminate()
         worker.wait(timeout=30)

@@ -1,5 +1,6 @@
 """Retention: `flask logs prune` and the daily prune delete old records in batches, keep what is still
 needed (sales' provenance, what a manager must deal with, what a duplicate group points at), and audit it."""
+
 from __future__ import annotations
 
 import json
@@ -60,8 +61,11 @@ def history(client, token, catalog):
     replayed = sync(client, token, [sale])
     unhandled = sync(client, token, [make_sale(lines=[{"sku": "NOPE", "quantity": "1", "unit_price": "1.00"}])])
     handled = sync(client, token, [make_sale(lines=[{"sku": "NOPE", "quantity": "1", "unit_price": "1.00"}])])
-    mark_handled(db.session.scalar(select(SyncAttempt.id).where(SyncAttempt.sync_id == handled)), "wrong till",
-                 actor="manager@example.com")
+    mark_handled(
+        db.session.scalar(select(SyncAttempt.id).where(SyncAttempt.sync_id == handled)),
+        "wrong till",
+        actor="manager@example.com",
+    )
     assert client.post("/api/v1/sync", json={"orders": []}, headers=bearer("nobody")).status_code == 401
     refusals.flush(get_redis())  # a refused call is counted per minute (refused_calls), not logged
     refused = db.session.scalar(select(func.max(RefusedCalls.id)))
@@ -70,8 +74,15 @@ def history(client, token, catalog):
     polls = [sync(client, token, []) for _ in range(5)]
     age([created, replayed, unhandled, handled, *polls])
     recent = sync(client, token, [sale])  # a replay today: young, kept
-    return {"created": created, "replayed": replayed, "unhandled": unhandled, "handled": handled,
-            "refused": refused, "polls": polls, "recent": recent}
+    return {
+        "created": created,
+        "replayed": replayed,
+        "unhandled": unhandled,
+        "handled": handled,
+        "refused": refused,
+        "polls": polls,
+        "recent": recent,
+    }
 
 
 def test_prune_deletes_old_records_in_batches_and_keeps_what_is_still_needed(app, history):
@@ -123,8 +134,10 @@ def test_the_audit_log_has_its_own_longer_retention(app, history):
     after = ids(AuditEntry)
     assert summary.deleted["audit_log"] == 1
     assert len(after) == len(before)  # one 400-day-old entry gone, the prune's own entry added
-    assert db.session.scalar(select(func.count()).select_from(AuditEntry)
-                             .where(AuditEntry.at < NOW - timedelta(days=365))) == 0
+    assert (
+        db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.at < NOW - timedelta(days=365)))
+        == 0
+    )
 
 
 def test_cli_prune_takes_durations_and_refuses_bad_ones(app, history):
@@ -171,13 +184,16 @@ def test_a_real_worker_runs_the_daily_prune_once(app, history, redis_server):
     assert history["replayed"] not in ids(SyncLog)
     run = db.session.scalars(select(MaintenanceRun)).one()
     assert run.finished_at is not None and json.loads(run.summary)["deleted"]["sync_logs"] == 7
-    assert db.session.scalars(select(AuditEntry.actor).where(AuditEntry.action == "retention_prune")).all() \
-        == ["scheduler"]
+    assert db.session.scalars(select(AuditEntry.actor).where(AuditEntry.action == "retention_prune")).all() == [
+        "scheduler"
+    ]
     # The same day again (a second worker, or the job retried): nothing more is pruned or audited.
     queue.enqueue(scheduled_prune_job)
     run_worker(app, redis_server.url)
-    assert db.session.scalar(select(func.count()).select_from(AuditEntry)
-                             .where(AuditEntry.action == "retention_prune")) == 1
+    assert (
+        db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "retention_prune"))
+        == 1
+    )
     # The job scheduled the next one, in the shop's night; asking again keeps that one job.
     waiting = [job_id for job_id in queue.scheduled_job_registry.get_job_ids() if job_id.startswith("retention-")]
     assert len(waiting) == 1 and schedule_next_prune() == waiting[0]

@@ -15,6 +15,7 @@ the calm till's p50/p95/max, the flood's answers by status, and what the
 refusals wrote: sync_logs rows (none: only the calm till's calls are logged)
 and the refused calls counted once flushed. Loopback only; bounded by --seconds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,9 @@ def anonymous(url: str, until: float, counts: dict) -> None:
     session = requests.Session()
     while time.monotonic() < until:
         try:
-            status = session.post(url, json={"orders": []}, headers={"Authorization": "Bearer guess"},
-                                  timeout=30).status_code
+            status = session.post(
+                url, json={"orders": []}, headers={"Authorization": "Bearer guess"}, timeout=30
+            ).status_code
         except requests.RequestException:
             status = "error"
         counts[status] = counts.get(status, 0) + 1
@@ -65,8 +67,12 @@ def run(label: str, threads: int, limit: str, args, redis_url: str, workdir: Pat
         sync_url = server.url + "/api/v1/sync"
         # The calm till has synced before, as a shop's till has: its token is known when the flood
         # starts, from the same address (loopback), so only the guesses are held back.
-        assert requests.post(sync_url, json={"orders": []}, headers={"Authorization": f"Bearer {token}"},
-                             timeout=30).status_code == 200
+        assert (
+            requests.post(
+                sync_url, json={"orders": []}, headers={"Authorization": f"Bearer {token}"}, timeout=30
+            ).status_code
+            == 200
+        )
         until = time.monotonic() + args.seconds
         workers = [threading.Thread(target=anonymous, args=(sync_url, until, counts[n])) for n in range(threads)]
         workers.append(threading.Thread(target=calm, args=(sync_url, token, until, latencies, failures)))
@@ -85,9 +91,12 @@ def run(label: str, threads: int, limit: str, args, redis_url: str, workdir: Pat
         for status, n in count.items():
             answers[status] = answers.get(status, 0) + n
     flood = " ".join(f"{status}:{n}" for status, n in sorted(answers.items(), key=str)) or "-"
-    print(f"{label:<18} {len(latencies):>6} {percentile(latencies, 50) * 1000:>8.0f} "
-          f"{percentile(latencies, 95) * 1000:>8.0f} {max(latencies) * 1000:>8.0f} {len(failures):>7} "
-          f"{logged:>8} {counted:>8}  {flood}", flush=True)
+    print(
+        f"{label:<18} {len(latencies):>6} {percentile(latencies, 50) * 1000:>8.0f} "
+        f"{percentile(latencies, 95) * 1000:>8.0f} {max(latencies) * 1000:>8.0f} {len(failures):>7} "
+        f"{logged:>8} {counted:>8}  {flood}",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -99,10 +108,15 @@ def main() -> None:
     redis = RedisServer()
     try:
         with tempfile.TemporaryDirectory(prefix="bench-anonymous-") as tmp:
-            print(f"{'run':<18} {'calls':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'failed':>7} "
-                  f"{'logged':>8} {'counted':>8}  flood answers")
-            for label, threads, limit in (("quiet", 0, "0"), ("flood, no limit", args.threads, "0"),
-                                          ("flood, default", args.threads, "30")):
+            print(
+                f"{'run':<18} {'calls':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'failed':>7} "
+                f"{'logged':>8} {'counted':>8}  flood answers"
+            )
+            for label, threads, limit in (
+                ("quiet", 0, "0"),
+                ("flood, no limit", args.threads, "0"),
+                ("flood, default", args.threads, "30"),
+            ):
                 redis.flush()
                 run(label.replace(", ", "-").replace(" ", "-"), threads, limit, args, redis.url, Path(tmp))
     finally:

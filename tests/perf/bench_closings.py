@@ -12,6 +12,7 @@ of: a close answered (POST /api/v1/closings, a replay, recomputed), the grid of
 every day for one page of tills, and one day's page for all of them. The figures
 are printed; nothing is asserted about time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,29 +61,45 @@ def run(url: str, redis_url: str, workdir: Path, tills: int, days: int, sales: i
         for index, token in enumerate(tokens):
             for back in range(days):
                 day = last - timedelta(days=back)
-                made = [make_sale(prefix=f"B{index + 1:02d}", lines=LINES,
-                                  created_at=datetime.combine(day, clock(8, 0), tzinfo=timezone.utc)
-                                  .replace(minute=n % 60, hour=8 + n // 60).isoformat())
-                        for n in range(sales)]
+                made = [
+                    make_sale(
+                        prefix=f"B{index + 1:02d}",
+                        lines=LINES,
+                        created_at=datetime.combine(day, clock(8, 0), tzinfo=timezone.utc)
+                        .replace(minute=n % 60, hour=8 + n // 60)
+                        .isoformat(),
+                    )
+                    for n in range(sales)
+                ]
                 sent = made[: sales - sales // 10]
                 assert client.post("/api/v1/sync", json={"orders": sent}, headers=bearer(token)).status_code == 200
-                close = {"business_day": day.isoformat(), "sales_count": len(made),
-                         "sales_total": str(sum(Decimal(s["total"]) for s in made)),
-                         "offline_ids": [s["offline_id"] for s in made]}
+                close = {
+                    "business_day": day.isoformat(),
+                    "sales_count": len(made),
+                    "sales_total": str(sum(Decimal(s["total"]) for s in made)),
+                    "offline_ids": [s["offline_id"] for s in made],
+                }
                 assert client.post("/api/v1/closings", json=close, headers=bearer(token)).status_code == 200
                 closes.append((token, close))
         seeded = time.perf_counter() - started
         token, close = closes[len(closes) // 2]
         figures = {
-            "sales stored": tills * days * (sales - sales // 10), "closes": len(closes),
+            "sales stored": tills * days * (sales - sales // 10),
+            "closes": len(closes),
             "seeding s": round(seeded, 1),
             "POST /api/v1/closings (replay, recomputed) ms": median_ms(
-                lambda: client.post("/api/v1/closings", json=close, headers=bearer(token))),
+                lambda: client.post("/api/v1/closings", json=close, headers=bearer(token))
+            ),
         }
-        assert client.post("/login", data={"email": "admin@bench.example", "password": PASSWORD}).status_code in (302, 303)
+        assert client.post("/login", data={"email": "admin@bench.example", "password": PASSWORD}).status_code in (
+            302,
+            303,
+        )
         first = (last - timedelta(days=days - 1)).isoformat()
-        for name, path in ((f"grid, {days} days x {tills} tills ms", f"/closings?from={first}&to={last.isoformat()}"),
-                           (f"day page, {tills} tills ms", f"/closings/{last.isoformat()}")):
+        for name, path in (
+            (f"grid, {days} days x {tills} tills ms", f"/closings?from={first}&to={last.isoformat()}"),
+            (f"day page, {tills} tills ms", f"/closings/{last.isoformat()}"),
+        ):
             assert client.get(path).status_code == 200
             figures[name] = median_ms(lambda path=path: client.get(path))
         db.session.remove()

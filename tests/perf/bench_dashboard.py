@@ -16,6 +16,7 @@ proportion, and a handful of real duplicates through a legacy import. Then:
   time and its peak resident memory (VmHWM); the goal is a scan that
   streams: memory flat as orders grow (largest size at most 1.5x the smallest).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,16 +77,20 @@ def _seed_sync_history(backend, url: str, count: int) -> None:
         conn = psycopg.connect(backend._conninfo(backend.dbname(url)), autocommit=True)
         run = conn.execute
     try:
-        run(series.format(n=calls) + "INSERT INTO sync_logs (device_id, batch_id, started_at, duration_ms, "
+        run(
+            series.format(n=calls) + "INSERT INTO sync_logs (device_id, batch_id, started_at, duration_ms, "
             "http_status, received, created, duplicates, conflicts, rejected) "
             f"SELECT 1 + c.i % 3, 'seed-' || c.i, {stamp}, 40, CASE WHEN c.i % 97 = 0 THEN 422 ELSE 200 END, "
             "100, 98, 2, CASE WHEN c.i % 13 = 0 THEN 1 ELSE 0 END, CASE WHEN c.i % 11 = 0 THEN 1 ELSE 0 END "
-            "FROM c")
-        run(series.format(n=skipped) + "INSERT INTO sync_attempts (sync_id, device_id, position, offline_id, "
+            "FROM c"
+        )
+        run(
+            series.format(n=skipped) + "INSERT INTO sync_attempts (sync_id, device_id, position, offline_id, "
             "status, reason, message, order_id, payload, received_at) "
             f"SELECT 1 + c.i % {calls}, 1 + c.i % 3, c.i % 100, 'seed-' || c.i, 'rejected', "
             "CASE c.i % 4 WHEN 0 THEN 'unknown_sku' WHEN 1 THEN 'total_mismatch' WHEN 2 THEN 'duplicate' "
-            f"ELSE 'conflict' END, 'seeded', NULL, '{{\"seed\": true}}', {stamp} FROM c")
+            f"ELSE 'conflict' END, 'seeded', NULL, '{{\"seed\": true}}', {stamp} FROM c"
+        )
         run("ANALYZE")
     finally:
         conn.close()
@@ -131,8 +136,11 @@ def build(backend, size: int, redis_url: str, workdir: Path) -> tuple[str, dict]
         run_scan(trigger="bench", actor="bench")
         from sqlalchemy import text
 
-        ids = {"sync_id": db.session.execute(text("SELECT MAX(id) FROM sync_logs")).scalar(),
-               "order_id": size // 2 or 1, "invoice": f"SEED-{size // 2:08d}"}
+        ids = {
+            "sync_id": db.session.execute(text("SELECT MAX(id) FROM sync_logs")).scalar(),
+            "order_id": size // 2 or 1,
+            "invoice": f"SEED-{size // 2:08d}",
+        }
         db.session.remove()
         db.engine.dispose()
     return url, ids
@@ -181,21 +189,32 @@ print(json.dumps({"seconds": seconds, "peak_mb": peak_kb / 1024, "found": summar
 
 def time_scan(url: str, redis_url: str, workdir: Path) -> dict:
     """The scan in a fresh process: its wall time and peak resident memory."""
-    done = subprocess.run([sys.executable, "-c", SCAN_CHILD, url, redis_url, tempfile.mkdtemp(dir=workdir)],
-                          cwd=REPO, capture_output=True, text=True, check=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    done = subprocess.run(
+        [sys.executable, "-c", SCAN_CHILD, url, redis_url, tempfile.mkdtemp(dir=workdir)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.perf.bench_dashboard", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.perf.bench_dashboard",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--quick", action="store_true", help="sizes 2,000 and 20,000")
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--sizes", help="comma-separated order counts (default 10000,1000000)")
     args = parser.parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else \
-        ([2_000, 20_000] if args.quick else [10_000, 1_000_000])
+    sizes = (
+        [int(s) for s in args.sizes.split(",")]
+        if args.sizes
+        else ([2_000, 20_000] if args.quick else [10_000, 1_000_000])
+    )
     names = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     workdir = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
     workdir.chmod(0o755)
@@ -238,8 +257,10 @@ def report(results, sizes) -> int:
             print(f"  {'':22} {size:10,} {scan['seconds']:12.1f} {scan['peak_mb']:9.0f}")
         growth = by_size[large][1]["peak_mb"] / by_size[small][1]["peak_mb"]
         ok &= growth <= MEMORY_GOAL
-        print(f"  scan memory at {large:,} / at {small:,}: {growth:.2f}x  goal <= {MEMORY_GOAL}x  "
-              f"{'pass' if growth <= MEMORY_GOAL else 'MISS'}")
+        print(
+            f"  scan memory at {large:,} / at {small:,}: {growth:.2f}x  goal <= {MEMORY_GOAL}x  "
+            f"{'pass' if growth <= MEMORY_GOAL else 'MISS'}"
+        )
     print(f"\noverall: {'all goals met' if ok else 'some goals MISSED'}")
     return 0
 

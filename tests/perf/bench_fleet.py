@@ -23,6 +23,7 @@ invariants on the database); the exit status is 1 if any run was invalid. The sh
 CPU used by other processes during each fleet run is printed ("others' CPU"; > 10 % is marked *):
 on a shared machine such figures are lower bounds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -175,9 +176,16 @@ def measure(databases: Databases, tills: int, args, redis_url: str, workdir: Pat
     try:
         before, started = cpu.start(), time.monotonic()
         with recording(history):
-            report = simulate(server.url, fleet, sales=args.sales, seed=args.seed, faults=[],
-                              outbox_dir=workdir / f"outboxes-{databases.count}", batch_size=args.batch_size,
-                              timeout=args.timeout)
+            report = simulate(
+                server.url,
+                fleet,
+                sales=args.sales,
+                seed=args.seed,
+                faults=[],
+                outbox_dir=workdir / f"outboxes-{databases.count}",
+                batch_size=args.batch_size,
+                timeout=args.timeout,
+            )
         point.fleet_seconds = time.monotonic() - started
         point.others_cpu = cpu.foreign_share(before, point.fleet_seconds)
     finally:
@@ -203,13 +211,15 @@ def measure(databases: Databases, tills: int, args, redis_url: str, workdir: Pat
     point.latencies = [r.latency for r in answered]
     if answered:
         point.window = max(r.ended for r in answered) - min(r.sent for r in answered)
-    point.inproc_seconds = ingest_in_process(databases, [(r.till, r.body) for r in answered], fleet, redis_url,
-                                             workdir / f"inproc-{databases.count}", point)
+    point.inproc_seconds = ingest_in_process(
+        databases, [(r.till, r.body) for r in answered], fleet, redis_url, workdir / f"inproc-{databases.count}", point
+    )
     return point
 
 
-def ingest_in_process(databases: Databases, bodies: list[tuple[str, bytes]], fleet, redis_url: str,
-                      workdir: Path, point: Point) -> float:
+def ingest_in_process(
+    databases: Databases, bodies: list[tuple[str, bytes]], fleet, redis_url: str, workdir: Path, point: Point
+) -> float:
     """Seconds ingest_batch takes for these bodies, one after the other, on a fresh database."""
     database_url = databases.fresh()
     app = seeded_app(database_url, redis_url, workdir)
@@ -223,9 +233,13 @@ def ingest_in_process(databases: Databases, bodies: list[tuple[str, bytes]], fle
         db.session.remove()
         for device, payload in batches:
             started = time.perf_counter()
-            outcome = ingest_batch(device_id=device_ids[device], batch_id=payload.get("batch_id"),
-                                   orders=payload["orders"], started=time.monotonic(),
-                                   rules=IngestRules.from_config(app.config))
+            outcome = ingest_batch(
+                device_id=device_ids[device],
+                batch_id=payload.get("batch_id"),
+                orders=payload["orders"],
+                started=time.monotonic(),
+                rules=IngestRules.from_config(app.config),
+            )
             total += time.perf_counter() - started
             created += sum(1 for result in outcome.as_json()["results"] if result["status"] == "created")
         db.session.remove()
@@ -240,22 +254,32 @@ def ingest_in_process(databases: Databases, bodies: list[tuple[str, bytes]], fle
 
 def print_table(points: list[Point], args, versions: list[str], seconds: float) -> None:
     print()
-    print(f"Fleet load: {args.sales} sales per till, batches of {args.batch_size}, gunicorn -w {args.workers}, "
-          f"{os.cpu_count()} CPUs; {'; '.join(versions)}")
-    header = (f"{'backend':<9}{'tills':>6}{'sales':>8}{'/sync reqs':>11}{'sales/s':>10}{'p50 ms':>9}{'p95 ms':>9}"
-              f"{'p99 ms':>9}{'in-process/s':>14}{'ratio':>8}{'fleet s':>9}{'others CPU':>12}")
+    print(
+        f"Fleet load: {args.sales} sales per till, batches of {args.batch_size}, gunicorn -w {args.workers}, "
+        f"{os.cpu_count()} CPUs; {'; '.join(versions)}"
+    )
+    header = (
+        f"{'backend':<9}{'tills':>6}{'sales':>8}{'/sync reqs':>11}{'sales/s':>10}{'p50 ms':>9}{'p95 ms':>9}"
+        f"{'p99 ms':>9}{'in-process/s':>14}{'ratio':>8}{'fleet s':>9}{'others CPU':>12}"
+    )
     print(header)
     print("-" * len(header))
     for p in points:
         flag = "*" if p.others_cpu > NOISY else " "
-        print(f"{p.backend:<9}{p.tills:>6}{p.sales:>8}{p.requests:>11}{p.rate:>10.0f}{p.p(50):>9.1f}{p.p(95):>9.1f}"
-              f"{p.p(99):>9.1f}{p.inproc_rate:>14.0f}{p.ratio:>8.2f}{p.fleet_seconds:>9.1f}"
-              f"{p.others_cpu:>11.0%}{flag}")
+        print(
+            f"{p.backend:<9}{p.tills:>6}{p.sales:>8}{p.requests:>11}{p.rate:>10.0f}{p.p(50):>9.1f}{p.p(95):>9.1f}"
+            f"{p.p(99):>9.1f}{p.inproc_rate:>14.0f}{p.ratio:>8.2f}{p.fleet_seconds:>9.1f}"
+            f"{p.others_cpu:>11.0%}{flag}"
+        )
     print()
-    print("sales/s: sales acknowledged by /sync answers / (last answer - first request); p50/p95/p99: latency of "
-          "POST /api/v1/sync as the till saw it;")
-    print("in-process/s: the same request bodies through ingest_batch, one after the other, on a fresh database; "
-          "ratio = sales/s / in-process/s. * : other processes used > 10 % of the CPU.")
+    print(
+        "sales/s: sales acknowledged by /sync answers / (last answer - first request); p50/p95/p99: latency of "
+        "POST /api/v1/sync as the till saw it;"
+    )
+    print(
+        "in-process/s: the same request bodies through ingest_batch, one after the other, on a fresh database; "
+        "ratio = sales/s / in-process/s. * : other processes used > 10 % of the CPU."
+    )
     for p in points:
         for problem in p.problems:
             print(f"INVALID {p.backend} {p.tills} tills: {problem}")
@@ -291,7 +315,7 @@ def main(argv=None) -> int:
     open_dbs: list[Databases] = []
     try:
         redis = RedisServer()
-        for backend in (["sqlite", "postgres"] if args.backend == "both" else [args.backend]):
+        for backend in ["sqlite", "postgres"] if args.backend == "both" else [args.backend]:
             log(f"{backend}: migrating a template database ...")
             databases = Databases(backend, workdir / backend)
             open_dbs.append(databases)
@@ -301,9 +325,11 @@ def main(argv=None) -> int:
                 log(f"{backend}: {tills} tills x {args.sales} sales ...")
                 point = measure(databases, tills, args, redis.url, workdir / backend, cpu)
                 points.append(point)
-                log(f"{backend} {tills} tills: {point.rate:.0f} sales/s, p50 {point.p(50):.1f} ms, "
+                log(
+                    f"{backend} {tills} tills: {point.rate:.0f} sales/s, p50 {point.p(50):.1f} ms, "
                     f"p99 {point.p(99):.1f} ms, in-process {point.inproc_rate:.0f}/s"
-                    + (f"  INVALID: {point.problems}" if point.problems else ""))
+                    + (f"  INVALID: {point.problems}" if point.problems else "")
+                )
             open_dbs.remove(databases)
             databases.close()
         print_table(points, args, versions, time.perf_counter() - started)

@@ -13,6 +13,7 @@ failures, and the flooders' accepted and refused (429) requests. The two runs
 differ only in the work limits: off (SYNC_*_PER_MINUTE=0) and the defaults.
 Loopback only; every loop is bounded by --seconds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,15 +32,22 @@ from tests.support.fleet_faults import percentile
 from tests.support.gunicorn import GunicornServer
 from tests.support.services import RedisServer
 
-DEFAULT_LIMITS = {"SYNC_SALES_PER_MINUTE": "5000", "SYNC_LINES_PER_MINUTE": "25000",
-                  "SYNC_BYTES_PER_MINUTE": str(20 * 1024 * 1024)}
+DEFAULT_LIMITS = {
+    "SYNC_SALES_PER_MINUTE": "5000",
+    "SYNC_LINES_PER_MINUTE": "25000",
+    "SYNC_BYTES_PER_MINUTE": str(20 * 1024 * 1024),
+}
 NO_LIMITS = {name: "0" for name in DEFAULT_LIMITS}
 
 
 def sale(lines: int) -> dict:
     line = {"sku": "BREAD", "quantity": "1", "unit_price": "1.00"}
-    return {"offline_id": str(uuid.uuid4()), "created_at": "2026-11-29T10:00:00+00:00",
-            "lines": [line] * lines, "total": f"{lines}.00"}
+    return {
+        "offline_id": str(uuid.uuid4()),
+        "created_at": "2026-11-29T10:00:00+00:00",
+        "lines": [line] * lines,
+        "total": f"{lines}.00",
+    }
 
 
 def flood(url: str, token: str, until: float, counts: dict) -> None:
@@ -47,8 +55,7 @@ def flood(url: str, token: str, until: float, counts: dict) -> None:
     while time.monotonic() < until:
         body = {"orders": [sale(150) for _ in range(500)]}
         try:
-            status = session.post(url, json=body, headers={"Authorization": f"Bearer {token}"},
-                                  timeout=120).status_code
+            status = session.post(url, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=120).status_code
         except requests.RequestException:
             status = "error"
         counts[status] = counts.get(status, 0) + 1
@@ -61,8 +68,9 @@ def calm(url: str, token: str, until: float, latencies: list, failures: list) ->
     while time.monotonic() < until:
         started = time.monotonic()
         try:
-            response = session.post(url, json={"orders": [sale(2)]}, headers={"Authorization": f"Bearer {token}"},
-                                    timeout=60)
+            response = session.post(
+                url, json={"orders": [sale(2)]}, headers={"Authorization": f"Bearer {token}"}, timeout=60
+            )
             if response.status_code != 200:
                 failures.append(response.status_code)
         except requests.RequestException as exc:
@@ -95,9 +103,12 @@ def run(label: str, limits: dict, args, redis_url: str, workdir: Path) -> None:
         server.stop()
     accepted = sum(c.get(200, 0) for c in counts)
     refused = sum(c.get(429, 0) for c in counts)
-    print(f"{label:<12} {len(latencies):>6} {percentile(latencies, 50) * 1000:>9.0f} "
-          f"{percentile(latencies, 95) * 1000:>9.0f} {max(latencies) * 1000:>9.0f} {len(failures):>8} "
-          f"{accepted:>9} {refused:>8}", flush=True)
+    print(
+        f"{label:<12} {len(latencies):>6} {percentile(latencies, 50) * 1000:>9.0f} "
+        f"{percentile(latencies, 95) * 1000:>9.0f} {max(latencies) * 1000:>9.0f} {len(failures):>8} "
+        f"{accepted:>9} {refused:>8}",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -108,8 +119,10 @@ def main() -> None:
     redis = RedisServer()  # started by its constructor
     try:
         with tempfile.TemporaryDirectory(prefix="bench-flood-") as tmp:
-            print(f"{'limits':<12} {'calls':>6} {'p50 ms':>9} {'p95 ms':>9} {'max ms':>9} {'failed':>8} "
-                  f"{'flood ok':>9} {'flood 429':>8}")
+            print(
+                f"{'limits':<12} {'calls':>6} {'p50 ms':>9} {'p95 ms':>9} {'max ms':>9} {'failed':>8} "
+                f"{'flood ok':>9} {'flood 429':>8}"
+            )
             run("off", NO_LIMITS, args, redis.url, Path(tmp))
             redis.flush()
             run("defaults", DEFAULT_LIMITS, args, redis.url, Path(tmp))

@@ -9,6 +9,7 @@ retention) and half as many old replay records, plus the same number of recent o
 prints for each backend: `flask backup`'s time and file size, and the prune's time, rows
 deleted and rows a second (in transactions of 1,000 ids each). Figures, never a verdict.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,10 @@ CHUNK = 10_000
 
 
 def seed(url: str, logs: int, folder: Path) -> None:
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "REDIS_URL": "redis://127.0.0.1:1"},
-                     instance_path=str(folder))
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "REDIS_URL": "redis://127.0.0.1:1"},
+        instance_path=str(folder),
+    )
     with app.app_context():
         add_device("T01")
         db.session.remove()
@@ -46,14 +49,34 @@ def seed(url: str, logs: int, folder: Path) -> None:
         for when in (old, recent):
             first = conn.execute(text("SELECT coalesce(max(id), 0) FROM sync_logs")).scalar_one() + 1
             for start in range(0, logs, CHUNK):
-                conn.execute(insert(SyncLog), [
-                    {"device_id": device, "started_at": when + timedelta(seconds=i), "http_status": 200,
-                     "received": 1 if i % 2 == 0 else 0, "duplicates": 1 if i % 2 == 0 else 0}
-                    for i in range(start, min(logs, start + CHUNK))])
-            conn.execute(insert(SyncAttempt), [
-                {"sync_id": first + i, "device_id": device, "position": 0, "offline_id": f"id-{i}",
-                 "status": "duplicate", "payload": '{"offline_id": "..."}' + " " * 300,
-                 "received_at": when + timedelta(seconds=i)} for i in range(0, logs, 2)])
+                conn.execute(
+                    insert(SyncLog),
+                    [
+                        {
+                            "device_id": device,
+                            "started_at": when + timedelta(seconds=i),
+                            "http_status": 200,
+                            "received": 1 if i % 2 == 0 else 0,
+                            "duplicates": 1 if i % 2 == 0 else 0,
+                        }
+                        for i in range(start, min(logs, start + CHUNK))
+                    ],
+                )
+            conn.execute(
+                insert(SyncAttempt),
+                [
+                    {
+                        "sync_id": first + i,
+                        "device_id": device,
+                        "position": 0,
+                        "offline_id": f"id-{i}",
+                        "status": "duplicate",
+                        "payload": '{"offline_id": "..."}' + " " * 300,
+                        "received_at": when + timedelta(seconds=i),
+                    }
+                    for i in range(0, logs, 2)
+                ],
+            )
     if engine.dialect.name == "postgresql":
         # What autovacuum would have done after months of traffic: the planner needs the tables' sizes.
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -68,8 +91,10 @@ def measure(name: str, url: str, logs: int, folder: Path) -> None:
     started = time.monotonic()
     made = backup(url, folder / "bench.backup")
     print(f"  backup: {time.monotonic() - started:.2f} s, {made.size / 1e6:.1f} MB")
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "REDIS_URL": "redis://127.0.0.1:1"},
-                     instance_path=str(folder))
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "REDIS_URL": "redis://127.0.0.1:1"},
+        instance_path=str(folder),
+    )
     with app.app_context():
         started = time.monotonic()
         summary = prune(older_than=timedelta(days=90), audit_older_than=timedelta(days=365), actor="bench")
@@ -78,8 +103,9 @@ def measure(name: str, url: str, logs: int, folder: Path) -> None:
         print(f"  prune: {seconds:.2f} s, {rows} rows deleted ({summary.deleted}), {rows / seconds:,.0f} rows/s")
         started = time.monotonic()
         again = prune(older_than=timedelta(days=90), audit_older_than=timedelta(days=365), actor="bench")
-        print(f"  prune again (nothing old left): {time.monotonic() - started:.3f} s, "
-              f"{sum(again.deleted.values())} rows")
+        print(
+            f"  prune again (nothing old left): {time.monotonic() - started:.3f} s, {sum(again.deleted.values())} rows"
+        )
         db.session.remove()
         db.engine.dispose()
 

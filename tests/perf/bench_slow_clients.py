@@ -20,6 +20,7 @@ For each it prints the /healthz latency (10 samples; a sample that got no answer
 counts as 3 s), a one-sale sync's time, and the status of GET /api/v1/sync/status with
 500 offline_ids. Slow clients send a few bytes every second and never finish.
 """
+
 from __future__ import annotations
 
 import resource
@@ -45,8 +46,9 @@ OLD_GUNICORN = ("-k", "sync", "--threads", "1", "--limit-request-line", "8190")
 def sync_time(url: str, token: str) -> str:
     started = time.monotonic()
     try:
-        response = requests.post(f"{url}/api/v1/sync", json={"orders": [make_sale()]},
-                                 headers=bearer(token), timeout=10)
+        response = requests.post(
+            f"{url}/api/v1/sync", json={"orders": [make_sale()]}, headers=bearer(token), timeout=10
+        )
     except requests.RequestException as exc:
         return f"no answer in 10 s ({type(exc).__name__})"
     return f"{response.status_code} in {(time.monotonic() - started) * 1000:.0f} ms"
@@ -61,8 +63,10 @@ def status_500(url: str, token: str) -> str:
 
 
 def measure(name: str, url: str, token: str, heads: int, bodies: int, sources: int = 1) -> None:
-    slow = [SlowClients(url, heads, "header", sources=sources).start(),
-            SlowClients(url, bodies, "body", sources=sources, token=token).start()]
+    slow = [
+        SlowClients(url, heads, "header", sources=sources).start(),
+        SlowClients(url, bodies, "body", sources=sources, token=token).start(),
+    ]
     try:
         time.sleep(1.0)  # the slow clients settle in
         latencies = health_latencies(url, samples=10, spacing=0.1, timeout=TIMEOUT)
@@ -72,10 +76,13 @@ def measure(name: str, url: str, token: str, heads: int, bodies: int, sources: i
     finally:
         for clients in slow:
             clients.stop()
-    print(f"{name}\n  slow clients: {heads} header + {bodies} body, {held} still held at the end\n"
-          f"  /healthz: {summary(latencies)}, {unanswered}/10 unanswered in {TIMEOUT:.0f} s\n"
-          f"  one-sale sync: {sync}\n"
-          f"  GET /api/v1/sync/status with 500 ids (no slow clients): {status_500(url, token)}", flush=True)
+    print(
+        f"{name}\n  slow clients: {heads} header + {bodies} body, {held} still held at the end\n"
+        f"  /healthz: {summary(latencies)}, {unanswered}/10 unanswered in {TIMEOUT:.0f} s\n"
+        f"  one-sale sync: {sync}\n"
+        f"  GET /api/v1/sync/status with 500 ids (no slow clients): {status_500(url, token)}",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -96,12 +103,14 @@ def main() -> None:
         new = GunicornServer(url, redis_server.url, workers=3, TRUSTED_PROXY_HOPS="1").start()
         try:
             measure("2. after: gunicorn -w 3 x 8 threads (gunicorn.conf.py), no nginx", new.url, token, 3, 3)
-            measure("3. after, overwhelmed: gunicorn alone, 200 + 200 slow clients", new.url, token, 200, 200,
-                    sources=20)
+            measure(
+                "3. after, overwhelmed: gunicorn alone, 200 + 200 slow clients", new.url, token, 200, 200, sources=20
+            )
             nginx = NginxServer(f"127.0.0.1:{new.port}").start()
             try:
-                measure("4. after: nginx (deploy/nginx/tillsync.conf) -> gunicorn", nginx.url, token, 200, 200,
-                        sources=20)
+                measure(
+                    "4. after: nginx (deploy/nginx/tillsync.conf) -> gunicorn", nginx.url, token, 200, 200, sources=20
+                )
             finally:
                 nginx.stop()
         finally:

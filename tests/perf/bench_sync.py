@@ -26,6 +26,7 @@ stored count it is labelled with; the table shows the best repetition of each fi
 that other processes on the machine used during each measurement is printed next to it.
 See tests/perf/README.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,17 +64,17 @@ from tests.support.gunicorn import GunicornServer
 from tests.support.services import PostgresServer, RedisServer
 
 # The goals this benchmark checks.
-GOAL_INGEST_RATIO = 0.25    # ingest >= 0.25 x raw limit (own schema, every index the product has)
-GOAL_REPLAY_RATIO = 0.5     # replay >= 0.5 x raw limit
+GOAL_INGEST_RATIO = 0.25  # ingest >= 0.25 x raw limit (own schema, every index the product has)
+GOAL_REPLAY_RATIO = 0.5  # replay >= 0.5 x raw limit
 GOAL_INGEST_MINIMAL = 0.35  # ingest >= 0.35 x the minimal physical limit (rawlimit.py, SQLite)
-GOAL_REPLAY_MINIMAL = 0.8   # replay >= 0.8 x the minimal physical limit
+GOAL_REPLAY_MINIMAL = 0.8  # replay >= 0.8 x the minimal physical limit
 RAWLIMIT = Path(__file__).with_name("rawlimit.py")
-GOAL_MAX_SLOWDOWN = 0.10    # ingest with the largest stored count at most 10 % slower than with 0
+GOAL_MAX_SLOWDOWN = 0.10  # ingest with the largest stored count at most 10 % slower than with 0
 
 BATCH_SIZE = 100
 LINES_PER_SALE = 3
 UTC = timezone.utc
-NOISY = 0.10                # others using more than this share of the machine's CPU: the figure is flagged
+NOISY = 0.10  # others using more than this share of the machine's CPU: the figure is flagged
 
 
 def log(message: str) -> None:
@@ -144,10 +145,10 @@ CPU = CpuWatch()
 class Workload:
     """Pre-built request bodies (HTTP) and parsed sales (raw writes), made before any timing."""
 
-    bodies: list[list[bytes]]             # per till: JSON bodies of its batches
-    warmup: list[list[bytes]]             # per till: untimed batches (created, then replayed)
-    raw_single: list[list[list[Sale]]]    # one writer: [writer][batch][sale]
-    raw_multi: list[list[list[Sale]]]     # one writer per till
+    bodies: list[list[bytes]]  # per till: JSON bodies of its batches
+    warmup: list[list[bytes]]  # per till: untimed batches (created, then replayed)
+    raw_single: list[list[list[Sale]]]  # one writer: [writer][batch][sale]
+    raw_multi: list[list[list[Sale]]]  # one writer per till
 
     @property
     def sales(self) -> int:
@@ -185,8 +186,9 @@ class SaleMaker:
         return json.dumps({"batch_id": str(uuid.uuid4()), "orders": orders}).encode()
 
     def parsed_batch(self, code: str) -> list[Sale]:
-        batch = [parse_sale(self.sale(code), max_lines=200, now=self.now + timedelta(hours=1))
-                 for _ in range(BATCH_SIZE)]
+        batch = [
+            parse_sale(self.sale(code), max_lines=200, now=self.now + timedelta(hours=1)) for _ in range(BATCH_SIZE)
+        ]
         assert all(isinstance(s, Sale) for s in batch), batch
         return batch
 
@@ -229,8 +231,10 @@ class PhaseResult:
         if self.latencies:
             lat = sorted(self.latencies)
             p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))]
-            text += f"; batch p50 {statistics.median(lat) * 1000:4.0f} ms, p95 {p95 * 1000:4.0f} ms, " \
-                    f"max {lat[-1] * 1000:5.0f} ms"
+            text += (
+                f"; batch p50 {statistics.median(lat) * 1000:4.0f} ms, p95 {p95 * 1000:4.0f} ms, "
+                f"max {lat[-1] * 1000:5.0f} ms"
+            )
         text += f"; others' CPU {self.foreign_cpu:4.0%}" + (" (NOISY)" if self.foreign_cpu > NOISY else "")
         return text + "".join(f"\n      error: {error}" for error in self.errors[:5])
 
@@ -274,7 +278,8 @@ def send_all(url: str, tokens: list[str], bodies: list[list[bytes]], expect: str
                     answer = response.json()
                     if answer.get(key) != BATCH_SIZE:
                         problem = f"expected {BATCH_SIZE} {key}, got " + json.dumps(
-                            {k: answer.get(k) for k in ("created", "duplicates", "conflicts", "rejected")})
+                            {k: answer.get(k) for k in ("created", "duplicates", "conflicts", "rejected")}
+                        )
             except requests.RequestException as exc:
                 problem = f"{type(exc).__name__}: {exc}"
             mine.append(time.perf_counter() - t0)
@@ -326,16 +331,21 @@ def run_rawlimit(sales: int, workdir: Path) -> PhaseResult:
     """tests/perf/rawlimit.py in a subprocess (its own figure: sales per second of its timed loop)."""
     scratch = Path(tempfile.mkdtemp(prefix="rawlimit-", dir=workdir))
     before, started = CPU.start(), time.perf_counter()
-    done = subprocess.run([sys.executable, str(RAWLIMIT), str(sales)], capture_output=True, text=True,
-                          env={**os.environ, "RAW_DB": str(scratch / "raw.db")})
+    done = subprocess.run(
+        [sys.executable, str(RAWLIMIT), str(sales)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "RAW_DB": str(scratch / "raw.db")},
+    )
     seconds = time.perf_counter() - started
     foreign = CPU.foreign_share(before, seconds)
     shutil.rmtree(scratch, ignore_errors=True)
     try:
         rate = float(done.stdout.rsplit(":", 1)[1].split()[0])
     except (IndexError, ValueError):
-        return PhaseResult(sales, seconds, errors=[f"rawlimit.py: {done.stdout[-300:]} {done.stderr[-500:]}"],
-                           foreign_cpu=foreign)
+        return PhaseResult(
+            sales, seconds, errors=[f"rawlimit.py: {done.stdout[-300:]} {done.stderr[-500:]}"], foreign_cpu=foreign
+        )
     return PhaseResult(sales, sales / rate, foreign_cpu=foreign)
 
 
@@ -367,16 +377,28 @@ class SqliteRawWriter:
         insert_order = (
             "INSERT INTO orders (offline_id, receipt_number, invoice_number, device_id, created_at, received_at, "
             "cashier, total, status, fingerprint, receipt_number_collision, sync_id"
-            + (", content_hash" if hashes else "") + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'completed', ?, 0, NULL"
-            + (", ?" if hashes else "") + ")")
+            + (", content_hash" if hashes else "")
+            + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'completed', ?, 0, NULL"
+            + (", ?" if hashes else "")
+            + ")"
+        )
 
         def write(batch: list[Sale]) -> None:
             now = _sqlite_ts(datetime.now(UTC))
             movements, payments, sold = [], [], {}
             cur.execute("BEGIN IMMEDIATE")
             for sale in batch:
-                row = (sale.offline_id, sale.receipt_number, sale.receipt_number, device_id,
-                       _sqlite_ts(sale.created_at), now, sale.cashier, float(sale.total), sale.fingerprint)
+                row = (
+                    sale.offline_id,
+                    sale.receipt_number,
+                    sale.receipt_number,
+                    device_id,
+                    _sqlite_ts(sale.created_at),
+                    now,
+                    sale.cashier,
+                    float(sale.total),
+                    sale.fingerprint,
+                )
                 cur.execute(insert_order, row + ((sale_content_hash(device_id, sale),) if hashes else ()))
                 order_id = cur.lastrowid
                 for line_no, line in enumerate(sale.lines, start=1):
@@ -384,15 +406,21 @@ class SqliteRawWriter:
                     cur.execute(
                         "INSERT INTO order_lines (order_id, line_no, product_id, sku, quantity, unit_price, status) "
                         "VALUES (?, ?, ?, ?, ?, ?, 'completed')",
-                        (order_id, line_no, product_id, line.sku, float(line.quantity), float(line.unit_price)))
+                        (order_id, line_no, product_id, line.sku, float(line.quantity), float(line.unit_price)),
+                    )
                     movements.append((product_id, cur.lastrowid, -float(line.quantity), now))
                     sold[product_id] = sold.get(product_id, 0) + float(line.quantity)
                 payments += [(order_id, p.method, float(p.amount)) for p in sale.payments]
-            cur.executemany("INSERT INTO stock_movements (product_id, order_line_id, quantity_delta, kind, "
-                            "created_at) VALUES (?, ?, ?, 'sale', ?)", movements)
+            cur.executemany(
+                "INSERT INTO stock_movements (product_id, order_line_id, quantity_delta, kind, "
+                "created_at) VALUES (?, ?, ?, 'sale', ?)",
+                movements,
+            )
             cur.executemany("INSERT INTO payments (order_id, method, amount) VALUES (?, ?, ?)", payments)
-            cur.executemany("UPDATE products SET stock_quantity = stock_quantity - ? WHERE id = ?",
-                            [(sold[pid], pid) for pid in sorted(sold)])
+            cur.executemany(
+                "UPDATE products SET stock_quantity = stock_quantity - ? WHERE id = ?",
+                [(sold[pid], pid) for pid in sorted(sold)],
+            )
             cur.execute("COMMIT")
 
         return write, conn.close
@@ -418,16 +446,28 @@ class PostgresRawWriter:
             now = datetime.now(UTC)
             params = []
             for sale in batch:
-                params += [sale.offline_id, sale.receipt_number, sale.receipt_number, device_id, sale.created_at,
-                           now, sale.cashier, sale.total, sale.fingerprint]
+                params += [
+                    sale.offline_id,
+                    sale.receipt_number,
+                    sale.receipt_number,
+                    device_id,
+                    sale.created_at,
+                    now,
+                    sale.cashier,
+                    sale.total,
+                    sale.fingerprint,
+                ]
                 if hashes:
                     params.append(sale_content_hash(device_id, sale))
             cur.execute(
                 "INSERT INTO orders (offline_id, receipt_number, invoice_number, device_id, created_at, "
-                "received_at, cashier, total, fingerprint, " + ("content_hash, " if hashes else "")
+                "received_at, cashier, total, fingerprint, "
+                + ("content_hash, " if hashes else "")
                 + "status, receipt_number_collision) VALUES "
-                + values(len(batch), 10 if hashes else 9, "'completed', false") + " RETURNING offline_id, id",
-                params)
+                + values(len(batch), 10 if hashes else 9, "'completed', false")
+                + " RETURNING offline_id, id",
+                params,
+            )
             order_ids = dict(cur.fetchall())
             line_params, line_keys, payments, sold = [], [], [], {}
             for sale in batch:
@@ -441,18 +481,27 @@ class PostgresRawWriter:
                     payments += [order_id, payment.method, payment.amount]
             cur.execute(
                 "INSERT INTO order_lines (order_id, line_no, product_id, sku, quantity, unit_price, status) VALUES "
-                + values(len(line_keys), 6, "'completed'") + " RETURNING id", line_params)
+                + values(len(line_keys), 6, "'completed'")
+                + " RETURNING id",
+                line_params,
+            )
             line_ids = [row[0] for row in cur.fetchall()]
             movement_params = []
             for (product_id, quantity), line_id in zip(line_keys, line_ids):
                 movement_params += [product_id, line_id, -quantity, now]
-            cur.execute("INSERT INTO stock_movements (product_id, order_line_id, quantity_delta, created_at, kind) "
-                        "VALUES " + values(len(line_ids), 4, "'sale'"), movement_params)
-            cur.execute("INSERT INTO payments (order_id, method, amount) VALUES " + values(len(payments) // 3, 3),
-                        payments)
+            cur.execute(
+                "INSERT INTO stock_movements (product_id, order_line_id, quantity_delta, created_at, kind) "
+                "VALUES " + values(len(line_ids), 4, "'sale'"),
+                movement_params,
+            )
+            cur.execute(
+                "INSERT INTO payments (order_id, method, amount) VALUES " + values(len(payments) // 3, 3), payments
+            )
             # In product order, like ingestion, so concurrent writers cannot deadlock.
-            cur.executemany("UPDATE products SET stock_quantity = stock_quantity - %s WHERE id = %s",
-                            [(sold[pid], pid) for pid in sorted(sold)])
+            cur.executemany(
+                "UPDATE products SET stock_quantity = stock_quantity - %s WHERE id = %s",
+                [(sold[pid], pid) for pid in sorted(sold)],
+            )
             conn.commit()
 
         return write, conn.close
@@ -462,7 +511,6 @@ class PostgresRawWriter:
 
 # The tables a stored sale writes to, whose secondary indexes the index-cost figure leaves out.
 SALE_TABLES = "('orders', 'order_lines', 'stock_movements', 'payments')"
-
 
 
 class SqliteBackend:
@@ -511,9 +559,13 @@ class SqliteBackend:
         """Drop the non-unique ix_* indexes of the sale tables; their names."""
         conn = sqlite3.connect(self.path(url))
         try:
-            names = [row[0] for row in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ix\\_%' ESCAPE '\\' "
-                f"AND tbl_name IN {SALE_TABLES}")]
+            names = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ix\\_%' ESCAPE '\\' "
+                    f"AND tbl_name IN {SALE_TABLES}"
+                )
+            ]
             for name in names:
                 conn.execute(f'DROP INDEX "{name}"')
             conn.commit()
@@ -543,40 +595,55 @@ class SqliteBackend:
             if count:
                 conn.execute("BEGIN")
                 conn.execute("CREATE TEMP TABLE seed_products (k INTEGER PRIMARY KEY, id, sku, price)")
-                conn.execute("INSERT INTO seed_products SELECT row_number() OVER (ORDER BY id) - 1, id, sku, price "
-                             "FROM products")
+                conn.execute(
+                    "INSERT INTO seed_products SELECT row_number() OVER (ORDER BY id) - 1, id, sku, price FROM products"
+                )
                 conn.execute("CREATE TEMP TABLE seed_devices (k INTEGER PRIMARY KEY, id)")
                 conn.execute("INSERT INTO seed_devices SELECT row_number() OVER (ORDER BY id) - 1, id FROM devices")
-                args = {"n": count,
-                        "np": conn.execute("SELECT COUNT(*) FROM seed_products").fetchone()[0],
-                        "nd": conn.execute("SELECT COUNT(*) FROM seed_devices").fetchone()[0]}
+                args = {
+                    "n": count,
+                    "np": conn.execute("SELECT COUNT(*) FROM seed_products").fetchone()[0],
+                    "nd": conn.execute("SELECT COUNT(*) FROM seed_devices").fetchone()[0],
+                }
                 series = "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < :n) "
                 joins = " FROM c JOIN seed_products p ON p.k = c.i % :np JOIN seed_devices d ON d.k = c.i % :nd"
                 stamp = "strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || (c.i % 525600) || ' minutes') || '000'"
                 # A random, uuid-shaped offline_id (version 4 layout), like the ones tills send.
-                uuid_text = ("substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-4' || substr(h, 14, 3) || '-a' || "
-                             "substr(h, 18, 3) || '-' || substr(h, 21, 12)")
+                uuid_text = (
+                    "substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-4' || substr(h, 14, 3) || '-a' || "
+                    "substr(h, 18, 3) || '-' || substr(h, 21, 12)"
+                )
                 conn.execute(
                     "INSERT INTO orders (id, offline_id, receipt_number, invoice_number, device_id, created_at, "
                     "received_at, cashier, total, status, fingerprint, receipt_number_collision, sync_id"
-                    + (", content_hash" if hashes else "") + ") "
+                    + (", content_hash" if hashes else "")
+                    + ") "
                     f"{series} SELECT i, {uuid_text}, rn, rn, device_id, created_at, created_at, 'Seed', total, "
                     "'completed', fp, 0, NULL" + (", ch" if hashes else "") + " FROM ("
                     "SELECT c.i AS i, lower(hex(randomblob(16))) AS h, 'SEED-' || printf('%08d', c.i) AS rn, "
                     f"d.id AS device_id, {stamp} AS created_at, round(p.price * (1 + c.i % 3), 2) AS total, "
-                    f"lower(hex(randomblob(32))) AS fp, lower(hex(randomblob(32))) AS ch {joins})", args)
+                    f"lower(hex(randomblob(32))) AS fp, lower(hex(randomblob(32))) AS ch {joins})",
+                    args,
+                )
                 conn.execute(
                     "INSERT INTO order_lines (id, order_id, line_no, product_id, sku, quantity, unit_price, status) "
-                    f"{series} SELECT c.i, c.i, 1, p.id, p.sku, 1 + c.i % 3, p.price, 'completed' {joins}", args)
+                    f"{series} SELECT c.i, c.i, 1, p.id, p.sku, 1 + c.i % 3, p.price, 'completed' {joins}",
+                    args,
+                )
                 conn.execute(
                     "INSERT INTO stock_movements (id, product_id, order_line_id, quantity_delta, kind, created_at) "
-                    f"{series} SELECT c.i, p.id, c.i, -(1 + c.i % 3), 'sale', {stamp} {joins}", args)
+                    f"{series} SELECT c.i, p.id, c.i, -(1 + c.i % 3), 'sale', {stamp} {joins}",
+                    args,
+                )
                 conn.execute(
                     "INSERT INTO payments (id, order_id, method, amount) "
-                    f"{series} SELECT c.i, c.i, 'cash', round(p.price * (1 + c.i % 3), 2) {joins}", args)
+                    f"{series} SELECT c.i, c.i, 'cash', round(p.price * (1 + c.i % 3), 2) {joins}",
+                    args,
+                )
                 conn.execute(
                     "UPDATE products SET stock_quantity = opening_stock + COALESCE((SELECT SUM(m.quantity_delta) "
-                    "FROM stock_movements m WHERE m.product_id = products.id), 0)")
+                    "FROM stock_movements m WHERE m.product_id = products.id), 0)"
+                )
                 conn.execute("COMMIT")
             conn.execute("ANALYZE")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -609,8 +676,11 @@ class PostgresBackend:
             return result.fetchall() if result is not None and result.description else None
 
     def version(self) -> str:
-        return "PostgreSQL " + self._admin(["SHOW server_version"])[0][0] + \
-            f" (shared_buffers {self._admin(['SHOW shared_buffers'])[0][0]}, fsync on)"
+        return (
+            "PostgreSQL "
+            + self._admin(["SHOW server_version"])[0][0]
+            + f" (shared_buffers {self._admin(['SHOW shared_buffers'])[0][0]}, fsync on)"
+        )
 
     @staticmethod
     def dbname(url: str) -> str:
@@ -628,8 +698,12 @@ class PostgresBackend:
         self._admin(["CHECKPOINT"])
 
     def columns(self, url: str, table: str) -> set[str]:
-        return {row[0] for row in self.query(
-            url, f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'")}
+        return {
+            row[0]
+            for row in self.query(
+                url, f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'"
+            )
+        }
 
     def query(self, url: str, sql: str):
         with psycopg.connect(self._conninfo(self.dbname(url))) as conn:
@@ -637,9 +711,12 @@ class PostgresBackend:
 
     def drop_secondary_indexes(self, url: str) -> list[str]:
         """Drop the non-unique ix_* indexes of the sale tables; their names."""
-        names = [row[0] for row in self.query(
-            url, "SELECT indexname FROM pg_indexes WHERE indexname LIKE 'ix\\_%' "
-                 f"AND tablename IN {SALE_TABLES}")]
+        names = [
+            row[0]
+            for row in self.query(
+                url, f"SELECT indexname FROM pg_indexes WHERE indexname LIKE 'ix\\_%' AND tablename IN {SALE_TABLES}"
+            )
+        ]
         with psycopg.connect(self._conninfo(self.dbname(url)), autocommit=True) as conn:
             for name in names:
                 conn.execute(f'DROP INDEX "{name}"')
@@ -659,38 +736,53 @@ class PostgresBackend:
             assert conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 0
             if count:
                 conn.execute("SET synchronous_commit = off")
-                conn.execute("CREATE TEMP TABLE seed_products AS SELECT "
-                             "(row_number() OVER (ORDER BY id) - 1)::int AS k, id, sku, price FROM products")
-                conn.execute("CREATE TEMP TABLE seed_devices AS SELECT "
-                             "(row_number() OVER (ORDER BY id) - 1)::int AS k, id FROM devices")
+                conn.execute(
+                    "CREATE TEMP TABLE seed_products AS SELECT "
+                    "(row_number() OVER (ORDER BY id) - 1)::int AS k, id, sku, price FROM products"
+                )
+                conn.execute(
+                    "CREATE TEMP TABLE seed_devices AS SELECT "
+                    "(row_number() OVER (ORDER BY id) - 1)::int AS k, id FROM devices"
+                )
                 n_products = conn.execute("SELECT COUNT(*) FROM seed_products").fetchone()[0]
                 n_devices = conn.execute("SELECT COUNT(*) FROM seed_devices").fetchone()[0]
-                src = (f" FROM generate_series(1, {int(count)}) AS c(i) "
-                       f"JOIN seed_products p ON p.k = c.i % {n_products} "
-                       f"JOIN seed_devices d ON d.k = c.i % {n_devices}")
+                src = (
+                    f" FROM generate_series(1, {int(count)}) AS c(i) "
+                    f"JOIN seed_products p ON p.k = c.i % {n_products} "
+                    f"JOIN seed_devices d ON d.k = c.i % {n_devices}"
+                )
                 stamp = "now() - (c.i % 525600) * interval '1 minute'"
                 conn.execute(
                     "INSERT INTO orders (id, offline_id, receipt_number, invoice_number, device_id, created_at, "
                     "received_at, cashier, total, status, fingerprint, receipt_number_collision, sync_id"
-                    + (", content_hash" if hashes else "") + ") "
+                    + (", content_hash" if hashes else "")
+                    + ") "
                     "SELECT c.i, gen_random_uuid()::text, 'SEED-' || lpad(c.i::text, 8, '0'), "
                     f"'SEED-' || lpad(c.i::text, 8, '0'), d.id, {stamp}, {stamp}, 'Seed', "
                     "p.price * (1 + c.i % 3), 'completed', md5(c.i::text) || md5((-c.i)::text), false, NULL"
-                    + (", md5('h' || c.i) || md5('H' || c.i)" if hashes else "") + src)
+                    + (", md5('h' || c.i) || md5('H' || c.i)" if hashes else "")
+                    + src
+                )
                 conn.execute(
                     "INSERT INTO order_lines (id, order_id, line_no, product_id, sku, quantity, unit_price, status) "
-                    "SELECT c.i, c.i, 1, p.id, p.sku, 1 + c.i % 3, p.price, 'completed'" + src)
+                    "SELECT c.i, c.i, 1, p.id, p.sku, 1 + c.i % 3, p.price, 'completed'" + src
+                )
                 conn.execute(
                     "INSERT INTO stock_movements (id, product_id, order_line_id, quantity_delta, kind, created_at) "
-                    f"SELECT c.i, p.id, c.i, -(1 + c.i % 3), 'sale', {stamp}" + src)
-                conn.execute("INSERT INTO payments (id, order_id, method, amount) "
-                             "SELECT c.i, c.i, 'cash', p.price * (1 + c.i % 3)" + src)
+                    f"SELECT c.i, p.id, c.i, -(1 + c.i % 3), 'sale', {stamp}" + src
+                )
+                conn.execute(
+                    "INSERT INTO payments (id, order_id, method, amount) "
+                    "SELECT c.i, c.i, 'cash', p.price * (1 + c.i % 3)" + src
+                )
                 for table in ("orders", "order_lines", "stock_movements", "payments"):
-                    conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                 f"(SELECT MAX(id) FROM {table}))")
+                    conn.execute(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
+                    )
                 conn.execute(
                     "UPDATE products SET stock_quantity = opening_stock + COALESCE((SELECT SUM(m.quantity_delta) "
-                    "FROM stock_movements m WHERE m.product_id = products.id), 0)")
+                    "FROM stock_movements m WHERE m.product_id = products.id), 0)"
+                )
                 conn.commit()
         self._admin(["VACUUM ANALYZE"], name)
         self._admin(["CHECKPOINT"])
@@ -717,8 +809,8 @@ class ScenarioResult:
     replay: list[PhaseResult] = field(default_factory=list)
     raw_single: list[PhaseResult] = field(default_factory=list)
     raw_multi: list[PhaseResult] = field(default_factory=list)
-    raw_no_index: list[PhaseResult] = field(default_factory=list)   # 1 writer, secondary indexes dropped
-    minimal: list[PhaseResult] = field(default_factory=list)        # rawlimit.py
+    raw_no_index: list[PhaseResult] = field(default_factory=list)  # 1 writer, secondary indexes dropped
+    minimal: list[PhaseResult] = field(default_factory=list)  # rawlimit.py
     dropped_indexes: list[str] = field(default_factory=list)
 
     @staticmethod
@@ -762,8 +854,10 @@ def _measure(backend, made: list[str], label: str, stored: int, args, redis_url:
         db.session.remove()
         db.engine.dispose()
     shutil.rmtree(app_dir, ignore_errors=True)
-    products = [(sku, Decimal(str(price)).quantize(Decimal("0.01")))
-                for sku, price in backend.query(seed_url, "SELECT sku, price FROM products ORDER BY id")]
+    products = [
+        (sku, Decimal(str(price)).quantize(Decimal("0.01")))
+        for sku, price in backend.query(seed_url, "SELECT sku, price FROM products ORDER BY id")
+    ]
     product_ids = dict(backend.query(seed_url, "SELECT sku, id FROM products"))
     device_id = backend.query(seed_url, "SELECT MIN(id) FROM devices")[0][0]
     has_content_hash = "content_hash" in backend.columns(seed_url, "orders")
@@ -783,6 +877,7 @@ def _measure(backend, made: list[str], label: str, stored: int, args, redis_url:
         waited = CPU.wait_quiet(args.quiet_wait)
         if waited > 2.5:
             log(f"  (waited {waited:.0f} s for other processes to leave the CPU)")
+
     for rep in range(1, args.repeat + 1):
         # 3. the physical limit, into a fresh copy of the seeded database
         raw_url = backend.clone(seed_url, f"{label}_raw{rep}")
@@ -819,8 +914,7 @@ def _measure(backend, made: list[str], label: str, stored: int, args, redis_url:
         app_url = backend.clone(seed_url, f"{label}_app{rep}")
         made.append(app_url)
         backend.checkpoint(app_url)
-        server = GunicornServer(app_url, redis_url, workers=args.workers, timeout=600,
-                                SYNC_RATE_LIMIT_PER_MINUTE="0")
+        server = GunicornServer(app_url, redis_url, workers=args.workers, timeout=600, SYNC_RATE_LIMIT_PER_MINUTE="0")
         try:
             server.start()
             warm = send_all(server.url, tokens, work.warmup, "created")
@@ -859,19 +953,27 @@ def report(results: list[ScenarioResult], args, versions: list[str], total_secon
     width = 150
     print()
     print("=" * width)
-    print(f"POST /api/v1/sync throughput: gunicorn {args.workers} workers, {args.tills} tills sending at once, "
-          f"{args.batches} batches of {BATCH_SIZE} sales x {LINES_PER_SALE} lines per till "
-          f"= {args.tills * args.batches * BATCH_SIZE:,} sales per figure; best of {args.repeat} run(s)")
-    print(f"machine: {os.cpu_count()} CPUs, load average now {', '.join(f'{x:.2f}' for x in os.getloadavg())}, "
-          f"Python {sys.version.split()[0]}; " + "; ".join(versions))
-    print(f"raw = plain driver into the product's own schema, one transaction per {BATCH_SIZE} sales; raw lim = best "
-          f"of 1 writer and {args.tills} writers; no-ix = 1 writer without the ix_* indexes of the sale tables; "
-          f"minimal = tests/perf/rawlimit.py (contract's minimal schema, plain sqlite3, same run). "
-          f"'*' = other processes used > {NOISY:.0%} of the machine's CPU during that figure")
+    print(
+        f"POST /api/v1/sync throughput: gunicorn {args.workers} workers, {args.tills} tills sending at once, "
+        f"{args.batches} batches of {BATCH_SIZE} sales x {LINES_PER_SALE} lines per till "
+        f"= {args.tills * args.batches * BATCH_SIZE:,} sales per figure; best of {args.repeat} run(s)"
+    )
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average now {', '.join(f'{x:.2f}' for x in os.getloadavg())}, "
+        f"Python {sys.version.split()[0]}; " + "; ".join(versions)
+    )
+    print(
+        f"raw = plain driver into the product's own schema, one transaction per {BATCH_SIZE} sales; raw lim = best "
+        f"of 1 writer and {args.tills} writers; no-ix = 1 writer without the ix_* indexes of the sale tables; "
+        f"minimal = tests/perf/rawlimit.py (contract's minimal schema, plain sqlite3, same run). "
+        f"'*' = other processes used > {NOISY:.0%} of the machine's CPU during that figure"
+    )
     print("-" * width)
-    print(f"{'backend':<9} {'stored':>10} {'ingest/s':>10} {'replay/s':>10} {'raw 1w/s':>10} {'raw Nw/s':>10} "
-          f"{'no-ix/s':>10} {'minimal/s':>10} {'ingest/raw':>15} {'replay/raw':>15} "
-          f"{'ingest/min':>15} {'replay/min':>15} {'ingest vs 0 stored':>19}")
+    print(
+        f"{'backend':<9} {'stored':>10} {'ingest/s':>10} {'replay/s':>10} {'raw 1w/s':>10} {'raw Nw/s':>10} "
+        f"{'no-ix/s':>10} {'minimal/s':>10} {'ingest/raw':>15} {'replay/raw':>15} "
+        f"{'ingest/min':>15} {'replay/min':>15} {'ingest vs 0 stored':>19}"
+    )
     print("-" * width)
     goals_met = True
 
@@ -905,29 +1007,40 @@ def report(results: list[ScenarioResult], args, versions: list[str], total_secon
                 min_text = f"{im:>9.3f} {'info':>5} {rm:>9.3f} {'info':>5}"
         else:
             min_text = f"{'-':>15} {'-':>15}"
-        print(f"{r.backend:<9} {r.stored:>10,} {fig(ingest):>10} {fig(replay):>10} "
-              f"{fig(r.best(r.raw_single)):>10} {fig(r.best(r.raw_multi)):>10} "
-              f"{fig(r.best(r.raw_no_index) if r.raw_no_index else None):>10} {fig(minimal):>10} "
-              f"{ir:>9.3f} {verdict(ok_i):>5} {rr:>9.3f} {verdict(ok_r):>5} {min_text} {slow_text:>19}"
-              + ("" if r.valid else "  INVALID (errors, see below)"))
+        print(
+            f"{r.backend:<9} {r.stored:>10,} {fig(ingest):>10} {fig(replay):>10} "
+            f"{fig(r.best(r.raw_single)):>10} {fig(r.best(r.raw_multi)):>10} "
+            f"{fig(r.best(r.raw_no_index) if r.raw_no_index else None):>10} {fig(minimal):>10} "
+            f"{ir:>9.3f} {verdict(ok_i):>5} {rr:>9.3f} {verdict(ok_r):>5} {min_text} {slow_text:>19}"
+            + ("" if r.valid else "  INVALID (errors, see below)")
+        )
     print("-" * width)
-    print(f"goals: ingest/raw >= {GOAL_INGEST_RATIO}, replay/raw >= {GOAL_REPLAY_RATIO}; SQLite ingest/minimal >= "
-          f"{GOAL_INGEST_MINIMAL}, replay/minimal >= {GOAL_REPLAY_MINIMAL}; ingest with stored orders at most "
-          f"{GOAL_MAX_SLOWDOWN:.0%} slower than with 0 (a negative slowdown is a speed-up)")
+    print(
+        f"goals: ingest/raw >= {GOAL_INGEST_RATIO}, replay/raw >= {GOAL_REPLAY_RATIO}; SQLite ingest/minimal >= "
+        f"{GOAL_INGEST_MINIMAL}, replay/minimal >= {GOAL_REPLAY_MINIMAL}; ingest with stored orders at most "
+        f"{GOAL_MAX_SLOWDOWN:.0%} slower than with 0 (a negative slowdown is a speed-up)"
+    )
     print()
     print("index write cost (1 writer into the product's schema, with and without the secondary indexes):")
     for r in results:
         if r.raw_no_index:
             with_ix, without = r.best(r.raw_single).rate, r.best(r.raw_no_index).rate
-            print(f"  {r.backend}, {r.stored:,} stored: {with_ix:,.0f} vs {without:,.0f} sales/s without "
-                  f"{', '.join(r.dropped_indexes) or 'none'}: the indexes cost {1 - with_ix / without:.1%} "
-                  "of the raw write rate")
+            print(
+                f"  {r.backend}, {r.stored:,} stored: {with_ix:,.0f} vs {without:,.0f} sales/s without "
+                f"{', '.join(r.dropped_indexes) or 'none'}: the indexes cost {1 - with_ix / without:.1%} "
+                "of the raw write rate"
+            )
     print()
     for r in results:
         print(f"{r.backend}, {r.stored:,} stored orders (seeded in {r.seed_seconds:.1f} s):")
-        for name, phases in (("ingest", r.ingest), ("replay", r.replay), ("raw 1 writer", r.raw_single),
-                             (f"raw {args.tills} writers", r.raw_multi), ("raw no ix_*", r.raw_no_index),
-                             ("rawlimit.py", r.minimal)):
+        for name, phases in (
+            ("ingest", r.ingest),
+            ("replay", r.replay),
+            ("raw 1 writer", r.raw_single),
+            (f"raw {args.tills} writers", r.raw_multi),
+            ("raw no ix_*", r.raw_no_index),
+            ("rawlimit.py", r.minimal),
+        ):
             for rep, phase in enumerate(phases, start=1):
                 print(f"  {name:<14} run {rep}: {phase.describe()}")
     print()
@@ -939,18 +1052,29 @@ def report(results: list[ScenarioResult], args, versions: list[str], total_secon
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m tests.perf.bench_sync",
-                                     description="Sync throughput vs the raw write limit (see tests/perf/README.md)")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 5 batches per till, 1 run, 20,000 stored orders instead of 1,000,000")
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.perf.bench_sync",
+        description="Sync throughput vs the raw write limit (see tests/perf/README.md)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 5 batches per till, 1 run, 20,000 stored orders instead of 1,000,000",
+    )
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--stored", help="comma-separated counts of orders already stored "
-                                         "(default 0,1000000; with --quick 0,20000)")
+    parser.add_argument(
+        "--stored", help="comma-separated counts of orders already stored (default 0,1000000; with --quick 0,20000)"
+    )
     parser.add_argument("--batches", type=int, help="batches of 100 sales per till (default 50; --quick 5)")
-    parser.add_argument("--repeat", type=int, help="runs per figure, each on fresh copies; the best counts "
-                                                   "(default 3; --quick 1)")
-    parser.add_argument("--quiet-wait", type=float, help="before each measurement, wait up to this many seconds "
-                        "for other processes to leave the CPU (default 20; --quick 0)")
+    parser.add_argument(
+        "--repeat", type=int, help="runs per figure, each on fresh copies; the best counts (default 3; --quick 1)"
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        help="before each measurement, wait up to this many seconds "
+        "for other processes to leave the CPU (default 20; --quick 0)",
+    )
     parser.add_argument("--tills", type=int, default=4, help="tills sending at once, one thread each (default 4)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument("--seed", type=int, default=20261125, help="random seed of the workload")
@@ -979,7 +1103,7 @@ def main(argv=None) -> int:
     redis = None
     try:
         redis = RedisServer()
-        for name in (["sqlite", "postgres"] if args.backend == "both" else [args.backend]):
+        for name in ["sqlite", "postgres"] if args.backend == "both" else [args.backend]:
             log(f"{name}: building the schema with the project's migrations ...")
             backend = SqliteBackend(workdir) if name == "sqlite" else PostgresBackend(workdir)
             backends.append(backend)

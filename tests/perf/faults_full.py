@@ -29,6 +29,7 @@ Printed: sales made, acknowledged, stored, lost, duplicated, created twice, answ
 the database, request outcomes, faults injected by type (and the requests they made fail), and the
 fix-job figures. Exit status 1 if a sale was lost or duplicated or any check failed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -131,8 +132,9 @@ class FaultLog:
         return Counter(kind for kind, _s, _e in self.windows)
 
 
-def inject_faults(site: Site, server: GunicornServer, fleet: FleetRun, faults: FaultLog, kinds: list[str],
-                  rng: random.Random) -> None:
+def inject_faults(
+    site: Site, server: GunicornServer, fleet: FleetRun, faults: FaultLog, kinds: list[str], rng: random.Random
+) -> None:
     """Random server-side faults until the fleet is done."""
     while not fleet.done.wait(rng.uniform(0.3, 1.5)):
         kind = rng.choice(kinds)
@@ -171,12 +173,22 @@ def run_fleet(site: Site, args, seed: int) -> dict:
     kinds = ["worker_kill", "redis_restart"] + (["pg_restart", "pg_outage"] if site.pg else [])
     try:
         with recording(history, timeout=3.0):
-            fleet = FleetRun(server.url, tills, sales=args.sales, seed=seed, outbox_dir=site.workdir / "outboxes",
-                             history=history, faults=args.client_faults, batch_size=5, timeout=args.timeout)
+            fleet = FleetRun(
+                server.url,
+                tills,
+                sales=args.sales,
+                seed=seed,
+                outbox_dir=site.workdir / "outboxes",
+                history=history,
+                faults=args.client_faults,
+                batch_size=5,
+                timeout=args.timeout,
+            )
             fleet.start()
             fleet.wait_for_catalogue()
-            injector = threading.Thread(target=inject_faults, name="faults",
-                                        args=(site, server, fleet, faults, kinds, random.Random(seed)))
+            injector = threading.Thread(
+                target=inject_faults, name="faults", args=(site, server, fleet, faults, kinds, random.Random(seed))
+            )
             injector.start()
             report = fleet.join()
             injector.join()
@@ -191,20 +203,31 @@ def run_fleet(site: Site, args, seed: int) -> dict:
         problems.append(f"invariants: {exc}")
     sold = sold_quantities(report)
     stock = {sku: Decimal(str(q)) for sku, q in query(site.url, "SELECT sku, stock_quantity FROM products")}
-    wrong = {sku: (stock[sku], opening[sku] - sold.get(sku, 0)) for sku in opening
-             if stock[sku] != opening[sku] - sold.get(sku, 0)}
+    wrong = {
+        sku: (stock[sku], opening[sku] - sold.get(sku, 0))
+        for sku in opening
+        if stock[sku] != opening[sku] - sold.get(sku, 0)
+    }
     if wrong:
         problems.append(f"stock is not opening stock minus each sale once: {wrong}")
     if not report.drained:
         problems.append(f"not drained: {[t for t in report.as_dict()['per_till'] if t['error'] or t['pending']]}")
     # A failed request is put down to the fault windows it overlaps (a window runs to 0.5 s after the fault).
     failed = history.failed()
-    in_window = [r for r in failed if any(r.sent <= ended + 0.5 and r.ended >= began
-                                          for _k, began, ended in faults.windows)]
+    in_window = [
+        r for r in failed if any(r.sent <= ended + 0.5 and r.ended >= began for _k, began, ended in faults.windows)
+    ]
     failed_by_fault = {"in": len(in_window), "outside": len(failed) - len(in_window)}
-    return {"figures": figures, "report": report.as_dict(), "outcomes": history.outcomes(),
-            "faults": faults.count(), "failed_by_fault": failed_by_fault, "problems": problems,
-            "seconds": fleet.finished - fleet.started, "gunicorn_log": gunicorn_log}
+    return {
+        "figures": figures,
+        "report": report.as_dict(),
+        "outcomes": history.outcomes(),
+        "faults": faults.count(),
+        "failed_by_fault": failed_by_fault,
+        "problems": problems,
+        "seconds": fleet.finished - fleet.started,
+        "gunicorn_log": gunicorn_log,
+    }
 
 
 # --------------------------------------------------------------------------------------- 2. fix jobs
@@ -216,8 +239,9 @@ def run_fix_jobs(site: Site, args, seed: int) -> dict:
     app = site.app
     started = time.monotonic()
     with app.app_context():
-        import_products([ProductRow(sku, name, Decimal(price), Decimal(stock))
-                         for sku, (name, price, stock) in CATALOG.items()])
+        import_products(
+            [ProductRow(sku, name, Decimal(price), Decimal(stock)) for sku, (name, price, stock) in CATALOG.items()]
+        )
         with book.path.open() as stream:
             import_legacy_file(stream, "legacy.jsonl")
         run_scan(trigger="faults_full", actor="manager")
@@ -226,10 +250,19 @@ def run_fix_jobs(site: Site, args, seed: int) -> dict:
         job = enqueue_apply(plan_id, "boss")
         db.session.remove()
     log(f"  fix: {args.fix_pairs} groups imported, scanned and previewed in {time.monotonic() - started:.0f} s")
-    result = {"kills": 0, "killed_in_transaction": 0, "after_kill": Counter(), "half_applied": 0,
-              "redis_restarts": 0, "enqueues": 1, "stale_retry_returned_dead_job": 0, "problems": [],
-              "retry_raised": 0, "blocked_waits": [],
-              "abandon_waits": []}
+    result = {
+        "kills": 0,
+        "killed_in_transaction": 0,
+        "after_kill": Counter(),
+        "half_applied": 0,
+        "redis_restarts": 0,
+        "enqueues": 1,
+        "stale_retry_returned_dead_job": 0,
+        "problems": [],
+        "retry_raised": 0,
+        "blocked_waits": [],
+        "abandon_waits": [],
+    }
 
     def check_whole() -> str:
         try:
@@ -268,9 +301,14 @@ def run_fix_jobs(site: Site, args, seed: int) -> dict:
         threshold = rng.uniform(0.0, 1.0)
         try:
             with app.app_context():
-                wait_for(lambda job=job, threshold=threshold:
-                         (lambda s: s.status == "started" and s.progress >= threshold)(job_status(job.id))
-                         or job_status(job.id).status in ("finished", "failed"), 600, "the apply job")
+                wait_for(
+                    lambda job=job, threshold=threshold: (
+                        (lambda s: s.status == "started" and s.progress >= threshold)(job_status(job.id))
+                        or job_status(job.id).status in ("finished", "failed")
+                    ),
+                    600,
+                    "the apply job",
+                )
             evidence = open_write_transaction(site.url)
             worker.kill()
         finally:
@@ -279,8 +317,10 @@ def run_fix_jobs(site: Site, args, seed: int) -> dict:
         result["killed_in_transaction"] += bool(evidence)
         outcome = check_whole()
         result["after_kill"][outcome] += 1
-        log(f"  fix: worker killed at progress >= {threshold:.2f} ({'in' if evidence else 'outside'} a write "
-            f"transaction): the fix is {outcome}")
+        log(
+            f"  fix: worker killed at progress >= {threshold:.2f} ({'in' if evidence else 'outside'} a write "
+            f"transaction): the fix is {outcome}"
+        )
         with app.app_context():
             retry = enqueue_apply(plan_id, "boss")
             result["enqueues"] += 1
@@ -295,8 +335,9 @@ def run_fix_jobs(site: Site, args, seed: int) -> dict:
                 # worker's registry maintenance at start-up then fails the job as abandoned.
                 waited = time.monotonic()
                 registry = StartedJobRegistry(queue=get_queue())
-                expiry = max((score for _m, score in registry.connection.zrange(registry.key, 0, -1,
-                                                                                 withscores=True)), default=0)
+                expiry = max(
+                    (score for _m, score in registry.connection.zrange(registry.key, 0, -1, withscores=True)), default=0
+                )
                 time.sleep(max(0.0, expiry - time.time()) + 1)
                 WorkerProcess(site.url, site.redis.url, app.instance_path, burst=True).wait(300)
                 result["abandon_waits"].append(round(time.monotonic() - waited))
@@ -346,46 +387,61 @@ def run_fix_jobs(site: Site, args, seed: int) -> dict:
 
 def print_figures(results: list[tuple[str, dict, dict]], args, seconds: float) -> None:
     print()
-    print(f"Full fault run: {args.tills} tills x {args.sales} sales, batches of 5, gunicorn -w 3, till time-out 3 s, "
-          f"client faults: {','.join(args.client_faults) or 'none'}")
-    rows = [("sales made", lambda f: f["figures"].sales_made),
-            ("acknowledged", lambda f: f["figures"].acknowledged),
-            ("stored", lambda f: f["figures"].stored),
-            ("lost", lambda f: f["figures"].lost),
-            ("duplicated", lambda f: f["figures"].duplicated),
-            ("created twice", lambda f: f["figures"].created_twice),
-            ("answers != database", lambda f: f["figures"].answer_mismatches),
-            ("/sync+other requests", lambda f: sum(f["outcomes"].values())),
-            ("  answered 200", lambda f: f["outcomes"].get("answered_200", 0)),
-            ("  answered 503", lambda f: f["outcomes"].get("answered_503", 0)),
-            ("  other answers", lambda f: sum(v for k, v in f["outcomes"].items()
-                                              if k.startswith("answered") and k not in ("answered_200", "answered_503"))),
-            ("  connection errors", lambda f: f["outcomes"].get("connection_error", 0)),
-            ("  timed out", lambda f: f["outcomes"].get("timeout", 0)),
-            ("faults injected", lambda f: sum(f["faults"].values())),
-            ("  gunicorn worker SIGKILL", lambda f: f["faults"].get("worker_kill", 0)),
-            ("  redis restart", lambda f: f["faults"].get("redis_restart", 0)),
-            ("  pg restart -m immediate", lambda f: f["faults"].get("pg_restart", 0)),
-            ("  pg down 0.5-2 s", lambda f: f["faults"].get("pg_outage", 0)),
-            ("failed requests in fault windows", lambda f: f["failed_by_fault"]["in"]),
-            ("failed requests outside them", lambda f: f["failed_by_fault"]["outside"]),
-            ("fleet seconds", lambda f: round(f["seconds"], 1))]
+    print(
+        f"Full fault run: {args.tills} tills x {args.sales} sales, batches of 5, gunicorn -w 3, till time-out 3 s, "
+        f"client faults: {','.join(args.client_faults) or 'none'}"
+    )
+    rows = [
+        ("sales made", lambda f: f["figures"].sales_made),
+        ("acknowledged", lambda f: f["figures"].acknowledged),
+        ("stored", lambda f: f["figures"].stored),
+        ("lost", lambda f: f["figures"].lost),
+        ("duplicated", lambda f: f["figures"].duplicated),
+        ("created twice", lambda f: f["figures"].created_twice),
+        ("answers != database", lambda f: f["figures"].answer_mismatches),
+        ("/sync+other requests", lambda f: sum(f["outcomes"].values())),
+        ("  answered 200", lambda f: f["outcomes"].get("answered_200", 0)),
+        ("  answered 503", lambda f: f["outcomes"].get("answered_503", 0)),
+        (
+            "  other answers",
+            lambda f: sum(
+                v
+                for k, v in f["outcomes"].items()
+                if k.startswith("answered") and k not in ("answered_200", "answered_503")
+            ),
+        ),
+        ("  connection errors", lambda f: f["outcomes"].get("connection_error", 0)),
+        ("  timed out", lambda f: f["outcomes"].get("timeout", 0)),
+        ("faults injected", lambda f: sum(f["faults"].values())),
+        ("  gunicorn worker SIGKILL", lambda f: f["faults"].get("worker_kill", 0)),
+        ("  redis restart", lambda f: f["faults"].get("redis_restart", 0)),
+        ("  pg restart -m immediate", lambda f: f["faults"].get("pg_restart", 0)),
+        ("  pg down 0.5-2 s", lambda f: f["faults"].get("pg_outage", 0)),
+        ("failed requests in fault windows", lambda f: f["failed_by_fault"]["in"]),
+        ("failed requests outside them", lambda f: f["failed_by_fault"]["outside"]),
+        ("fleet seconds", lambda f: round(f["seconds"], 1)),
+    ]
     names = [backend for backend, _f, _j in results]
     print(f"{'':<34}" + "".join(f"{name:>12}" for name in names))
     for label, value in rows:
         print(f"{label:<34}" + "".join(f"{value(fleet):>12}" for _b, fleet, _j in results))
     print()
     print(f"Fix jobs: --fix-pairs {args.fix_pairs}, --job-kills {args.job_kills}")
-    job_rows = [("worker+horse SIGKILLs", "kills"), ("  inside the write transaction", "killed_in_transaction"),
-                ("  fix not applied after kill", lambda j: j["after_kill"].get("not applied", 0)),
-                ("  fix applied after kill", lambda j: j["after_kill"].get("applied", 0)),
-                ("half-applied states seen", "half_applied"),
-                ("retry returned the dead job", "stale_retry_returned_dead_job"),
-                ("retry of failed job raised", "retry_raised"),
-                ("  real seconds it stayed blocked", lambda j: ",".join(map(str, j["blocked_waits"])) or "-"),
-                ("real abandon waits (s)", lambda j: ",".join(map(str, j["abandon_waits"])) or "-"),
-                ("redis restarts during job", "redis_restarts"), ("enqueues", "enqueues"),
-                ("applied exactly once at end", "applied_once"), ("seconds", lambda j: round(j["seconds"]))]
+    job_rows = [
+        ("worker+horse SIGKILLs", "kills"),
+        ("  inside the write transaction", "killed_in_transaction"),
+        ("  fix not applied after kill", lambda j: j["after_kill"].get("not applied", 0)),
+        ("  fix applied after kill", lambda j: j["after_kill"].get("applied", 0)),
+        ("half-applied states seen", "half_applied"),
+        ("retry returned the dead job", "stale_retry_returned_dead_job"),
+        ("retry of failed job raised", "retry_raised"),
+        ("  real seconds it stayed blocked", lambda j: ",".join(map(str, j["blocked_waits"])) or "-"),
+        ("real abandon waits (s)", lambda j: ",".join(map(str, j["abandon_waits"])) or "-"),
+        ("redis restarts during job", "redis_restarts"),
+        ("enqueues", "enqueues"),
+        ("applied exactly once at end", "applied_once"),
+        ("seconds", lambda j: round(j["seconds"])),
+    ]
     for label, key in job_rows:
         get = key if callable(key) else (lambda j, k=key: j[k])
         print(f"{label:<34}" + "".join(f"{str(get(jobs)):>12}" for _b, _f, jobs in results))
@@ -403,8 +459,11 @@ def parse_args(argv=None):
     parser.add_argument("--client-faults", default="", help="simulator faults too, e.g. drop,replay")
     parser.add_argument("--fix-pairs", type=int, default=1500, help="duplicate groups in the legacy book")
     parser.add_argument("--job-kills", type=int, default=3)
-    parser.add_argument("--real-abandon-wait", action="store_true",
-                        help="wait for RQ's heartbeat to expire (about 90 s) instead of moving its clock, once")
+    parser.add_argument(
+        "--real-abandon-wait",
+        action="store_true",
+        help="wait for RQ's heartbeat to expire (about 90 s) instead of moving its clock, once",
+    )
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--timeout", type=float, default=900.0)
     args = parser.parse_args(argv)
@@ -419,7 +478,7 @@ def main(argv=None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="tillsync-faults-"))
     results, sites = [], []
     try:
-        for backend in (["sqlite", "postgres"] if args.backend == "both" else [args.backend]):
+        for backend in ["sqlite", "postgres"] if args.backend == "both" else [args.backend]:
             log(f"{backend}: fleet of {args.tills} tills x {args.sales} sales under faults ...")
             site = Site(backend, workdir, f"{backend}-fleet")
             sites.append(site)
@@ -432,8 +491,10 @@ def main(argv=None) -> int:
             if fleet["figures"] is None:
                 print(fleet["problems"][0])
                 return 1
-            log(f"{backend}: fleet done in {fleet['seconds']:.0f} s; faults {dict(fleet['faults'])}; "
-                f"lost {fleet['figures'].lost}, duplicated {fleet['figures'].duplicated}")
+            log(
+                f"{backend}: fleet done in {fleet['seconds']:.0f} s; faults {dict(fleet['faults'])}; "
+                f"lost {fleet['figures'].lost}, duplicated {fleet['figures'].duplicated}"
+            )
             log(f"{backend}: fix jobs under faults ...")
             site = Site(backend, workdir, f"{backend}-jobs")
             sites.append(site)
@@ -442,8 +503,10 @@ def main(argv=None) -> int:
             sites.remove(site)
             results.append((backend, fleet, jobs))
         print_figures(results, args, time.perf_counter() - started)
-        ok = all(not f["problems"] and not j["problems"] and f["figures"].lost == f["figures"].duplicated == 0
-                 for _b, f, j in results)
+        ok = all(
+            not f["problems"] and not j["problems"] and f["figures"].lost == f["figures"].duplicated == 0
+            for _b, f, j in results
+        )
         return 0 if ok else 1
     finally:
         for site in sites:

@@ -16,6 +16,7 @@ batches. For each it prints:
 cProfile inflates Python-heavy calls (psycopg's executemany pipeline runs many small Python
 functions per row), so read the SQL shares of a --no-cprofile run for the database side.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -81,8 +82,9 @@ class SqlTimer:
         return "\n".join(lines)
 
 
-def profile_phase(client, token: str, bodies: list[bytes], expect: str, timer: SqlTimer, top: int,
-                  use_cprofile: bool = True) -> None:
+def profile_phase(
+    client, token: str, bodies: list[bytes], expect: str, timer: SqlTimer, top: int, use_cprofile: bool = True
+) -> None:
     key = {"created": "created", "duplicate": "duplicates"}[expect]
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     timer.totals.clear()
@@ -99,9 +101,11 @@ def profile_phase(client, token: str, bodies: list[bytes], expect: str, timer: S
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     timer.on = False
     sales = len(bodies) * BATCH_SIZE
-    print(f"\n=== {expect}: {len(bodies)} batches, {sales} sales in {wall:.2f} s = {sales / wall:,.0f} sales/s "
-          f"(in-process, one till{', under cProfile' if use_cprofile else ''}), {wall / len(bodies) * 1000:.0f} ms per batch; "
-          f"this process's CPU {cpu:.2f} s = {cpu / wall:.0%} of the wall time")
+    print(
+        f"\n=== {expect}: {len(bodies)} batches, {sales} sales in {wall:.2f} s = {sales / wall:,.0f} sales/s "
+        f"(in-process, one till{', under cProfile' if use_cprofile else ''}), {wall / len(bodies) * 1000:.0f} ms per batch; "
+        f"this process's CPU {cpu:.2f} s = {cpu / wall:.0%} of the wall time"
+    )
     print("  SQL statements by total time (share of the phase's wall time):")
     print(timer.report(wall))
     if not use_cprofile:
@@ -112,7 +116,7 @@ def profile_phase(client, token: str, bodies: list[bytes], expect: str, timer: S
         stats.sort_stats(order).print_stats(top)
         print(f"  functions by {title}:")
         body = out.getvalue()
-        print("    " + "\n    ".join(body[body.find("   ncalls"):].rstrip().splitlines()))
+        print("    " + "\n    ".join(body[body.find("   ncalls") :].rstrip().splitlines()))
 
 
 def main(argv=None) -> int:
@@ -120,8 +124,11 @@ def main(argv=None) -> int:
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--stored", type=int, default=0, help="orders stored before profiling (default 0)")
     parser.add_argument("--batches", type=int, default=40, help="batches of 100 sales to profile (default 40)")
-    parser.add_argument("--no-cprofile", action="store_true",
-                        help="SQL timings only: cProfile slows down Python-heavy calls (psycopg executemany) a lot")
+    parser.add_argument(
+        "--no-cprofile",
+        action="store_true",
+        help="SQL timings only: cProfile slows down Python-heavy calls (psycopg executemany) a lot",
+    )
     parser.add_argument("--top", type=int, default=25, help="functions listed per table (default 25)")
     args = parser.parse_args(argv)
 
@@ -138,8 +145,10 @@ def main(argv=None) -> int:
             db.session.remove()
             db.engine.dispose()
         backend.seed(url, args.stored)
-        products = [(sku, Decimal(str(price)).quantize(Decimal("0.01")))
-                    for sku, price in backend.query(url, "SELECT sku, price FROM products ORDER BY id")]
+        products = [
+            (sku, Decimal(str(price)).quantize(Decimal("0.01")))
+            for sku, price in backend.query(url, "SELECT sku, price FROM products ORDER BY id")
+        ]
         maker = SaleMaker(products, seed=1)
         warmup = [maker.body("B01") for _ in range(3)]
         bodies = [maker.body("B01") for _ in range(args.batches)]

@@ -6,6 +6,7 @@ replays answered with the first ids, no shared offline_id or invoice number, one
 movement per line and stock equal to opening stock plus movements (and to what
 the sales sold).
 """
+
 from __future__ import annotations
 
 import random
@@ -47,8 +48,9 @@ def seed(database_url: str, redis_url: str, tmp_path, devices: list[str]) -> dic
     app = make_app(database_url, redis_url, tmp_path)
     with app.app_context():
         tokens = {name: add_device(name) for name in devices}
-        import_products([ProductRow(sku, name, Decimal(price), Decimal(stock))
-                         for sku, (name, price, stock) in CATALOG.items()])
+        import_products(
+            [ProductRow(sku, name, Decimal(price), Decimal(stock)) for sku, (name, price, stock) in CATALOG.items()]
+        )
         db.session.remove()
         db.engine.dispose()
     return tokens
@@ -90,8 +92,9 @@ def check_stored(database_url: str, sales: list[dict], history: History, *, exac
     """Every sale stored once, nothing else stored, answers agree with the database, stock is exact."""
     counts = check_invariants(database_url)
     stored = stored_offline_ids(database_url)
-    assert set(stored) == {sale["offline_id"] for sale in sales}, \
+    assert set(stored) == {sale["offline_id"] for sale in sales}, (
         f"{len(stored)} stored, {len(sales)} made; missing {len({s['offline_id'] for s in sales} - set(stored))}"
+    )
     assert counts["orders"] == len(sales)
     assert counts["lines"] == sum(len(sale["lines"]) for sale in sales)
     history.check_against(stored, sales, exactly_one_created=exactly_one_created)
@@ -106,6 +109,7 @@ def check_owners(database_url: str, sales_by_device: dict[str, list[dict]]) -> N
 
 
 # 1 ------------------------------------------------------------------------------------------------
+
 
 def test_one_batch_replayed_by_ten_clients_at_once(database_url, redis_server, tmp_path, gunicorn):
     tokens = seed(database_url, redis_server.url, tmp_path, ["T01"])
@@ -135,8 +139,9 @@ def test_one_batch_replayed_by_ten_clients_at_once(database_url, redis_server, t
         bodies = [per_client[number] for per_client in answers]
         # Across the ten answers each sale was created exactly once, and duplicate in the nine others.
         for sale in batch:
-            assert Counter(history.statuses(sale["offline_id"])) == {"created": 1, "duplicate": clients - 1}, \
+            assert Counter(history.statuses(sale["offline_id"])) == {"created": 1, "duplicate": clients - 1}, (
                 history.results[sale["offline_id"]]
+            )
         assert sum(body["created"] for body in bodies) == len(batch)
         assert sum(body["duplicates"] for body in bodies) == len(batch) * (clients - 1)
         assert all(body["conflicts"] == body["rejected"] == 0 for body in bodies)
@@ -153,6 +158,7 @@ def test_one_batch_replayed_by_ten_clients_at_once(database_url, redis_server, t
 
 # 2 ------------------------------------------------------------------------------------------------
 
+
 def test_raced_and_overlapping_batches_do_not_deadlock(database_url, redis_server, tmp_path, gunicorn):
     devices = ["T01", "T02"]
     tokens = seed(database_url, redis_server.url, tmp_path, devices)
@@ -165,7 +171,9 @@ def test_raced_and_overlapping_batches_do_not_deadlock(database_url, redis_serve
         new_batch = pool[:20]  # one new batch, raced by every client of the device
         for _ in range(clients_per_device):
             # Windows of 20 sales overlapping by 10, in a different order for each client and inside each batch.
-            windows = [rng.sample(pool[start:start + 20], len(pool[start:start + 20])) for start in range(0, 60, 10)]
+            windows = [
+                rng.sample(pool[start : start + 20], len(pool[start : start + 20])) for start in range(0, 60, 10)
+            ]
             rng.shuffle(windows)
             plans.append((tokens[name], [rng.sample(new_batch, len(new_batch))] + windows))
     rounds = len(plans[0][1])
@@ -200,6 +208,7 @@ def test_raced_and_overlapping_batches_do_not_deadlock(database_url, redis_serve
 
 
 # 3 ------------------------------------------------------------------------------------------------
+
 
 def test_dropped_answers_then_retries_store_each_sale_once(database_url, redis_server, tmp_path, gunicorn):
     tokens = seed(database_url, redis_server.url, tmp_path, ["T01", "T02"])
@@ -245,8 +254,12 @@ def test_dropped_answers_then_retries_store_each_sale_once(database_url, redis_s
     with requests.Session() as session:
         for name in names:
             mine = [sale["offline_id"] for owner, batch in batches if owner == name for sale in batch]
-            response = session.get(server.url + "/api/v1/sync/status", params={"offline_id": mine},
-                                    headers=bearer(tokens[name]), timeout=30)
+            response = session.get(
+                server.url + "/api/v1/sync/status",
+                params={"offline_id": mine},
+                headers=bearer(tokens[name]),
+                timeout=30,
+            )
             assert response.status_code == 200, response.text[:500]
             assert [row["offline_id"] for row in response.json()["results"]] == mine
             for row in response.json()["results"]:
@@ -256,14 +269,14 @@ def test_dropped_answers_then_retries_store_each_sale_once(database_url, redis_s
 
 # 4 ------------------------------------------------------------------------------------------------
 
+
 def _serving(server: GunicornServer, pid: int) -> bool:
     """Whether the worker holds a client connection right now, i.e. is serving a request."""
     try:
         connections = psutil.Process(pid).net_connections(kind="tcp")
     except psutil.Error:
         return False
-    return any(c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == server.port
-               for c in connections)
+    return any(c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == server.port for c in connections)
 
 
 def _busy_worker(server: GunicornServer, timeout: float) -> int | None:
@@ -317,8 +330,11 @@ def test_worker_killed_mid_burst_loses_and_doubles_nothing(database_url, redis_s
             assert started.wait(30), "no client got an answer"
             krng = random.Random(44)
             # A kill may land just after a worker wrote its answer: then go on (bounded) until one cut a request.
-            while (len(kills) < KILLS or not history.errors) and len(kills) < 3 * KILLS \
-                    and time.monotonic() < deadline - 30:
+            while (
+                (len(kills) < KILLS or not history.errors)
+                and len(kills) < 3 * KILLS
+                and time.monotonic() < deadline - 30
+            ):
                 time.sleep(krng.uniform(0.05, 0.25))
                 pid = _busy_worker(server, timeout=5)
                 if pid is not None:
@@ -348,8 +364,13 @@ def test_worker_killed_mid_burst_loses_and_doubles_nothing(database_url, redis_s
     assert sum(history.errors.values()) > 0, "no request was interrupted by the kills"
     all_sales = [sale for batches in own for batch in batches for sale in batch]
     check_stored(database_url, all_sales, history, exactly_one_created=False)
-    check_owners(database_url, {name: [s for c in range(clients) if devices[c % 2] == name
-                                       for batch in own[c] for s in batch] for name in devices})
+    check_owners(
+        database_url,
+        {
+            name: [s for c in range(clients) if devices[c % 2] == name for batch in own[c] for s in batch]
+            for name in devices
+        },
+    )
     # The server is whole again and still answers replays with the first ids.
     assert len(server.wait_for_workers()) == server.workers
     with requests.Session() as session:
@@ -360,6 +381,7 @@ def test_worker_killed_mid_burst_loses_and_doubles_nothing(database_url, redis_s
 
 
 # 5 ------------------------------------------------------------------------------------------------
+
 
 def test_concurrent_receipt_number_collisions_keep_every_sale(database_url, redis_server, tmp_path, gunicorn):
     devices = ["T01", "T02", "T03", "T04"]
@@ -391,8 +413,7 @@ def test_concurrent_receipt_number_collisions_keep_every_sale(database_url, redi
                 barrier.wait(timeout=BARRIER_TIMEOUT)
                 post_expecting_200(session, server, tokens[name], batch, history, body)
 
-    run_clients([lambda name=name, s=s: client(name, s)
-                 for name in devices for s in range(senders_per_device)])
+    run_clients([lambda name=name, s=s: client(name, s) for name in devices for s in range(senders_per_device)])
 
     all_sales = [sale for sales in sales_by_device.values() for sale in sales]
     stored = check_stored(database_url, all_sales, history, exactly_one_created=True)  # none dropped
@@ -443,12 +464,12 @@ def test_daily_closes_raced_by_many_clients_keep_one_current_close(database_url,
                 response = session.post(f"{server.url}/api/v1/closings", json=body, headers=bearer(tokens["T01"]))
                 assert response.status_code == 200, f"{response.status_code}: {response.text[:300]}"
                 return response.json()
+
         return call
 
     answers = run_clients([send(bodies[0]) for _ in range(10)] + [send(body) for body in bodies])
     assert len({a["closing_id"] for a in answers[:10]} | {answers[10]["closing_id"]}) == 1
-    rows = query(database_url, "SELECT sales_count, replaced_at IS NULL, replaced_by_id FROM closings "
-                               "ORDER BY id")
+    rows = query(database_url, "SELECT sales_count, replaced_at IS NULL, replaced_by_id FROM closings ORDER BY id")
     assert sorted(count for count, _current, _by in rows) == [1, 2, 3]
     assert sum(1 for _count, current, _by in rows if current) == 1
     assert all(by is not None for _count, current, by in rows if not current)

@@ -17,6 +17,7 @@ exactly once when retried.
 
 This is the reduced CI version; `python -m tests.perf.faults_full` runs the long one and prints figures.
 """
+
 from __future__ import annotations
 
 import time
@@ -68,7 +69,7 @@ pytestmark = pytest.mark.slow
 
 TILLS = 4
 BATCH = 5
-FAILURE_KINDS = {CONNECTION_ERROR, TIMEOUT}   # besides answers with a 5xx status
+FAILURE_KINDS = {CONNECTION_ERROR, TIMEOUT}  # besides answers with a 5xx status
 
 
 # --------------------------------------------------------------------------------------- fixtures
@@ -111,8 +112,11 @@ def own_pg(tmp_path):
         migrate(url, tmp_path / "migrate")
         yield server, url
     finally:
-        print(f"--- postgres log ---\n{(server.root / 'log').read_text(errors='replace')[-3000:]}"
-              if (server.root / "log").exists() else "")
+        print(
+            f"--- postgres log ---\n{(server.root / 'log').read_text(errors='replace')[-3000:]}"
+            if (server.root / "log").exists()
+            else ""
+        )
         server.stop()
 
 
@@ -148,16 +152,26 @@ def test_fleet_through_gunicorn_worker_kills(database_url, redis_server, tmp_pat
     opening = opening_stock(database_url)
     history = RequestHistory()
     with recording(history):
-        fleet = FleetRun(server.url, tills, sales=KILL_SALES, seed=21, outbox_dir=tmp_path / "outboxes",
-                         history=history, batch_size=BATCH, timeout=150).start()
+        fleet = FleetRun(
+            server.url,
+            tills,
+            sales=KILL_SALES,
+            seed=21,
+            outbox_dir=tmp_path / "outboxes",
+            history=history,
+            batch_size=BATCH,
+            timeout=150,
+        ).start()
         fleet.wait_for_catalogue()
         fleet.wait_for_answers(2 * TILLS)
         kills = WorkerKiller(server, fleet, kills=KILLS, seed=21).run()
         report = fleet.join()
 
     failures = history.failed()
-    print(f"kills (pid, busy): {[(k.pid, k.busy) for k in kills]}; outcomes: {dict(history.outcomes())}; "
-          f"fleet {fleet.finished - fleet.started:.1f} s")
+    print(
+        f"kills (pid, busy): {[(k.pid, k.busy) for k in kills]}; outcomes: {dict(history.outcomes())}; "
+        f"fleet {fleet.finished - fleet.started:.1f} s"
+    )
     assert len(kills) == KILLS, f"the fleet ended after {len(kills)} kills: make it sell more"
     assert any(k.busy for k in kills), "no kill hit a worker that was serving a request"
     assert failures, "no request was interrupted by the kills"
@@ -173,7 +187,7 @@ def test_fleet_through_gunicorn_worker_kills(database_url, redis_server, tmp_pat
 # --------------------------------------------------------------------------------------- PostgreSQL and Redis down
 
 PG_SALES = 400
-PG_OUTAGE = 3.0   # seconds PostgreSQL stays down in the second fault: longer than the server's write retries (DB_WRITE_RETRIES), so a request sent as it goes down is answered 503
+PG_OUTAGE = 3.0  # seconds PostgreSQL stays down in the second fault: longer than the server's write retries (DB_WRITE_RETRIES), so a request sent as it goes down is answered 503
 
 
 def test_fleet_through_postgres_crash_restarts_and_a_redis_outage(own_pg, own_redis, tmp_path, servers):
@@ -209,35 +223,50 @@ def test_fleet_through_postgres_crash_restarts_and_a_redis_outage(own_pg, own_re
 
     # A short till time-out: a request kept waiting by the server's retries is abandoned and sent again.
     with recording(history, timeout=3.0):
-        fleet = FleetRun(server.url, tills, sales=PG_SALES, seed=22, outbox_dir=tmp_path / "outboxes",
-                         history=history, batch_size=BATCH, timeout=150).start()
+        fleet = FleetRun(
+            server.url,
+            tills,
+            sales=PG_SALES,
+            seed=22,
+            outbox_dir=tmp_path / "outboxes",
+            history=history,
+            batch_size=BATCH,
+            timeout=150,
+        ).start()
         fleet.wait_for_catalogue()
         fleet.wait_for_answers(2 * TILLS)
-        restart_window = pg_fault(pg.restart_immediate)        # pg_ctl restart -m immediate
+        restart_window = pg_fault(pg.restart_immediate)  # pg_ctl restart -m immediate
         own_redis.kill()
         down = time.monotonic()
-        wait_for(lambda: fleet.done.is_set() or
-                 sum(1 for r in history.sync_records() if r.ok and r.sent >= down) >= 2 * TILLS,
-                 60, "syncs answered while Redis is down")
+        wait_for(
+            lambda: (
+                fleet.done.is_set() or sum(1 for r in history.sync_records() if r.ok and r.sent >= down) >= 2 * TILLS
+            ),
+            60,
+            "syncs answered while Redis is down",
+        )
         up = time.monotonic()
         own_redis.socket.unlink(missing_ok=True)
         own_redis.start()
-        outage_window = pg_fault(outage)                        # crashed, down for PG_OUTAGE s, started
+        outage_window = pg_fault(outage)  # crashed, down for PG_OUTAGE s, started
         report = fleet.join()
 
     retried = server.log().count("write transaction failed")
     in_restart = [r for r in history.overlapping(*restart_window) if not r.ok]
     in_outage = [r for r in history.overlapping(*outage_window) if not r.ok]
-    print(f"outcomes: {dict(history.outcomes())}; syncs in flight at the faults {in_flight}; failed during "
-          f"the restart {len(in_restart)}, during the outage {len(in_outage)}; server-side transaction "
-          f"retries logged: {retried}; fleet {fleet.finished - fleet.started:.1f} s")
+    print(
+        f"outcomes: {dict(history.outcomes())}; syncs in flight at the faults {in_flight}; failed during "
+        f"the restart {len(in_restart)}, during the outage {len(in_outage)}; server-side transaction "
+        f"retries logged: {retried}; fleet {fleet.finished - fleet.started:.1f} s"
+    )
     # Both faults happened mid-run: PostgreSQL really restarted each time, with syncs on their way
     # (whether the quick restart fails a request depends on where that request was; the outage must).
     assert len(set(postmasters)) == 3, f"PostgreSQL did not restart each time: {postmasters}"
     assert min(in_flight) >= 1 and fleet.finished > outage_window[1]
     # While the database was down, tills were answered with the contract's 503, and only with that.
-    assert any(r.outcome == ANSWERED and r.status == 503 for r in in_outage), \
+    assert any(r.outcome == ANSWERED and r.status == 503 for r in in_outage), (
         f"no 503 while PostgreSQL was down: {[(failure_kind(r), r.error) for r in in_outage[:5]]}"
+    )
     assert_failures_are_transient(history.failed())
     # Redis down: syncing went on; nothing failed that was sent and answered while only Redis was away.
     during = [r for r in history.sync_records() if r.sent >= down and r.ended <= up]
@@ -256,8 +285,9 @@ def prepare_fix(app, tmp_path, pairs: int = FIX_PAIRS):
     """A legacy book with `pairs` duplicate groups imported, scanned, previewed and approved; (book, plan id)."""
     book = write_big_legacy_book(tmp_path / "legacy.jsonl", pairs)
     with app.app_context():
-        import_products([ProductRow(sku, name, Decimal(price), Decimal(stock))
-                         for sku, (name, price, stock) in CATALOG.items()])
+        import_products(
+            [ProductRow(sku, name, Decimal(price), Decimal(stock)) for sku, (name, price, stock) in CATALOG.items()]
+        )
         with book.path.open() as stream:
             imported = import_legacy_file(stream, "legacy.jsonl")
         assert (imported.imported, imported.skipped) == (book.orders, 0), imported
@@ -292,8 +322,11 @@ def kill_worker_while_applying(app, database_url: str, redis_url: str, job_id: s
     worker = WorkerProcess(database_url, redis_url, app.instance_path)
     try:
         with app.app_context():
-            wait_for(lambda: (lambda s: s.status == "started" and s.progress >= 1.0)(job_status(job_id)), 120,
-                     "the apply job to reach its writes")
+            wait_for(
+                lambda: (lambda s: s.status == "started" and s.progress >= 1.0)(job_status(job_id)),
+                120,
+                "the apply job to reach its writes",
+            )
         evidence = open_write_transaction(database_url)
         horses = worker.kill()
     finally:
@@ -303,7 +336,8 @@ def kill_worker_while_applying(app, database_url: str, redis_url: str, job_id: s
 
 
 def test_rq_worker_killed_mid_apply_leaves_all_or_nothing_and_the_retry_applies_once(
-        fix_app, database_url, own_redis, tmp_path):
+    fix_app, database_url, own_redis, tmp_path
+):
     app = fix_app
     book, plan_id = prepare_fix(app, tmp_path)
     with app.app_context():
@@ -387,8 +421,11 @@ def test_redis_restarted_before_and_during_a_fix_job(fix_app, database_url, own_
     try:
         with app.app_context():
             job = enqueue_apply(plan_id, "boss@example.com")
-            wait_for(lambda: (lambda s: s.status == "started" and s.progress >= 0.3)(job_status(job.id)), 120,
-                     "the apply job to be under way")
+            wait_for(
+                lambda: (lambda s: s.status == "started" and s.progress >= 0.3)(job_status(job.id)),
+                120,
+                "the apply job to be under way",
+            )
         own_redis.restart()
         restarted = time.monotonic()
         seen = set()

@@ -3,6 +3,7 @@
 Stock is one row per (store, product): while a transaction holds Amman's coffee row, a sale of
 coffee in Riyadh (and in the default store, whose products row Amman never touches) goes through.
 """
+
 from __future__ import annotations
 
 import threading
@@ -26,21 +27,31 @@ def test_a_sale_in_one_store_does_not_wait_for_another_stores_stock_row(app, cli
     add_store("RUH", name="Riyadh", time_zone="Asia/Riyadh", currency="SAR")
     tills = {"AMM": add_device("A01", store="AMM"), "RUH": add_device("R01", store="RUH"), "MAIN": add_device("T01")}
     for code in ("AMM", "RUH", "MAIN"):  # every store has a coffee row before Amman's is held
-        assert client.post("/api/v1/sync", json={"orders": [make_sale(lines=COFFEE)]},
-                           headers=bearer(tills[code])).status_code == 200
+        assert (
+            client.post(
+                "/api/v1/sync", json={"orders": [make_sale(lines=COFFEE)]}, headers=bearer(tills[code])
+            ).status_code
+            == 200
+        )
     amman = find_store("AMM").id
     db.session.remove()
     other = create_engine(database_url)
     holder = other.connect()
     transaction = holder.begin()
-    holder.execute(text("UPDATE stock_levels SET quantity = quantity WHERE store_id = :s AND product_id = "
-                        "(SELECT id FROM products WHERE sku = 'COFFEE')"), {"s": amman})
+    holder.execute(
+        text(
+            "UPDATE stock_levels SET quantity = quantity WHERE store_id = :s AND product_id = "
+            "(SELECT id FROM products WHERE sku = 'COFFEE')"
+        ),
+        {"s": amman},
+    )
     answers: dict[str, int] = {}
 
     def sell(code: str) -> None:
         with app.app_context():
-            response = app.test_client().post("/api/v1/sync", json={"orders": [make_sale(lines=COFFEE)]},
-                                              headers=bearer(tills[code]))
+            response = app.test_client().post(
+                "/api/v1/sync", json={"orders": [make_sale(lines=COFFEE)]}, headers=bearer(tills[code])
+            )
             answers[code] = response.status_code
 
     try:

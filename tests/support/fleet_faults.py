@@ -11,6 +11,7 @@ Shared by the fault-injection tests (tests/reliability/test_faults.py), the full
 - WorkerKiller: SIGKILLs gunicorn workers that are serving a request, waiting for each replacement.
 - check_fleet(): after healing, the contract's invariants against the database and the tills' outboxes.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,14 +49,14 @@ class RequestRecord:
     till: str
     method: str
     path: str
-    sent: float                 # time.monotonic() when it was sent
-    ended: float                # ... when its answer (or failure) came
-    outcome: str                # answered / timeout / connection_error / bad_answer
-    status: int | None = None   # HTTP status when answered
+    sent: float  # time.monotonic() when it was sent
+    ended: float  # ... when its answer (or failure) came
+    outcome: str  # answered / timeout / connection_error / bad_answer
+    status: int | None = None  # HTTP status when answered
     error: str | None = None
-    offline_ids: tuple[str, ...] = ()   # the sales in a POST /sync
-    results: list[dict] | None = None   # a 200 /sync answer's results
-    body: bytes | None = None           # the POST /sync body (kept only when asked: the benchmark)
+    offline_ids: tuple[str, ...] = ()  # the sales in a POST /sync
+    results: list[dict] | None = None  # a 200 /sync answer's results
+    body: bytes | None = None  # the POST /sync body (kept only when asked: the benchmark)
 
     @property
     def is_sync(self) -> bool:
@@ -169,9 +170,16 @@ def recording_transport_class(history: RequestHistory, *, timeout: float | None 
             bare_path = path.split("?", 1)[0]
             if method == "POST" and bare_path == SYNC_PATH and body:
                 offline_ids = tuple(order["offline_id"] for order in json.loads(body)["orders"])
-            record = RequestRecord(till, method, bare_path, time.monotonic(), 0.0, ANSWERED,
-                                   offline_ids=offline_ids,
-                                   body=body if history.keep_bodies and offline_ids else None)
+            record = RequestRecord(
+                till,
+                method,
+                bare_path,
+                time.monotonic(),
+                0.0,
+                ANSWERED,
+                offline_ids=offline_ids,
+                body=body if history.keep_bodies and offline_ids else None,
+            )
             if offline_ids:
                 history.sending(+1)
             try:
@@ -188,9 +196,11 @@ def recording_transport_class(history: RequestHistory, *, timeout: float | None 
             record.ended = time.monotonic()
             record.status = 200
             if offline_ids and isinstance(answer, dict) and isinstance(answer.get("results"), list):
-                record.results = [{key: result.get(key) for key in ("offline_id", "status", "order_id",
-                                                                    "invoice_number", "reason")}
-                                  for result in answer["results"] if isinstance(result, dict)]
+                record.results = [
+                    {key: result.get(key) for key in ("offline_id", "status", "order_id", "invoice_number", "reason")}
+                    for result in answer["results"]
+                    if isinstance(result, dict)
+                ]
             history.add(record)
             return answer
 
@@ -226,8 +236,19 @@ def register_fleet(app, count: int, prefix: str) -> list[simulator.SimTill]:
 class FleetRun:
     """simulator.simulate() in a background thread, with every request recorded in `history`."""
 
-    def __init__(self, url: str, tills: list[simulator.SimTill], *, sales: int, seed: int, outbox_dir: Path,
-                 history: RequestHistory, faults: list[str] = (), batch_size: int = 10, timeout: float = 120.0):
+    def __init__(
+        self,
+        url: str,
+        tills: list[simulator.SimTill],
+        *,
+        sales: int,
+        seed: int,
+        outbox_dir: Path,
+        history: RequestHistory,
+        faults: list[str] = (),
+        batch_size: int = 10,
+        timeout: float = 120.0,
+    ):
         self.url, self.tills, self.sales, self.seed = url, tills, sales, seed
         self.outbox_dir, self.history, self.faults = Path(outbox_dir), history, list(faults)
         self.batch_size, self.timeout = batch_size, timeout
@@ -242,9 +263,16 @@ class FleetRun:
     def _run(self) -> None:
         self.started = time.monotonic()
         try:
-            self.report = simulator.simulate(self.url, self.tills, sales=self.sales, seed=self.seed,
-                                             faults=self.faults, outbox_dir=self.outbox_dir,
-                                             batch_size=self.batch_size, timeout=self.timeout)
+            self.report = simulator.simulate(
+                self.url,
+                self.tills,
+                sales=self.sales,
+                seed=self.seed,
+                faults=self.faults,
+                outbox_dir=self.outbox_dir,
+                batch_size=self.batch_size,
+                timeout=self.timeout,
+            )
         except BaseException as exc:  # noqa: BLE001 - re-raised by join()
             self.error = exc
         finally:
@@ -262,8 +290,9 @@ class FleetRun:
             if self.done.is_set():
                 raise AssertionError(f"the fleet finished after only {self.history.answered_syncs()} answers")
             if time.monotonic() > deadline:
-                raise AssertionError(f"only {self.history.answered_syncs()} answers in {timeout} s: "
-                                     f"{self.history.outcomes()}")
+                raise AssertionError(
+                    f"only {self.history.answered_syncs()} answers in {timeout} s: {self.history.outcomes()}"
+                )
             time.sleep(0.01)
 
     def wait_for_catalogue(self, timeout: float = 60) -> None:
@@ -299,8 +328,9 @@ def busy_worker(server: GunicornServer, timeout: float = 2.0) -> tuple[int, bool
                 connections = psutil.Process(pid).net_connections(kind="tcp")
             except psutil.Error:
                 continue
-            if any(c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == server.port
-                   for c in connections):
+            if any(
+                c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == server.port for c in connections
+            ):
                 return pid, True
         time.sleep(0.003)
     return server.worker_pids()[0], False
@@ -388,9 +418,11 @@ def fleet_figures(database_url: str, report: simulator.FleetReport, history: Req
     """
     figures = FleetFigures()
     names = [till.name for till in report.tills]
-    rows = query(database_url,
-                 "SELECT o.offline_id, o.id, o.invoice_number, o.receipt_number, d.name FROM orders o "
-                 "JOIN devices d ON d.id = o.device_id")
+    rows = query(
+        database_url,
+        "SELECT o.offline_id, o.id, o.invoice_number, o.receipt_number, d.name FROM orders o "
+        "JOIN devices d ON d.id = o.device_id",
+    )
     stored = {row[0]: (row[1], row[2], row[4]) for row in rows}
     fleet_orders = [row for row in rows if row[4] in names]
     by_receipt = Counter((row[4], row[3]) for row in fleet_orders)
@@ -411,15 +443,17 @@ def fleet_figures(database_url: str, report: simulator.FleetReport, history: Req
             row = stored.get(sale.offline_id)
             if row is None or row[2] != till.name:
                 figures.lost += 1
-                figures.problems.append(f"{till.name} {sale.receipt_number} {sale.offline_id}: not stored "
-                                        f"(outbox state {sale.state})")
+                figures.problems.append(
+                    f"{till.name} {sale.receipt_number} {sale.offline_id}: not stored (outbox state {sale.state})"
+                )
                 continue
             if by_receipt[(till.name, sale.receipt_number)] > 1:
                 figures.duplicated += by_receipt[(till.name, sale.receipt_number)] - 1
             if sale.state == SYNCED and (sale.order_id, sale.invoice_number) != row[:2]:
                 figures.answer_mismatches += 1
-                figures.problems.append(f"{sale.offline_id}: outbox has {(sale.order_id, sale.invoice_number)}, "
-                                        f"stored {row[:2]}")
+                figures.problems.append(
+                    f"{sale.offline_id}: outbox has {(sale.order_id, sale.invoice_number)}, stored {row[:2]}"
+                )
             answers = acknowledged.get(sale.offline_id, set())
             if answers - {row[:2]}:
                 figures.answer_mismatches += 1
@@ -451,16 +485,21 @@ def sold_quantities(report: simulator.FleetReport) -> dict[str, Decimal]:
     return dict(sold)
 
 
-def check_fleet(database_url: str, report: simulator.FleetReport, history: RequestHistory, *,
-                opening: dict[str, Decimal], sales_per_till: int) -> FleetFigures:
+def check_fleet(
+    database_url: str,
+    report: simulator.FleetReport,
+    history: RequestHistory,
+    *,
+    opening: dict[str, Decimal],
+    sales_per_till: int,
+) -> FleetFigures:
     """After healing: every sale made is acknowledged and stored exactly once with the ids its till kept,
     every acknowledged sale is stored, no invoice number is shared, stock = opening + movements and
     = opening - what the outboxes sold."""
     summary = report.as_dict()
     assert report.drained, f"not drained: {summary['per_till']}"
     assert not report.replay_mismatches, f"one sale got two different answers: {report.replay_mismatches[:5]}"
-    assert summary["flagged"] == 0 and summary["statuses"]["conflict"] == summary["statuses"]["rejected"] == 0, \
-        summary
+    assert summary["flagged"] == 0 and summary["statuses"]["conflict"] == summary["statuses"]["rejected"] == 0, summary
     for till in report.tills:
         assert till.sales_made == sales_per_till and till.acknowledged == sales_per_till, till
     counts = check_invariants(database_url)  # no shared offline_id/invoice, one movement a line, stock ledger

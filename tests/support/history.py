@@ -1,4 +1,5 @@
 """Clients of a real server, and the history of every answer they got, checked against the database."""
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,9 @@ def stored_stock(database_url: str) -> dict[str, Decimal]:
     engine = create_engine(database_url)
     try:
         with engine.connect() as conn:
-            return {sku: Decimal(str(qty)) for sku, qty in conn.execute(
-                text("SELECT sku, stock_quantity FROM products"))}
+            return {
+                sku: Decimal(str(qty)) for sku, qty in conn.execute(text("SELECT sku, stock_quantity FROM products"))
+            }
     finally:
         engine.dispose()
 
@@ -80,8 +82,9 @@ class History:
     def statuses(self, offline_id: str) -> list[str]:
         return [r["status"] for r in self.results[offline_id]]
 
-    def check_against(self, stored: dict[str, tuple[int, str]], sales: list[dict], *,
-                      exactly_one_created: bool) -> None:
+    def check_against(
+        self, stored: dict[str, tuple[int, str]], sales: list[dict], *, exactly_one_created: bool
+    ) -> None:
         """Every answer is created/duplicate for a stored sale, with the stored ids (invariants 1 and 6).
 
         A sale is created at most once; with `exactly_one_created` (no answer could be lost) exactly once.
@@ -106,15 +109,34 @@ def encode_batch(orders: list[dict]) -> bytes:
     return json.dumps({"batch_id": str(uuid.uuid4()), "orders": orders}).encode()
 
 
-def post_batch(session: requests.Session, url: str, token: str, orders: list[dict], *,
-               timeout: float | tuple = 60, body: bytes | None = None) -> requests.Response:
+def post_batch(
+    session: requests.Session,
+    url: str,
+    token: str,
+    orders: list[dict],
+    *,
+    timeout: float | tuple = 60,
+    body: bytes | None = None,
+) -> requests.Response:
     """POST the batch; `body` is its encoding made beforehand (so that racing clients start in step)."""
-    return session.post(url + SYNC_PATH, data=body if body is not None else encode_batch(orders),
-                        headers={**bearer(token), "Content-Type": "application/json"}, timeout=timeout)
+    return session.post(
+        url + SYNC_PATH,
+        data=body if body is not None else encode_batch(orders),
+        headers={**bearer(token), "Content-Type": "application/json"},
+        timeout=timeout,
+    )
 
 
-def send_until_answered(session: requests.Session, url: str, token: str, orders: list[dict],
-                        history: History, *, deadline: float, pause: float = 0.05) -> dict:
+def send_until_answered(
+    session: requests.Session,
+    url: str,
+    token: str,
+    orders: list[dict],
+    history: History,
+    *,
+    deadline: float,
+    pause: float = 0.05,
+) -> dict:
     """What a till does: send the batch again after a lost connection or a 5xx, until a 200 comes back.
 
     Anything but 200/5xx/connection failure is a test failure; so is no answer by `deadline` (monotonic).
@@ -129,8 +151,7 @@ def send_until_answered(session: requests.Session, url: str, token: str, orders:
                 body = response.json()
                 history.record(orders, body)
                 return body
-            assert response.status_code in RETRY_STATUSES, \
-                f"unexpected {response.status_code}: {response.text[:500]}"
+            assert response.status_code in RETRY_STATUSES, f"unexpected {response.status_code}: {response.text[:500]}"
             history.error(f"http_{response.status_code}")
         assert time.monotonic() < deadline, f"no answer before the deadline; failures so far: {history.errors}"
         time.sleep(pause)

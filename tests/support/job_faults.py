@@ -4,6 +4,7 @@ state of the database before and after a fix, for the fault tests and the full f
 The apply job must be all or nothing (one transaction): after a killed worker or a restarted Redis,
 either no trace of the fix is in the database, or all of it, exactly once.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,10 +40,10 @@ class LegacyBook:
 
     path: Path
     pairs: int
-    groups: dict[str, int]        # kind -> number of groups
-    orders: int                   # orders imported
-    orders_voided: int            # orders a full fix voids
-    compensations: int            # compensating movements a full fix books
+    groups: dict[str, int]  # kind -> number of groups
+    orders: int  # orders imported
+    orders_voided: int  # orders a full fix voids
+    compensations: int  # compensating movements a full fix books
     sold_once: dict[str, Decimal]  # sku -> units sold, each real sale counted once
     sold_as_imported: dict[str, Decimal]  # sku -> units the old system moved (duplicates included)
 
@@ -68,17 +69,36 @@ def write_big_legacy_book(path: Path, pairs: int) -> LegacyBook:
             device = f"OLD-{i % 11:02d}"
             at = T0 + timedelta(minutes=10 * i)
 
-            def record(legacy_id, invoice, when, offline_id=None, movements=1,
-                       device=device, total=total, line=line, sku=sku, quantity=quantity):  # this iteration's values
-                return {"legacy_id": legacy_id, "invoice_number": invoice, "offline_id": offline_id,
-                        "device": device, "created_at": when.isoformat(), "cashier": "Old", "total": total,
-                        "lines": [line],
-                        "movements": [{"line": 0, "sku": sku, "quantity_delta": str(-quantity)}] * movements}
+            def record(
+                legacy_id,
+                invoice,
+                when,
+                offline_id=None,
+                movements=1,
+                device=device,
+                total=total,
+                line=line,
+                sku=sku,
+                quantity=quantity,
+            ):  # this iteration's values
+                return {
+                    "legacy_id": legacy_id,
+                    "invoice_number": invoice,
+                    "offline_id": offline_id,
+                    "device": device,
+                    "created_at": when.isoformat(),
+                    "cashier": "Old",
+                    "total": total,
+                    "lines": [line],
+                    "movements": [{"line": 0, "sku": sku, "quantity_delta": str(-quantity)}] * movements,
+                }
 
             if kind == "same_offline_id":
                 offline_id = str(uuid.UUID(int=i + 1, version=4))
-                rows = [record(f"B{i}a", f"BIG-{i}-A", at, offline_id),
-                        record(f"B{i}b", f"BIG-{i}-B", at + timedelta(minutes=5), offline_id)]
+                rows = [
+                    record(f"B{i}a", f"BIG-{i}-A", at, offline_id),
+                    record(f"B{i}b", f"BIG-{i}-B", at + timedelta(minutes=5), offline_id),
+                ]
             elif kind == "same_invoice_same_content":
                 rows = [record(f"B{i}a", f"BIG-{i}", at), record(f"B{i}b", f"BIG-{i}", at + timedelta(minutes=5))]
             else:
@@ -139,11 +159,15 @@ def fix_state(database_url: str, plan_id: int) -> FixState:
     with _snapshot(database_url) as rows:
         one = lambda sql, **p: rows(sql, **p)[0][0]  # noqa: E731
         stock = {sku: Decimal(str(qty)) for sku, qty in rows("SELECT sku, stock_quantity FROM products")}
-        drift = [(sku, stock_q, opening, moved) for sku, stock_q, opening, moved in rows(
-            "SELECT p.sku, p.stock_quantity, p.opening_stock, "
-            "(SELECT COALESCE(SUM(m.quantity_delta), 0) FROM stock_movements m WHERE m.product_id = p.id) "
-            "FROM products p")
-            if Decimal(str(stock_q)) != Decimal(str(opening)) + Decimal(str(moved))]
+        drift = [
+            (sku, stock_q, opening, moved)
+            for sku, stock_q, opening, moved in rows(
+                "SELECT p.sku, p.stock_quantity, p.opening_stock, "
+                "(SELECT COALESCE(SUM(m.quantity_delta), 0) FROM stock_movements m WHERE m.product_id = p.id) "
+                "FROM products p"
+            )
+            if Decimal(str(stock_q)) != Decimal(str(opening)) + Decimal(str(moved))
+        ]
         return FixState(
             fixes=one("SELECT COUNT(*) FROM fixes"),
             void_orders=one("SELECT COUNT(*) FROM orders WHERE status = 'void'"),
@@ -152,7 +176,9 @@ def fix_state(database_url: str, plan_id: int) -> FixState:
             open_groups=one("SELECT COUNT(*) FROM duplicate_groups WHERE status = 'open'"),
             fixed_groups=one("SELECT COUNT(*) FROM duplicate_groups WHERE status = 'fixed'"),
             plan_status=one("SELECT status FROM fix_plans WHERE id = :id", id=plan_id),
-            stock=stock, ledger_drift=drift)
+            stock=stock,
+            ledger_drift=drift,
+        )
 
 
 def expected_stock(book: LegacyBook, *, applied: bool) -> dict[str, Decimal]:
@@ -174,8 +200,9 @@ def assert_applied_once(state: FixState, book: LegacyBook) -> None:
     every real sale counted once."""
     assert state.ledger_drift == [], f"stock is not opening stock plus movements: {state.ledger_drift}"
     assert state.fixes == 1, state
-    assert (state.void_orders, state.void_lines, state.compensations) == \
-        (book.orders_voided, 0, book.compensations), state
+    assert (state.void_orders, state.void_lines, state.compensations) == (book.orders_voided, 0, book.compensations), (
+        state
+    )
     assert state.open_groups == 0 and state.fixed_groups == book.pairs, state
     assert state.plan_status == "applied", state
     assert state.stock == expected_stock(book, applied=True), state.stock
@@ -198,12 +225,19 @@ class WorkerProcess:
 
     def __init__(self, database_url: str, redis_url: str, instance_path: str, *, burst: bool = False):
         self.log_path = Path(tempfile.mkstemp(prefix="rq-worker-", suffix=".log")[1])
-        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": "test",
-               "TILLSYNC_INSTANCE_PATH": instance_path, "DUPLICATE_SCAN_INTERVAL_HOURS": "0"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "SECRET_KEY": "test",
+            "TILLSYNC_INSTANCE_PATH": instance_path,
+            "DUPLICATE_SCAN_INTERVAL_HOURS": "0",
+        }
         command = [sys.executable, "-m", "flask", "--app", "wsgi", "worker"] + (["--burst"] if burst else [])
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
     def horses(self) -> list[int]:
         """The forked work-horses (each in a process group of its own: RQ calls setpgrp in them)."""
@@ -226,8 +260,7 @@ class WorkerProcess:
             pass
         self.process.wait(timeout=10)
         deadline = time.monotonic() + 10
-        while any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-                  for pid in horses):
+        while any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in horses):
             assert time.monotonic() < deadline, f"work-horses {horses} survived SIGKILL"
             time.sleep(0.02)
         return horses
@@ -309,9 +342,14 @@ def open_write_transaction(database_url: str) -> str | None:
             return f"sqlite write lock held ({exc})"
         finally:
             conn.close()
-    rows = [tuple(row) for row in _pg_rows(database_url,
+    rows = [
+        tuple(row)
+        for row in _pg_rows(
+            database_url,
             "SELECT pid, state, backend_xid::text, left(query, 80) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL")]
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL",
+        )
+    ]
     return f"postgres backends in a write transaction: {rows}" if rows else None
 
 

@@ -1,4 +1,5 @@
 """A real nginx (Debian's) running deploy/nginx/tillsync.conf in front of a test gunicorn."""
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,12 @@ def nginx_binary() -> str:
 def render_template(listen: str, upstream: str, max_body_bytes: int, server_name: str = "_") -> str:
     """deploy/nginx/tillsync.conf with its placeholders filled in, as deploy/README.md does with sed."""
     text = TEMPLATE.read_text()
-    for placeholder, value in {"@LISTEN@": listen, "@SERVER_NAME@": server_name,
-                               "@UPSTREAM@": upstream, "@MAX_BODY_BYTES@": str(max_body_bytes)}.items():
+    for placeholder, value in {
+        "@LISTEN@": listen,
+        "@SERVER_NAME@": server_name,
+        "@UPSTREAM@": upstream,
+        "@MAX_BODY_BYTES@": str(max_body_bytes),
+    }.items():
         text = text.replace(placeholder, value)
     left = re.findall(r"@[A-Z_]+@", text)
     assert not left, f"placeholders of deploy/nginx/tillsync.conf left unfilled: {left}"
@@ -49,25 +54,43 @@ class NginxServer:
         (self.root / "tillsync.conf").write_text(render_template(listen, upstream, max_body_bytes))
         tls = ""
         if https:  # a throw-away self-signed certificate, given at the http level
-            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                            "-subj", "/CN=127.0.0.1", "-keyout", str(self.root / "key.pem"),
-                            "-out", str(self.root / "cert.pem")], check=True, capture_output=True)
+            subprocess.run(
+                [
+                    "openssl",
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-days",
+                    "1",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                    "-keyout",
+                    str(self.root / "key.pem"),
+                    "-out",
+                    str(self.root / "cert.pem"),
+                ],
+                check=True,
+                capture_output=True,
+            )
             tls = f"  ssl_certificate {self.root / 'cert.pem'};\n  ssl_certificate_key {self.root / 'key.pem'};"
         user = "user root;" if os.geteuid() == 0 else ""
-        temp_paths = "\n".join(f"  {kind}_temp_path {self.root / kind};"
-                               for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        temp_paths = "\n".join(
+            f"  {kind}_temp_path {self.root / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
         (self.root / "nginx.conf").write_text(f"""
 {user}
 worker_processes 1;
-pid {self.root / 'nginx.pid'};
-error_log {self.root / 'error.log'} warn;
+pid {self.root / "nginx.pid"};
+error_log {self.root / "error.log"} warn;
 worker_rlimit_nofile 4096;
 events {{ worker_connections 2048; }}
 http {{
-  access_log {self.root / 'access.log'};
+  access_log {self.root / "access.log"};
 {temp_paths}
 {tls}
-  include {self.root / 'tillsync.conf'};
+  include {self.root / "tillsync.conf"};
 }}
 """)
         self.process: subprocess.Popen | None = None

@@ -4,6 +4,7 @@ Used by tests/deploy and tests/perf/bench_slow_clients.py. Loopback only; every
 connection is closed by stop(), and a background thread sends the next few bytes
 of each request every `interval` seconds, as the slow clients of issue 8 did.
 """
+
 from __future__ import annotations
 
 import socket
@@ -26,8 +27,17 @@ class SlowClients:
     address are refused, which is also what the tests check.
     """
 
-    def __init__(self, url: str, count: int, kind: str, *, interval: float = 1.0, sources: int = 1,
-                 first_source: int = 2, token: str = "slow"):
+    def __init__(
+        self,
+        url: str,
+        count: int,
+        kind: str,
+        *,
+        interval: float = 1.0,
+        sources: int = 1,
+        first_source: int = 2,
+        token: str = "slow",
+    ):
         parts = urlsplit(url)
         self.address = (parts.hostname, parts.port)
         self.count, self.kind, self.interval, self.sources = count, kind, interval, sources
@@ -40,8 +50,10 @@ class SlowClients:
         host = f"Host: {self.address[0]}:{self.address[1]}\r\n"
         if self.kind == "header":
             return f"GET /healthz HTTP/1.1\r\n{host}".encode()
-        return (f"POST /api/v1/sync HTTP/1.1\r\n{host}Authorization: Bearer {self.token}\r\n"
-                "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{").encode()
+        return (
+            f"POST /api/v1/sync HTTP/1.1\r\n{host}Authorization: Bearer {self.token}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"
+        ).encode()
 
     def start(self) -> SlowClients:
         for n in range(self.count):

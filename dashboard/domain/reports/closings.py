@@ -6,6 +6,7 @@ bounded: at most MAX_DAYS days and TILLS_PER_PAGE tills a page, keyset-paged by
 till id; the closes of a page come from one query on the current-closes index,
 and the server's side of the whole page from a few (closing_books.PrefetchedBooks).
 """
+
 from __future__ import annotations
 
 import json
@@ -100,9 +101,14 @@ def _tills(after: int | None, device_id: int | None, limit: int) -> tuple[list[_
 def _current(device_ids: list[int], first: date, last: date) -> dict[tuple[int, date], Closing]:
     if not device_ids:
         return {}
-    closings = db.session.scalars(select(Closing).where(
-        Closing.business_day >= first, Closing.business_day <= last, Closing.replaced_at.is_(None),
-        Closing.device_id.in_(device_ids)))
+    closings = db.session.scalars(
+        select(Closing).where(
+            Closing.business_day >= first,
+            Closing.business_day <= last,
+            Closing.replaced_at.is_(None),
+            Closing.device_id.in_(device_ids),
+        )
+    )
     return {(c.device_id, c.business_day): c for c in closings}
 
 
@@ -135,8 +141,9 @@ def closing_grid(first: date, last: date, *, after: int | None = None, limit: in
     return ClosingGrid(tuple(days), more)
 
 
-def closing_day(day: date, *, device_id: int | None = None, after: int | None = None,
-                limit: int = TILLS_PER_PAGE) -> tuple[list[TillDay], int | None]:
+def closing_day(
+    day: date, *, device_id: int | None = None, after: int | None = None, limit: int = TILLS_PER_PAGE
+) -> tuple[list[TillDay], int | None]:
     """Each till's close of one day (or one till's), compared and with its history; and the next ?after=."""
     tills, more = _tills(after, device_id, limit)
     closes = _current([t.id for t in tills], day, day)
@@ -144,18 +151,35 @@ def closing_day(day: date, *, device_id: int | None = None, after: int | None = 
     result = []
     for till in tills:
         zone = zone_for_device(till.id)
-        history = tuple(ClosingRow(c.id, c.received_at, c.sales_count, c.sales_total, c.first_receipt,
-                                   c.last_receipt, c.offline_ids is not None, c.status_at_receipt, c.replaced_at)
-                        for c in db.session.scalars(select(Closing).where(
-                            Closing.device_id == till.id, Closing.business_day == day)
-                            .order_by(Closing.id.desc())))
-        result.append(TillDay(till.id, till.name, zone,
-                              compare(closes.get((till.id, day)), till.id, day, zone, books), history))
+        history = tuple(
+            ClosingRow(
+                c.id,
+                c.received_at,
+                c.sales_count,
+                c.sales_total,
+                c.first_receipt,
+                c.last_receipt,
+                c.offline_ids is not None,
+                c.status_at_receipt,
+                c.replaced_at,
+            )
+            for c in db.session.scalars(
+                select(Closing)
+                .where(Closing.device_id == till.id, Closing.business_day == day)
+                .order_by(Closing.id.desc())
+            )
+        )
+        result.append(
+            TillDay(till.id, till.name, zone, compare(closes.get((till.id, day)), till.id, day, zone, books), history)
+        )
     return result, more
 
 
 def current_comparison(device_id: int, day: date) -> Comparison:
     """The till's current close of `day` against the server's books now (NOT_RECEIVED without one)."""
-    closing = db.session.scalar(select(Closing).where(
-        Closing.device_id == device_id, Closing.business_day == day, Closing.replaced_at.is_(None)))
+    closing = db.session.scalar(
+        select(Closing).where(
+            Closing.device_id == device_id, Closing.business_day == day, Closing.replaced_at.is_(None)
+        )
+    )
     return compare(closing, device_id, day, zone_for_device(device_id))

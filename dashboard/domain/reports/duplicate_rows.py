@@ -4,6 +4,7 @@ Read for one page of groups at a time, with two set-wise queries (the page's
 members with their orders and tills, then the flagged lines), never a query
 per row: a page of fifty groups costs the same as a page of one.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -35,11 +36,20 @@ def group_details(groups: list) -> dict[int, GroupDetails]:
     orders: dict[int, list] = defaultdict(list)
     seen: set[tuple[int, int]] = set()
     for row in db.session.execute(
-            select(DuplicateGroupMember.group_id, Order.id, Order.receipt_number, Order.total, Order.created_at,
-                   Order.status, Device.name,
-                   select(Store.currency).where(Store.id == Order.store_id).scalar_subquery().label("currency"))
-            .join(Order, Order.id == DuplicateGroupMember.order_id).join(Device, Device.id == Order.device_id)
-            .where(DuplicateGroupMember.group_id.in_(ids))):
+        select(
+            DuplicateGroupMember.group_id,
+            Order.id,
+            Order.receipt_number,
+            Order.total,
+            Order.created_at,
+            Order.status,
+            Device.name,
+            select(Store.currency).where(Store.id == Order.store_id).scalar_subquery().label("currency"),
+        )
+        .join(Order, Order.id == DuplicateGroupMember.order_id)
+        .join(Device, Device.id == Order.device_id)
+        .where(DuplicateGroupMember.group_id.in_(ids))
+    ):
         if (row.group_id, row.id) not in seen:  # line kinds list one order once per flagged line
             seen.add((row.group_id, row.id))
             orders[row.group_id].append(row)
@@ -47,9 +57,10 @@ def group_details(groups: list) -> dict[int, GroupDetails]:
     line_groups = [g.id for g in groups if g.kind == DuplicateKind.DUPLICATE_LINES]
     if line_groups:
         for group_id, quantity, price in db.session.execute(
-                select(DuplicateGroupMember.group_id, OrderLine.quantity, OrderLine.unit_price)
-                .join(OrderLine, OrderLine.id == DuplicateGroupMember.order_line_id)
-                .where(DuplicateGroupMember.group_id.in_(line_groups), OrderLine.status == OrderStatus.COMPLETED)):
+            select(DuplicateGroupMember.group_id, OrderLine.quantity, OrderLine.unit_price)
+            .join(OrderLine, OrderLine.id == DuplicateGroupMember.order_line_id)
+            .where(DuplicateGroupMember.group_id.in_(line_groups), OrderLine.status == OrderStatus.COMPLETED)
+        ):
             flagged[group_id] += Decimal(str(quantity)) * Decimal(str(price))
     details = {}
     for group in groups:
@@ -61,8 +72,11 @@ def group_details(groups: list) -> dict[int, GroupDetails]:
         elif group.kind == DuplicateKind.DUPLICATE_LINES:
             at_stake = flagged[group.id]
         details[group.id] = GroupDetails(
-            tills=sorted({r.name for r in rows}), receipts=[r.receipt_number or "" for r in rows],
+            tills=sorted({r.name for r in rows}),
+            receipts=[r.receipt_number or "" for r in rows],
             amount=Decimal(str(rows[0].total)) if rows else None,
-            gap=(rows[-1].created_at - rows[0].created_at) if len(rows) > 1 else None, at_stake=at_stake,
-            currency=rows[0].currency if rows else None)
+            gap=(rows[-1].created_at - rows[0].created_at) if len(rows) > 1 else None,
+            at_stake=at_stake,
+            currency=rows[0].currency if rows else None,
+        )
     return details

@@ -3,6 +3,7 @@
 Everything here reads; the actions (dismiss, preview, approve, revert) are in
 domain/duplicates.py and domain/fixes.py and run as jobs where they are long.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,12 +42,24 @@ class GroupRow:
     details: GroupDetails | None = None
 
 
-def duplicate_groups(*, kind: str | None = None, status: str | None = None, confidence: str | None = None,
-                     before: int | None = None, after: int | None = None,
-                     per_page: int = PER_PAGE) -> Page[GroupRow]:
+def duplicate_groups(
+    *,
+    kind: str | None = None,
+    status: str | None = None,
+    confidence: str | None = None,
+    before: int | None = None,
+    after: int | None = None,
+    per_page: int = PER_PAGE,
+) -> Page[GroupRow]:
     """Duplicate groups, newest first, filtered; keyset pages on (status, kind, id)."""
-    stmt = select(DuplicateGroup.id, DuplicateGroup.kind, DuplicateGroup.confidence, DuplicateGroup.status,
-                  DuplicateGroup.order_count, DuplicateGroup.detected_at)
+    stmt = select(
+        DuplicateGroup.id,
+        DuplicateGroup.kind,
+        DuplicateGroup.confidence,
+        DuplicateGroup.status,
+        DuplicateGroup.order_count,
+        DuplicateGroup.detected_at,
+    )
     if status:
         stmt = stmt.where(DuplicateGroup.status == status)
     if kind:
@@ -55,16 +68,21 @@ def duplicate_groups(*, kind: str | None = None, status: str | None = None, conf
         # Confidence follows from the kind: filtering on the kinds lets ix_duplicate_groups_status_kind serve it.
         kinds = [k for k in KINDS if (k in CERTAIN_KINDS) == (confidence == "certain")]
         stmt = stmt.where(DuplicateGroup.kind.in_(kinds), DuplicateGroup.confidence == confidence)
-    page = newest_first(stmt, DuplicateGroup.id, lambda row: GroupRow(**row._mapping), before=before, after=after,
-                        per_page=per_page)
+    page = newest_first(
+        stmt, DuplicateGroup.id, lambda row: GroupRow(**row._mapping), before=before, after=after, per_page=per_page
+    )
     details = group_details(page.items)
     return Page([replace(row, details=details[row.id]) for row in page.items], page.newer, page.older)
 
 
 def open_certain_count() -> int:
     """Open groups a bulk fix would take."""
-    return db.session.scalar(select(func.count()).where(DuplicateGroup.status == "open",
-                                                        DuplicateGroup.kind.in_(CERTAIN_KINDS))) or 0
+    return (
+        db.session.scalar(
+            select(func.count()).where(DuplicateGroup.status == "open", DuplicateGroup.kind.in_(CERTAIN_KINDS))
+        )
+        or 0
+    )
 
 
 @dataclass(frozen=True)
@@ -89,18 +107,35 @@ def scan_row(scan: DuplicateScan) -> ScanRow:
     findings = findings if isinstance(findings, dict) else {}
     found = findings.get("found") or {}
     kinds = findings.get("kinds") or {}
-    return ScanRow(scan.id, scan.trigger, scan.status, scan.started_at, scan.finished_at,
-                   [(kind, int(found.get(kind, 0))) for kind in KINDS if kind in found],
-                   [(kind, int(kinds[kind].get("groups", 0)), int(kinds[kind].get("orders", 0)))
-                    for kind in KINDS if isinstance(kinds.get(kind), dict)],
-                   list(findings.get("stock_drift") or []), findings.get("error"))
+    return ScanRow(
+        scan.id,
+        scan.trigger,
+        scan.status,
+        scan.started_at,
+        scan.finished_at,
+        [(kind, int(found.get(kind, 0))) for kind in KINDS if kind in found],
+        [
+            (kind, int(kinds[kind].get("groups", 0)), int(kinds[kind].get("orders", 0)))
+            for kind in KINDS
+            if isinstance(kinds.get(kind), dict)
+        ],
+        list(findings.get("stock_drift") or []),
+        findings.get("error"),
+    )
 
 
 def scans(*, before: int | None = None, after: int | None = None, per_page: int = 20) -> Page[ScanRow]:
     """Duplicate scans, newest first (ix_duplicate_scans_started_at), with what each found; per_page=1: the last."""
     stmt = select(DuplicateScan.id, DuplicateScan.started_at, DuplicateScan)
-    return newest_first(stmt, DuplicateScan.id, lambda row: scan_row(row[2]), time_col=DuplicateScan.started_at,
-                        before=before, after=after, per_page=per_page)
+    return newest_first(
+        stmt,
+        DuplicateScan.id,
+        lambda row: scan_row(row[2]),
+        time_col=DuplicateScan.started_at,
+        before=before,
+        after=after,
+        per_page=per_page,
+    )
 
 
 @dataclass(frozen=True)
@@ -152,26 +187,44 @@ def group_review(group_id: int) -> GroupReview | None:
         return None
     comparison = compare_group(group_id)
     device_ids = {row["device_id"] for row in comparison.orders}
-    tills = {row.id: row for row in db.session.execute(
-        select(Device.id, Device.name, Store.currency).join(Store, Store.id == Device.store_id)
-        .where(Device.id.in_(device_ids)))}
+    tills = {
+        row.id: row
+        for row in db.session.execute(
+            select(Device.id, Device.name, Store.currency)
+            .join(Store, Store.id == Device.store_id)
+            .where(Device.id.in_(device_ids))
+        )
+    }
     names = {device_id: till.name for device_id, till in tills.items()}
     orders = []
     for row in comparison.orders:
         values = {name: row[name] for name in COMPARED if name != "device"}
         values["device"] = names.get(row["device_id"], "")
-        lines = [ComparedLine(ln.id, ln.line_no, ln.sku, ln.quantity, ln.unit_price, ln.status,
-                              ln.id in comparison.flagged_line_ids) for ln in row["line_objects"]]
+        lines = [
+            ComparedLine(
+                ln.id, ln.line_no, ln.sku, ln.quantity, ln.unit_price, ln.status, ln.id in comparison.flagged_line_ids
+            )
+            for ln in row["line_objects"]
+        ]
         till = tills.get(row["device_id"])
-        orders.append(ComparedOrder(row["id"], values, lines, row["status"] == "completed",
-                                    till.currency if till else None))
+        orders.append(
+            ComparedOrder(row["id"], values, lines, row["status"] == "completed", till.currency if till else None)
+        )
     differing = {("device" if name == "device_id" else name) for name in comparison.differing}
     group = comparison.group
     keepable = [o.id for o in orders if o.keepable]
     choose = group.status == "open" and group.kind in ORDER_KINDS and len(keepable) > 1
-    return GroupReview(group, orders, COMPARED, frozenset(differing), group.kind in FIXABLE_KINDS, choose,
-                       default_keeper_of(group.kind, keepable) if choose else None, _group_fixes(group_id),
-                       latest_fix_of_group(group_id))
+    return GroupReview(
+        group,
+        orders,
+        COMPARED,
+        frozenset(differing),
+        group.kind in FIXABLE_KINDS,
+        choose,
+        default_keeper_of(group.kind, keepable) if choose else None,
+        _group_fixes(group_id),
+        latest_fix_of_group(group_id),
+    )
 
 
 def _reverted(fix_ids):
@@ -181,7 +234,10 @@ def _reverted(fix_ids):
 def _group_fixes(group_id: int) -> list[GroupFix]:
     rows = db.session.execute(
         select(Fix.id, Fix.kind, Fix.applied_at, Fix.applied_by, Fix.plan_id)
-        .join(FixGroup, FixGroup.fix_id == Fix.id).where(FixGroup.group_id == group_id).order_by(Fix.id)).all()
+        .join(FixGroup, FixGroup.fix_id == Fix.id)
+        .where(FixGroup.group_id == group_id)
+        .order_by(Fix.id)
+    ).all()
     reverted = _reverted([row.id for row in rows])
     return [GroupFix(*row, reverted=row.id in reverted) for row in rows]
 
@@ -203,14 +259,26 @@ class FixRow:
 
 def _revertable():
     """SQL: this fix is an apply, not reverted, and no later unreverted apply touched one of its groups."""
-    reversal, later, mine, theirs, later_reversal = (aliased(Fix), aliased(Fix), aliased(FixGroup),
-                                                      aliased(FixGroup), aliased(Fix))
+    reversal, later, mine, theirs, later_reversal = (
+        aliased(Fix),
+        aliased(Fix),
+        aliased(FixGroup),
+        aliased(FixGroup),
+        aliased(Fix),
+    )
     not_reverted = ~select(reversal.id).where(reversal.reverts_fix_id == Fix.id).exists()
-    superseded = (select(later.id).join(theirs, theirs.fix_id == later.id)
-                  .join(mine, mine.group_id == theirs.group_id)
-                  .where(mine.fix_id == Fix.id, later.id > Fix.id, later.kind == "apply",
-                         ~select(later_reversal.id).where(later_reversal.reverts_fix_id == later.id).exists())
-                  .exists())
+    superseded = (
+        select(later.id)
+        .join(theirs, theirs.fix_id == later.id)
+        .join(mine, mine.group_id == theirs.group_id)
+        .where(
+            mine.fix_id == Fix.id,
+            later.id > Fix.id,
+            later.kind == "apply",
+            ~select(later_reversal.id).where(later_reversal.reverts_fix_id == later.id).exists(),
+        )
+        .exists()
+    )
     return (Fix.kind == "apply") & not_reverted & ~superseded
 
 
@@ -219,14 +287,28 @@ def _fix_rows(stmt, **paging) -> Page[FixRow]:
     ids = [row.id for row in raw.items]
     groups: dict[int, list[int]] = {}
     for fix_id, group_id in db.session.execute(
-            select(FixGroup.fix_id, FixGroup.group_id).where(FixGroup.fix_id.in_(ids))
-            .order_by(FixGroup.fix_id, FixGroup.group_id)):
+        select(FixGroup.fix_id, FixGroup.group_id)
+        .where(FixGroup.fix_id.in_(ids))
+        .order_by(FixGroup.fix_id, FixGroup.group_id)
+    ):
         groups.setdefault(fix_id, []).append(group_id)
     reverted_by = dict(db.session.execute(select(Fix.reverts_fix_id, Fix.id).where(Fix.reverts_fix_id.in_(ids))).all())
-    items = [FixRow(row.id, row.kind, row.applied_at, row.applied_by, row.plan_id, row.reverts_fix_id,
-                    json.loads(row.summary or "{}"), groups.get(row.id, [])[:GROUP_IDS_SHOWN],
-                    len(groups.get(row.id, [])), reverted_by.get(row.id), bool(row.revertable))
-             for row in raw.items]
+    items = [
+        FixRow(
+            row.id,
+            row.kind,
+            row.applied_at,
+            row.applied_by,
+            row.plan_id,
+            row.reverts_fix_id,
+            json.loads(row.summary or "{}"),
+            groups.get(row.id, [])[:GROUP_IDS_SHOWN],
+            len(groups.get(row.id, [])),
+            reverted_by.get(row.id),
+            bool(row.revertable),
+        )
+        for row in raw.items
+    ]
     return Page(items, raw.newer, raw.older)
 
 

@@ -1,4 +1,5 @@
 """Finding orders, and everything known about one order."""
+
 from __future__ import annotations
 
 import uuid
@@ -115,9 +116,18 @@ class OrderDetail:
     groups: list[GroupRef]
 
 
-_ORDER_COLUMNS = (Order.id, Order.invoice_number, Order.receipt_number, Order.offline_id, Device.name,
-                  Order.cashier, Order.created_at, Order.total, Order.status,
-                  select(Store.currency).where(Store.id == Order.store_id).scalar_subquery())
+_ORDER_COLUMNS = (
+    Order.id,
+    Order.invoice_number,
+    Order.receipt_number,
+    Order.offline_id,
+    Device.name,
+    Order.cashier,
+    Order.created_at,
+    Order.total,
+    Order.status,
+    select(Store.currency).where(Store.id == Order.store_id).scalar_subquery(),
+)
 
 
 def _canonical(text: str) -> str:
@@ -128,9 +138,17 @@ def _canonical(text: str) -> str:
         return text
 
 
-def find_orders(query: str | None = None, *, start: datetime | None = None, end: datetime | None = None,
-                server_invoice_prefix: str = "", store_id: int | None = None, before: int | None = None,
-                after: int | None = None, per_page: int = PER_PAGE) -> Page[OrderRow]:
+def find_orders(
+    query: str | None = None,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    server_invoice_prefix: str = "",
+    store_id: int | None = None,
+    before: int | None = None,
+    after: int | None = None,
+    per_page: int = PER_PAGE,
+) -> Page[OrderRow]:
     """Orders by sale time, newest first (keyset pages on (created_at, id)), sold in [start, end) when given,
     and matching `query` when given: an exact offline id, or an invoice or receipt number starting with
     `query`, with or without its till's prefix ("100002" finds "T01-100002")."""
@@ -146,8 +164,15 @@ def find_orders(query: str | None = None, *, start: datetime | None = None, end:
         stmt = stmt.where(Order.store_id == store_id)
     # ix_orders_created_at serves the order: SQLite keeps the rowid (id) in it, PostgreSQL sorts the
     # few ties on id incrementally; a page never needs an OFFSET.
-    return newest_first(stmt, Order.id, lambda row: OrderRow(*row), time_col=Order.created_at,
-                        before=before, after=after, per_page=per_page)
+    return newest_first(
+        stmt,
+        Order.id,
+        lambda row: OrderRow(*row),
+        time_col=Order.created_at,
+        before=before,
+        after=after,
+        per_page=per_page,
+    )
 
 
 def _matching_ids(query: str, server_invoice_prefix: str):
@@ -171,10 +196,18 @@ def _matching_ids(query: str, server_invoice_prefix: str):
 
 def _till_prefixes() -> set[str]:
     """The part up to the first "-" of each till's latest receipt number ("T01-" of "T01-100002")."""
-    latest = (select(Order.receipt_number).where(Order.device_id == Device.id)
-              .order_by(Order.created_at.desc()).limit(1).scalar_subquery())
-    return {number.split("-", 1)[0] + "-" for number in db.session.scalars(select(latest).select_from(Device))
-            if number and "-" in number}
+    latest = (
+        select(Order.receipt_number)
+        .where(Order.device_id == Device.id)
+        .order_by(Order.created_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return {
+        number.split("-", 1)[0] + "-"
+        for number in db.session.scalars(select(latest).select_from(Device))
+        if number and "-" in number
+    }
 
 
 def _starts_with(column, text: str) -> tuple:
@@ -189,28 +222,66 @@ def order_detail(order_id: int) -> OrderDetail | None:
     order = db.session.get(Order, order_id)
     if order is None:
         return None
-    row = db.session.execute(select(*_ORDER_COLUMNS).join(Device, Device.id == Order.device_id)
-                             .where(Order.id == order_id)).one()
-    lines = [LineRow(*line) for line in db.session.execute(
-        select(OrderLine.id, OrderLine.line_no, OrderLine.sku, Product.name, OrderLine.quantity,
-               OrderLine.unit_price, OrderLine.status)
-        .join(Product, Product.id == OrderLine.product_id)
-        .where(OrderLine.order_id == order_id).order_by(OrderLine.line_no))]
+    row = db.session.execute(
+        select(*_ORDER_COLUMNS).join(Device, Device.id == Order.device_id).where(Order.id == order_id)
+    ).one()
+    lines = [
+        LineRow(*line)
+        for line in db.session.execute(
+            select(
+                OrderLine.id,
+                OrderLine.line_no,
+                OrderLine.sku,
+                Product.name,
+                OrderLine.quantity,
+                OrderLine.unit_price,
+                OrderLine.status,
+            )
+            .join(Product, Product.id == OrderLine.product_id)
+            .where(OrderLine.order_id == order_id)
+            .order_by(OrderLine.line_no)
+        )
+    ]
     line_numbers = {line.id: line.line_no for line in lines}
-    movements = [
-        MovementRow(movement.id, line_numbers.get(movement.order_line_id), sku, movement.quantity_delta,
-                    movement.kind, movement.created_at, movement.fix_id)
-        for movement, sku in db.session.execute(
-            select(StockMovement, Product.sku).join(Product, Product.id == StockMovement.product_id)
-            .where(StockMovement.order_line_id.in_(list(line_numbers)))
-            .order_by(StockMovement.id))
-    ] if line_numbers else []
-    payments = [PaymentRow(*payment) for payment in db.session.execute(
-        select(Payment.method, Payment.amount).where(Payment.order_id == order_id).order_by(Payment.id))]
+    movements = (
+        [
+            MovementRow(
+                movement.id,
+                line_numbers.get(movement.order_line_id),
+                sku,
+                movement.quantity_delta,
+                movement.kind,
+                movement.created_at,
+                movement.fix_id,
+            )
+            for movement, sku in db.session.execute(
+                select(StockMovement, Product.sku)
+                .join(Product, Product.id == StockMovement.product_id)
+                .where(StockMovement.order_line_id.in_(list(line_numbers)))
+                .order_by(StockMovement.id)
+            )
+        ]
+        if line_numbers
+        else []
+    )
+    payments = [
+        PaymentRow(*payment)
+        for payment in db.session.execute(
+            select(Payment.method, Payment.amount).where(Payment.order_id == order_id).order_by(Payment.id)
+        )
+    ]
     return OrderDetail(
-        order=OrderRow(*row), fingerprint=order.fingerprint, received_at=order.received_at,
-        receipt_number_collision=order.receipt_number_collision, lines=lines, movements=movements,
-        payments=payments, provenance=_provenance(order), attempts=_attempts(order), groups=_groups(order_id))
+        order=OrderRow(*row),
+        fingerprint=order.fingerprint,
+        received_at=order.received_at,
+        receipt_number_collision=order.receipt_number_collision,
+        lines=lines,
+        movements=movements,
+        payments=payments,
+        provenance=_provenance(order),
+        attempts=_attempts(order),
+        groups=_groups(order_id),
+    )
 
 
 def _provenance(order: Order) -> Provenance:
@@ -219,11 +290,17 @@ def _provenance(order: Order) -> Provenance:
     fix = db.session.get(Fix, order.void_fix_id) if order.void_fix_id else None
     kept = db.session.get(Order, order.kept_order_id) if order.kept_order_id else None
     return Provenance(
-        sync_id=order.sync_id, sync_started_at=sync.started_at if sync else None,
-        legacy_import_id=order.legacy_import_id, legacy_file_name=legacy.file_name if legacy else None,
-        legacy_id=order.legacy_id, void_fix_id=order.void_fix_id, void_fix_applied_by=fix.applied_by if fix else None,
-        voided_at=order.voided_at, kept_order_id=order.kept_order_id,
-        kept_invoice_number=kept.invoice_number if kept else None)
+        sync_id=order.sync_id,
+        sync_started_at=sync.started_at if sync else None,
+        legacy_import_id=order.legacy_import_id,
+        legacy_file_name=legacy.file_name if legacy else None,
+        legacy_id=order.legacy_id,
+        void_fix_id=order.void_fix_id,
+        void_fix_applied_by=fix.applied_by if fix else None,
+        voided_at=order.voided_at,
+        kept_order_id=order.kept_order_id,
+        kept_invoice_number=kept.invoice_number if kept else None,
+    )
 
 
 def _attempts(order: Order) -> list[OtherAttempt]:
@@ -231,16 +308,28 @@ def _attempts(order: Order) -> list[OtherAttempt]:
     if not order.offline_id:
         return []
     rows = db.session.execute(
-        select(SyncAttempt.id, SyncAttempt.sync_id, SyncAttempt.status, SyncAttempt.reason,
-               SyncAttempt.received_at, SyncAttempt.payload)
-        .where(SyncAttempt.offline_id == order.offline_id).order_by(SyncAttempt.id.desc()).limit(PER_PAGE))
+        select(
+            SyncAttempt.id,
+            SyncAttempt.sync_id,
+            SyncAttempt.status,
+            SyncAttempt.reason,
+            SyncAttempt.received_at,
+            SyncAttempt.payload,
+        )
+        .where(SyncAttempt.offline_id == order.offline_id)
+        .order_by(SyncAttempt.id.desc())
+        .limit(PER_PAGE)
+    )
     return [OtherAttempt(*row[:-1], payload=pretty_json(row[-1])) for row in rows]
 
 
 def _groups(order_id: int) -> list[GroupRef]:
     """Duplicate groups this order belongs to (ix_duplicate_group_members_order_id)."""
     rows = db.session.execute(
-        select(DuplicateGroup.id, DuplicateGroup.kind, DuplicateGroup.status).distinct()
+        select(DuplicateGroup.id, DuplicateGroup.kind, DuplicateGroup.status)
+        .distinct()
         .join(DuplicateGroupMember, DuplicateGroupMember.group_id == DuplicateGroup.id)
-        .where(DuplicateGroupMember.order_id == order_id).order_by(DuplicateGroup.id))
+        .where(DuplicateGroupMember.order_id == order_id)
+        .order_by(DuplicateGroup.id)
+    )
     return [GroupRef(*row) for row in rows]

@@ -1,4 +1,5 @@
 """The overview: today's syncing, what needs a look, and sync activity over time."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -121,8 +122,9 @@ class Overview:
     activity: list[ActivityBucket]
 
 
-def overview(*, since: datetime, stale_before: datetime, activity_unit: str, activity_buckets: int,
-             now: datetime) -> Overview:
+def overview(
+    *, since: datetime, stale_before: datetime, activity_unit: str, activity_buckets: int, now: datetime
+) -> Overview:
     """Everything the overview shows; `since` is the start of today in the dashboard's time zone (a store's
     sales count from the start of its own today)."""
     stores = list_stores()
@@ -143,9 +145,14 @@ def sync_totals(since: datetime) -> SyncTotals:
     """Sums over the sync log since a moment (a range scan of ix_sync_logs_started_at, not of orders),
     and the calls refused as a whole since then (counted apart: reports/refusals.py)."""
     row = db.session.execute(
-        select(func.count(), func.sum(SyncLog.created), func.sum(SyncLog.duplicates), func.sum(SyncLog.conflicts),
-               func.sum(SyncLog.rejected))
-        .where(SyncLog.started_at >= since)).one()
+        select(
+            func.count(),
+            func.sum(SyncLog.created),
+            func.sum(SyncLog.duplicates),
+            func.sum(SyncLog.conflicts),
+            func.sum(SyncLog.rejected),
+        ).where(SyncLog.started_at >= since)
+    ).one()
     accepted, created, duplicates, conflicts, rejected = (int(value or 0) for value in row)
     refused = refused_since(since)
     return SyncTotals(accepted + refused, refused, created, duplicates, conflicts, rejected)
@@ -154,8 +161,11 @@ def sync_totals(since: datetime) -> SyncTotals:
 def open_groups_by_kind() -> list[tuple[str, int]]:
     """Open duplicate groups counted by kind (ix_duplicate_groups_status_kind)."""
     rows = db.session.execute(
-        select(DuplicateGroup.kind, func.count()).where(DuplicateGroup.status == "open")
-        .group_by(DuplicateGroup.kind).order_by(DuplicateGroup.kind))
+        select(DuplicateGroup.kind, func.count())
+        .where(DuplicateGroup.status == "open")
+        .group_by(DuplicateGroup.kind)
+        .order_by(DuplicateGroup.kind)
+    )
     return [(kind, count) for kind, count in rows]
 
 
@@ -163,10 +173,14 @@ def stale_devices(before: datetime) -> list[StaleDevice]:
     """Tills in service that have not synced since `before` (or never), longest silent first."""
     rows = db.session.execute(
         select(Device.id, Device.name, Device.last_seen_at)
-        .where(Device.revoked_at.is_(None), Device.token_hash.is_not(None),
-               or_(Device.last_seen_at.is_(None), Device.last_seen_at < before))
+        .where(
+            Device.revoked_at.is_(None),
+            Device.token_hash.is_not(None),
+            or_(Device.last_seen_at.is_(None), Device.last_seen_at < before),
+        )
         .order_by(Device.last_seen_at.is_not(None), Device.last_seen_at, Device.name)
-        .limit(STALE_DEVICES_SHOWN))
+        .limit(STALE_DEVICES_SHOWN)
+    )
     return [StaleDevice(*row) for row in rows]
 
 
@@ -174,9 +188,12 @@ def negative_stock() -> list[NegativeStock]:
     """The stores' stock levels furthest below zero (ix_stock_levels_negative)."""
     rows = db.session.execute(
         select(Store.code.label("store_code"), Product.sku, Product.name, StockLevel.quantity.label("stock_quantity"))
-        .join(Store, Store.id == StockLevel.store_id).join(Product, Product.id == StockLevel.product_id)
+        .join(Store, Store.id == StockLevel.store_id)
+        .join(Product, Product.id == StockLevel.product_id)
         .where(StockLevel.quantity < 0)
-        .order_by(StockLevel.quantity, Store.code, Product.sku).limit(NEGATIVE_STOCK_SHOWN))
+        .order_by(StockLevel.quantity, Store.code, Product.sku)
+        .limit(NEGATIVE_STOCK_SHOWN)
+    )
     return [NegativeStock(**row._mapping) for row in rows]
 
 
@@ -195,9 +212,14 @@ def sales_today(store: StoreInfo, now: datetime) -> SalesToday:
         select(Device.id, Device.name, func.count(), func.sum(Order.total))
         .join(Device, Device.id == Order.device_id)
         .where(Order.store_id == store.id, Order.created_at >= since, Order.status == "completed")
-        .group_by(Device.id, Device.name).order_by(Device.name))
-    return SalesToday(store, day, [TillSales(device_id, name, int(count), Decimal(revenue or 0))
-                                   for device_id, name, count, revenue in rows])
+        .group_by(Device.id, Device.name)
+        .order_by(Device.name)
+    )
+    return SalesToday(
+        store,
+        day,
+        [TillSales(device_id, name, int(count), Decimal(revenue or 0)) for device_id, name, count, revenue in rows],
+    )
 
 
 def counted_twice(currencies: dict[int, str]) -> list[CountedTwice]:
@@ -205,35 +227,60 @@ def counted_twice(currencies: dict[int, str]) -> list[CountedTwice]:
     one. The copies of a group share their basket, so the amount is the same whichever copy a fix keeps
     (domain/fix_plans.default_keeper). Open groups are few (ix_duplicate_groups_status_kind)."""
     members = (
-        select(DuplicateGroup.id.label("group_id"), DuplicateGroup.confidence, Order.id.label("order_id"),
-               Order.created_at, Order.total, Order.store_id)
+        select(
+            DuplicateGroup.id.label("group_id"),
+            DuplicateGroup.confidence,
+            Order.id.label("order_id"),
+            Order.created_at,
+            Order.total,
+            Order.store_id,
+        )
         .join(DuplicateGroupMember, DuplicateGroupMember.group_id == DuplicateGroup.id)
         .join(Order, Order.id == DuplicateGroupMember.order_id)
-        .where(DuplicateGroup.status == "open", DuplicateGroup.kind.in_(ORDER_KINDS),
-               DuplicateGroupMember.order_line_id.is_(None), Order.status == "completed")
+        .where(
+            DuplicateGroup.status == "open",
+            DuplicateGroup.kind.in_(ORDER_KINDS),
+            DuplicateGroupMember.order_line_id.is_(None),
+            Order.status == "completed",
+        )
     ).subquery()
-    ranked = select(members.c.group_id, members.c.confidence, members.c.total, members.c.store_id,
-                    func.row_number().over(partition_by=members.c.group_id,
-                                           order_by=(members.c.created_at, members.c.order_id)).label("rank")
-                    ).subquery()
+    ranked = select(
+        members.c.group_id,
+        members.c.confidence,
+        members.c.total,
+        members.c.store_id,
+        func.row_number()
+        .over(partition_by=members.c.group_id, order_by=(members.c.created_at, members.c.order_id))
+        .label("rank"),
+    ).subquery()
     rows = db.session.execute(
-        select(ranked.c.confidence, ranked.c.store_id, func.count(ranked.c.group_id.distinct()), func.count(),
-               func.sum(ranked.c.total))
-        .where(ranked.c.rank > 1).group_by(ranked.c.confidence, ranked.c.store_id))
+        select(
+            ranked.c.confidence,
+            ranked.c.store_id,
+            func.count(ranked.c.group_id.distinct()),
+            func.count(),
+            func.sum(ranked.c.total),
+        )
+        .where(ranked.c.rank > 1)
+        .group_by(ranked.c.confidence, ranked.c.store_id)
+    )
     merged: dict[tuple[str, str], list] = {}
     for confidence, store_id, groups, orders, amount in rows:
         figures = merged.setdefault((confidence, currencies.get(store_id, "")), [0, 0, Decimal(0)])
         figures[0] += int(groups)
         figures[1] += int(orders)
         figures[2] += Decimal(amount or 0)
-    return [CountedTwice(confidence, code, groups, orders, amount)
-            for (confidence, code), (groups, orders, amount) in sorted(merged.items())]
+    return [
+        CountedTwice(confidence, code, groups, orders, amount)
+        for (confidence, code), (groups, orders, amount) in sorted(merged.items())
+    ]
 
 
 def last_scan() -> ScanRow | None:
     """The latest duplicate scan and what it reported, read as the scans page reads it."""
-    scan = db.session.scalar(select(DuplicateScan).order_by(DuplicateScan.started_at.desc(),
-                                                             DuplicateScan.id.desc()).limit(1))
+    scan = db.session.scalar(
+        select(DuplicateScan).order_by(DuplicateScan.started_at.desc(), DuplicateScan.id.desc()).limit(1)
+    )
     return None if scan is None else scan_row(scan)
 
 
@@ -246,9 +293,16 @@ def activity(*, unit: str, buckets: int, now: datetime) -> list[ActivityBucket]:
     first = last - step * (buckets - 1)
     bucket = utc_bucket(SyncLog.started_at, unit).label("bucket")
     rows = db.session.execute(
-        select(bucket, func.sum(SyncLog.created), func.sum(SyncLog.duplicates), func.sum(SyncLog.conflicts),
-               func.sum(SyncLog.rejected))
-        .where(SyncLog.started_at >= first).group_by(bucket))
+        select(
+            bucket,
+            func.sum(SyncLog.created),
+            func.sum(SyncLog.duplicates),
+            func.sum(SyncLog.conflicts),
+            func.sum(SyncLog.rejected),
+        )
+        .where(SyncLog.started_at >= first)
+        .group_by(bucket)
+    )
     found = {as_utc_datetime(row[0]): [int(value or 0) for value in row[1:]] for row in rows}
     refused = refused_by_bucket(unit, first)
     result = []

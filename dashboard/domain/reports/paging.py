@@ -1,4 +1,5 @@
 """Pagination and the few SQL expressions that differ between SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,16 @@ class NumberedPage(Generic[T]):
     has_next: bool
 
 
-def newest_first(stmt: Select, id_col, convert: Callable[[Any], T], *, time_col=None,
-                 before: int | None = None, after: int | None = None, per_page: int = PER_PAGE) -> Page[T]:
+def newest_first(
+    stmt: Select,
+    id_col,
+    convert: Callable[[Any], T],
+    *,
+    time_col=None,
+    before: int | None = None,
+    after: int | None = None,
+    per_page: int = PER_PAGE,
+) -> Page[T]:
     """One page of stmt's rows ordered by (time_col, id_col) descending, seeking from a cursor row.
 
     stmt must select id_col itself (and time_col when given). The cursor is a row
@@ -67,9 +76,11 @@ def newest_first(stmt: Select, id_col, convert: Callable[[Any], T], *, time_col=
         return Page([])
     has_newer = more if newer_direction else cursor is not None
     has_older = True if newer_direction else more
-    return Page([convert(row) for row in rows],
-                newer=rows[0]._mapping[id_col] if has_newer else None,
-                older=rows[-1]._mapping[id_col] if has_older else None)
+    return Page(
+        [convert(row) for row in rows],
+        newer=rows[0]._mapping[id_col] if has_newer else None,
+        older=rows[-1]._mapping[id_col] if has_older else None,
+    )
 
 
 def numbered(stmt: Select, convert: Callable[[Any], T], *, page: int, per_page: int = PER_PAGE) -> NumberedPage[T]:
@@ -99,20 +110,25 @@ def local_day(column, zone: str, start: datetime, end: datetime):
     if _dialect() == "postgresql":
         return cast(func.timezone(zone, column), Date)
     stretches = _offset_stretches(ZoneInfo(zone), start, end)
+
     def shifted(seconds: int):
         return func.date(column, f"{seconds:+d} seconds")
+
     if len(stretches) == 1:
         return shifted(stretches[0][1])
-    return case(*((column < until, shifted(seconds)) for until, seconds in stretches[:-1]),
-                else_=shifted(stretches[-1][1]))
+    return case(
+        *((column < until, shifted(seconds)) for until, seconds in stretches[:-1]), else_=shifted(stretches[-1][1])
+    )
 
 
 def _offset_stretches(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
     """(until, UTC offset in seconds) for each stretch of [start, end) with one offset. Zones change
     clocks at most a few times a year, never twice in 12 hours: sampling every 12 hours, then
     bisecting to the microsecond, finds each change exactly."""
+
     def offset(at: datetime) -> int:
         return int(at.astimezone(zone).utcoffset().total_seconds())
+
     samples, at = [], start
     while at < end:
         samples.append(at)

@@ -1,4 +1,5 @@
 """Devices, users, the audit log and the open duplicate groups, as lists for the screens."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -50,9 +51,19 @@ def device_choices() -> list[tuple[int, str]]:
 
 def devices(*, page: int = 1, per_page: int = PER_PAGE) -> NumberedPage[DeviceRow]:
     """Devices by name (unique index on devices.name)."""
-    stmt = (select(Device.id, Device.name, Device.created_at, Device.revoked_at, Device.last_seen_at,
-                   Device.token_hash.is_not(None).label("can_sign_in"), Store.code.label("store_code"))
-            .join(Store, Store.id == Device.store_id).order_by(Device.name))
+    stmt = (
+        select(
+            Device.id,
+            Device.name,
+            Device.created_at,
+            Device.revoked_at,
+            Device.last_seen_at,
+            Device.token_hash.is_not(None).label("can_sign_in"),
+            Store.code.label("store_code"),
+        )
+        .join(Store, Store.id == Device.store_id)
+        .order_by(Device.name)
+    )
     return numbered(stmt, lambda row: DeviceRow(**row._mapping), page=page, per_page=per_page)
 
 
@@ -62,13 +73,21 @@ def users(*, page: int = 1, per_page: int = PER_PAGE) -> NumberedPage[UserRow]:
     return numbered(stmt, lambda row: UserRow(*row), page=page, per_page=per_page)
 
 
-def audit_entries(*, before: int | None = None, after: int | None = None,
-                  per_page: int = PER_PAGE) -> Page[AuditRow]:
+def audit_entries(*, before: int | None = None, after: int | None = None, per_page: int = PER_PAGE) -> Page[AuditRow]:
     """The audit log, newest first (ix_audit_log_at)."""
-    stmt = select(AuditEntry.id, AuditEntry.at, AuditEntry.actor, AuditEntry.action, AuditEntry.target_type,
-                  AuditEntry.target_id, AuditEntry.details)
+    stmt = select(
+        AuditEntry.id,
+        AuditEntry.at,
+        AuditEntry.actor,
+        AuditEntry.action,
+        AuditEntry.target_type,
+        AuditEntry.target_id,
+        AuditEntry.details,
+    )
+
     def audit_row(row) -> AuditRow:
         return AuditRow(*row[:-1], details=pretty_json(row[-1]))  # type: ignore[misc]  # row: the six columns above
 
-    return newest_first(stmt, AuditEntry.id, audit_row,
-                        time_col=AuditEntry.at, before=before, after=after, per_page=per_page)
+    return newest_first(
+        stmt, AuditEntry.id, audit_row, time_col=AuditEntry.at, before=before, after=after, per_page=per_page
+    )

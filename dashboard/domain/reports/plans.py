@@ -1,4 +1,5 @@
 """Fix plans, read-only: the list of plans, and one plan with its actions named for people."""
+
 from __future__ import annotations
 
 import json
@@ -64,11 +65,20 @@ class PlanRow:
 
 def plans(*, before: int | None = None, after: int | None = None, per_page: int = PER_PAGE) -> Page[PlanRow]:
     """Fix plans, newest first (ix_fix_plans_created_at), so a preview left waiting can be found again."""
-    stmt = select(FixPlan.id, FixPlan.created_at, FixPlan.created_by, FixPlan.status, FixPlan.request,
-                  FixPlan.approved_by)
-    return newest_first(stmt, FixPlan.id, lambda row: PlanRow(row.id, row.created_at, row.created_by, row.status,
-                                                              len(json.loads(row.request)), row.approved_by),
-                        time_col=FixPlan.created_at, before=before, after=after, per_page=per_page)
+    stmt = select(
+        FixPlan.id, FixPlan.created_at, FixPlan.created_by, FixPlan.status, FixPlan.request, FixPlan.approved_by
+    )
+    return newest_first(
+        stmt,
+        FixPlan.id,
+        lambda row: PlanRow(
+            row.id, row.created_at, row.created_by, row.status, len(json.loads(row.request)), row.approved_by
+        ),
+        time_col=FixPlan.created_at,
+        before=before,
+        after=after,
+        per_page=per_page,
+    )
 
 
 def plan_request(plan: FixPlan) -> list[tuple[int, int | None]]:
@@ -96,28 +106,60 @@ def plan_view(plan_id: int) -> PlanView | None:
     flat = [(g, a) for g in document["groups"] for a in g["actions"]]
     shown = flat[:ACTIONS_SHOWN]
     # A compensation names its line; the sentence names the order that sold it.
-    line_orders = dict(db.session.execute(select(OrderLine.id, OrderLine.order_id).where(OrderLine.id.in_(
-        [a["order_line_id"] for _, a in shown if a["type"] == "compensate"]))).all())
-    shown = [(g, a if a.get("order_id") else {**a, "order_id": line_orders.get(a.get("order_line_id"))})
-             for g, a in shown]
+    line_orders = dict(
+        db.session.execute(
+            select(OrderLine.id, OrderLine.order_id).where(
+                OrderLine.id.in_([a["order_line_id"] for _, a in shown if a["type"] == "compensate"])
+            )
+        ).all()
+    )
+    shown = [
+        (g, a if a.get("order_id") else {**a, "order_id": line_orders.get(a.get("order_line_id"))}) for g, a in shown
+    ]
     order_ids = {a[key] for _, a in shown for key in ("keep_order_id", "order_id") if a.get(key)}
-    orders = {row.id: row for row in db.session.execute(
-        select(Order.id, Order.invoice_number, Order.receipt_number, Device.name)
-        .join(Device, Device.id == Order.device_id).where(Order.id.in_(order_ids)))}
+    orders = {
+        row.id: row
+        for row in db.session.execute(
+            select(Order.id, Order.invoice_number, Order.receipt_number, Device.name)
+            .join(Device, Device.id == Order.device_id)
+            .where(Order.id.in_(order_ids))
+        )
+    }
     items = _baskets([a["order_id"] for _, a in shown if a["type"] == "void_order"])
     product_ids = {a["product_id"] for _, a in shown if a.get("product_id")}
     skus = dict(db.session.execute(select(Product.id, Product.sku).where(Product.id.in_(product_ids))).all())
-    actions = [PlannedAction(
-        g["group_id"], g["kind"], a["type"], a.get("order_id"), a.get("keep_order_id"),
-        a.get("invoice_number") or _field(orders, a.get("order_id"), "invoice_number"),
-        _field(orders, a.get("keep_order_id"), "invoice_number"),
-        a.get("order_line_id"), a.get("movement_id"), a.get("sku") or skus.get(a.get("product_id")),
-        a.get("quantity", a.get("units")), a.get("amount", a.get("total")),
-        _field(orders, a.get("order_id"), "receipt_number"), _field(orders, a.get("order_id"), "name"),
-        tuple(items.get(a.get("order_id"), ()))) for g, a in shown]
+    actions = [
+        PlannedAction(
+            g["group_id"],
+            g["kind"],
+            a["type"],
+            a.get("order_id"),
+            a.get("keep_order_id"),
+            a.get("invoice_number") or _field(orders, a.get("order_id"), "invoice_number"),
+            _field(orders, a.get("keep_order_id"), "invoice_number"),
+            a.get("order_line_id"),
+            a.get("movement_id"),
+            a.get("sku") or skus.get(a.get("product_id")),
+            a.get("quantity", a.get("units")),
+            a.get("amount", a.get("total")),
+            _field(orders, a.get("order_id"), "receipt_number"),
+            _field(orders, a.get("order_id"), "name"),
+            tuple(items.get(a.get("order_id"), ())),
+        )
+        for g, a in shown
+    ]
     fix = db.session.execute(select(Fix.id).where(Fix.plan_id == plan_id)).scalar()
-    return PlanView(plan, plan_request(plan), actions, len(flat), document.get("totals"), document["stock"], fix,
-                    bool(fix and _reverted([fix])), document.get("tills", []))
+    return PlanView(
+        plan,
+        plan_request(plan),
+        actions,
+        len(flat),
+        document.get("totals"),
+        document["stock"],
+        fix,
+        bool(fix and _reverted([fix])),
+        document.get("tills", []),
+    )
 
 
 def _field(rows: dict, row_id, name: str):
@@ -129,8 +171,10 @@ def _baskets(order_ids: list[int]) -> dict[int, list[tuple[Decimal, str]]]:
     """What each order sold, in line order: (quantity, product name), for the plan's sentences."""
     baskets: dict[int, list[tuple[Decimal, str]]] = {}
     for order_id, quantity, name in db.session.execute(
-            select(OrderLine.order_id, OrderLine.quantity, Product.name)
-            .join(Product, Product.id == OrderLine.product_id)
-            .where(OrderLine.order_id.in_(order_ids)).order_by(OrderLine.order_id, OrderLine.line_no)):
+        select(OrderLine.order_id, OrderLine.quantity, Product.name)
+        .join(Product, Product.id == OrderLine.product_id)
+        .where(OrderLine.order_id.in_(order_ids))
+        .order_by(OrderLine.order_id, OrderLine.line_no)
+    ):
         baskets.setdefault(order_id, []).append((quantity, name))
     return baskets

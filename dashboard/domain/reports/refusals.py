@@ -1,4 +1,5 @@
 """Sync calls refused as a whole, as counted per minute in refused_calls (domain/refusals.py)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,13 +24,27 @@ class RefusedRow:
     count: int
 
 
-_COLUMNS = (RefusedCalls.id, RefusedCalls.minute, RefusedCalls.device_id, Device.name, RefusedCalls.address,
-            RefusedCalls.http_status, RefusedCalls.error_code, RefusedCalls.count)
+_COLUMNS = (
+    RefusedCalls.id,
+    RefusedCalls.minute,
+    RefusedCalls.device_id,
+    Device.name,
+    RefusedCalls.address,
+    RefusedCalls.http_status,
+    RefusedCalls.error_code,
+    RefusedCalls.count,
+)
 
 
-def refused_calls(*, device_id: int | None = None, start: datetime | None = None, end: datetime | None = None,
-                  before: int | None = None, after: int | None = None,
-                  per_page: int = PER_PAGE) -> Page[RefusedRow]:
+def refused_calls(
+    *,
+    device_id: int | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    before: int | None = None,
+    after: int | None = None,
+    per_page: int = PER_PAGE,
+) -> Page[RefusedRow]:
     """Refused calls per minute, source and code, newest first (the unique key's leading minute, or
     ix_refused_calls_device_minute for one till)."""
     stmt = select(*_COLUMNS).outerjoin(Device, Device.id == RefusedCalls.device_id)
@@ -39,8 +54,15 @@ def refused_calls(*, device_id: int | None = None, start: datetime | None = None
         stmt = stmt.where(RefusedCalls.minute < end)
     if device_id is not None:
         stmt = stmt.where(RefusedCalls.device_id == device_id)
-    return newest_first(stmt, RefusedCalls.id, lambda row: RefusedRow(*row), time_col=RefusedCalls.minute,
-                        before=before, after=after, per_page=per_page)
+    return newest_first(
+        stmt,
+        RefusedCalls.id,
+        lambda row: RefusedRow(*row),
+        time_col=RefusedCalls.minute,
+        before=before,
+        after=after,
+        per_page=per_page,
+    )
 
 
 def refused_since(since: datetime) -> int:
@@ -51,6 +73,7 @@ def refused_since(since: datetime) -> int:
 def refused_by_bucket(unit: str, first: datetime) -> dict[datetime, int]:
     """Refused calls per UTC hour or day from `first` on, for the overview's activity chart."""
     bucket = utc_bucket(RefusedCalls.minute, unit).label("bucket")
-    rows = db.session.execute(select(bucket, func.sum(RefusedCalls.count))
-                              .where(RefusedCalls.minute >= first).group_by(bucket))
+    rows = db.session.execute(
+        select(bucket, func.sum(RefusedCalls.count)).where(RefusedCalls.minute >= first).group_by(bucket)
+    )
     return {as_utc_datetime(start): int(total or 0) for start, total in rows}

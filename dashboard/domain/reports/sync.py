@@ -1,4 +1,5 @@
 """Sync calls, their per-sale outcomes, and the sales that were not stored (skipped)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -111,18 +112,49 @@ class SkippedCount:
     count: int
 
 
-_LOG_COLUMNS = (SyncLog.id, SyncLog.device_id, Device.name, SyncLog.batch_id, SyncLog.started_at,
-                SyncLog.duration_ms, SyncLog.http_status, SyncLog.error_code, SyncLog.received, SyncLog.created,
-                SyncLog.duplicates, SyncLog.conflicts, SyncLog.rejected, SyncLog.plain_replays)
-_ATTEMPT_COLUMNS = (SyncAttempt.id, SyncAttempt.sync_id, SyncAttempt.device_id, Device.name.label("device_name"),
-                    SyncAttempt.position, SyncAttempt.offline_id, SyncAttempt.status, SyncAttempt.reason,
-                    SyncAttempt.message, SyncAttempt.order_id, SyncAttempt.received_at, SyncAttempt.receipt_number,
-                    SyncAttempt.cashier, SyncAttempt.total, SyncAttempt.sold_at, SyncAttempt.resolution,
-                    SyncAttempt.resolved_at, SyncAttempt.resolved_by, SyncAttempt.resolution_note,
-                    SyncAttempt.retry_reason, SyncAttempt.retry_message, SyncAttempt.retried_at,
-                    SyncAttempt.payload,
-                    select(Store.code).where(Store.id == Device.store_id).scalar_subquery().label("store_code"),
-                    select(Store.currency).where(Store.id == Device.store_id).scalar_subquery().label("currency"))
+_LOG_COLUMNS = (
+    SyncLog.id,
+    SyncLog.device_id,
+    Device.name,
+    SyncLog.batch_id,
+    SyncLog.started_at,
+    SyncLog.duration_ms,
+    SyncLog.http_status,
+    SyncLog.error_code,
+    SyncLog.received,
+    SyncLog.created,
+    SyncLog.duplicates,
+    SyncLog.conflicts,
+    SyncLog.rejected,
+    SyncLog.plain_replays,
+)
+_ATTEMPT_COLUMNS = (
+    SyncAttempt.id,
+    SyncAttempt.sync_id,
+    SyncAttempt.device_id,
+    Device.name.label("device_name"),
+    SyncAttempt.position,
+    SyncAttempt.offline_id,
+    SyncAttempt.status,
+    SyncAttempt.reason,
+    SyncAttempt.message,
+    SyncAttempt.order_id,
+    SyncAttempt.received_at,
+    SyncAttempt.receipt_number,
+    SyncAttempt.cashier,
+    SyncAttempt.total,
+    SyncAttempt.sold_at,
+    SyncAttempt.resolution,
+    SyncAttempt.resolved_at,
+    SyncAttempt.resolved_by,
+    SyncAttempt.resolution_note,
+    SyncAttempt.retry_reason,
+    SyncAttempt.retry_message,
+    SyncAttempt.retried_at,
+    SyncAttempt.payload,
+    select(Store.code).where(Store.id == Device.store_id).scalar_subquery().label("store_code"),
+    select(Store.currency).where(Store.id == Device.store_id).scalar_subquery().label("currency"),
+)
 
 
 def _log_row(row) -> SyncLogRow:
@@ -133,9 +165,16 @@ def _attempt_row(row) -> AttemptRow:
     return AttemptRow(**{**row._mapping, "payload": pretty_json(row.payload)})
 
 
-def sync_logs(*, device_id: int | None = None, status: str | None = None, start: datetime | None = None,
-              end: datetime | None = None, before: int | None = None, after: int | None = None,
-              per_page: int = PER_PAGE) -> Page[SyncLogRow]:
+def sync_logs(
+    *,
+    device_id: int | None = None,
+    status: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    before: int | None = None,
+    after: int | None = None,
+    per_page: int = PER_PAGE,
+) -> Page[SyncLogRow]:
     """Sync calls started in [start, end) when given, newest first (ix_sync_logs_started_at, or
     ix_sync_logs_device_started for one device: the period is a range of either)."""
     stmt = select(*_LOG_COLUMNS).outerjoin(Device, Device.id == SyncLog.device_id)
@@ -147,8 +186,9 @@ def sync_logs(*, device_id: int | None = None, status: str | None = None, start:
         stmt = stmt.where(SyncLog.device_id == device_id)
     if status in STATUS_FILTERS:
         stmt = stmt.where(STATUS_FILTERS[status])
-    return newest_first(stmt, SyncLog.id, _log_row, time_col=SyncLog.started_at, before=before, after=after,
-                        per_page=per_page)
+    return newest_first(
+        stmt, SyncLog.id, _log_row, time_col=SyncLog.started_at, before=before, after=after, per_page=per_page
+    )
 
 
 def sync_call(sync_id: int) -> SyncCall | None:
@@ -156,23 +196,39 @@ def sync_call(sync_id: int) -> SyncCall | None:
 
     Both lists are bounded by the batch limit (SYNC_MAX_ORDERS), so they are shown whole.
     """
-    row = db.session.execute(select(*_LOG_COLUMNS).outerjoin(Device, Device.id == SyncLog.device_id)
-                             .where(SyncLog.id == sync_id)).first()
+    row = db.session.execute(
+        select(*_LOG_COLUMNS).outerjoin(Device, Device.id == SyncLog.device_id).where(SyncLog.id == sync_id)
+    ).first()
     if row is None:
         return None
     created = db.session.execute(
-        select(Order.id, Order.invoice_number, Order.receipt_number, Order.offline_id, Order.total,
-               Order.receipt_number_collision, Store.currency)
-        .join(Store, Store.id == Order.store_id).where(Order.sync_id == sync_id).order_by(Order.id))
+        select(
+            Order.id,
+            Order.invoice_number,
+            Order.receipt_number,
+            Order.offline_id,
+            Order.total,
+            Order.receipt_number_collision,
+            Store.currency,
+        )
+        .join(Store, Store.id == Order.store_id)
+        .where(Order.sync_id == sync_id)
+        .order_by(Order.id)
+    )
     attempts = db.session.execute(
-        select(*_ATTEMPT_COLUMNS).join(Device, Device.id == SyncAttempt.device_id)
-        .where(SyncAttempt.sync_id == sync_id).order_by(SyncAttempt.position, SyncAttempt.id))
-    return SyncCall(_log_row(row), [CreatedOrder(*order) for order in created],
-                    [_attempt_row(attempt) for attempt in attempts])
+        select(*_ATTEMPT_COLUMNS)
+        .join(Device, Device.id == SyncAttempt.device_id)
+        .where(SyncAttempt.sync_id == sync_id)
+        .order_by(SyncAttempt.position, SyncAttempt.id)
+    )
+    return SyncCall(
+        _log_row(row), [CreatedOrder(*order) for order in created], [_attempt_row(attempt) for attempt in attempts]
+    )
 
 
-def _skipped_filter(stmt, *, reason: str | None, device_id: int | None, start: datetime | None,
-                    end: datetime | None, state: str = "all"):
+def _skipped_filter(
+    stmt, *, reason: str | None, device_id: int | None, start: datetime | None, end: datetime | None, state: str = "all"
+):
     # The state conditions are SQL text, the same as their partial indexes' (models/sync_log.py);
     # no other table in these statements has a status or resolution column.
     stmt = stmt.where(SyncAttempt.status.in_(SKIPPED_STATUSES))
@@ -189,33 +245,59 @@ def _skipped_filter(stmt, *, reason: str | None, device_id: int | None, start: d
     return stmt
 
 
-def skipped_counts(*, start: datetime | None, end: datetime | None, reason: str | None = None,
-                   device_id: int | None = None, state: str = "all", zone: str = "UTC", page: int = 1,
-                   per_page: int = PER_PAGE) -> NumberedPage[SkippedCount]:
+def skipped_counts(
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    reason: str | None = None,
+    device_id: int | None = None,
+    state: str = "all",
+    zone: str = "UTC",
+    page: int = 1,
+    per_page: int = PER_PAGE,
+) -> NumberedPage[SkippedCount]:
     """Skipped sales counted by day (in time zone `zone`), reason and device, for received_at in [start, end)
     when given; without a period, over the span the matching sales cover."""
     filters: dict[str, Any] = {"reason": reason, "device_id": device_id, "state": state}
     if start is None or end is None:
-        first, last = db.session.execute(_skipped_filter(
-            select(func.min(SyncAttempt.received_at), func.max(SyncAttempt.received_at)),
-            start=start, end=end, **filters)).one()
+        first, last = db.session.execute(
+            _skipped_filter(
+                select(func.min(SyncAttempt.received_at), func.max(SyncAttempt.received_at)),
+                start=start,
+                end=end,
+                **filters,
+            )
+        ).one()
         start = start or first or datetime.now(timezone.utc)
         end = end or (last + timedelta(microseconds=1) if last else start + timedelta(microseconds=1))
     day = local_day(SyncAttempt.received_at, zone, start, end).label("day")
-    stmt = _skipped_filter(
-        select(day, SyncAttempt.reason, SyncAttempt.device_id, Device.name, func.count())
-        .join(Device, Device.id == SyncAttempt.device_id),
-        reason=reason, device_id=device_id, start=start, end=end, state=state,
-    ).group_by(day, SyncAttempt.reason, SyncAttempt.device_id, Device.name) \
+    stmt = (
+        _skipped_filter(
+            select(day, SyncAttempt.reason, SyncAttempt.device_id, Device.name, func.count()).join(
+                Device, Device.id == SyncAttempt.device_id
+            ),
+            reason=reason,
+            device_id=device_id,
+            start=start,
+            end=end,
+            state=state,
+        )
+        .group_by(day, SyncAttempt.reason, SyncAttempt.device_id, Device.name)
         .order_by(day.desc(), SyncAttempt.reason, Device.name)
-    return numbered(stmt, lambda row: SkippedCount(as_date(row[0]), row[1] or "", row[2], row[3], row[4]),
-                    page=page, per_page=per_page)
+    )
+    return numbered(
+        stmt,
+        lambda row: SkippedCount(as_date(row[0]), row[1] or "", row[2], row[3], row[4]),
+        page=page,
+        per_page=per_page,
+    )
 
 
 def skipped_reasons(*, start: datetime | None, end: datetime | None, state: str = "all") -> list[str]:
     """The reasons seen in a period, for the filter."""
-    stmt = _skipped_filter(select(SyncAttempt.reason).distinct(), reason=None, device_id=None, start=start, end=end,
-                           state=state)
+    stmt = _skipped_filter(
+        select(SyncAttempt.reason).distinct(), reason=None, device_id=None, start=start, end=end, state=state
+    )
     return sorted(reason for reason in db.session.scalars(stmt) if reason)
 
 
@@ -223,13 +305,28 @@ def _skipped_stmt(**filters):
     return _skipped_filter(select(*_ATTEMPT_COLUMNS).join(Device, Device.id == SyncAttempt.device_id), **filters)
 
 
-def skipped_sales(*, reason: str | None = None, device_id: int | None = None, start: datetime | None = None,
-                  end: datetime | None = None, state: str = "all", before: int | None = None,
-                  after: int | None = None, per_page: int = PER_PAGE) -> Page[AttemptRow]:
+def skipped_sales(
+    *,
+    reason: str | None = None,
+    device_id: int | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    state: str = "all",
+    before: int | None = None,
+    after: int | None = None,
+    per_page: int = PER_PAGE,
+) -> Page[AttemptRow]:
     """The skipped sales behind a count, newest first, each with the payload the till sent."""
     stmt = _skipped_stmt(reason=reason, device_id=device_id, start=start, end=end, state=state)
-    return newest_first(stmt, SyncAttempt.id, _attempt_row, time_col=SyncAttempt.received_at,
-                        before=before, after=after, per_page=per_page)
+    return newest_first(
+        stmt,
+        SyncAttempt.id,
+        _attempt_row,
+        time_col=SyncAttempt.received_at,
+        before=before,
+        after=after,
+        per_page=per_page,
+    )
 
 
 def iter_skipped_sales(**filters) -> Iterator[AttemptRow]:
@@ -245,8 +342,9 @@ def iter_skipped_sales(**filters) -> Iterator[AttemptRow]:
 
 def skipped_sale(attempt_id: int) -> AttemptRow | None:
     """One skipped sale, with what the till sent and how it was settled."""
-    row = db.session.execute(_skipped_stmt(reason=None, device_id=None, start=None, end=None)
-                             .where(SyncAttempt.id == attempt_id)).first()
+    row = db.session.execute(
+        _skipped_stmt(reason=None, device_id=None, start=None, end=None).where(SyncAttempt.id == attempt_id)
+    ).first()
     return _attempt_row(row) if row else None
 
 
@@ -263,9 +361,12 @@ def rejected_money() -> RejectedMoney:
     (ix_sync_attempts_action_time; the few stores are joined through the till)."""
     rows = db.session.execute(
         select(Store.currency, func.count(), func.sum(SyncAttempt.total))
-        .join(Device, Device.id == SyncAttempt.device_id).join(Store, Store.id == Device.store_id)
+        .join(Device, Device.id == SyncAttempt.device_id)
+        .join(Store, Store.id == Device.store_id)
         .where(text(ATTEMPT_STATE_CONDITIONS["action"]), SyncAttempt.status == SaleStatus.REJECTED)
-        .group_by(Store.currency)).all()
-    return RejectedMoney(sum(int(count) for _code, count, _total in rows),
-                         sorted(((code, Decimal(total or 0)) for code, _count, total in rows),
-                                key=lambda item: item[0] or ""))
+        .group_by(Store.currency)
+    ).all()
+    return RejectedMoney(
+        sum(int(count) for _code, count, _total in rows),
+        sorted(((code, Decimal(total or 0)) for code, _count, total in rows), key=lambda item: item[0] or ""),
+    )
