@@ -1,4 +1,6 @@
-"""The built wheel runs the product with no checkout: migrations, a till's sync, a dashboard page.
+"""The built wheel runs the product with no checkout: migrations, a till's sync, a dashboard page,
+and what an operator does next: web and worker up, /readyz green, /metrics scraped, JSON logs with
+the request id, a prune, a backup restored into a fresh database.
 
 It is built from this repository, installed into a fresh virtualenv (the runtime lock file's
 exact versions), and every command runs from an empty directory outside the repository, as an
@@ -8,11 +10,13 @@ operator who only has the wheel would run it, on PostgreSQL and Redis given by U
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -94,10 +98,12 @@ def test_from_the_wheel_migrate_sync_and_sign_in(installed, pg_server, redis_ser
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "FLASK_APP")}
     env.update(
         DATABASE_URL=pg_server.url("wheel_test"),
-        REDIS_URL=redis_server.url,
+        # A database of its own in the session's Redis: no other test's worker counts as this one's.
+        REDIS_URL=redis_server.url + "?db=7",
         SECRET_KEY="wheel-test",
         TILLSYNC_INSTANCE_PATH=str(tmp_path / "instance"),
         SYNC_RATE_LIMIT_PER_MINUTE="0",
+        METRICS_TOKEN="scrape-me",
     )
     tillsync = installed / "bin" / "tillsync"
 
@@ -118,7 +124,7 @@ def test_from_the_wheel_migrate_sync_and_sign_in(installed, pg_server, redis_ser
     port = free_port()
     log = (tmp_path / "web.log").open("w+")
     web = subprocess.Popen(
-        [tillsync, "web", "-b", f"127.0.0.1:{port}", "-w", "2"],
+        [tillsync, "web", "-b", f"127.0.0.1:{port}", "-w", "2", "--access-logfile", "-"],
         cwd=here,
         env=env,
         stdout=log,
@@ -145,12 +151,70 @@ def test_from_the_wheel_migrate_sync_and_sign_in(installed, pg_server, redis_ser
         orders = session.get(url + "/orders", timeout=10)
         assert orders.status_code == 200 and sale["receipt_number"] in orders.text
         assert session.get(url + "/static/app.css", timeout=10).status_code == 200
+
+        # Not ready until a worker's heartbeat is seen; then every check is green.
+        not_yet = requests.get(url + "/readyz", timeout=10)
+        assert not_yet.status_code == 503 and not not_yet.json()["checks"]["worker"]["ok"], not_yet.text
+        worker = subprocess.Popen(
+            [tillsync, "worker"],
+            cwd=here,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            ready = None
+            for _ in range(60):
+                ready = requests.get(url + "/readyz", timeout=10)
+                if ready.status_code == 200:
+                    break
+                time.sleep(1)
+            assert ready is not None and ready.status_code == 200, ready.text if ready is not None else None
+            assert {name for name, check in ready.json()["checks"].items() if check["ok"]} >= {
+                "database",
+                "redis",
+                "worker",
+            }
+        finally:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=30)
+
+        # Prometheus: closed without the token, the sync counted with it.
+        assert requests.get(url + "/metrics", timeout=10).status_code == 401
+        scraped = requests.get(url + "/metrics", headers={"Authorization": "Bearer scrape-me"}, timeout=10)
+        assert scraped.status_code == 200
+        assert re.search(r'tillsync_sync_sales_total\{[^}]*status="created"[^}]*\} 1\.0', scraped.text), scraped.text[
+            :2000
+        ]
+
+        # JSON logs: the request id a caller sends comes back, and is on the access log's line.
+        traced = requests.get(url + "/healthz", headers={"X-Request-ID": "wheel-trace-42"}, timeout=10)
+        assert traced.headers["X-Request-ID"] == "wheel-trace-42"
         log.seek(0)
-        assert "Using worker: gthread" in log.read()  # the shipped gunicorn settings, not gunicorn's defaults
+        written = log.read()
+        assert "Using worker: gthread" in written  # the shipped gunicorn settings, not gunicorn's defaults
+        lines = [json.loads(line) for line in written.splitlines() if line.startswith("{")]
+        assert any(line.get("request_id") == "wheel-trace-42" for line in lines), written[-3000:]
     finally:
         os.killpg(web.pid, signal.SIGTERM)
         web.wait(timeout=30)
         log.close()
+
+    # Retention and backups, as the runbook says, from the wheel's command.
+    assert json.loads(command("logs", "prune", "--older-than", "90d", "--format", "json"))["deleted"] is not None
+    backup = tmp_path / "tillsync.dump"
+    command("backup", str(backup))
+    admin = create_engine(pg_server.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("CREATE DATABASE wheel_restored"))
+    admin.dispose()
+    restored_env = {**env, "DATABASE_URL": pg_server.url("wheel_restored")}
+    run([tillsync, "restore", str(backup)], cwd=here, env=restored_env)
+    restored = create_engine(pg_server.url("wheel_restored"))
+    with restored.connect() as conn:
+        assert conn.execute(text("SELECT offline_id FROM orders")).scalars().all() == [sale["offline_id"]]
+    restored.dispose()
 
     # The worker and the admin commands read the same settings from the same environment.
     command("worker", "--burst")
