@@ -10,10 +10,10 @@ For each backend and each count of already stored orders it measures, in one run
    (2 workers, SYNC_RATE_LIMIT_PER_MINUTE=0), batches of 100 sales of 3 lines, several tills
    sending at once (one client thread and one device token per till);
 2. replay: the same batches sent again (every sale must be answered `duplicate`);
-3. raw: the same rows (orders, order_lines, stock_movements, payments, product stock updates)
-   written with the plain driver (sqlite3 / psycopg), one transaction per 100 sales, into a copy
-   of the same database; once with one writer and once with as many writers as tills, the better
-   of the two being the "raw limit";
+3. raw: the same rows (orders, order_lines, stock_movements, payments, the store's stock_levels
+   updates and the default store's products mirror) written with the plain driver (sqlite3 /
+   psycopg), one transaction per 100 sales, into a copy of the same database; once with one
+   writer and once with as many writers as tills, the better of the two being the "raw limit";
 4. the minimal physical limit: tests/perf/rawlimit.py (the contract's minimal schema in plain
    sqlite3, WAL + synchronous=FULL, 100 sales a transaction, no index beyond the unique keys), run as
    a subprocess in the same run, so ingest/minimal and replay/minimal compare figures measured side
