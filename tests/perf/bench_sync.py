@@ -709,7 +709,8 @@ class SqliteBackend:
                     f"{series} SELECT i, {uuid_text}, rn, rn, device_id, store_id, created_at, created_at, 'Seed', "
                     "total, 'completed', fp, 0, NULL" + (", ch" if hashes else "") + " FROM ("
                     "SELECT c.i AS i, lower(hex(randomblob(16))) AS h, 'SEED-' || printf('%08d', c.i) AS rn, "
-                    f"d.id AS device_id, d.store_id AS store_id, {stamp} AS created_at, round(p.price * (1 + c.i % 3), 2) AS total, "
+                    f"d.id AS device_id, d.store_id AS store_id, {stamp} AS created_at, "
+                    "round(p.price * (1 + c.i % 3), 2) AS total, "
                     f"lower(hex(randomblob(32))) AS fp, lower(hex(randomblob(32))) AS ch {joins})",
                     args,
                 )
