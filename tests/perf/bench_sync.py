@@ -10,10 +10,10 @@ For each backend and each count of already stored orders it measures, in one run
    (2 workers, SYNC_RATE_LIMIT_PER_MINUTE=0), batches of 100 sales of 3 lines, several tills
    sending at once (one client thread and one device token per till);
 2. replay: the same batches sent again (every sale must be answered `duplicate`);
-3. raw: the same rows (orders, order_lines, stock_movements, payments, product stock updates)
-   written with the plain driver (sqlite3 / psycopg), one transaction per 100 sales, into a copy
-   of the same database; once with one writer and once with as many writers as tills, the better
-   of the two being the "raw limit";
+3. raw: the same rows (orders, order_lines, stock_movements, payments, the store's stock_levels
+   updates and the default store's products mirror) written with the plain driver (sqlite3 /
+   psycopg), one transaction per 100 sales, into a copy of the same database; once with one
+   writer and once with as many writers as tills, the better of the two being the "raw limit";
 4. the minimal physical limit: tests/perf/rawlimit.py (the contract's minimal schema in plain
    sqlite3, WAL + synchronous=FULL, 100 sales a transaction, no index beyond the unique keys), run as
    a subprocess in the same run, so ingest/minimal and replay/minimal compare figures measured side
@@ -352,18 +352,71 @@ def run_rawlimit(sales: int, workdir: Path) -> PhaseResult:
 # --------------------------------------------------------------------------- raw writers
 
 
+@dataclass(frozen=True)
+class RawTarget:
+    """What a raw writer writes for its till, all read before timing (the writers look nothing up)."""
+
+    product_ids: dict[str, int]
+    device_id: int
+    store_id: int  # the till's store: its orders and movements name it, and its stock_levels rows move
+    default_store: bool  # products.stock_quantity mirrors the default store's stock, so only then is it updated
+    has_content_hash: bool
+
+
 def _sqlite_ts(moment: datetime) -> str:
     """The text SQLAlchemy stores for a UtcDateTime on SQLite (naive UTC)."""
     return moment.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+# Products without a stock level in the writer's store. The product inserts a missing level (at zero)
+# before moving it; the raw writers only update, so they check once, before timing, that none is missing.
+_MISSING_LEVELS = (
+    "SELECT COUNT(*) FROM products p WHERE NOT EXISTS "
+    "(SELECT 1 FROM stock_levels l WHERE l.store_id = ? AND l.product_id = p.id)"
+)
+
+
+def _check_levels(missing: int, store_id: int) -> None:
+    if missing:
+        raise RuntimeError(f"{missing} products have no stock level in store {store_id}: raw updates would be lost")
+
+
+# The stock invariant after seeding and after writing: each (store, product) level is its opening
+# quantity plus that store's movements of the product, and products.stock_quantity is the default
+# store's level. Each query counts the rows that break it.
+STOCK_CHECKS = {
+    "levels not equal to opening + movements": (
+        "SELECT COUNT(*) FROM stock_levels l WHERE l.quantity <> l.opening_quantity + COALESCE("
+        "(SELECT SUM(m.quantity_delta) FROM stock_movements m "
+        "WHERE m.store_id = l.store_id AND m.product_id = l.product_id), 0)"
+    ),
+    "movements without a stock level": (
+        "SELECT COUNT(*) FROM (SELECT DISTINCT store_id, product_id FROM stock_movements) m "
+        "WHERE NOT EXISTS (SELECT 1 FROM stock_levels l WHERE l.store_id = m.store_id AND l.product_id = m.product_id)"
+    ),
+    "products not mirroring the default store": (
+        "SELECT COUNT(*) FROM products p JOIN stock_levels l ON l.product_id = p.id "
+        "JOIN stores s ON s.id = l.store_id AND s.is_default WHERE p.stock_quantity <> l.quantity"
+    ),
+}
+
+
+def stock_problems(backend, url: str) -> list[str]:
+    """The broken parts of the stock invariant (see STOCK_CHECKS), empty when it holds."""
+    found = []
+    for name, sql in STOCK_CHECKS.items():
+        count = backend.query(url, sql)[0][0]
+        if count:
+            found.append(f"stock: {count:,} {name}")
+    return found
 
 
 class SqliteRawWriter:
     """Plain sqlite3 like the app's engine: WAL, synchronous=FULL, foreign keys on, BEGIN IMMEDIATE;
     one transaction per batch."""
 
-    def __init__(self, path: Path, product_ids: dict[str, int], device_id: int, has_content_hash: bool):
-        self.path, self.product_ids, self.device_id = path, product_ids, device_id
-        self.has_content_hash = has_content_hash
+    def __init__(self, path: Path, target: RawTarget):
+        self.path, self.target = path, target
 
     def connect(self):
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
@@ -372,13 +425,15 @@ class SqliteRawWriter:
         conn.execute("PRAGMA busy_timeout=60000")
         conn.execute("PRAGMA foreign_keys=ON")
         cur = conn.cursor()
-        product_ids, device_id = self.product_ids, self.device_id
-        hashes = self.has_content_hash
+        target = self.target
+        product_ids, device_id, store_id = target.product_ids, target.device_id, target.store_id
+        hashes = target.has_content_hash
+        _check_levels(conn.execute(_MISSING_LEVELS, (store_id,)).fetchone()[0], store_id)
         insert_order = (
-            "INSERT INTO orders (offline_id, receipt_number, invoice_number, device_id, created_at, received_at, "
-            "cashier, total, status, fingerprint, receipt_number_collision, sync_id"
+            "INSERT INTO orders (offline_id, receipt_number, invoice_number, device_id, store_id, created_at, "
+            "received_at, cashier, total, status, fingerprint, receipt_number_collision, sync_id"
             + (", content_hash" if hashes else "")
-            + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'completed', ?, 0, NULL"
+            + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'completed', ?, 0, NULL"
             + (", ?" if hashes else "")
             + ")"
         )
@@ -393,6 +448,7 @@ class SqliteRawWriter:
                     sale.receipt_number,
                     sale.receipt_number,
                     device_id,
+                    store_id,
                     _sqlite_ts(sale.created_at),
                     now,
                     sale.cashier,
@@ -408,19 +464,26 @@ class SqliteRawWriter:
                         "VALUES (?, ?, ?, ?, ?, ?, 'completed')",
                         (order_id, line_no, product_id, line.sku, float(line.quantity), float(line.unit_price)),
                     )
-                    movements.append((product_id, cur.lastrowid, -float(line.quantity), now))
+                    movements.append((product_id, store_id, cur.lastrowid, -float(line.quantity), now))
                     sold[product_id] = sold.get(product_id, 0) + float(line.quantity)
                 payments += [(order_id, p.method, float(p.amount)) for p in sale.payments]
             cur.executemany(
-                "INSERT INTO stock_movements (product_id, order_line_id, quantity_delta, kind, "
-                "created_at) VALUES (?, ?, ?, 'sale', ?)",
+                "INSERT INTO stock_movements (product_id, store_id, order_line_id, quantity_delta, kind, "
+                "created_at) VALUES (?, ?, ?, ?, 'sale', ?)",
                 movements,
             )
             cur.executemany("INSERT INTO payments (order_id, method, amount) VALUES (?, ?, ?)", payments)
+            # Like stock_ledger.move_stock: the store's levels in (store, product) order, then the
+            # products mirror when the store is the default one.
             cur.executemany(
-                "UPDATE products SET stock_quantity = stock_quantity - ? WHERE id = ?",
-                [(sold[pid], pid) for pid in sorted(sold)],
+                "UPDATE stock_levels SET quantity = quantity - ? WHERE store_id = ? AND product_id = ?",
+                [(sold[pid], store_id, pid) for pid in sorted(sold)],
             )
+            if target.default_store:
+                cur.executemany(
+                    "UPDATE products SET stock_quantity = stock_quantity - ? WHERE id = ?",
+                    [(sold[pid], pid) for pid in sorted(sold)],
+                )
             cur.execute("COMMIT")
 
         return write, conn.close
@@ -429,14 +492,17 @@ class SqliteRawWriter:
 class PostgresRawWriter:
     """Plain psycopg 3: multi-row INSERT ... RETURNING, executemany; one transaction per batch."""
 
-    def __init__(self, conninfo: str, product_ids: dict[str, int], device_id: int, has_content_hash: bool):
-        self.conninfo, self.product_ids, self.device_id = conninfo, product_ids, device_id
-        self.has_content_hash = has_content_hash
+    def __init__(self, conninfo: str, target: RawTarget):
+        self.conninfo, self.target = conninfo, target
 
     def connect(self):
         conn = psycopg.connect(self.conninfo)
         cur = conn.cursor()
-        product_ids, device_id, hashes = self.product_ids, self.device_id, self.has_content_hash
+        target = self.target
+        product_ids, device_id, store_id = target.product_ids, target.device_id, target.store_id
+        hashes = target.has_content_hash
+        _check_levels(conn.execute(_MISSING_LEVELS.replace("?", "%s"), (store_id,)).fetchone()[0], store_id)
+        conn.commit()
 
         def values(rows: int, cols: int, constants: str = "") -> str:
             one = "(" + ", ".join(["%s"] * cols + ([constants] if constants else [])) + ")"
@@ -451,6 +517,7 @@ class PostgresRawWriter:
                     sale.receipt_number,
                     sale.receipt_number,
                     device_id,
+                    store_id,
                     sale.created_at,
                     now,
                     sale.cashier,
@@ -460,11 +527,11 @@ class PostgresRawWriter:
                 if hashes:
                     params.append(sale_content_hash(device_id, sale))
             cur.execute(
-                "INSERT INTO orders (offline_id, receipt_number, invoice_number, device_id, created_at, "
+                "INSERT INTO orders (offline_id, receipt_number, invoice_number, device_id, store_id, created_at, "
                 "received_at, cashier, total, fingerprint, "
                 + ("content_hash, " if hashes else "")
                 + "status, receipt_number_collision) VALUES "
-                + values(len(batch), 10 if hashes else 9, "'completed', false")
+                + values(len(batch), 11 if hashes else 10, "'completed', false")
                 + " RETURNING offline_id, id",
                 params,
             )
@@ -488,20 +555,26 @@ class PostgresRawWriter:
             line_ids = [row[0] for row in cur.fetchall()]
             movement_params = []
             for (product_id, quantity), line_id in zip(line_keys, line_ids):
-                movement_params += [product_id, line_id, -quantity, now]
+                movement_params += [product_id, store_id, line_id, -quantity, now]
             cur.execute(
-                "INSERT INTO stock_movements (product_id, order_line_id, quantity_delta, created_at, kind) "
-                "VALUES " + values(len(line_ids), 4, "'sale'"),
+                "INSERT INTO stock_movements (product_id, store_id, order_line_id, quantity_delta, created_at, kind) "
+                "VALUES " + values(len(line_ids), 5, "'sale'"),
                 movement_params,
             )
             cur.execute(
                 "INSERT INTO payments (order_id, method, amount) VALUES " + values(len(payments) // 3, 3), payments
             )
-            # In product order, like ingestion, so concurrent writers cannot deadlock.
+            # Like stock_ledger.move_stock: the store's levels in (store, product) order, so concurrent
+            # writers cannot deadlock, then the products mirror when the store is the default one.
             cur.executemany(
-                "UPDATE products SET stock_quantity = stock_quantity - %s WHERE id = %s",
-                [(sold[pid], pid) for pid in sorted(sold)],
+                "UPDATE stock_levels SET quantity = quantity - %s WHERE store_id = %s AND product_id = %s",
+                [(sold[pid], store_id, pid) for pid in sorted(sold)],
             )
+            if target.default_store:
+                cur.executemany(
+                    "UPDATE products SET stock_quantity = stock_quantity - %s WHERE id = %s",
+                    [(sold[pid], pid) for pid in sorted(sold)],
+                )
             conn.commit()
 
         return write, conn.close
@@ -511,6 +584,18 @@ class PostgresRawWriter:
 
 # The tables a stored sale writes to, whose secondary indexes the index-cost figure leaves out.
 SALE_TABLES = "('orders', 'order_lines', 'stock_movements', 'payments')"
+
+
+# After seeding (inside its transaction): every store's level of a product is its opening quantity
+# plus that store's movements of it, and products.stock_quantity mirrors the default store's level.
+SEED_STOCK = (
+    "UPDATE stock_levels SET quantity = opening_quantity + COALESCE((SELECT SUM(m.quantity_delta) "
+    "FROM stock_movements m WHERE m.store_id = stock_levels.store_id AND m.product_id = stock_levels.product_id), 0)",
+    "UPDATE products SET stock_quantity = (SELECT l.quantity FROM stock_levels l JOIN stores s ON s.id = l.store_id "
+    "WHERE s.is_default AND l.product_id = products.id) "
+    "WHERE EXISTS (SELECT 1 FROM stock_levels l JOIN stores s ON s.id = l.store_id "
+    "WHERE s.is_default AND l.product_id = products.id)",
+)
 
 
 class SqliteBackend:
@@ -579,8 +664,8 @@ class SqliteBackend:
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(str(path) + suffix).unlink(missing_ok=True)
 
-    def raw_writer(self, url, product_ids, device_id, has_content_hash) -> SqliteRawWriter:
-        return SqliteRawWriter(self.path(url), product_ids, device_id, has_content_hash)
+    def raw_writer(self, url, target: RawTarget) -> SqliteRawWriter:
+        return SqliteRawWriter(self.path(url), target)
 
     def seed(self, url: str, count: int) -> None:
         """`count` orders, each with one line, one sale movement and one payment, in a few set-based INSERTs."""
@@ -598,8 +683,10 @@ class SqliteBackend:
                 conn.execute(
                     "INSERT INTO seed_products SELECT row_number() OVER (ORDER BY id) - 1, id, sku, price FROM products"
                 )
-                conn.execute("CREATE TEMP TABLE seed_devices (k INTEGER PRIMARY KEY, id)")
-                conn.execute("INSERT INTO seed_devices SELECT row_number() OVER (ORDER BY id) - 1, id FROM devices")
+                conn.execute("CREATE TEMP TABLE seed_devices (k INTEGER PRIMARY KEY, id, store_id)")
+                conn.execute(
+                    "INSERT INTO seed_devices SELECT row_number() OVER (ORDER BY id) - 1, id, store_id FROM devices"
+                )
                 args = {
                     "n": count,
                     "np": conn.execute("SELECT COUNT(*) FROM seed_products").fetchone()[0],
@@ -613,15 +700,17 @@ class SqliteBackend:
                     "substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-4' || substr(h, 14, 3) || '-a' || "
                     "substr(h, 18, 3) || '-' || substr(h, 21, 12)"
                 )
+                # Each order is its till's store's, and so is its movement.
                 conn.execute(
-                    "INSERT INTO orders (id, offline_id, receipt_number, invoice_number, device_id, created_at, "
-                    "received_at, cashier, total, status, fingerprint, receipt_number_collision, sync_id"
+                    "INSERT INTO orders (id, offline_id, receipt_number, invoice_number, device_id, store_id, "
+                    "created_at, received_at, cashier, total, status, fingerprint, receipt_number_collision, sync_id"
                     + (", content_hash" if hashes else "")
                     + ") "
-                    f"{series} SELECT i, {uuid_text}, rn, rn, device_id, created_at, created_at, 'Seed', total, "
-                    "'completed', fp, 0, NULL" + (", ch" if hashes else "") + " FROM ("
+                    f"{series} SELECT i, {uuid_text}, rn, rn, device_id, store_id, created_at, created_at, 'Seed', "
+                    "total, 'completed', fp, 0, NULL" + (", ch" if hashes else "") + " FROM ("
                     "SELECT c.i AS i, lower(hex(randomblob(16))) AS h, 'SEED-' || printf('%08d', c.i) AS rn, "
-                    f"d.id AS device_id, {stamp} AS created_at, round(p.price * (1 + c.i % 3), 2) AS total, "
+                    f"d.id AS device_id, d.store_id AS store_id, {stamp} AS created_at, "
+                    "round(p.price * (1 + c.i % 3), 2) AS total, "
                     f"lower(hex(randomblob(32))) AS fp, lower(hex(randomblob(32))) AS ch {joins})",
                     args,
                 )
@@ -631,8 +720,8 @@ class SqliteBackend:
                     args,
                 )
                 conn.execute(
-                    "INSERT INTO stock_movements (id, product_id, order_line_id, quantity_delta, kind, created_at) "
-                    f"{series} SELECT c.i, p.id, c.i, -(1 + c.i % 3), 'sale', {stamp} {joins}",
+                    "INSERT INTO stock_movements (id, product_id, store_id, order_line_id, quantity_delta, kind, "
+                    f"created_at) {series} SELECT c.i, p.id, d.store_id, c.i, -(1 + c.i % 3), 'sale', {stamp} {joins}",
                     args,
                 )
                 conn.execute(
@@ -641,9 +730,11 @@ class SqliteBackend:
                     args,
                 )
                 conn.execute(
-                    "UPDATE products SET stock_quantity = opening_stock + COALESCE((SELECT SUM(m.quantity_delta) "
-                    "FROM stock_movements m WHERE m.product_id = products.id), 0)"
+                    "INSERT OR IGNORE INTO stock_levels (store_id, product_id, opening_quantity, quantity) "
+                    "SELECT DISTINCT store_id, product_id, 0, 0 FROM stock_movements"
                 )
+                for sql in SEED_STOCK:
+                    conn.execute(sql)
                 conn.execute("COMMIT")
             conn.execute("ANALYZE")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -725,8 +816,8 @@ class PostgresBackend:
     def drop(self, url: str) -> None:
         self._admin([f'DROP DATABASE IF EXISTS "{self.dbname(url)}" WITH (FORCE)'])
 
-    def raw_writer(self, url, product_ids, device_id, has_content_hash) -> PostgresRawWriter:
-        return PostgresRawWriter(self._conninfo(self.dbname(url)), product_ids, device_id, has_content_hash)
+    def raw_writer(self, url, target: RawTarget) -> PostgresRawWriter:
+        return PostgresRawWriter(self._conninfo(self.dbname(url)), target)
 
     def seed(self, url: str, count: int) -> None:
         """`count` orders, each with one line, one sale movement and one payment, from generate_series."""
@@ -742,7 +833,7 @@ class PostgresBackend:
                 )
                 conn.execute(
                     "CREATE TEMP TABLE seed_devices AS SELECT "
-                    "(row_number() OVER (ORDER BY id) - 1)::int AS k, id FROM devices"
+                    "(row_number() OVER (ORDER BY id) - 1)::int AS k, id, store_id FROM devices"
                 )
                 n_products = conn.execute("SELECT COUNT(*) FROM seed_products").fetchone()[0]
                 n_devices = conn.execute("SELECT COUNT(*) FROM seed_devices").fetchone()[0]
@@ -752,13 +843,14 @@ class PostgresBackend:
                     f"JOIN seed_devices d ON d.k = c.i % {n_devices}"
                 )
                 stamp = "now() - (c.i % 525600) * interval '1 minute'"
+                # Each order is its till's store's, and so is its movement.
                 conn.execute(
-                    "INSERT INTO orders (id, offline_id, receipt_number, invoice_number, device_id, created_at, "
-                    "received_at, cashier, total, status, fingerprint, receipt_number_collision, sync_id"
+                    "INSERT INTO orders (id, offline_id, receipt_number, invoice_number, device_id, store_id, "
+                    "created_at, received_at, cashier, total, status, fingerprint, receipt_number_collision, sync_id"
                     + (", content_hash" if hashes else "")
                     + ") "
                     "SELECT c.i, gen_random_uuid()::text, 'SEED-' || lpad(c.i::text, 8, '0'), "
-                    f"'SEED-' || lpad(c.i::text, 8, '0'), d.id, {stamp}, {stamp}, 'Seed', "
+                    f"'SEED-' || lpad(c.i::text, 8, '0'), d.id, d.store_id, {stamp}, {stamp}, 'Seed', "
                     "p.price * (1 + c.i % 3), 'completed', md5(c.i::text) || md5((-c.i)::text), false, NULL"
                     + (", md5('h' || c.i) || md5('H' || c.i)" if hashes else "")
                     + src
@@ -768,8 +860,8 @@ class PostgresBackend:
                     "SELECT c.i, c.i, 1, p.id, p.sku, 1 + c.i % 3, p.price, 'completed'" + src
                 )
                 conn.execute(
-                    "INSERT INTO stock_movements (id, product_id, order_line_id, quantity_delta, kind, created_at) "
-                    f"SELECT c.i, p.id, c.i, -(1 + c.i % 3), 'sale', {stamp}" + src
+                    "INSERT INTO stock_movements (id, product_id, store_id, order_line_id, quantity_delta, kind, "
+                    f"created_at) SELECT c.i, p.id, d.store_id, c.i, -(1 + c.i % 3), 'sale', {stamp}" + src
                 )
                 conn.execute(
                     "INSERT INTO payments (id, order_id, method, amount) "
@@ -780,9 +872,11 @@ class PostgresBackend:
                         f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
                     )
                 conn.execute(
-                    "UPDATE products SET stock_quantity = opening_stock + COALESCE((SELECT SUM(m.quantity_delta) "
-                    "FROM stock_movements m WHERE m.product_id = products.id), 0)"
+                    "INSERT INTO stock_levels (store_id, product_id, opening_quantity, quantity) "
+                    "SELECT DISTINCT store_id, product_id, 0, 0 FROM stock_movements ON CONFLICT DO NOTHING"
                 )
+                for sql in SEED_STOCK:
+                    conn.execute(sql)
                 conn.commit()
         self._admin(["VACUUM ANALYZE"], name)
         self._admin(["CHECKPOINT"])
@@ -859,8 +953,14 @@ def _measure(backend, made: list[str], label: str, stored: int, args, redis_url:
         for sku, price in backend.query(seed_url, "SELECT sku, price FROM products ORDER BY id")
     ]
     product_ids = dict(backend.query(seed_url, "SELECT sku, id FROM products"))
-    device_id = backend.query(seed_url, "SELECT MIN(id) FROM devices")[0][0]
-    has_content_hash = "content_hash" in backend.columns(seed_url, "orders")
+    device_id, store_id, default_store = backend.query(
+        seed_url,
+        "SELECT d.id, d.store_id, s.is_default FROM devices d JOIN stores s ON s.id = d.store_id "
+        "WHERE d.id = (SELECT MIN(id) FROM devices)",
+    )[0]
+    target = RawTarget(
+        product_ids, device_id, store_id, bool(default_store), "content_hash" in backend.columns(seed_url, "orders")
+    )
 
     log(f"{backend.name}: seeding {stored:,} stored orders ...")
     t0 = time.perf_counter()
@@ -869,6 +969,8 @@ def _measure(backend, made: list[str], label: str, stored: int, args, redis_url:
     have = backend.query(seed_url, "SELECT COUNT(*) FROM orders")[0][0]
     assert have == stored, (have, stored)
     log(f"{backend.name}: {have:,} orders stored, in {result.seed_seconds:.1f} s")
+    problems = stock_problems(backend, seed_url)
+    assert not problems, problems
 
     work = build_workload(products, args.tills, args.batches, seed=args.seed + stored)
     tag = f"{backend.name}/{stored:,}"
@@ -883,13 +985,15 @@ def _measure(backend, made: list[str], label: str, stored: int, args, redis_url:
         raw_url = backend.clone(seed_url, f"{label}_raw{rep}")
         made.append(raw_url)
         backend.checkpoint(raw_url)
-        writer = backend.raw_writer(raw_url, product_ids, device_id, has_content_hash)
+        writer = backend.raw_writer(raw_url, target)
         quiet()
         result.raw_single.append(write_all(writer.connect, work.raw_single))
         log(f"{tag} run {rep}: raw, 1 writer     {result.raw_single[-1].describe()}")
         quiet()
         result.raw_multi.append(write_all(writer.connect, work.raw_multi))
         log(f"{tag} run {rep}: raw, {args.tills} writers    {result.raw_multi[-1].describe()}")
+        # The raw writers must have moved stock the way the product does, or they measured other work.
+        result.raw_multi[-1].errors += stock_problems(backend, raw_url)
         backend.drop(raw_url)
         made.remove(raw_url)
 
@@ -898,7 +1002,7 @@ def _measure(backend, made: list[str], label: str, stored: int, args, redis_url:
         made.append(bare_url)
         result.dropped_indexes = backend.drop_secondary_indexes(bare_url)
         backend.checkpoint(bare_url)
-        bare = backend.raw_writer(bare_url, product_ids, device_id, has_content_hash)
+        bare = backend.raw_writer(bare_url, target)
         quiet()
         result.raw_no_index.append(write_all(bare.connect, work.raw_single))
         log(f"{tag} run {rep}: raw, no ix_*     {result.raw_no_index[-1].describe()}")
@@ -937,6 +1041,7 @@ def _measure(backend, made: list[str], label: str, stored: int, args, redis_url:
         have = backend.query(app_url, "SELECT COUNT(*) FROM orders")[0][0]
         if have != expected:
             result.ingest[-1].errors.append(f"orders stored: {have:,}, expected {expected:,}")
+        result.ingest[-1].errors += stock_problems(backend, app_url)
         backend.drop(app_url)
         made.remove(app_url)
     return result
