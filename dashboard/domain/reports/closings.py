@@ -84,6 +84,7 @@ class TillDay:
 class _Till:
     id: int
     name: str
+    zone: str  # its store's time zone (business_day.zone_for_device), read once per page
     since: date  # the till's first business day: before it, "no close" means nothing
 
 
@@ -94,7 +95,10 @@ def _tills(after: int | None, device_id: int | None, limit: int) -> tuple[list[_
     if after is not None:
         stmt = stmt.where(Device.id > after)
     rows = db.session.execute(stmt.order_by(Device.id).limit(limit + 1)).all()
-    tills = [_Till(r.id, r.name, day_of(r.created_at, zone_for_device(r.id))) for r in rows[:limit]]
+    tills = []
+    for r in rows[:limit]:
+        zone = zone_for_device(r.id)
+        tills.append(_Till(r.id, r.name, zone, day_of(r.created_at, zone)))
     return tills, (tills[-1].id if len(rows) > limit else None)
 
 
@@ -114,7 +118,7 @@ def _current(device_ids: list[int], first: date, last: date) -> dict[tuple[int, 
 
 def _books(tills: list[_Till], first: date, last: date, closes: dict[tuple[int, date], Closing]) -> PrefetchedBooks:
     """The server's side of every till and day of the page, read in a few queries."""
-    zones = {zone_for_device(till.id) for till in tills} or {"UTC"}
+    zones = {till.zone for till in tills} or {"UTC"}
     start = min(day_bounds(first, zone)[0] for zone in zones)
     end = max(day_bounds(last, zone)[1] for zone in zones)
     counted = [offline_id for c in closes.values() if c.offline_ids for offline_id in json.loads(c.offline_ids)]
@@ -132,7 +136,7 @@ def closing_grid(first: date, last: date, *, after: int | None = None, limit: in
     while day >= first:
         cells = []
         for till in tills:
-            comparison = compare(closes.get((till.id, day)), till.id, day, zone_for_device(till.id), books)
+            comparison = compare(closes.get((till.id, day)), till.id, day, till.zone, books)
             if day < till.since and comparison.status == ClosingStatus.NOT_RECEIVED and not comparison.server_count:
                 continue  # not in service yet: "no close" would be noise
             cells.append(TillCell(till.id, till.name, comparison.status, comparison.at_stake))
@@ -150,7 +154,7 @@ def closing_day(
     books = _books(tills, day, day, closes)
     result = []
     for till in tills:
-        zone = zone_for_device(till.id)
+        zone = till.zone
         history = tuple(
             ClosingRow(
                 c.id,
