@@ -18,6 +18,12 @@ log = logging.getLogger(__name__)
 WINDOW_SECONDS = 60
 
 
+def _limited(why: str) -> ApiError:
+    """429 until the next counting window, saying why and when (in the message and Retry-After)."""
+    retry_after = WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS
+    return ApiError(429, "rate_limited", f"{why}; retry in {retry_after} s", {"Retry-After": str(retry_after)})
+
+
 def enforce_rate_limit(device_id: int) -> None:
     """Raise a 429 ApiError when the device went over its requests for this minute."""
     limit = current_app.config["SYNC_RATE_LIMIT_PER_MINUTE"]
@@ -34,13 +40,7 @@ def enforce_rate_limit(device_id: int) -> None:
         log.warning("rate limit not checked, Redis unavailable: %s", exc)
         return
     if count > limit:
-        retry_after = WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"more than {limit} requests a minute from this device; retry in {retry_after} s",
-            {"Retry-After": str(retry_after)},
-        )
+        raise _limited(f"more than {limit} requests a minute from this device")
 
 
 # Setting name → what one request costs in that unit.
@@ -73,13 +73,7 @@ def enforce_work_limit(device_id: int, *, sales: int, lines: int, body_bytes: in
         return
     for (unit, limit), total in zip(limits.items(), totals):
         if total - cost[unit] >= limit:
-            retry_after = WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"this till sent more than {limit} {unit} this minute; retry in {retry_after} s",
-                {"Retry-After": str(retry_after)},
-            )
+            raise _limited(f"this till sent more than {limit} {unit} this minute")
 
 
 def _failures_key(source: str, window: int) -> str:
@@ -114,14 +108,7 @@ def screen_anonymous(source: str, token_hash: str | None) -> bool:
         log.warning("anonymous limit not checked, Redis unavailable: %s", exc)
         return True
     if int(failures or 0) >= limit and not known:
-        retry_after = WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"more than {limit} calls without a valid device token a minute "
-            f"from this address; retry in {retry_after} s",
-            {"Retry-After": str(retry_after)},
-        )
+        raise _limited(f"more than {limit} calls without a valid device token a minute from this address")
     return bool(known)
 
 

@@ -136,11 +136,6 @@ def list_devices() -> list[DeviceInfo]:
     return [_info(device, code) for device, code in rows]
 
 
-def find_by_token(token: str) -> DeviceInfo | None:
-    """The device holding this token, revoked or not; None for an unknown token."""
-    return find_by_token_hash(hash_token(token))
-
-
 def find_by_token_hash(token_hash: str) -> DeviceInfo | None:
     """The device whose token hashes to token_hash (hash_token), revoked or not; None if none does."""
     device = db.session.scalar(select(Device).where(Device.token_hash == token_hash))
