@@ -25,7 +25,7 @@ from ...models import (
     SyncAttempt,
     SyncLog,
 )
-from .paging import PER_PAGE, Page, newest_first, pretty_json
+from .paging import PER_PAGE, Page, newest_first, pretty_json, within
 
 
 @dataclass(frozen=True)
@@ -156,10 +156,7 @@ def find_orders(
     query = (query or "").strip()
     if query:
         stmt = stmt.where(Order.id.in_(_matching_ids(query, server_invoice_prefix)))
-    if start is not None:
-        stmt = stmt.where(Order.created_at >= start)
-    if end is not None:
-        stmt = stmt.where(Order.created_at < end)
+    stmt = within(stmt, Order.created_at, start, end)
     if store_id is not None:  # one store's sales: ix_orders_store_created keeps the same order
         stmt = stmt.where(Order.store_id == store_id)
     # ix_orders_created_at serves the order: SQLite keeps the rowid (id) in it, PostgreSQL sorts the

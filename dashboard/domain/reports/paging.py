@@ -15,6 +15,7 @@ from ...extensions import db
 from ..text import is_storable, storable
 
 T = TypeVar("T")
+SelectT = TypeVar("SelectT", bound=Select)
 PER_PAGE = 50
 
 
@@ -35,6 +36,15 @@ class NumberedPage(Generic[T]):
     page: int
     has_prev: bool
     has_next: bool
+
+
+def within(stmt: SelectT, column, start: datetime | None, end: datetime | None) -> SelectT:
+    """stmt limited to rows whose `column` is in [start, end); either bound may be open (None)."""
+    if start is not None:
+        stmt = stmt.where(column >= start)
+    if end is not None:
+        stmt = stmt.where(column < end)
+    return stmt
 
 
 def newest_first(

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from ...extensions import db
 from ...models import Device, RefusedCalls
-from .paging import PER_PAGE, Page, as_utc_datetime, newest_first, utc_bucket
+from .paging import PER_PAGE, Page, as_utc_datetime, newest_first, utc_bucket, within
 
 
 @dataclass(frozen=True)
@@ -48,10 +48,7 @@ def refused_calls(
     """Refused calls per minute, source and code, newest first (the unique key's leading minute, or
     ix_refused_calls_device_minute for one till)."""
     stmt = select(*_COLUMNS).outerjoin(Device, Device.id == RefusedCalls.device_id)
-    if start is not None:
-        stmt = stmt.where(RefusedCalls.minute >= start)
-    if end is not None:
-        stmt = stmt.where(RefusedCalls.minute < end)
+    stmt = within(stmt, RefusedCalls.minute, start, end)
     if device_id is not None:
         stmt = stmt.where(RefusedCalls.device_id == device_id)
     return newest_first(

@@ -14,7 +14,7 @@ from ...extensions import db
 from ...models import Device, Order, Store, SyncAttempt, SyncLog
 from ...models.sync_log import ATTEMPT_STATE_CONDITIONS
 from ...vocabulary import SaleStatus
-from .paging import PER_PAGE, NumberedPage, Page, as_date, local_day, newest_first, numbered, pretty_json
+from .paging import PER_PAGE, NumberedPage, Page, as_date, local_day, newest_first, numbered, pretty_json, within
 
 # What the sync-log status filter offers, and the condition each stands for. (Calls refused as a
 # whole are not in the log: they are counted apart, reports/refusals.py.)
@@ -178,10 +178,7 @@ def sync_logs(
     """Sync calls started in [start, end) when given, newest first (ix_sync_logs_started_at, or
     ix_sync_logs_device_started for one device: the period is a range of either)."""
     stmt = select(*_LOG_COLUMNS).outerjoin(Device, Device.id == SyncLog.device_id)
-    if start is not None:
-        stmt = stmt.where(SyncLog.started_at >= start)
-    if end is not None:
-        stmt = stmt.where(SyncLog.started_at < end)
+    stmt = within(stmt, SyncLog.started_at, start, end)
     if device_id is not None:
         stmt = stmt.where(SyncLog.device_id == device_id)
     if status in STATUS_FILTERS:
@@ -238,10 +235,7 @@ def _skipped_filter(
         stmt = stmt.where(SyncAttempt.reason == reason)
     if device_id is not None:
         stmt = stmt.where(SyncAttempt.device_id == device_id)
-    if start is not None:
-        stmt = stmt.where(SyncAttempt.received_at >= start)
-    if end is not None:
-        stmt = stmt.where(SyncAttempt.received_at < end)
+    stmt = within(stmt, SyncAttempt.received_at, start, end)
     return stmt
 
 
