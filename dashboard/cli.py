@@ -9,7 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from .domain import catalog, devices, users
+from .domain import catalog, devices, user_admin, users
 
 products_cli = AppGroup("products", help="The product catalogue.")
 devices_cli = AppGroup("devices", help="Tills and their tokens.")
@@ -92,17 +92,37 @@ def devices_list():
 @click.argument("email")
 @click.option("--role", type=click.Choice(["admin", "manager", "viewer"]), required=True)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def users_create(email: str, role: str, password_stdin: bool):
+@click.option(
+    "--store",
+    "stores",
+    multiple=True,
+    help="Code of a store the user is limited to (repeat for several; none: every store).",
+)
+def users_create(email: str, role: str, password_stdin: bool, stores: tuple[str, ...]):
     """Create a dashboard user; asks for the password unless --password-stdin is given."""
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        users.create_user(email, password, role)
+        users.create_user(email, password, role, stores=stores)
     except users.UserError as exc:
         _fail(str(exc))
-    click.echo(f"User {email.strip().lower()} created with role {role}.")
+    where = f", limited to {', '.join(sorted({s.upper() for s in stores}))}" if stores else ""
+    click.echo(f"User {email.strip().lower()} created with role {role}{where}.")
+
+
+@users_cli.command("stores")
+@click.argument("email")
+@click.argument("codes", nargs=-1)
+def users_stores(email: str, codes: tuple[str, ...]):
+    """Limit a user to the stores CODES (give none to let them see every store again)."""
+    try:
+        found = user_admin.set_stores(email, codes, actor="cli")
+    except users.UserError as exc:
+        _fail(str(exc))
+    limited = users.store_codes_of_email(found)
+    click.echo(f"User {found} now sees {'only ' + ', '.join(limited) if limited else 'every store'}.")
 
 
 @demo_cli.command("catalog")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from flask import abort
+from flask import abort, g
 from flask_login import current_user
 
+from ..domain.scope import StoreScope, scope_of
 from ..extensions import login_manager
 from ..vocabulary import ROLE_RANK, Role
 
@@ -41,3 +42,11 @@ def public(view: Callable) -> Callable:
     """Mark a view as open to everyone (sign-in, language choice, health check), on purpose."""
     view.public = True  # type: ignore[attr-defined]
     return view
+
+
+def current_scope() -> StoreScope:
+    """The stores the signed-in person may see and change (every store for admins and people not limited
+    to stores), read once per request. Every view passes it to the reports and actions it calls."""
+    if "store_scope" not in g:
+        g.store_scope = scope_of(current_user)
+    return g.store_scope

@@ -10,7 +10,7 @@ from ..domain import reports
 from ..domain.reports.closings import MAX_DAYS
 from ..vocabulary import ClosingStatus
 from . import bp
-from .access import role_required
+from .access import current_scope, role_required
 from .i18n import local_today
 from .params import EARLIEST_DAY, LATEST_DAY, date_arg, int_arg
 
@@ -27,7 +27,7 @@ def closings():
     if first > last:
         first, last = last, first
     first = max(first, last - timedelta(days=MAX_DAYS - 1))
-    grid = reports.closing_grid(first, last, after=int_arg("after"))
+    grid = reports.closing_grid(first, last, after=int_arg("after"), scope=current_scope())
     period = {"from": first.isoformat(), "to": last.isoformat()}
     span = (last - first).days + 1
     earlier = (
@@ -64,7 +64,7 @@ def closing_day(day: str):
     if not EARLIEST_DAY <= chosen <= LATEST_DAY:
         abort(404)
     device_id = int_arg("device")
-    tills, more = reports.closing_day(chosen, device_id=device_id, after=int_arg("after"))
+    tills, more = reports.closing_day(chosen, device_id=device_id, after=int_arg("after"), scope=current_scope())
     if device_id is not None and not tills:
         abort(404)
     return render_template("admin/closing_day.html", day=chosen, tills=tills, more=more, device_id=device_id)

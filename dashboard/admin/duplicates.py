@@ -15,7 +15,7 @@ from ..domain.reports import duplicates as review
 from ..jobs.duplicates import enqueue_scan
 from ..models.duplicates import KINDS
 from . import background, bp
-from .access import role_required
+from .access import current_scope, role_required
 from .fix_plans import request_preview
 from .forms import BulkGroupsForm, DismissForm, PreviewForm
 from .i18n import isolated_detail
@@ -47,27 +47,28 @@ def _filters() -> dict:
 def duplicates():
     """Open groups counted by kind; the groups, filtered, newest first; the last scan and the scan button."""
     filters = _filters()
-    page = review.duplicate_groups(**filters, before=int_arg("before"), after=int_arg("after"))
+    scope = current_scope()
+    page = review.duplicate_groups(**filters, before=int_arg("before"), after=int_arg("after"), scope=scope)
     scan_job = background.status(background.SCAN_JOB_ID)
     return render_template(
         "admin/duplicates.html",
         page=page,
         filters=filters,
         args={**filters, "status": filters["status"] or "all"},
-        counts=open_group_counts(),
+        counts=open_group_counts(scope),
         kinds=KINDS,
         statuses=review.GROUP_STATUSES,
         confidences=review.CONFIDENCES,
-        last_scan=next(iter(review.scans(per_page=1).items), None),
+        last_scan=next(iter(review.scans(per_page=1, scope=scope).items), None),
         scan_job=scan_job,
         scanning=background.is_active(scan_job),
-        certain_open=review.open_certain_count(),
+        certain_open=review.open_certain_count(scope),
         bulk_form=BulkGroupsForm(formdata=None),
     )
 
 
 def group_page(group_id: int, dismiss_form: DismissForm, preview_form: PreviewForm, status: int = 200):
-    found = review.group_review(group_id)
+    found = review.group_review(group_id, current_scope())
     if found is None:
         abort(404)
     return render_template(
@@ -90,7 +91,7 @@ def dismiss_duplicate_group(group_id: int):
     if not form.validate_on_submit():
         return group_page(group_id, form, PreviewForm(formdata=None), 400)
     try:
-        dismiss_group(group_id, form.reason.data, actor=current_user.email)
+        dismiss_group(group_id, form.reason.data, actor=current_user.email, scope=current_scope())
     except DuplicateError as exc:
         flash(_("The group was not dismissed: %(reason)s", reason=isolated_detail(str(exc))), "error")
     else:
@@ -102,7 +103,7 @@ def dismiss_duplicate_group(group_id: int):
 @role_required("manager")
 def preview_group_fix(group_id: int):
     """Ask for a fix plan for this group, keeping the order chosen, and go and watch it being worked out."""
-    found = review.group_review(group_id)
+    found = review.group_review(group_id, current_scope())
     if found is None:
         abort(404)
     form = PreviewForm()
@@ -121,7 +122,7 @@ def preview_group_fix(group_id: int):
 def undo_group_dismissal(group_id: int):
     """Put a dismissed group back in the queue (the dismissal stays in the audit log)."""
     try:
-        undo_dismissal(group_id, actor=current_user.email)
+        undo_dismissal(group_id, actor=current_user.email, scope=current_scope())
     except DuplicateError as exc:
         flash(_("The dismissal was not undone: %(reason)s", reason=isolated_detail(str(exc))), "error")
     else:
@@ -142,7 +143,7 @@ def act_on_selected_groups():
     if form.action.data == "preview":
         return request_preview([(group_id, None) for group_id in group_ids], back=back)
     try:
-        count = dismiss_groups(group_ids, form.reason.data or "", actor=current_user.email)
+        count = dismiss_groups(group_ids, form.reason.data or "", actor=current_user.email, scope=current_scope())
     except DuplicateError as exc:
         flash(_("No group was dismissed: %(reason)s", reason=isolated_detail(str(exc))), "error")
     else:
@@ -161,7 +162,7 @@ def act_on_selected_groups():
 @role_required("manager")
 def preview_certain_fixes():
     """One plan for every open group of a certain kind, each keeping its earliest order."""
-    selection = open_certain_selection()
+    selection = open_certain_selection(scope=current_scope())
     if not selection:
         flash(_("No open group is of a certain kind: there is nothing to fix in bulk."), "info")
         return redirect(url_for("admin.duplicates"))
@@ -190,5 +191,6 @@ def scan_status():
 def duplicate_scans():
     """Every duplicate scan, newest first: who or what started it, and what it found."""
     return render_template(
-        "admin/duplicate_scans.html", page=review.scans(before=int_arg("before"), after=int_arg("after"))
+        "admin/duplicate_scans.html",
+        page=review.scans(before=int_arg("before"), after=int_arg("after"), scope=current_scope()),
     )

@@ -11,7 +11,7 @@ from ..domain.fixes import StalePlan, approve_plan, discard_plan, request_plan
 from ..domain.reports import duplicates as review
 from ..jobs.duplicates import enqueue_apply, enqueue_preview
 from . import background, bp
-from .access import role_required
+from .access import current_scope, role_required
 from .csv_cells import csv_download, safe_csv
 from .forms import ApproveForm
 from .i18n import currency, isolated_detail
@@ -24,7 +24,7 @@ WORKING = {"computing": background.preview_job_id, "applying": background.apply_
 def request_preview(selection: list[tuple[int, int | None]], back: str):
     """Record a plan for these (group, order to keep) pairs, queue its preview, and show its page."""
     try:
-        plan_id = request_plan(selection, actor=current_user.email)
+        plan_id = request_plan(selection, actor=current_user.email, scope=current_scope())
     except PlanError as exc:
         flash(_("No fix was previewed: %(reason)s", reason=isolated_detail(str(exc))), "error")
         return redirect(back)
@@ -41,14 +41,15 @@ def _job(plan_id: int, plan_status: str | None):
 @role_required("viewer")
 def fix_plans():
     """Every fix plan, newest first, with its status: where to find a preview again."""
-    return render_template("admin/fix_plans.html", page=review.plans(before=int_arg("before"), after=int_arg("after")))
+    page = review.plans(before=int_arg("before"), after=int_arg("after"), scope=current_scope())
+    return render_template("admin/fix_plans.html", page=page)
 
 
 @bp.get("/fix-plans/<int:plan_id>")
 @role_required("viewer")
 def fix_plan(plan_id: int):
     """A plan: its progress while a job works on it, then every action with totals, approval, the result."""
-    view = review.plan_view(plan_id)
+    view = review.plan_view(plan_id, current_scope())
     if view is None:
         abort(404)
     job = _job(plan_id, view.plan.status)
@@ -65,7 +66,7 @@ def fix_plan(plan_id: int):
 @role_required("viewer")
 def fix_plan_status(plan_id: int):
     """The plan's status and its job's progress, polled by the plan page's progress bar."""
-    status = review.plan_status(plan_id)
+    status = review.plan_status(plan_id, current_scope())
     if status is None:
         abort(404)
     job = _job(plan_id, status)
@@ -78,7 +79,7 @@ def fix_plan_status(plan_id: int):
 @role_required("viewer")
 def fix_plan_csv(plan_id: int):
     """Every action of the plan, its totals and stock effect, as CSV (no cell a spreadsheet would run)."""
-    document = review.plan_document(plan_id)
+    document = review.plan_document(plan_id, current_scope())
     if document is None:
         abort(404)
     return csv_download([safe_csv(plan_csv(document, currency()))], f"fix-plan-{plan_id}.csv")
@@ -94,7 +95,7 @@ def approve_fix_plan(plan_id: int):
         flash(_("The approval did not say which preview it approves. Reload the page and try again."), "error")
         return back
     try:
-        approve_plan(plan_id, form.plan_hash.data, actor=current_user.email)
+        approve_plan(plan_id, form.plan_hash.data, actor=current_user.email, scope=current_scope())
     except StalePlan:
         flash(
             _(
@@ -117,7 +118,7 @@ def approve_fix_plan(plan_id: int):
 def discard_fix_plan(plan_id: int):
     """Set aside a plan nobody approved; it stays listed, marked discarded, and can no longer be approved."""
     try:
-        discard_plan(plan_id, actor=current_user.email)
+        discard_plan(plan_id, actor=current_user.email, scope=current_scope())
     except PlanError as exc:
         flash(_("The plan was not discarded: %(reason)s", reason=isolated_detail(str(exc))), "error")
     else:
@@ -129,7 +130,9 @@ def discard_fix_plan(plan_id: int):
 @role_required("manager")
 def restart_fix_plan_job(plan_id: int):
     """Queue the plan's job again when it was lost or failed (the job is safe to run twice)."""
-    status = review.plan_status(plan_id)
+    status = review.plan_status(plan_id, current_scope())
+    if status is None:
+        abort(404)
     if status == "computing":
         background.start(enqueue_preview, plan_id)
     elif status == "applying":
@@ -143,7 +146,7 @@ def restart_fix_plan_job(plan_id: int):
 @role_required("manager")
 def preview_fix_again(plan_id: int):
     """A new plan for the same groups and choices, when this one failed or went stale."""
-    view = review.plan_view(plan_id)
+    view = review.plan_view(plan_id, current_scope())
     if view is None:
         abort(404)
     return request_preview(view.requested, back=url_for("admin.fix_plan", plan_id=plan_id))

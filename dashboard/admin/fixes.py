@@ -10,7 +10,7 @@ from ..domain.fix_plans import PlanError
 from ..domain.fixes import revert_fix
 from ..domain.reports import duplicates as review
 from . import bp
-from .access import role_required
+from .access import current_scope, role_required
 from .i18n import isolated_detail
 from .params import int_arg
 
@@ -19,14 +19,15 @@ from .params import int_arg
 @role_required("viewer")
 def fixes():
     """Fixes and reverts, newest first: who, when, which groups, what they changed."""
-    return render_template("admin/fixes.html", page=review.fixes(before=int_arg("before"), after=int_arg("after")))
+    page = review.fixes(before=int_arg("before"), after=int_arg("after"), scope=current_scope())
+    return render_template("admin/fixes.html", page=page)
 
 
 @bp.get("/fixes/<int:fix_id>/revert")
 @role_required("manager")
 def confirm_revert(fix_id: int):
     """What reverting this fix would undo, and the button that does it."""
-    fix = review.fix_row(fix_id)
+    fix = review.fix_row(fix_id, current_scope())
     if fix is None:
         abort(404)
     return render_template("admin/fix_revert.html", fix=fix)
@@ -37,7 +38,7 @@ def confirm_revert(fix_id: int):
 def revert(fix_id: int):
     """Undo a fix: its orders and lines completed again, its stock movements reversed, its groups open."""
     try:
-        result = revert_fix(fix_id, actor=current_user.email)
+        result = revert_fix(fix_id, actor=current_user.email, scope=current_scope())
     except PlanError as exc:
         flash(_("The fix was not reverted: %(reason)s", reason=isolated_detail(str(exc))), "error")
         return redirect(url_for("admin.fixes"))

@@ -73,11 +73,21 @@ def _role_field():
     )
 
 
+def _stores_field():
+    # Choices are the store codes, filled in by the view; none ticked: every store. The domain checks the codes.
+    return SelectMultipleField(_l("Limited to the stores"), choices=[], validate_choice=False)
+
+
 class UserForm(FlaskForm):
     # The domain checks the address itself (email_validator is not a dependency).
     email = StringField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024), password_rule("email")])
     role = _role_field()
+    stores = _stores_field()
+
+
+class UserStoresForm(FlaskForm):
+    stores = _stores_field()
 
 
 class RoleForm(FlaskForm):

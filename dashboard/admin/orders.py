@@ -7,7 +7,7 @@ from flask import abort, current_app, render_template
 from ..domain import reports
 from ..domain.stores import list_stores
 from . import bp
-from .access import role_required
+from .access import current_scope, role_required
 from .params import int_arg, optional_day_range, str_arg
 
 
@@ -18,7 +18,7 @@ def orders():
     without the till's prefix) or an offline id, and limited to days sold (in the dashboard's zone)."""
     query = str_arg("q", 100)
     first, last, start, end = optional_day_range()
-    stores = list_stores()
+    stores = [shop for shop in list_stores() if current_scope().allows(shop.id)]
     store = next((s for s in stores if s.code == (str_arg("store", 16) or "").upper()), None)
     page = reports.find_orders(
         query,
@@ -28,6 +28,7 @@ def orders():
         after=int_arg("after"),
         server_invoice_prefix=current_app.config["SERVER_INVOICE_PREFIX"],
         store_id=store.id if store else None,
+        scope=current_scope(),
     )
     period = {
         "from": first.isoformat() if first else None,
@@ -50,7 +51,7 @@ def orders():
 @role_required("viewer")
 def order(order_id: int):
     """An order's lines, stock movements, payments and provenance."""
-    detail = reports.order_detail(order_id)
+    detail = reports.order_detail(order_id, current_scope())
     if detail is None:
         abort(404)
     return render_template("admin/order.html", detail=detail)

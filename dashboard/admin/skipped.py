@@ -18,7 +18,7 @@ from ..domain.ingestion import IngestRules
 from ..domain.skipped_sales import SkippedSaleError, mark_handled, reprocess_attempt
 from ..domain.stores import list_stores
 from . import bp
-from .access import role_required
+from .access import current_scope, role_required
 from .csv_cells import csv_download, safe_cell
 from .forms import HandleSaleForm, ReprocessForm
 from .i18n import currency, local_days, local_today, zone_name
@@ -78,7 +78,7 @@ def _filters() -> dict:
 
 
 def _query(filters: dict) -> dict:
-    return {key: filters[key] for key in ("state", "reason", "device_id", "start", "end")}
+    return {key: filters[key] for key in ("state", "reason", "device_id", "start", "end")} | {"scope": current_scope()}
 
 
 def _args(filters: dict) -> dict:
@@ -105,8 +105,10 @@ def skipped():
         filters=filters,
         args=_args(filters),
         states=reports.SKIPPED_STATES,
-        reasons=reports.skipped_reasons(start=filters["start"], end=filters["end"], state=filters["state"]),
-        devices=reports.device_choices(),
+        reasons=reports.skipped_reasons(
+            start=filters["start"], end=filters["end"], state=filters["state"], scope=current_scope()
+        ),
+        devices=reports.device_choices(current_scope()),
     )
 
 
@@ -123,7 +125,7 @@ def skipped_sales():
         filters=filters,
         args=_args(filters),
         states=reports.SKIPPED_STATES,
-        devices=reports.device_choices(),
+        devices=reports.device_choices(current_scope()),
         reprocess_form=ReprocessForm(),
     )
 
@@ -141,7 +143,7 @@ def _csv_lines(filters: dict) -> Iterator[str]:
     zone = ZoneInfo(zone_name())  # times with the dashboard zone's offset, as the pages show them
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    currencies = {store.currency for store in list_stores()}
+    currencies = {store.currency for store in list_stores() if current_scope().allows(store.id)}
     named = f" ({currencies.pop()})" if len(currencies) == 1 else ""
     writer.writerow([column.format(currency=named) for column in CSV_COLUMNS])
     for row in reports.iter_skipped_sales(**_query(filters)):
@@ -188,7 +190,7 @@ def skipped_sales_csv():
 
 
 def _sale_page(attempt_id: int, handle_form: HandleSaleForm, status: int = 200):
-    sale = reports.skipped_sale(attempt_id)
+    sale = reports.skipped_sale(attempt_id, current_scope())
     if sale is None:
         abort(404)
     return render_template(
@@ -221,7 +223,10 @@ def reprocess_skipped_sale(attempt_id: int):
         abort(400)
     try:
         outcome = reprocess_attempt(
-            attempt_id, actor=current_user.email, rules=IngestRules.from_config(current_app.config)
+            attempt_id,
+            actor=current_user.email,
+            rules=IngestRules.from_config(current_app.config),
+            scope=current_scope(),
         )
     except SkippedSaleError as exc:
         flash(_refusal(exc), "error")
@@ -247,7 +252,7 @@ def handle_skipped_sale(attempt_id: int):
     if not form.validate_on_submit():
         return _sale_page(attempt_id, form, 400)
     try:
-        mark_handled(attempt_id, form.note.data, actor=current_user.email)
+        mark_handled(attempt_id, form.note.data, actor=current_user.email, scope=current_scope())
     except SkippedSaleError as exc:
         flash(_refusal(exc), "error")
     else:

@@ -7,7 +7,7 @@ from flask import abort, redirect, render_template, url_for
 from ..domain import refusals, reports
 from ..redis_conn import get_redis
 from . import bp
-from .access import role_required
+from .access import current_scope, role_required
 from .params import int_arg, optional_day_range, str_arg
 
 
@@ -23,7 +23,13 @@ def sync_logs():
     status = str_arg("status") if str_arg("status") in reports.STATUS_FILTERS else None
     first, last, start, end = optional_day_range()
     page = reports.sync_logs(
-        device_id=device_id, status=status, start=start, end=end, before=int_arg("before"), after=int_arg("after")
+        device_id=device_id,
+        status=status,
+        start=start,
+        end=end,
+        before=int_arg("before"),
+        after=int_arg("after"),
+        scope=current_scope(),
     )
     period = {"from": first.isoformat() if first else None, "to": last.isoformat() if last else None}
     return render_template(
@@ -34,7 +40,7 @@ def sync_logs():
         first=first,
         last=last,
         period=period,
-        devices=reports.device_choices(),
+        devices=reports.device_choices(current_scope()),
         statuses=list(reports.STATUS_FILTERS),
     )
 
@@ -43,7 +49,7 @@ def sync_logs():
 @role_required("viewer")
 def sync_log(sync_id: int):
     """One sync call: its counts, the orders it created, and each sale it did not plainly create."""
-    call = reports.sync_call(sync_id)
+    call = reports.sync_call(sync_id, current_scope())
     if call is None:
         abort(404)
     return render_template("admin/sync_log.html", call=call)
@@ -63,7 +69,12 @@ def refused_calls():
     device_id = int_arg("device")
     first, last, start, end = optional_day_range()
     page = reports.refused_calls(
-        device_id=device_id, start=start, end=end, before=int_arg("before"), after=int_arg("after")
+        device_id=device_id,
+        start=start,
+        end=end,
+        before=int_arg("before"),
+        after=int_arg("after"),
+        scope=current_scope(),
     )
     period = {"from": first.isoformat() if first else None, "to": last.isoformat() if last else None}
     return render_template(
@@ -73,5 +84,5 @@ def refused_calls():
         first=first,
         last=last,
         period=period,
-        devices=reports.device_choices(),
+        devices=reports.device_choices(current_scope()),
     )

@@ -7,18 +7,30 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..domain import reports, user_admin
+from ..domain.stores import list_stores
 from ..domain.users import UserError
 from . import bp
 from .access import role_required
-from .forms import ROLE_CHOICES, RoleForm, UserForm
+from .forms import ROLE_CHOICES, RoleForm, UserForm, UserStoresForm
 from .i18n import isolated_detail
 from .labels import label
 from .params import page_arg
 
 
+def _store_choices() -> list[tuple[str, str]]:
+    """(code, "code — name") of every store; a single shop has nothing to limit anyone to, so none."""
+    stores = list_stores()
+    return [(store.code, f"{store.code} — {store.name}") for store in stores] if len(stores) > 1 else []
+
+
 def _list_page(form: UserForm, status: int = 200):
+    form.stores.choices = _store_choices()
     return render_template(
-        "admin/users.html", form=form, role_choices=ROLE_CHOICES, page=reports.users(page=page_arg())
+        "admin/users.html",
+        form=form,
+        role_choices=ROLE_CHOICES,
+        store_choices=form.stores.choices,
+        page=reports.users(page=page_arg()),
     ), status
 
 
@@ -37,7 +49,9 @@ def create_user():
     if not form.validate_on_submit():
         return _list_page(form, 400)
     try:
-        user_admin.create_user(form.email.data, form.password.data, form.role.data, actor=current_user.email)
+        user_admin.create_user(
+            form.email.data, form.password.data, form.role.data, actor=current_user.email, stores=form.stores.data or []
+        )
     except UserError as exc:
         flash(_("The user was not created: %(reason)s", reason=isolated_detail(str(exc))), "error")
         return _list_page(form, 400)
@@ -79,4 +93,33 @@ def set_role(user_id: int):
             ),
             "info",
         )
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/stores")
+@role_required("admin")
+def set_user_stores(user_id: int):
+    """Limit a user to the stores ticked (none ticked: every store); it applies from their next click."""
+    form = UserStoresForm()
+    if not form.validate_on_submit():
+        flash(_("The stores were not changed. Reload the page and try again."), "error")
+        return redirect(url_for("admin.users"))
+    try:
+        email = user_admin.set_stores(
+            user_id, form.stores.data or [], actor_id=current_user.id, actor=current_user.email
+        )
+    except UserError as exc:
+        flash(_("The stores were not changed: %(reason)s", reason=isolated_detail(str(exc))), "error")
+    else:
+        if form.stores.data:
+            flash(
+                _(
+                    "User %(email)s now sees only the stores %(stores)s.",
+                    email=email,
+                    stores=", ".join(sorted(set(form.stores.data))),
+                ),
+                "info",
+            )
+        else:
+            flash(_("User %(email)s now sees every store.", email=email), "info")
     return redirect(url_for("admin.users"))

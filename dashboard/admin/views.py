@@ -8,8 +8,10 @@ from flask import current_app, jsonify, render_template
 
 from ..domain import reports
 from ..domain.reports.duplicates import open_certain_count
+from ..domain.scope import StoreScope
+from ..domain.stores import list_stores
 from . import bp
-from .access import public, role_required
+from .access import current_scope, public, role_required
 from .charts import bar_chart
 from .i18n import start_of_today
 from .params import int_arg, str_arg
@@ -27,6 +29,10 @@ def overview():
     span = str_arg("span") if str_arg("span") in SPANS else "24h"
     unit, buckets = SPANS[span]
     stale_minutes = current_app.config["TILL_STALE_MINUTES"]
+    # A chain's stores the person may see, and ?store= narrowing the page to one of them.
+    stores = [shop for shop in list_stores() if current_scope().allows(shop.id)]
+    store = next((shop for shop in stores if shop.code == (str_arg("store", 16) or "").upper()), None)
+    scope = StoreScope(frozenset({store.id})) if store else current_scope()
     flush_refused_calls()
     data = reports.overview(
         since=start_of_today(),
@@ -34,6 +40,7 @@ def overview():
         activity_unit=unit,
         activity_buckets=buckets,
         now=now,
+        scope=scope,
     )
     return render_template(
         "admin/overview.html",
@@ -42,8 +49,10 @@ def overview():
         span=span,
         spans=SPANS,
         stale_minutes=stale_minutes,
-        rejected=reports.rejected_money(),
-        certain_open=open_certain_count(),
+        rejected=reports.rejected_money(scope),
+        certain_open=open_certain_count(scope),
+        stores=stores if len(stores) > 1 else [],
+        store=store,
     )
 
 
@@ -51,7 +60,7 @@ def overview():
 @role_required("manager")
 def audit_log():
     """Who did what, newest first."""
-    page = reports.audit_entries(before=int_arg("before"), after=int_arg("after"))
+    page = reports.audit_entries(before=int_arg("before"), after=int_arg("after"), scope=current_scope())
     return render_template("admin/audit.html", page=page)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import case, func, select, tuple_, update
 
 from ..database import insert_ignoring_conflicts, run_write
 from ..extensions import db
@@ -17,6 +17,7 @@ from ..models.types import utcnow
 from ..vocabulary import AuditAction, GroupStatus
 from . import audit
 from .duplicate_detection import FoundGroup, find_duplicates, stock_drift
+from .scope import EVERY_STORE, StoreScope
 
 WRITE_CHUNK = 500
 
@@ -133,6 +134,23 @@ def _record_groups(groups: list[FoundGroup], scan_id: int) -> None:
     ]
     if members:
         db.session.execute(insert_ignoring_conflicts(DuplicateGroupMember), members)
+    label_groups_with_their_store(sorted({group_id for group_id, _status in ids.values()}))
+
+
+def label_groups_with_their_store(group_ids: list[int]) -> None:
+    """Set each group's store_id to the one store of all its orders (members of earlier scans included), or
+    NULL when they are in several: who may see and fix a group follows from it (domain/scope.py).
+    Migration 0012 labels existing groups with the same rule."""
+    their_store = (
+        select(case((func.count(Order.store_id.distinct()) == 1, func.min(Order.store_id))))
+        .select_from(DuplicateGroupMember)
+        .join(Order, Order.id == DuplicateGroupMember.order_id)
+        .where(DuplicateGroupMember.group_id == DuplicateGroup.id)
+        .scalar_subquery()
+    )
+    for start in range(0, len(group_ids), WRITE_CHUNK):
+        chunk = group_ids[start : start + WRITE_CHUNK]
+        db.session.execute(update(DuplicateGroup).where(DuplicateGroup.id.in_(chunk)).values(store_id=their_store))
 
 
 def _finish_scan(scan_id: int, actor: str, found: dict[str, int], drift: list[dict]) -> ScanSummary:
@@ -156,7 +174,7 @@ def _finish_scan(scan_id: int, actor: str, found: dict[str, int], drift: list[di
     return ScanSummary(scan_id, found, kinds, drift)
 
 
-def open_group_counts() -> dict[str, dict[str, int]]:
+def open_group_counts(scope: StoreScope = EVERY_STORE) -> dict[str, dict[str, int]]:
     """For every kind (0 included): open groups and the orders in them."""
     counts: dict[str, dict[str, int]] = {kind: {"groups": 0, "orders": 0} for kind in KINDS}
     rows = db.session.execute(
@@ -166,7 +184,7 @@ def open_group_counts() -> dict[str, dict[str, int]]:
             func.count(func.distinct(DuplicateGroupMember.order_id)),
         )
         .join(DuplicateGroupMember, DuplicateGroupMember.group_id == DuplicateGroup.id)
-        .where(DuplicateGroup.status == "open")
+        .where(DuplicateGroup.status == "open", scope.stores(DuplicateGroup.store_id))
         .group_by(DuplicateGroup.kind)
     )
     for kind, groups, orders in rows:
@@ -183,13 +201,14 @@ def preview_counts(found: list[FoundGroup]) -> dict[str, dict[str, int]]:
     return counts
 
 
-def dismiss_group(group_id: int, reason: str, actor: str) -> None:
+def dismiss_group(group_id: int, reason: str, actor: str, scope: StoreScope = EVERY_STORE) -> None:
     """Mark an open group 'not a duplicate', with the manager's reason; audited."""
-    dismiss_groups([group_id], reason, actor)
+    dismiss_groups([group_id], reason, actor, scope)
 
 
-def dismiss_groups(group_ids: list[int], reason: str, actor: str) -> int:
-    """Mark open groups 'not a duplicate', all with one reason, all or none; audited per group."""
+def dismiss_groups(group_ids: list[int], reason: str, actor: str, scope: StoreScope = EVERY_STORE) -> int:
+    """Mark open groups 'not a duplicate', all with one reason, all or none; audited per group. A group
+    outside the scope's stores is not there for this person."""
     reason = (reason or "").strip()[:2000]
     if not reason:
         raise DuplicateError("say why these orders are not duplicates")
@@ -201,7 +220,10 @@ def dismiss_groups(group_ids: list[int], reason: str, actor: str) -> int:
         groups = {
             g.id: g
             for g in db.session.scalars(
-                select(DuplicateGroup).where(DuplicateGroup.id.in_(ids)).order_by(DuplicateGroup.id).with_for_update()
+                select(DuplicateGroup)
+                .where(DuplicateGroup.id.in_(ids), scope.stores(DuplicateGroup.store_id))
+                .order_by(DuplicateGroup.id)
+                .with_for_update()
             )
         }
         for group_id in ids:
@@ -215,22 +237,31 @@ def dismiss_groups(group_ids: list[int], reason: str, actor: str) -> int:
             group = groups[group_id]
             group.status, group.dismissed_reason = GroupStatus.DISMISSED, reason
             group.resolved_at, group.resolved_by = now, actor
-            audit.record(actor, AuditAction.DISMISS_GROUP, "duplicate_group", group_id, reason=reason)
+            audit.record(
+                actor, AuditAction.DISMISS_GROUP, "duplicate_group", group_id, store_id=group.store_id, reason=reason
+            )
         return len(ids)
 
     return run_write(unit)
 
 
-def undo_dismissal(group_id: int, actor: str) -> None:
+def undo_dismissal(group_id: int, actor: str, scope: StoreScope = EVERY_STORE) -> None:
     """Put a dismissed group back in the queue, open; the reason it had stays in the audit log."""
 
     def unit():
         group = db.session.get(DuplicateGroup, group_id, with_for_update=True)
-        if group is None:
+        if group is None or not scope.allows(group.store_id):
             raise DuplicateError(f"no duplicate group {group_id}")
         if group.status != GroupStatus.DISMISSED:
             raise DuplicateError(f"group {group_id} is {group.status}, not dismissed")
-        audit.record(actor, AuditAction.UNDO_DISMISSAL, "duplicate_group", group_id, reason=group.dismissed_reason)
+        audit.record(
+            actor,
+            AuditAction.UNDO_DISMISSAL,
+            "duplicate_group",
+            group_id,
+            store_id=group.store_id,
+            reason=group.dismissed_reason,
+        )
         group.status, group.dismissed_reason, group.resolved_at, group.resolved_by = GroupStatus.OPEN, None, None, None
 
     run_write(unit)

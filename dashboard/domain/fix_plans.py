@@ -26,6 +26,7 @@ from ..models import Device, DuplicateGroup, DuplicateGroupMember, Order, OrderL
 from ..models.duplicates import CERTAIN_KINDS, KINDS
 from ..vocabulary import DuplicateKind
 from .duplicate_detection import FoundGroup, repeated_lines
+from .scope import EVERY_STORE, StoreScope
 from .stock_ledger import active_movements
 
 # Kinds whose fix acts on lines of one order; an invoice collision is two real sales and is never fixed.
@@ -52,12 +53,19 @@ class PlanTarget:
     order_ids: tuple[int, ...]
     line_ids: tuple[int, ...] = ()
     keep_order_id: int | None = None
+    store_id: int | None = None  # the group's label (domain/scope.py): its one store, None for several
 
 
-def targets_for_groups(selection: list[tuple[int, int | None]]) -> list[PlanTarget]:
-    """Targets for open groups chosen by id, each with the order to keep (None: the default keeper)."""
+def targets_for_groups(selection: list[tuple[int, int | None]], scope: StoreScope = EVERY_STORE) -> list[PlanTarget]:
+    """Targets for open groups chosen by id, each with the order to keep (None: the default keeper); a group
+    outside the scope's stores is not there."""
     ids = [group_id for group_id, _ in selection]
-    groups = {g.id: g for g in db.session.scalars(select(DuplicateGroup).where(DuplicateGroup.id.in_(ids)))}
+    groups = {
+        g.id: g
+        for g in db.session.scalars(
+            select(DuplicateGroup).where(DuplicateGroup.id.in_(ids), scope.stores(DuplicateGroup.store_id))
+        )
+    }
     members: dict[int, list] = defaultdict(list)
     for member in db.session.execute(
         select(DuplicateGroupMember.group_id, DuplicateGroupMember.order_id, DuplicateGroupMember.order_line_id).where(
@@ -80,17 +88,22 @@ def targets_for_groups(selection: list[tuple[int, int | None]]) -> list[PlanTarg
         if keep is not None and keep not in order_ids:
             raise PlanError(f"order {keep} is not in group {group_id}")
         line_ids = tuple(sorted(m.order_line_id for m in members[group_id] if m.order_line_id))
-        targets.append(PlanTarget(group_id, group.kind, order_ids, line_ids, keep))
+        targets.append(PlanTarget(group_id, group.kind, order_ids, line_ids, keep, group.store_id))
     return targets
 
 
-def open_certain_selection(kinds: tuple[str, ...] = CERTAIN_KINDS) -> list[tuple[int, int | None]]:
-    """Every open group of a certain kind (or of the given kinds), each keeping its default keeper."""
+def open_certain_selection(
+    kinds: tuple[str, ...] = CERTAIN_KINDS, scope: StoreScope = EVERY_STORE
+) -> list[tuple[int, int | None]]:
+    """Every open group of a certain kind (or of the given kinds) in the scope's stores, each keeping its
+    default keeper."""
     return [
         (group_id, None)
         for group_id in db.session.scalars(
             select(DuplicateGroup.id)
-            .where(DuplicateGroup.status == "open", DuplicateGroup.kind.in_(kinds))
+            .where(
+                DuplicateGroup.status == "open", DuplicateGroup.kind.in_(kinds), scope.stores(DuplicateGroup.store_id)
+            )
             .order_by(DuplicateGroup.id)
         )
     ]

@@ -23,7 +23,8 @@ from ..models import DuplicateGroup, Fix, FixGroup, FixPlan, Order, OrderLine
 from ..models.types import utcnow
 from ..vocabulary import AuditAction, PlanStatus
 from . import audit
-from .fix_plans import PlanError, build_plan, plan_hash, targets_for_groups
+from .fix_plans import PlanError, PlanTarget, build_plan, plan_hash, targets_for_groups
+from .scope import EVERY_STORE, StoreScope, common_store
 from .stock_ledger import active_movements, book_cancellations, fix_movements
 
 
@@ -38,6 +39,8 @@ class FixResult:
     summary: dict
 
 
+# Orders checked per statement by _check_plan_store (bulk plans hold thousands).
+CHECK_CHUNK = 500
 # Plans that are not approved yet, and so may be discarded.
 DISCARDABLE = (PlanStatus.COMPUTING, PlanStatus.READY, PlanStatus.FAILED)
 
@@ -47,19 +50,26 @@ def selection_key(selection: list[tuple[int, int | None]]) -> str:
     return hashlib.sha256(json.dumps(sorted(selection, key=lambda pair: pair[0])).encode()).hexdigest()
 
 
-def request_plan(selection: list[tuple[int, int | None]], actor: str) -> int:
+def request_plan(selection: list[tuple[int, int | None]], actor: str, scope: StoreScope = EVERY_STORE) -> int:
     """Record a preview request for these (group id, order to keep) pairs; a job computes it.
 
     While a preview of the same selection is still computing, that plan is
     returned instead: uq_fix_plans_computing_selection lets only one exist, so
     two requests at once make one plan (the loser's insert fails and its retry
     finds the winner's plan), and the plan's deterministic job id one job.
+
+    The plan is labelled with its groups' one store (None when they are in several): who may see,
+    approve and apply it follows (domain/scope.py). Someone limited to stores asks for one store's
+    groups at a time, since a plan over several stores is chain-wide.
     """
     if not selection:
         raise PlanError("choose at least one duplicate group")
     if len({group_id for group_id, _ in selection}) != len(selection):
         raise PlanError("each duplicate group can be chosen once")
-    targets_for_groups(selection)  # refuse unknown, closed or unfixable groups now, not in the job
+    # Refuse unknown, closed, unfixable or out-of-scope groups now, not in the job.
+    store_id = common_store(target.store_id for target in targets_for_groups(selection, scope))
+    if store_id is None and not scope.is_chain_wide:
+        raise PlanError("these groups are in several stores, or span stores: preview one store's groups at a time")
     key = selection_key(selection)
 
     def unit() -> int:
@@ -73,26 +83,27 @@ def request_plan(selection: list[tuple[int, int | None]], actor: str) -> int:
             status="computing",
             selection_key=key,
             request=json.dumps([{"group_id": g, "keep_order_id": k} for g, k in selection]),
+            store_id=store_id,
         )
         db.session.add(plan)
         db.session.flush()
-        audit.record(actor, "preview_fix", "fix_plan", plan.id, groups=[g for g, _ in selection])
+        audit.record(actor, "preview_fix", "fix_plan", plan.id, store_id=store_id, groups=[g for g, _ in selection])
         return plan.id
 
     return run_write(unit, retry_on_integrity=True)
 
 
-def discard_plan(plan_id: int, actor: str) -> None:
+def discard_plan(plan_id: int, actor: str, scope: StoreScope = EVERY_STORE) -> None:
     """Set aside a plan nobody approved (computing, ready or failed); audited. Approving it is then refused."""
 
     def unit():
         plan = db.session.get(FixPlan, plan_id, with_for_update=True)
-        if plan is None:
+        if plan is None or not scope.allows(plan.store_id):
             raise PlanError(f"no fix plan {plan_id}")
         if plan.status not in DISCARDABLE:
             raise PlanError(f"plan {plan_id} is {plan.status}; only a plan not yet approved can be discarded")
         plan.status = PlanStatus.DISCARDED
-        audit.record(actor, AuditAction.DISCARD_PLAN, "fix_plan", plan_id)
+        audit.record(actor, AuditAction.DISCARD_PLAN, "fix_plan", plan_id, store_id=plan.store_id)
 
     run_write(unit)
 
@@ -109,7 +120,9 @@ def compute_plan(plan_id: int, progress=None) -> str:
     if plan.status not in ("computing", "ready", "failed"):
         return plan.plan_hash
     try:
-        computed = build_plan(targets_for_groups(_selection(plan)), progress)
+        targets = targets_for_groups(_selection(plan))
+        _check_plan_store(plan, targets)
+        computed = build_plan(targets, progress)
     except PlanError as exc:
         run_write(partial(_set_plan, plan_id, status="failed", error=str(exc)))
         raise
@@ -118,25 +131,40 @@ def compute_plan(plan_id: int, progress=None) -> str:
     return digest
 
 
+def _check_plan_store(plan: FixPlan, targets: list[PlanTarget]) -> None:
+    """A plan labelled with a store touches that store's orders only: a group that took in another store's
+    order since it was chosen is refused, so a fix asked for by a store's manager never reaches past it."""
+    if plan.store_id is None:
+        return
+    order_ids = sorted({order_id for target in targets for order_id in target.order_ids})
+    for start in range(0, len(order_ids), CHECK_CHUNK):
+        chunk = order_ids[start : start + CHECK_CHUNK]
+        elsewhere = db.session.scalar(
+            select(Order.id).where(Order.id.in_(chunk), Order.store_id != plan.store_id).limit(1)
+        )
+        if elsewhere is not None:
+            raise PlanError(f"order {elsewhere} of these groups is in another store than the plan's")
+
+
 def _set_plan(plan_id: int, **values) -> None:
     # Only a plan still being previewed: one discarded (or approved) meanwhile keeps its status.
     db.session.execute(update(FixPlan).where(FixPlan.id == plan_id, FixPlan.status.in_(DISCARDABLE)).values(**values))
 
 
-def approve_plan(plan_id: int, quoted_hash: str, actor: str) -> None:
+def approve_plan(plan_id: int, quoted_hash: str, actor: str, scope: StoreScope = EVERY_STORE) -> None:
     """Bind an approval to the previewed plan and its hash; the apply job does the work."""
 
     def unit():
         # Locked: a discard (or another approval) at the same moment waits, then sees this status.
         plan = db.session.get(FixPlan, plan_id, with_for_update=True)
-        if plan is None:
+        if plan is None or not scope.allows(plan.store_id):
             raise PlanError(f"no fix plan {plan_id}")
         if plan.status != "ready":
             raise PlanError(f"plan {plan_id} is {plan.status}; only a finished preview can be approved")
         if plan.plan_hash != quoted_hash:
             raise StalePlan("this approval does not match the previewed plan; preview again")
         plan.status, plan.approved_by, plan.approved_at = "applying", actor, utcnow()
-        audit.record(actor, "approve_fix", "fix_plan", plan_id, plan_hash=quoted_hash)
+        audit.record(actor, "approve_fix", "fix_plan", plan_id, store_id=plan.store_id, plan_hash=quoted_hash)
 
     run_write(unit)
 
@@ -158,7 +186,8 @@ def _apply(plan_id: int, actor: str, progress):
         raise PlanError(f"plan {plan_id} cannot be applied (it is {plan.status if plan else 'missing'})")
     try:
         targets = targets_for_groups(_selection(plan))
-    except PlanError as exc:  # a group was fixed or dismissed since the preview
+        _check_plan_store(plan, targets)
+    except PlanError as exc:  # a group was fixed or dismissed since the preview, or reaches another store
         return _refuse_stale(plan, actor, str(exc))
     # Lock the orders first, so the plan computed next cannot be changed under us by a concurrent fix.
     order_ids = sorted({order_id for t in targets for order_id in t.order_ids})
@@ -166,7 +195,13 @@ def _apply(plan_id: int, actor: str, progress):
     current = build_plan(targets, progress)
     if plan_hash(current) != plan.plan_hash:
         return _refuse_stale(plan, actor, "the orders changed since this plan was previewed")
-    fix = Fix(kind="apply", plan_id=plan_id, applied_by=actor, summary=json.dumps(current["totals"]))
+    fix = Fix(
+        kind="apply",
+        plan_id=plan_id,
+        applied_by=actor,
+        summary=json.dumps(current["totals"]),
+        store_id=plan.store_id,
+    )
     db.session.add(fix)
     db.session.flush()
     now = utcnow()
@@ -187,14 +222,14 @@ def _apply(plan_id: int, actor: str, progress):
     )
     db.session.add_all(FixGroup(fix_id=fix.id, group_id=group_id) for group_id in group_ids)
     plan.status = "applied"
-    audit.record(actor, "apply_fix", "fix", fix.id, plan_id=plan_id, **current["totals"])
+    audit.record(actor, "apply_fix", "fix", fix.id, store_id=plan.store_id, plan_id=plan_id, **current["totals"])
     return FixResult(fix.id, False, current["totals"])
 
 
 def _refuse_stale(plan: FixPlan, actor: str, why: str) -> StalePlan:
     """Mark the plan stale (committed with the audit entry) and return the error to raise."""
     plan.status, plan.error = "stale", why
-    audit.record(actor, "apply_refused_stale", "fix_plan", plan.id, reason=why)
+    audit.record(actor, "apply_refused_stale", "fix_plan", plan.id, store_id=plan.store_id, reason=why)
     return StalePlan(f"{why}; nothing was applied, preview again")
 
 
@@ -222,14 +257,14 @@ def latest_fix_of_group(group_id: int) -> int | None:
     )
 
 
-def revert_fix(fix_id: int, actor: str) -> FixResult:
+def revert_fix(fix_id: int, actor: str, scope: StoreScope = EVERY_STORE) -> FixResult:
     """Undo a fix: its orders and lines completed again, its compensations reversed. Audited."""
-    return run_write(lambda: _revert(fix_id, actor), retry_on_integrity=True)
+    return run_write(lambda: _revert(fix_id, actor, scope), retry_on_integrity=True)
 
 
-def _revert(fix_id: int, actor: str) -> FixResult:
+def _revert(fix_id: int, actor: str, scope: StoreScope) -> FixResult:
     fix = db.session.get(Fix, fix_id)
-    if fix is None or fix.kind != "apply":
+    if fix is None or fix.kind != "apply" or not scope.allows(fix.store_id):
         raise PlanError(f"no applied fix {fix_id}")
     done = db.session.scalar(select(Fix).where(Fix.reverts_fix_id == fix_id))
     if done is not None:
@@ -239,7 +274,7 @@ def _revert(fix_id: int, actor: str) -> FixResult:
         if latest_fix_of_group(group_id) != fix_id:
             raise PlanError(f"fix {fix_id} is not the latest fix of group {group_id}; revert the later one first")
     db.session.execute(select(Order.id).where(Order.void_fix_id == fix_id).with_for_update())
-    revert = Fix(kind="revert", reverts_fix_id=fix_id, applied_by=actor, summary=fix.summary)
+    revert = Fix(kind="revert", reverts_fix_id=fix_id, applied_by=actor, summary=fix.summary, store_id=fix.store_id)
     db.session.add(revert)
     db.session.flush()
     for model in (Order, OrderLine):
@@ -254,7 +289,7 @@ def _revert(fix_id: int, actor: str) -> FixResult:
         .values(status="open", resolved_at=None, resolved_by=None)
     )
     db.session.add_all(FixGroup(fix_id=revert.id, group_id=group_id) for group_id in group_ids)
-    audit.record(actor, "revert_fix", "fix", fix_id, revert_id=revert.id)
+    audit.record(actor, "revert_fix", "fix", fix_id, store_id=fix.store_id, revert_id=revert.id)
     return FixResult(revert.id, False, json.loads(fix.summary))
 
 

@@ -17,11 +17,12 @@ from sqlalchemy import select, update
 
 from ..database import run_write
 from ..extensions import db
-from ..models import SyncAttempt
+from ..models import Device, SyncAttempt
 from ..models.types import utcnow
 from ..vocabulary import AuditAction, Resolution, SaleStatus
 from . import audit
 from .ingestion import IngestRules, reingest_sale
+from .scope import EVERY_STORE, StoreScope
 from .text import storable
 
 attempts_t = SyncAttempt.__table__
@@ -61,10 +62,13 @@ class ReprocessOutcome:
         return self.status in (SaleStatus.CREATED, SaleStatus.DUPLICATE)
 
 
-def _not_settled(attempt_id: int, statuses: tuple[str, ...], wrong_status: str) -> SkippedSaleError:
-    """Why the claiming UPDATE matched nothing (read after it, so it is never the check that decides)."""
+def _not_settled(attempt_id: int, statuses: tuple[str, ...], wrong_status: str, scope: StoreScope) -> SkippedSaleError:
+    """Why the claiming UPDATE matched nothing (read after it, so it is never the check that decides); a sale
+    of another store than the scope's is not there at all."""
     row = db.session.execute(
-        select(attempts_t.c.status, attempts_t.c.resolution).where(attempts_t.c.id == attempt_id)
+        select(attempts_t.c.status, attempts_t.c.resolution).where(
+            attempts_t.c.id == attempt_id, scope.tills(attempts_t.c.device_id)
+        )
     ).first()
     if row is None:
         return SkippedSaleError(SkippedSaleError.NOT_FOUND, f"no skipped sale {attempt_id}")
@@ -80,7 +84,13 @@ def _payload(text: str) -> object:
         return text  # ingestion rejects it, and says why
 
 
-def reprocess_attempt(attempt_id: int, *, actor: str, rules: IngestRules) -> ReprocessOutcome:
+def _store_of_till(device_id: int) -> int | None:
+    return db.session.scalar(select(Device.store_id).where(Device.id == device_id))
+
+
+def reprocess_attempt(
+    attempt_id: int, *, actor: str, rules: IngestRules, scope: StoreScope = EVERY_STORE
+) -> ReprocessOutcome:
     """Store a rejected sale from the payload the till sent, through the sync path, at most once; audited.
 
     Raises SkippedSaleError when the attempt is not an unsettled rejection (a second
@@ -95,12 +105,13 @@ def reprocess_attempt(attempt_id: int, *, actor: str, rules: IngestRules) -> Rep
                 attempts_t.c.id == attempt_id,
                 attempts_t.c.status == SaleStatus.REJECTED,
                 attempts_t.c.resolution.is_(None),
+                scope.tills(attempts_t.c.device_id),
             )
             .values(resolution=Resolution.REPROCESSED, resolved_at=now, resolved_by=actor)
             .returning(attempts_t.c.device_id, attempts_t.c.sync_id, attempts_t.c.payload)
         ).first()
         if claimed is None:
-            raise _not_settled(attempt_id, (SaleStatus.REJECTED,), SkippedSaleError.NOT_REPROCESSABLE)
+            raise _not_settled(attempt_id, (SaleStatus.REJECTED,), SkippedSaleError.NOT_REPROCESSABLE, scope)
         result = reingest_sale(
             device_id=claimed.device_id, sync_id=claimed.sync_id, raw=_payload(claimed.payload), rules=rules
         )
@@ -122,6 +133,7 @@ def reprocess_attempt(attempt_id: int, *, actor: str, rules: IngestRules) -> Rep
             AuditAction.REPROCESS_SALE,
             "sync_attempt",
             attempt_id,
+            store_id=_store_of_till(claimed.device_id),
             outcome=outcome.status,
             order_id=outcome.order_id,
             reason=outcome.reason,
@@ -131,7 +143,7 @@ def reprocess_attempt(attempt_id: int, *, actor: str, rules: IngestRules) -> Rep
     return run_write(unit, retry_on_integrity=True)
 
 
-def mark_handled(attempt_id: int, note: str, *, actor: str) -> datetime:
+def mark_handled(attempt_id: int, note: str, *, actor: str, scope: StoreScope = EVERY_STORE) -> datetime:
     """Mark a rejected or conflicting sale handled, with the manager's note; audited. Returns when."""
     note = (note or "").strip()[:NOTE_MAX]
     if not note:
@@ -142,14 +154,24 @@ def mark_handled(attempt_id: int, note: str, *, actor: str) -> datetime:
         claimed = db.session.execute(
             update(attempts_t)
             .where(
-                attempts_t.c.id == attempt_id, attempts_t.c.status.in_(NEEDS_ACTION), attempts_t.c.resolution.is_(None)
+                attempts_t.c.id == attempt_id,
+                attempts_t.c.status.in_(NEEDS_ACTION),
+                attempts_t.c.resolution.is_(None),
+                scope.tills(attempts_t.c.device_id),
             )
             .values(resolution=Resolution.HANDLED, resolved_at=now, resolved_by=actor, resolution_note=note)
-            .returning(attempts_t.c.id)
+            .returning(attempts_t.c.device_id)
         ).first()
         if claimed is None:
-            raise _not_settled(attempt_id, NEEDS_ACTION, SkippedSaleError.NOT_HANDLEABLE)
-        audit.record(actor, AuditAction.HANDLE_SKIPPED_SALE, "sync_attempt", attempt_id, note=note)
+            raise _not_settled(attempt_id, NEEDS_ACTION, SkippedSaleError.NOT_HANDLEABLE, scope)
+        audit.record(
+            actor,
+            AuditAction.HANDLE_SKIPPED_SALE,
+            "sync_attempt",
+            attempt_id,
+            store_id=_store_of_till(claimed.device_id),
+            note=note,
+        )
         return now
 
     return run_write(unit)

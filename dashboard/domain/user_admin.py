@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import func, select
 
 from ..database import run_write
@@ -14,9 +16,33 @@ from .users import UserError, bump_generation
 LOCALES = ("en", "ar")
 
 
-def create_user(email: str, password: str, role: str, *, actor: str) -> int:
+def create_user(email: str, password: str, role: str, *, actor: str, stores: Sequence[str] = ()) -> int:
     """Create a user from the dashboard: the same rules as the command line, audited as done by actor."""
-    return users.create_user(email, password, role, actor=actor)
+    return users.create_user(email, password, role, actor=actor, stores=stores)
+
+
+def set_stores(email_or_id: str | int, codes: Sequence[str], *, actor: str, actor_id: int | None = None) -> str:
+    """Limit a user to these stores (none: every store); returns their email. It applies from their next click
+    (the scope is read on every request), and is audited. Nobody changes their own stores."""
+    if actor_id is not None and email_or_id == actor_id:
+        raise UserError("you cannot change your own stores")
+
+    def unit() -> str:
+        if isinstance(email_or_id, int):
+            user = db.session.get(User, email_or_id)
+        else:
+            user = db.session.scalar(select(User).where(User.email == email_or_id.strip().lower()))
+        if user is None:
+            raise UserError(f"no user {str(email_or_id)[:254]}")
+        if user.role == "admin" and codes:
+            raise UserError("an admin sees every store; give the manager or viewer role to limit someone to stores")
+        old = users.store_codes_of([user.id]).get(user.id, [])
+        new = users.replace_stores(user, codes)
+        if new != old:
+            audit.record(actor, "user.stores", "user", user.id, email=user.email, old_stores=old, new_stores=new)
+        return user.email
+
+    return run_write(unit)
 
 
 def _keep_an_admin(user: User, refusal: str) -> None:

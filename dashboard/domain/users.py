@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..database import run_write
 from ..extensions import db
-from ..models import User
+from ..models import Store, User, UserStore
 from ..models.users import ROLES
 from . import audit, passwords
 
@@ -39,8 +40,9 @@ def check_password_rule(password: str, email: str) -> None:
         raise WeakPassword(problem)
 
 
-def create_user(email: str, password: str, role: str, *, actor: str = "cli") -> int:
-    """Create a dashboard user (audited as done by actor); the password is stored as a salted scrypt hash."""
+def create_user(email: str, password: str, role: str, *, actor: str = "cli", stores: Sequence[str] = ()) -> int:
+    """Create a dashboard user (audited as done by actor); the password is stored as a salted scrypt hash.
+    `stores`: codes of the stores they are limited to (none: every store)."""
     email = email.strip().lower()
     if not _EMAIL.match(email) or len(email) > 254:
         raise UserError(f"'{email}' is not an email address")
@@ -55,10 +57,47 @@ def create_user(email: str, password: str, role: str, *, actor: str = "cli") -> 
         user = User(email=email, password_hash=password_hash, role=role)
         db.session.add(user)
         db.session.flush()
-        audit.record(actor, "user.create", "user", user.id, email=email, role=role)
+        if role == "admin" and stores:
+            raise UserError("an admin sees every store; give the manager or viewer role to limit someone to stores")
+        codes = replace_stores(user, stores)
+        # Only a limited person's entry names stores: one seeing every store reads as it always did.
+        limited = {"stores": codes} if codes else {}
+        audit.record(actor, "user.create", "user", user.id, email=email, role=role, **limited)
         return user.id
 
     return run_write(unit)
+
+
+def replace_stores(user: User, codes: Sequence[str]) -> list[str]:
+    """In the caller's unit of work: limit the user to these stores (none: every store); returns the codes,
+    sorted. An unknown code refuses the whole change."""
+    wanted = sorted({code.strip().upper() for code in codes if code.strip()})
+    found = dict(db.session.execute(select(Store.code, Store.id).where(Store.code.in_(wanted))).all())
+    unknown = [code for code in wanted if code not in found]
+    if unknown:
+        raise UserError(f"no store with code {', '.join(unknown)[:100]}")
+    db.session.execute(delete(UserStore).where(UserStore.user_id == user.id))
+    db.session.add_all(UserStore(user_id=user.id, store_id=found[code]) for code in wanted)
+    return wanted
+
+
+def store_codes_of(user_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The codes of the stores each of these users is limited to (absent: every store)."""
+    codes: dict[int, list[str]] = {}
+    for user_id, code in db.session.execute(
+        select(UserStore.user_id, Store.code)
+        .join(Store, Store.id == UserStore.store_id)
+        .where(UserStore.user_id.in_(list(user_ids)))
+        .order_by(UserStore.user_id, Store.code)
+    ):
+        codes.setdefault(user_id, []).append(code)
+    return codes
+
+
+def store_codes_of_email(email: str) -> list[str]:
+    """The codes of the stores the user with this email is limited to (empty: every store)."""
+    user_id = db.session.scalar(select(User.id).where(User.email == email.strip().lower()))
+    return store_codes_of([user_id]).get(user_id, []) if user_id is not None else []
 
 
 def end_sessions(user_id: int) -> None:

@@ -13,7 +13,7 @@ from .orders import Order, OrderLine, Payment
 from .refusals import RefusedCalls
 from .stores import StockLevel, Store
 from .sync_log import SyncAttempt, SyncLog
-from .users import User
+from .users import User, UserStore
 
 __all__ = [
     "AuditEntry",
@@ -39,4 +39,5 @@ __all__ = [
     "SyncAttempt",
     "SyncLog",
     "User",
+    "UserStore",
 ]

@@ -39,6 +39,8 @@ class DuplicateGroup(db.Model):
         Index("ix_duplicate_groups_status_id", "status", "id"),
         # The prune keeps every scan a group still points at (dashboard/domain/retention.py).
         Index("ix_duplicate_groups_last_seen_scan_id", "last_seen_scan_id"),
+        # The review list of a person limited to stores (reports/duplicates.duplicate_groups).
+        Index("ix_duplicate_groups_store_status", "store_id", "status", "id"),
         CheckConstraint(sql_in("status", GroupStatus), name="status"),
         CheckConstraint(sql_in("confidence", Confidence), name="confidence"),
     )
@@ -54,6 +56,9 @@ class DuplicateGroup(db.Model):
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     dismissed_reason: Mapped[str | None] = mapped_column(Text)
     resolved_by: Mapped[str | None] = mapped_column(String(254))
+    # The one store this concerns; NULL when it concerns several or none (then only people not limited to
+    # stores see it: dashboard/domain/scope.py).
+    store_id: Mapped[int | None]
 
 
 class DuplicateGroupMember(db.Model):

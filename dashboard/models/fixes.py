@@ -18,6 +18,7 @@ class FixPlan(db.Model):
     __tablename__ = "fix_plans"
     __table_args__ = (
         Index("ix_fix_plans_created_at", "created_at"),
+        Index("ix_fix_plans_store_created", "store_id", "created_at"),  # reports/plans.plans, limited to stores
         CheckConstraint(sql_in("status", PlanStatus), name="status"),
         # One preview computing per selection: asking again while it runs finds this plan instead of
         # queuing another job. The database decides, so two requests at once cannot both insert.
@@ -43,13 +44,19 @@ class FixPlan(db.Model):
     error: Mapped[str | None] = mapped_column(Text)
     approved_by: Mapped[str | None] = mapped_column(String(254))
     approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # The one store this concerns; NULL when it concerns several or none (then only people not limited to
+    # stores see it: dashboard/domain/scope.py).
+    store_id: Mapped[int | None]
 
 
 class Fix(db.Model):
     """A plan applied to the books (kind 'apply'), or the revert of one (kind 'revert')."""
 
     __tablename__ = "fixes"
-    __table_args__ = (CheckConstraint(sql_in("kind", FixKind), name="kind"),)
+    __table_args__ = (
+        CheckConstraint(sql_in("kind", FixKind), name="kind"),
+        Index("ix_fixes_store_id", "store_id", "id"),  # reports/duplicates.fixes, limited to stores
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -59,6 +66,9 @@ class Fix(db.Model):
     applied_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     applied_by: Mapped[str] = mapped_column(String(254))
     summary: Mapped[str] = mapped_column(Text)  # JSON totals
+    # The one store this concerns; NULL when it concerns several or none (then only people not limited to
+    # stores see it: dashboard/domain/scope.py).
+    store_id: Mapped[int | None]
 
 
 class FixGroup(db.Model):

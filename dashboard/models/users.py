@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -37,3 +37,14 @@ class User(UserMixin, db.Model):
     def get_id(self) -> str:
         """What Flask-Login keeps in the session: the user and the generation it belongs to."""
         return f"{self.id}:{self.session_generation}"
+
+
+class UserStore(db.Model):
+    """A store a person is limited to. A person with no rows here is not limited: they see every store
+    (admins always do); one with rows sees and changes only those stores' data."""
+
+    __tablename__ = "user_stores"
+    __table_args__ = (Index("ix_user_stores_store_id", "store_id"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)

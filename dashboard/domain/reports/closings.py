@@ -22,6 +22,8 @@ from ...vocabulary import ClosingStatus
 from ..business_day import day_bounds, day_of, zone_for_device
 from ..closing_books import PrefetchedBooks
 from ..closing_check import Comparison, compare
+from ..scope import EVERY_STORE, StoreScope
+from ..stores import store_of_device
 
 MAX_DAYS = 14
 TILLS_PER_PAGE = 20
@@ -33,6 +35,7 @@ class TillCell:
     device_name: str
     status: ClosingStatus
     at_stake: Decimal
+    currency: str  # its store's: a chain's tills do not share one
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,14 @@ class GridDay:
         return sum(1 for cell in self.cells if cell.status == status)
 
     @property
-    def at_stake(self) -> Decimal:
-        return sum((cell.at_stake for cell in self.cells), Decimal("0.00"))
+    def at_stake(self) -> list[tuple[str, Decimal]]:
+        """(currency, money at stake) for each currency of the day's tills that differ: two stores' currencies
+        are never added up."""
+        totals: dict[str, Decimal] = {}
+        for cell in self.cells:
+            if cell.status == ClosingStatus.DIFFERS:
+                totals[cell.currency] = totals.get(cell.currency, Decimal(0)) + cell.at_stake
+        return sorted(totals.items())
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,7 @@ class TillDay:
     device_id: int
     device_name: str
     time_zone: str
+    currency: str
     comparison: Comparison
     history: tuple[ClosingRow, ...]  # newest first; the first is the current close
 
@@ -85,11 +95,14 @@ class _Till:
     id: int
     name: str
     zone: str  # its store's time zone (business_day.zone_for_device), read once per page
+    currency: str  # its store's
     since: date  # the till's first business day: before it, "no close" means nothing
 
 
-def _tills(after: int | None, device_id: int | None, limit: int) -> tuple[list[_Till], int | None]:
-    stmt = select(Device.id, Device.name, Device.created_at).where(Device.token_hash.is_not(None))
+def _tills(after: int | None, device_id: int | None, limit: int, scope: StoreScope) -> tuple[list[_Till], int | None]:
+    stmt = select(Device.id, Device.name, Device.created_at).where(
+        Device.token_hash.is_not(None), scope.stores(Device.store_id)
+    )
     if device_id is not None:
         stmt = stmt.where(Device.id == device_id)
     if after is not None:
@@ -97,8 +110,8 @@ def _tills(after: int | None, device_id: int | None, limit: int) -> tuple[list[_
     rows = db.session.execute(stmt.order_by(Device.id).limit(limit + 1)).all()
     tills = []
     for r in rows[:limit]:
-        zone = zone_for_device(r.id)
-        tills.append(_Till(r.id, r.name, zone, day_of(r.created_at, zone)))
+        store = store_of_device(r.id)
+        tills.append(_Till(r.id, r.name, store.time_zone, store.currency, day_of(r.created_at, store.time_zone)))
     return tills, (tills[-1].id if len(rows) > limit else None)
 
 
@@ -125,10 +138,17 @@ def _books(tills: list[_Till], first: date, last: date, closes: dict[tuple[int, 
     return PrefetchedBooks([till.id for till in tills], start, end, counted)
 
 
-def closing_grid(first: date, last: date, *, after: int | None = None, limit: int = TILLS_PER_PAGE) -> ClosingGrid:
+def closing_grid(
+    first: date,
+    last: date,
+    *,
+    after: int | None = None,
+    limit: int = TILLS_PER_PAGE,
+    scope: StoreScope = EVERY_STORE,
+) -> ClosingGrid:
     """Each day from `last` back to `first` (at most MAX_DAYS), each till's close compared."""
     first = max(first, last - timedelta(days=MAX_DAYS - 1))
-    tills, more = _tills(after, None, limit)
+    tills, more = _tills(after, None, limit, scope)
     closes = _current([t.id for t in tills], first, last)
     books = _books(tills, first, last, closes)
     days = []
@@ -139,17 +159,22 @@ def closing_grid(first: date, last: date, *, after: int | None = None, limit: in
             comparison = compare(closes.get((till.id, day)), till.id, day, till.zone, books)
             if day < till.since and comparison.status == ClosingStatus.NOT_RECEIVED and not comparison.server_count:
                 continue  # not in service yet: "no close" would be noise
-            cells.append(TillCell(till.id, till.name, comparison.status, comparison.at_stake))
+            cells.append(TillCell(till.id, till.name, comparison.status, comparison.at_stake, till.currency))
         days.append(GridDay(day, tuple(cells)))
         day -= timedelta(days=1)
     return ClosingGrid(tuple(days), more)
 
 
 def closing_day(
-    day: date, *, device_id: int | None = None, after: int | None = None, limit: int = TILLS_PER_PAGE
+    day: date,
+    *,
+    device_id: int | None = None,
+    after: int | None = None,
+    limit: int = TILLS_PER_PAGE,
+    scope: StoreScope = EVERY_STORE,
 ) -> tuple[list[TillDay], int | None]:
     """Each till's close of one day (or one till's), compared and with its history; and the next ?after=."""
-    tills, more = _tills(after, device_id, limit)
+    tills, more = _tills(after, device_id, limit, scope)
     closes = _current([t.id for t in tills], day, day)
     books = _books(tills, day, day, closes)
     result = []
@@ -174,7 +199,14 @@ def closing_day(
             )
         )
         result.append(
-            TillDay(till.id, till.name, zone, compare(closes.get((till.id, day)), till.id, day, zone, books), history)
+            TillDay(
+                till.id,
+                till.name,
+                zone,
+                till.currency,
+                compare(closes.get((till.id, day)), till.id, day, zone, books),
+                history,
+            )
         )
     return result, more
 

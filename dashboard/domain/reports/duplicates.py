@@ -20,6 +20,7 @@ from ...models.duplicates import CERTAIN_KINDS, KINDS
 from ..duplicates import compare_group
 from ..fix_plans import FIXABLE_KINDS, ORDER_KINDS, default_keeper_of
 from ..fixes import latest_fix_of_group
+from ..scope import EVERY_STORE, StoreScope, visible_store_codes
 from .duplicate_rows import GroupDetails, group_details
 from .paging import PER_PAGE, Page, newest_first
 from .plans import plan_document, plan_request, plan_status, plan_view, plans  # noqa: F401  (one module for the views)
@@ -50,8 +51,10 @@ def duplicate_groups(
     before: int | None = None,
     after: int | None = None,
     per_page: int = PER_PAGE,
+    scope: StoreScope = EVERY_STORE,
 ) -> Page[GroupRow]:
-    """Duplicate groups, newest first, filtered; keyset pages on (status, kind, id)."""
+    """Duplicate groups, newest first, filtered; keyset pages on (status, kind, id), or on (store, status, id)
+    for someone limited to stores (ix_duplicate_groups_store_status)."""
     stmt = select(
         DuplicateGroup.id,
         DuplicateGroup.kind,
@@ -59,7 +62,7 @@ def duplicate_groups(
         DuplicateGroup.status,
         DuplicateGroup.order_count,
         DuplicateGroup.detected_at,
-    )
+    ).where(scope.stores(DuplicateGroup.store_id))
     if status:
         stmt = stmt.where(DuplicateGroup.status == status)
     if kind:
@@ -75,11 +78,15 @@ def duplicate_groups(
     return Page([replace(row, details=details[row.id]) for row in page.items], page.newer, page.older)
 
 
-def open_certain_count() -> int:
+def open_certain_count(scope: StoreScope = EVERY_STORE) -> int:
     """Open groups a bulk fix would take."""
     return (
         db.session.scalar(
-            select(func.count()).where(DuplicateGroup.status == "open", DuplicateGroup.kind.in_(CERTAIN_KINDS))
+            select(func.count()).where(
+                DuplicateGroup.status == "open",
+                DuplicateGroup.kind.in_(CERTAIN_KINDS),
+                scope.stores(DuplicateGroup.store_id),
+            )
         )
         or 0
     )
@@ -98,15 +105,23 @@ class ScanRow:
     error: str | None
 
 
-def scan_row(scan: DuplicateScan) -> ScanRow:
-    """A scan and its findings (the JSON duplicates.run_scan writes) as rows to show."""
+def scan_row(scan: DuplicateScan, store_codes: frozenset[str] | None = None) -> ScanRow:
+    """A scan and its findings (the JSON duplicates.run_scan writes) as rows to show.
+
+    The scan runs over the whole chain, and its counts are the chain's: for someone limited to stores
+    (`store_codes`: theirs), they are left out and only their stores' stock drift is shown."""
     try:
         findings = json.loads(scan.findings) if scan.findings else {}
     except ValueError:
         findings = {"error": scan.findings}
     findings = findings if isinstance(findings, dict) else {}
-    found = findings.get("found") or {}
-    kinds = findings.get("kinds") or {}
+    found = findings.get("found") or {} if store_codes is None else {}
+    kinds = findings.get("kinds") or {} if store_codes is None else {}
+    drift = [
+        row
+        for row in findings.get("stock_drift") or []
+        if store_codes is None or (isinstance(row, dict) and row.get("store", "") in store_codes)
+    ]
     return ScanRow(
         scan.id,
         scan.trigger,
@@ -119,18 +134,21 @@ def scan_row(scan: DuplicateScan) -> ScanRow:
             for kind in KINDS
             if isinstance(kinds.get(kind), dict)
         ],
-        list(findings.get("stock_drift") or []),
+        drift,
         findings.get("error"),
     )
 
 
-def scans(*, before: int | None = None, after: int | None = None, per_page: int = 20) -> Page[ScanRow]:
+def scans(
+    *, before: int | None = None, after: int | None = None, per_page: int = 20, scope: StoreScope = EVERY_STORE
+) -> Page[ScanRow]:
     """Duplicate scans, newest first (ix_duplicate_scans_started_at), with what each found; per_page=1: the last."""
     stmt = select(DuplicateScan.id, DuplicateScan.started_at, DuplicateScan)
+    codes = visible_store_codes(scope)
     return newest_first(
         stmt,
         DuplicateScan.id,
-        lambda row: scan_row(row[2]),
+        lambda row: scan_row(row[2], codes),
         time_col=DuplicateScan.started_at,
         before=before,
         after=after,
@@ -181,9 +199,11 @@ class GroupReview:
     latest_fix_id: int | None
 
 
-def group_review(group_id: int) -> GroupReview | None:
-    """A group's orders side by side, what differs, the order kept by default, and its fixes."""
-    if db.session.get(DuplicateGroup, group_id) is None:
+def group_review(group_id: int, scope: StoreScope = EVERY_STORE) -> GroupReview | None:
+    """A group's orders side by side, what differs, the order kept by default, and its fixes; None when there
+    is no such group in the scope's stores."""
+    found = db.session.get(DuplicateGroup, group_id)
+    if found is None or not scope.allows(found.store_id):
         return None
     comparison = compare_group(group_id)
     device_ids = {row["device_id"] for row in comparison.orders}
@@ -315,11 +335,16 @@ def _fix_rows(stmt, **paging) -> Page[FixRow]:
 _FIX_COLUMNS = (Fix.id, Fix.kind, Fix.applied_at, Fix.applied_by, Fix.plan_id, Fix.reverts_fix_id, Fix.summary)
 
 
-def fixes(*, before: int | None = None, after: int | None = None, per_page: int = PER_PAGE) -> Page[FixRow]:
-    """Fixes applied and reverted, newest first (by primary key: fixes are numbered as they are made)."""
-    return _fix_rows(select(*_FIX_COLUMNS), before=before, after=after, per_page=per_page)
+def fixes(
+    *, before: int | None = None, after: int | None = None, per_page: int = PER_PAGE, scope: StoreScope = EVERY_STORE
+) -> Page[FixRow]:
+    """Fixes applied and reverted, newest first (by primary key: fixes are numbered as they are made;
+    ix_fixes_store_id for someone limited to stores)."""
+    return _fix_rows(
+        select(*_FIX_COLUMNS).where(scope.stores(Fix.store_id)), before=before, after=after, per_page=per_page
+    )
 
 
-def fix_row(fix_id: int) -> FixRow | None:
-    page = _fix_rows(select(*_FIX_COLUMNS).where(Fix.id == fix_id))
+def fix_row(fix_id: int, scope: StoreScope = EVERY_STORE) -> FixRow | None:
+    page = _fix_rows(select(*_FIX_COLUMNS).where(Fix.id == fix_id, scope.stores(Fix.store_id)))
     return page.items[0] if page.items else None

@@ -25,6 +25,7 @@ from ...models import (
     SyncAttempt,
     SyncLog,
 )
+from ..scope import EVERY_STORE, StoreScope
 from .paging import PER_PAGE, Page, newest_first, pretty_json, within
 
 
@@ -148,11 +149,12 @@ def find_orders(
     before: int | None = None,
     after: int | None = None,
     per_page: int = PER_PAGE,
+    scope: StoreScope = EVERY_STORE,
 ) -> Page[OrderRow]:
     """Orders by sale time, newest first (keyset pages on (created_at, id)), sold in [start, end) when given,
     and matching `query` when given: an exact offline id, or an invoice or receipt number starting with
     `query`, with or without its till's prefix ("100002" finds "T01-100002")."""
-    stmt = select(*_ORDER_COLUMNS).join(Device, Device.id == Order.device_id)
+    stmt = select(*_ORDER_COLUMNS).join(Device, Device.id == Order.device_id).where(scope.stores(Order.store_id))
     query = (query or "").strip()
     if query:
         stmt = stmt.where(Order.id.in_(_matching_ids(query, server_invoice_prefix)))
@@ -214,10 +216,11 @@ def _starts_with(column, text: str) -> tuple:
     return column >= text, column < text + "\U0010ffff", column.like(pattern, escape="\\")
 
 
-def order_detail(order_id: int) -> OrderDetail | None:
-    """An order with its lines, stock movements, payments, provenance and related records."""
+def order_detail(order_id: int, scope: StoreScope = EVERY_STORE) -> OrderDetail | None:
+    """An order with its lines, stock movements, payments, provenance and related records; None when there is
+    no such order in the scope's stores."""
     order = db.session.get(Order, order_id)
-    if order is None:
+    if order is None or not scope.allows(order.store_id):
         return None
     row = db.session.execute(
         select(*_ORDER_COLUMNS).join(Device, Device.id == Order.device_id).where(Order.id == order_id)
@@ -276,8 +279,8 @@ def order_detail(order_id: int) -> OrderDetail | None:
         movements=movements,
         payments=payments,
         provenance=_provenance(order),
-        attempts=_attempts(order),
-        groups=_groups(order_id),
+        attempts=_attempts(order, scope),
+        groups=_groups(order_id, scope),
     )
 
 
@@ -300,7 +303,7 @@ def _provenance(order: Order) -> Provenance:
     )
 
 
-def _attempts(order: Order) -> list[OtherAttempt]:
+def _attempts(order: Order, scope: StoreScope) -> list[OtherAttempt]:
     """Later sends of this sale's offline_id (ix_sync_attempts_offline_id); a reused id is bounded by retries."""
     if not order.offline_id:
         return []
@@ -313,20 +316,20 @@ def _attempts(order: Order) -> list[OtherAttempt]:
             SyncAttempt.received_at,
             SyncAttempt.payload,
         )
-        .where(SyncAttempt.offline_id == order.offline_id)
+        .where(SyncAttempt.offline_id == order.offline_id, scope.tills(SyncAttempt.device_id))
         .order_by(SyncAttempt.id.desc())
         .limit(PER_PAGE)
     )
     return [OtherAttempt(*row[:-1], payload=pretty_json(row[-1])) for row in rows]
 
 
-def _groups(order_id: int) -> list[GroupRef]:
-    """Duplicate groups this order belongs to (ix_duplicate_group_members_order_id)."""
+def _groups(order_id: int, scope: StoreScope) -> list[GroupRef]:
+    """Duplicate groups this order belongs to (ix_duplicate_group_members_order_id), those the scope sees."""
     rows = db.session.execute(
         select(DuplicateGroup.id, DuplicateGroup.kind, DuplicateGroup.status)
         .distinct()
         .join(DuplicateGroupMember, DuplicateGroupMember.group_id == DuplicateGroup.id)
-        .where(DuplicateGroupMember.order_id == order_id)
+        .where(DuplicateGroupMember.order_id == order_id, scope.stores(DuplicateGroup.store_id))
         .order_by(DuplicateGroup.id)
     )
     return [GroupRef(*row) for row in rows]

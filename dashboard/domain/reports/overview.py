@@ -22,6 +22,7 @@ from ...models import (
     SyncLog,
 )
 from ..fix_plans import ORDER_KINDS
+from ..scope import EVERY_STORE, StoreScope, visible_store_codes
 from ..stores import StoreInfo, list_stores
 from .duplicates import ScanRow, scan_row
 from .paging import as_utc_datetime, utc_bucket
@@ -123,25 +124,34 @@ class Overview:
 
 
 def overview(
-    *, since: datetime, stale_before: datetime, activity_unit: str, activity_buckets: int, now: datetime
+    *,
+    since: datetime,
+    stale_before: datetime,
+    activity_unit: str,
+    activity_buckets: int,
+    now: datetime,
+    scope: StoreScope = EVERY_STORE,
 ) -> Overview:
-    """Everything the overview shows; `since` is the start of today in the dashboard's time zone (a store's
-    sales count from the start of its own today)."""
-    stores = list_stores()
+    """Everything the overview shows about the scope's stores; `since` is the start of today in the dashboard's
+    time zone (a store's sales count from the start of its own today)."""
+    stores = [store for store in list_stores() if scope.allows(store.id)]
     return Overview(
         sales_today=[sales_today(store, now) for store in stores],
-        counted_twice=counted_twice({store.id: store.currency for store in stores}),
-        today=sync_totals(since),
-        open_groups=open_groups_by_kind(),
-        stale_devices=stale_devices(stale_before),
-        negative_stock=negative_stock(),
-        negative_stock_count=db.session.scalar(select(func.count()).where(StockLevel.quantity < 0)) or 0,
-        last_scan=last_scan(),
-        activity=activity(unit=activity_unit, buckets=activity_buckets, now=now),
+        counted_twice=counted_twice({store.id: store.currency for store in stores}, scope),
+        today=sync_totals(since, scope),
+        open_groups=open_groups_by_kind(scope),
+        stale_devices=stale_devices(stale_before, scope),
+        negative_stock=negative_stock(scope),
+        negative_stock_count=db.session.scalar(
+            select(func.count()).where(StockLevel.quantity < 0, scope.stores(StockLevel.store_id))
+        )
+        or 0,
+        last_scan=last_scan(scope),
+        activity=activity(unit=activity_unit, buckets=activity_buckets, now=now, scope=scope),
     )
 
 
-def sync_totals(since: datetime) -> SyncTotals:
+def sync_totals(since: datetime, scope: StoreScope = EVERY_STORE) -> SyncTotals:
     """Sums over the sync log since a moment (a range scan of ix_sync_logs_started_at, not of orders),
     and the calls refused as a whole since then (counted apart: reports/refusals.py)."""
     row = db.session.execute(
@@ -151,25 +161,25 @@ def sync_totals(since: datetime) -> SyncTotals:
             func.sum(SyncLog.duplicates),
             func.sum(SyncLog.conflicts),
             func.sum(SyncLog.rejected),
-        ).where(SyncLog.started_at >= since)
+        ).where(SyncLog.started_at >= since, scope.tills(SyncLog.device_id))
     ).one()
     accepted, created, duplicates, conflicts, rejected = (int(value or 0) for value in row)
-    refused = refused_since(since)
+    refused = refused_since(since, scope)
     return SyncTotals(accepted + refused, refused, created, duplicates, conflicts, rejected)
 
 
-def open_groups_by_kind() -> list[tuple[str, int]]:
+def open_groups_by_kind(scope: StoreScope = EVERY_STORE) -> list[tuple[str, int]]:
     """Open duplicate groups counted by kind (ix_duplicate_groups_status_kind)."""
     rows = db.session.execute(
         select(DuplicateGroup.kind, func.count())
-        .where(DuplicateGroup.status == "open")
+        .where(DuplicateGroup.status == "open", scope.stores(DuplicateGroup.store_id))
         .group_by(DuplicateGroup.kind)
         .order_by(DuplicateGroup.kind)
     )
     return [(kind, count) for kind, count in rows]
 
 
-def stale_devices(before: datetime) -> list[StaleDevice]:
+def stale_devices(before: datetime, scope: StoreScope = EVERY_STORE) -> list[StaleDevice]:
     """Tills in service that have not synced since `before` (or never), longest silent first."""
     rows = db.session.execute(
         select(Device.id, Device.name, Device.last_seen_at)
@@ -177,6 +187,7 @@ def stale_devices(before: datetime) -> list[StaleDevice]:
             Device.revoked_at.is_(None),
             Device.token_hash.is_not(None),
             or_(Device.last_seen_at.is_(None), Device.last_seen_at < before),
+            scope.stores(Device.store_id),
         )
         .order_by(Device.last_seen_at.is_not(None), Device.last_seen_at, Device.name)
         .limit(STALE_DEVICES_SHOWN)
@@ -184,13 +195,13 @@ def stale_devices(before: datetime) -> list[StaleDevice]:
     return [StaleDevice(*row) for row in rows]
 
 
-def negative_stock() -> list[NegativeStock]:
+def negative_stock(scope: StoreScope = EVERY_STORE) -> list[NegativeStock]:
     """The stores' stock levels furthest below zero (ix_stock_levels_negative)."""
     rows = db.session.execute(
         select(Store.code.label("store_code"), Product.sku, Product.name, StockLevel.quantity.label("stock_quantity"))
         .join(Store, Store.id == StockLevel.store_id)
         .join(Product, Product.id == StockLevel.product_id)
-        .where(StockLevel.quantity < 0)
+        .where(StockLevel.quantity < 0, scope.stores(StockLevel.store_id))
         .order_by(StockLevel.quantity, Store.code, Product.sku)
         .limit(NEGATIVE_STOCK_SHOWN)
     )
@@ -222,7 +233,7 @@ def sales_today(store: StoreInfo, now: datetime) -> SalesToday:
     )
 
 
-def counted_twice(currencies: dict[int, str]) -> list[CountedTwice]:
+def counted_twice(currencies: dict[int, str], scope: StoreScope = EVERY_STORE) -> list[CountedTwice]:
     """What the open order-level groups count twice, by confidence: every completed order of a group but
     one. The copies of a group share their basket, so the amount is the same whichever copy a fix keeps
     (domain/fix_plans.default_keeper). Open groups are few (ix_duplicate_groups_status_kind)."""
@@ -242,6 +253,7 @@ def counted_twice(currencies: dict[int, str]) -> list[CountedTwice]:
             DuplicateGroup.kind.in_(ORDER_KINDS),
             DuplicateGroupMember.order_line_id.is_(None),
             Order.status == "completed",
+            scope.stores(DuplicateGroup.store_id),
         )
     ).subquery()
     ranked = select(
@@ -276,15 +288,15 @@ def counted_twice(currencies: dict[int, str]) -> list[CountedTwice]:
     ]
 
 
-def last_scan() -> ScanRow | None:
+def last_scan(scope: StoreScope = EVERY_STORE) -> ScanRow | None:
     """The latest duplicate scan and what it reported, read as the scans page reads it."""
     scan = db.session.scalar(
         select(DuplicateScan).order_by(DuplicateScan.started_at.desc(), DuplicateScan.id.desc()).limit(1)
     )
-    return None if scan is None else scan_row(scan)
+    return None if scan is None else scan_row(scan, visible_store_codes(scope))
 
 
-def activity(*, unit: str, buckets: int, now: datetime) -> list[ActivityBucket]:
+def activity(*, unit: str, buckets: int, now: datetime, scope: StoreScope = EVERY_STORE) -> list[ActivityBucket]:
     """Sync outcomes per UTC hour or day over the last `buckets` of them, empty ones included."""
     step = timedelta(hours=1) if unit == "hour" else timedelta(days=1)
     last = now.replace(minute=0, second=0, microsecond=0)
@@ -300,11 +312,11 @@ def activity(*, unit: str, buckets: int, now: datetime) -> list[ActivityBucket]:
             func.sum(SyncLog.conflicts),
             func.sum(SyncLog.rejected),
         )
-        .where(SyncLog.started_at >= first)
+        .where(SyncLog.started_at >= first, scope.tills(SyncLog.device_id))
         .group_by(bucket)
     )
     found = {as_utc_datetime(row[0]): [int(value or 0) for value in row[1:]] for row in rows}
-    refused = refused_by_bucket(unit, first)
+    refused = refused_by_bucket(unit, first, scope)
     result = []
     for start in (first + step * index for index in range(buckets)):
         created, duplicates, conflicts, rejected = found.get(start, (0, 0, 0, 0))

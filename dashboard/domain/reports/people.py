@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
 
 from ...extensions import db
 from ...models import AuditEntry, Device, Store, User
+from ..scope import EVERY_STORE, StoreScope
+from ..users import store_codes_of
 from .paging import PER_PAGE, NumberedPage, Page, newest_first, numbered, pretty_json
 
 
@@ -31,6 +33,7 @@ class UserRow:
     locale: str | None
     active: bool
     created_at: datetime
+    stores: tuple[str, ...] = ()  # the codes of the stores they are limited to; empty: every store
 
 
 @dataclass(frozen=True)
@@ -44,9 +47,10 @@ class AuditRow:
     details: str
 
 
-def device_choices() -> list[tuple[int, str]]:
-    """(id, name) of every device, by name, for filters (a small table)."""
-    return [(row.id, row.name) for row in db.session.execute(select(Device.id, Device.name).order_by(Device.name))]
+def device_choices(scope: StoreScope = EVERY_STORE) -> list[tuple[int, str]]:
+    """(id, name) of every device in the scope's stores, by name, for filters (a small table)."""
+    stmt = select(Device.id, Device.name).where(scope.stores(Device.store_id)).order_by(Device.name)
+    return [(row.id, row.name) for row in db.session.execute(stmt)]
 
 
 def devices(*, page: int = 1, per_page: int = PER_PAGE) -> NumberedPage[DeviceRow]:
@@ -70,11 +74,16 @@ def devices(*, page: int = 1, per_page: int = PER_PAGE) -> NumberedPage[DeviceRo
 def users(*, page: int = 1, per_page: int = PER_PAGE) -> NumberedPage[UserRow]:
     """Dashboard users by email (unique index on users.email)."""
     stmt = select(User.id, User.email, User.role, User.locale, User.active, User.created_at).order_by(User.email)
-    return numbered(stmt, lambda row: UserRow(*row), page=page, per_page=per_page)
+    page_of_users = numbered(stmt, lambda row: UserRow(*row), page=page, per_page=per_page)
+    stores = store_codes_of([user.id for user in page_of_users.items])
+    return replace(page_of_users, items=[replace(u, stores=tuple(stores.get(u.id, ()))) for u in page_of_users.items])
 
 
-def audit_entries(*, before: int | None = None, after: int | None = None, per_page: int = PER_PAGE) -> Page[AuditRow]:
-    """The audit log, newest first (ix_audit_log_at)."""
+def audit_entries(
+    *, before: int | None = None, after: int | None = None, per_page: int = PER_PAGE, scope: StoreScope = EVERY_STORE
+) -> Page[AuditRow]:
+    """The audit log, newest first (ix_audit_log_at); for someone limited to stores, the entries about one of
+    their stores (ix_audit_log_store_at): chain-wide entries (people, scans, prunes) are not theirs to see."""
     stmt = select(
         AuditEntry.id,
         AuditEntry.at,
@@ -83,7 +92,7 @@ def audit_entries(*, before: int | None = None, after: int | None = None, per_pa
         AuditEntry.target_type,
         AuditEntry.target_id,
         AuditEntry.details,
-    )
+    ).where(scope.stores(AuditEntry.store_id))
 
     def audit_row(row) -> AuditRow:
         return AuditRow(*row[:-1], details=pretty_json(row[-1]))  # type: ignore[misc]  # row: the six columns above

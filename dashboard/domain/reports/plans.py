@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import Device, Fix, FixPlan, Order, OrderLine, Product
+from ..scope import EVERY_STORE, StoreScope
 from .paging import PER_PAGE, Page, newest_first
 
 # A bulk plan can hold thousands of actions: the page shows this many, the CSV has them all.
@@ -63,11 +64,14 @@ class PlanRow:
     approved_by: str | None
 
 
-def plans(*, before: int | None = None, after: int | None = None, per_page: int = PER_PAGE) -> Page[PlanRow]:
-    """Fix plans, newest first (ix_fix_plans_created_at), so a preview left waiting can be found again."""
+def plans(
+    *, before: int | None = None, after: int | None = None, per_page: int = PER_PAGE, scope: StoreScope = EVERY_STORE
+) -> Page[PlanRow]:
+    """Fix plans, newest first (ix_fix_plans_created_at, or ix_fix_plans_store_created for someone limited to
+    stores), so a preview left waiting can be found again."""
     stmt = select(
         FixPlan.id, FixPlan.created_at, FixPlan.created_by, FixPlan.status, FixPlan.request, FixPlan.approved_by
-    )
+    ).where(scope.stores(FixPlan.store_id))
     return newest_first(
         stmt,
         FixPlan.id,
@@ -86,21 +90,22 @@ def plan_request(plan: FixPlan) -> list[tuple[int, int | None]]:
     return [(item["group_id"], item.get("keep_order_id")) for item in json.loads(plan.request)]
 
 
-def plan_status(plan_id: int) -> str | None:
+def plan_status(plan_id: int, scope: StoreScope = EVERY_STORE) -> str | None:
     """Only the plan's status: what the plan page polls, without reading the plan itself."""
-    return db.session.scalar(select(FixPlan.status).where(FixPlan.id == plan_id))
+    return db.session.scalar(select(FixPlan.status).where(FixPlan.id == plan_id, scope.stores(FixPlan.store_id)))
 
 
-def plan_document(plan_id: int) -> dict | None:
+def plan_document(plan_id: int, scope: StoreScope = EVERY_STORE) -> dict | None:
     """The plan's actions, totals and stock effect as computed by the preview; None until it is ready."""
     plan = db.session.get(FixPlan, plan_id)
-    return json.loads(plan.plan) if plan is not None and plan.plan else None
+    return json.loads(plan.plan) if plan is not None and plan.plan and scope.allows(plan.store_id) else None
 
 
-def plan_view(plan_id: int) -> PlanView | None:
-    """A plan with its actions named for people (invoice numbers, SKUs), and the fix made from it."""
+def plan_view(plan_id: int, scope: StoreScope = EVERY_STORE) -> PlanView | None:
+    """A plan with its actions named for people (invoice numbers, SKUs), and the fix made from it; None when
+    there is no such plan in the scope's stores."""
     plan = db.session.get(FixPlan, plan_id)
-    if plan is None:
+    if plan is None or not scope.allows(plan.store_id):
         return None
     document = json.loads(plan.plan) if plan.plan else {"groups": [], "stock": []}
     flat = [(g, a) for g in document["groups"] for a in g["actions"]]

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from ...extensions import db
 from ...models import Device, RefusedCalls
+from ..scope import EVERY_STORE, StoreScope
 from .paging import PER_PAGE, Page, as_utc_datetime, newest_first, utc_bucket, within
 
 
@@ -44,10 +45,13 @@ def refused_calls(
     before: int | None = None,
     after: int | None = None,
     per_page: int = PER_PAGE,
+    scope: StoreScope = EVERY_STORE,
 ) -> Page[RefusedRow]:
     """Refused calls per minute, source and code, newest first (the unique key's leading minute, or
-    ix_refused_calls_device_minute for one till)."""
+    ix_refused_calls_device_minute for one till). Someone limited to stores sees their tills' refusals
+    only: calls with no known till (an unknown token, by address) belong to no store."""
     stmt = select(*_COLUMNS).outerjoin(Device, Device.id == RefusedCalls.device_id)
+    stmt = stmt.where(scope.tills(RefusedCalls.device_id))
     stmt = within(stmt, RefusedCalls.minute, start, end)
     if device_id is not None:
         stmt = stmt.where(RefusedCalls.device_id == device_id)
@@ -62,15 +66,24 @@ def refused_calls(
     )
 
 
-def refused_since(since: datetime) -> int:
+def refused_since(since: datetime, scope: StoreScope = EVERY_STORE) -> int:
     """Calls refused since a moment (a range of uq_refused_calls_minute_source_code's leading minute)."""
-    return int(db.session.scalar(select(func.sum(RefusedCalls.count)).where(RefusedCalls.minute >= since)) or 0)
+    return int(
+        db.session.scalar(
+            select(func.sum(RefusedCalls.count)).where(
+                RefusedCalls.minute >= since, scope.tills(RefusedCalls.device_id)
+            )
+        )
+        or 0
+    )
 
 
-def refused_by_bucket(unit: str, first: datetime) -> dict[datetime, int]:
+def refused_by_bucket(unit: str, first: datetime, scope: StoreScope = EVERY_STORE) -> dict[datetime, int]:
     """Refused calls per UTC hour or day from `first` on, for the overview's activity chart."""
     bucket = utc_bucket(RefusedCalls.minute, unit).label("bucket")
     rows = db.session.execute(
-        select(bucket, func.sum(RefusedCalls.count)).where(RefusedCalls.minute >= first).group_by(bucket)
+        select(bucket, func.sum(RefusedCalls.count))
+        .where(RefusedCalls.minute >= first, scope.tills(RefusedCalls.device_id))
+        .group_by(bucket)
     )
     return {as_utc_datetime(start): int(total or 0) for start, total in rows}

@@ -14,6 +14,7 @@ from ...extensions import db
 from ...models import Device, Order, Store, SyncAttempt, SyncLog
 from ...models.sync_log import ATTEMPT_STATE_CONDITIONS
 from ...vocabulary import SaleStatus
+from ..scope import EVERY_STORE, StoreScope
 from .paging import PER_PAGE, NumberedPage, Page, as_date, local_day, newest_first, numbered, pretty_json, within
 
 # What the sync-log status filter offers, and the condition each stands for. (Calls refused as a
@@ -174,10 +175,11 @@ def sync_logs(
     before: int | None = None,
     after: int | None = None,
     per_page: int = PER_PAGE,
+    scope: StoreScope = EVERY_STORE,
 ) -> Page[SyncLogRow]:
     """Sync calls started in [start, end) when given, newest first (ix_sync_logs_started_at, or
     ix_sync_logs_device_started for one device: the period is a range of either)."""
-    stmt = select(*_LOG_COLUMNS).outerjoin(Device, Device.id == SyncLog.device_id)
+    stmt = select(*_LOG_COLUMNS).outerjoin(Device, Device.id == SyncLog.device_id).where(scope.tills(SyncLog.device_id))
     stmt = within(stmt, SyncLog.started_at, start, end)
     if device_id is not None:
         stmt = stmt.where(SyncLog.device_id == device_id)
@@ -188,13 +190,15 @@ def sync_logs(
     )
 
 
-def sync_call(sync_id: int) -> SyncCall | None:
+def sync_call(sync_id: int, scope: StoreScope = EVERY_STORE) -> SyncCall | None:
     """One sync call with the orders it created and the sales it did not plainly create.
 
     Both lists are bounded by the batch limit (SYNC_MAX_ORDERS), so they are shown whole.
     """
     row = db.session.execute(
-        select(*_LOG_COLUMNS).outerjoin(Device, Device.id == SyncLog.device_id).where(SyncLog.id == sync_id)
+        select(*_LOG_COLUMNS)
+        .outerjoin(Device, Device.id == SyncLog.device_id)
+        .where(SyncLog.id == sync_id, scope.tills(SyncLog.device_id))
     ).first()
     if row is None:
         return None
@@ -224,11 +228,18 @@ def sync_call(sync_id: int) -> SyncCall | None:
 
 
 def _skipped_filter(
-    stmt, *, reason: str | None, device_id: int | None, start: datetime | None, end: datetime | None, state: str = "all"
+    stmt,
+    *,
+    reason: str | None,
+    device_id: int | None,
+    start: datetime | None,
+    end: datetime | None,
+    state: str = "all",
+    scope: StoreScope = EVERY_STORE,
 ):
     # The state conditions are SQL text, the same as their partial indexes' (models/sync_log.py);
     # no other table in these statements has a status or resolution column.
-    stmt = stmt.where(SyncAttempt.status.in_(SKIPPED_STATUSES))
+    stmt = stmt.where(SyncAttempt.status.in_(SKIPPED_STATUSES), scope.tills(SyncAttempt.device_id))
     if state in ATTEMPT_STATE_CONDITIONS:
         stmt = stmt.where(text(ATTEMPT_STATE_CONDITIONS[state]))
     if reason:
@@ -249,10 +260,11 @@ def skipped_counts(
     zone: str = "UTC",
     page: int = 1,
     per_page: int = PER_PAGE,
+    scope: StoreScope = EVERY_STORE,
 ) -> NumberedPage[SkippedCount]:
     """Skipped sales counted by day (in time zone `zone`), reason and device, for received_at in [start, end)
     when given; without a period, over the span the matching sales cover."""
-    filters: dict[str, Any] = {"reason": reason, "device_id": device_id, "state": state}
+    filters: dict[str, Any] = {"reason": reason, "device_id": device_id, "state": state, "scope": scope}
     if start is None or end is None:
         first, last = db.session.execute(
             _skipped_filter(
@@ -270,11 +282,9 @@ def skipped_counts(
             select(day, SyncAttempt.reason, SyncAttempt.device_id, Device.name, func.count()).join(
                 Device, Device.id == SyncAttempt.device_id
             ),
-            reason=reason,
-            device_id=device_id,
             start=start,
             end=end,
-            state=state,
+            **filters,
         )
         .group_by(day, SyncAttempt.reason, SyncAttempt.device_id, Device.name)
         .order_by(day.desc(), SyncAttempt.reason, Device.name)
@@ -287,10 +297,18 @@ def skipped_counts(
     )
 
 
-def skipped_reasons(*, start: datetime | None, end: datetime | None, state: str = "all") -> list[str]:
+def skipped_reasons(
+    *, start: datetime | None, end: datetime | None, state: str = "all", scope: StoreScope = EVERY_STORE
+) -> list[str]:
     """The reasons seen in a period, for the filter."""
     stmt = _skipped_filter(
-        select(SyncAttempt.reason).distinct(), reason=None, device_id=None, start=start, end=end, state=state
+        select(SyncAttempt.reason).distinct(),
+        reason=None,
+        device_id=None,
+        start=start,
+        end=end,
+        state=state,
+        scope=scope,
     )
     return sorted(reason for reason in db.session.scalars(stmt) if reason)
 
@@ -309,9 +327,10 @@ def skipped_sales(
     before: int | None = None,
     after: int | None = None,
     per_page: int = PER_PAGE,
+    scope: StoreScope = EVERY_STORE,
 ) -> Page[AttemptRow]:
     """The skipped sales behind a count, newest first, each with the payload the till sent."""
-    stmt = _skipped_stmt(reason=reason, device_id=device_id, start=start, end=end, state=state)
+    stmt = _skipped_stmt(reason=reason, device_id=device_id, start=start, end=end, state=state, scope=scope)
     return newest_first(
         stmt,
         SyncAttempt.id,
@@ -334,10 +353,12 @@ def iter_skipped_sales(**filters) -> Iterator[AttemptRow]:
         before = page.older
 
 
-def skipped_sale(attempt_id: int) -> AttemptRow | None:
+def skipped_sale(attempt_id: int, scope: StoreScope = EVERY_STORE) -> AttemptRow | None:
     """One skipped sale, with what the till sent and how it was settled."""
     row = db.session.execute(
-        _skipped_stmt(reason=None, device_id=None, start=None, end=None).where(SyncAttempt.id == attempt_id)
+        _skipped_stmt(reason=None, device_id=None, start=None, end=None, scope=scope).where(
+            SyncAttempt.id == attempt_id
+        )
     ).first()
     return _attempt_row(row) if row else None
 
@@ -350,14 +371,18 @@ class RejectedMoney:
     totals: list[tuple[str | None, Decimal]]
 
 
-def rejected_money() -> RejectedMoney:
+def rejected_money(scope: StoreScope = EVERY_STORE) -> RejectedMoney:
     """Rejected sales no one has settled yet, and the money they hold in each currency
     (ix_sync_attempts_action_time; the few stores are joined through the till)."""
     rows = db.session.execute(
         select(Store.currency, func.count(), func.sum(SyncAttempt.total))
         .join(Device, Device.id == SyncAttempt.device_id)
         .join(Store, Store.id == Device.store_id)
-        .where(text(ATTEMPT_STATE_CONDITIONS["action"]), SyncAttempt.status == SaleStatus.REJECTED)
+        .where(
+            text(ATTEMPT_STATE_CONDITIONS["action"]),
+            SyncAttempt.status == SaleStatus.REJECTED,
+            scope.stores(Device.store_id),
+        )
         .group_by(Store.currency)
     ).all()
     return RejectedMoney(
