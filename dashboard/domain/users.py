@@ -61,8 +61,8 @@ def create_user(email: str, password: str, role: str, *, actor: str = "cli", sto
             raise UserError("an admin sees every store; give the manager or viewer role to limit someone to stores")
         codes = replace_stores(user, stores)
         # Only a limited person's entry names stores: one seeing every store reads as it always did.
-        limited = {"stores": codes} if codes else {}
-        audit.record(actor, "user.create", "user", user.id, email=email, role=role, **limited)
+        limited: dict[str, object] = {"stores": codes} if codes else {}
+        audit.record(actor, "user.create", "user", user.id, store_id=None, email=email, role=role, **limited)
         return user.id
 
     return run_write(unit)
