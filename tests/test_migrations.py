@@ -227,3 +227,49 @@ def test_upgrade_from_0006_moves_a_single_shop_into_the_default_store(app):
         assert Decimal(str(conn.execute(text("SELECT total FROM orders WHERE id = 2")).scalar())) == Decimal("1.125")
         conn.rollback()
     check_invariants(db.engine)
+
+
+def test_upgrade_to_0012_labels_existing_groups_with_their_one_store(app):
+    """A group whose orders are all in one store gets that store; one spanning two stores gets none (chain-wide);
+    plans, fixes and audit entries written before stay chain-wide; nobody is limited to a store."""
+    from sqlalchemy import text
+
+    db.session.remove()
+    downgrade(revision="0011")
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO stores (id, code, name, is_default, created_at) VALUES (2, 'AMM', 'Amman', false, '2026-11-25')"
+            )
+        )
+        main = conn.execute(text("SELECT id FROM stores WHERE code = 'MAIN'")).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO devices (id, name, store_id, created_at) VALUES (1, 'T01', :m, '2026-11-25'), (2, 'A01', 2, '2026-11-25')"
+            ),
+            {"m": main},
+        )
+        for order_id, device, store in ((1, 1, main), (2, 1, main), (3, 2, 2)):
+            conn.execute(
+                text(
+                    "INSERT INTO orders (id, offline_id, receipt_number, invoice_number, device_id, store_id, created_at, "
+                    "received_at, total, status, fingerprint, receipt_number_collision) VALUES (:id, :oid, 'R', :inv, "
+                    ":dev, :store, '2026-11-25', '2026-11-25', 1, 'completed', 'f', false)"
+                ),
+                {"id": order_id, "oid": f"o{order_id}", "inv": f"I-{order_id}", "dev": device, "store": store},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO duplicate_groups (id, kind, group_key, confidence, status, detected_at, order_count) VALUES "
+                "(1, 'same_invoice', 'a', 'certain', 'open', '2026-11-25', 2), "
+                "(2, 'double_entry', 'b', 'review', 'open', '2026-11-25', 2)"
+            )
+        )
+        conn.execute(
+            text("INSERT INTO duplicate_group_members (group_id, order_id) VALUES (1, 1), (1, 2), (2, 2), (2, 3)")
+        )
+    upgrade()
+    with db.engine.connect() as conn:
+        labels = dict(conn.execute(text("SELECT id, store_id FROM duplicate_groups ORDER BY id")).all())
+        assert labels == {1: main, 2: None}
+        assert conn.execute(text("SELECT COUNT(*) FROM user_stores")).scalar() == 0
