@@ -46,11 +46,13 @@ OUTAGE_SHARE = 2 / 3
 
 @dataclass(frozen=True)
 class SimTill:
-    """A registered till: its device name (also its receipt prefix) and token."""
+    """A registered till: its device name (also its receipt prefix) and token, and its store's money and days."""
 
     name: str
     token: str
     money_places: int = 2  # decimals of its store's currency
+    store: str = ""  # its store's code, to report per store ("" when the caller did not say)
+    zone: str | None = None  # its store's time zone, in which it closes its days (None: the fleet's zone)
 
 
 # Seconds between two sales of one till (uniform between the two).
@@ -73,6 +75,7 @@ class TillResult:
     name: str
     outbox: str
     legacy: bool
+    store: str = ""
     sales_made: int = 0
     acknowledged: int = 0
     pending: int = 0
@@ -112,14 +115,15 @@ class _TillRun:
         self.rng = random.Random(f"{seed}:{index}")
         self.plan = FaultPlan(faults, random.Random(f"{seed}:{index}:faults"), legacy)
         self.offline = HttpTransport(offline_url, sim.token, timeout=2)
-        self.result = TillResult(sim.name, str(outbox_dir / f"{sim.name}.db"), legacy)
+        self.result = TillResult(sim.name, str(outbox_dir / f"{sim.name}.db"), legacy, sim.store)
         self.start = (seed * 7919 + index * max(1, sales)) % len(bakery_baskets())
         # Sales are spread over the past hours a few minutes apart, as at a real counter, so the
         # duplicate scan's "same basket again within two minutes" finds the buggy till's copies
         # rather than every customer who bought the same coffee as the last one.
         self.clock = datetime.now(timezone.utc) - timedelta(seconds=SALE_GAP_SECONDS[1] * max(1, sales))
         self.till: Till | None = None
-        self.zone = zone
+        # A fleet may span stores: each till closes its days where its store is, as the server reads them.
+        self.zone = sim.zone or zone
         self.open_day: date | None = None
 
     def _open_till(self) -> Till:
@@ -134,14 +138,13 @@ class _TillRun:
             transport=transport,
             rng=random.Random(self.rng.random()),
             zone=self.zone,
+            money_places=self.sim.money_places,  # the legacy till too sells in its store's currency
         )
         if self.legacy:
             return LegacyTill(
                 self.result.outbox, self.url, self.sim.token, self.sim.name, on_renumber=self._renumbered, **options
             )
-        return Till(
-            self.result.outbox, self.url, self.sim.token, self.sim.name, money_places=self.sim.money_places, **options
-        )
+        return Till(self.result.outbox, self.url, self.sim.token, self.sim.name, **options)
 
     def _renumbered(self, seq: int, offline_id: str) -> None:
         self.stats.fault("legacy-ids")
@@ -280,6 +283,7 @@ class FleetReport:
                     "name": t.name,
                     "outbox": t.outbox,
                     "legacy": t.legacy,
+                    "store": t.store,
                     "sales_made": t.sales_made,
                     "acknowledged": t.acknowledged,
                     "pending": t.pending,
@@ -290,12 +294,41 @@ class FleetReport:
                 }
                 for t in self.tills
             ],
+            "per_store": per_store(self.tills),
         }
         if self.duplicates_made is not None:
             report.update(
                 duplicates_made=self.duplicates_made, extra_copies=self.extra_copies, lost_sales=self.lost_sales
             )
         return report
+
+
+def per_store(tills: list[TillResult]) -> list[dict]:
+    """The run's figures for each store its tills sell in, in the order the stores first appear."""
+    stores: dict[str, dict] = {}
+    for till in tills:
+        row = stores.setdefault(
+            till.store,
+            dict.fromkeys(
+                (
+                    "tills",
+                    "sales_made",
+                    "acknowledged",
+                    "pending",
+                    "flagged",
+                    "days_closed",
+                    "closings_pending",
+                    "errors",
+                ),
+                0,
+            ),
+        )
+        row["tills"] += 1
+        for key in ("sales_made", "acknowledged", "pending", "flagged", "closings_pending"):
+            row[key] += getattr(till, key)
+        row["days_closed"] += len(set(till.closed_days))
+        row["errors"] += till.error is not None
+    return [{"store": code, **row} for code, row in stores.items()]
 
 
 def parse_faults(text: str) -> list[str]:
@@ -320,7 +353,7 @@ def simulate(
     zone: str = "UTC",
 ) -> FleetReport:
     """Run the fleet until every outbox is drained (or timeout seconds passed) and report.
-    zone: the shop's time zone, in which the tills close their business days (the server's)."""
+    zone: the time zone in which tills without one of their own (SimTill.zone) close their business days."""
     started = time.monotonic()
     outbox_dir = Path(outbox_dir)
     outbox_dir.mkdir(parents=True, exist_ok=True)
