@@ -303,26 +303,24 @@ class FleetReport:
         return report
 
 
+# What per_store() counts for each store.
+_STORE_FIGURES = (
+    "tills",
+    "sales_made",
+    "acknowledged",
+    "pending",
+    "flagged",
+    "days_closed",
+    "closings_pending",
+    "errors",
+)
+
+
 def per_store(tills: list[TillResult]) -> list[dict]:
     """The run's figures for each store its tills sell in, in the order the stores first appear."""
     stores: dict[str, dict] = {}
     for till in tills:
-        row = stores.setdefault(
-            till.store,
-            dict.fromkeys(
-                (
-                    "tills",
-                    "sales_made",
-                    "acknowledged",
-                    "pending",
-                    "flagged",
-                    "days_closed",
-                    "closings_pending",
-                    "errors",
-                ),
-                0,
-            ),
-        )
+        row = stores.setdefault(till.store, dict.fromkeys(_STORE_FIGURES, 0))
         row["tills"] += 1
         for key in ("sales_made", "acknowledged", "pending", "flagged", "closings_pending"):
             row[key] += getattr(till, key)

@@ -228,14 +228,19 @@ def _plan_target(target: PlanTarget) -> dict:
 
 def _currencies(groups: list[dict]) -> dict[int, StoreInfo]:
     """The store (with its currency) of every order the plan voids, or voids lines of, by order id."""
-    order_ids = {a["order_id"] for g in groups for a in g["actions"] if a["type"] in ("void_order", "void_line")}
+    order_ids = sorted(
+        {a["order_id"] for g in groups for a in g["actions"] if a["type"] in ("void_order", "void_line")}
+    )
     if not order_ids:
         return {}
     stores = stores_by_id()
-    return {
-        order_id: stores[store_id]
-        for order_id, store_id in db.session.execute(select(Order.id, Order.store_id).where(Order.id.in_(order_ids)))
-    }
+    found: dict[int, StoreInfo] = {}
+    # In slices: a bulk plan may void more orders than SQLite takes bound parameters in one statement.
+    for start in range(0, len(order_ids), 5000):
+        chunk = order_ids[start : start + 5000]
+        for order_id, store_id in db.session.execute(select(Order.id, Order.store_id).where(Order.id.in_(chunk))):
+            found[order_id] = stores[store_id]
+    return found
 
 
 def _totals(groups: list[dict], stores: dict[int, StoreInfo]) -> dict:
