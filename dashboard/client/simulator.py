@@ -10,6 +10,8 @@ the server, with faults (see faults.py) injected between the till and the networ
 - (every till) closes each business day it sold on, as a real till prints its Z-report: the close is
   recorded in the outbox when the first sale of the next day is made, and the last day's when selling
   ends, and is sent with the next sync, often while some of that day's sales are still in the outbox.
+- (a fleet across stores) each till sells in its store's currency decimals and closes its days in its
+  store's time zone; the report adds each store's figures.
 - legacy-ids: the last till behaves like the old buggy clients: it loses answers and
   resends with a new offline_id (half the sales with their receipt number, half with a new
   one), same time and basket, so the server stores those sales twice; the duplicate scan
@@ -153,7 +155,7 @@ class _TillRun:
     def run(self) -> None:
         try:
             self.till = self._open_till()
-            prices = {p["sku"]: p["price"] for p in self.till.products()}
+            prices = {p["sku"]: self._local_price(p["price"]) for p in self.till.products()}
             if not prices:
                 raise RuntimeError("the server has no products: load the demo catalogue (flask demo catalog)")
             chunk = max(1, math.ceil(self.sales / 5))
@@ -175,6 +177,14 @@ class _TillRun:
             if self.till:
                 self._tally()
                 self.till.close()
+
+    def _local_price(self, price: str) -> str:
+        """The catalogue's price (chain-wide, usually in cents) as this till charges it. A till of a store
+        whose currency has more decimals (KWD, JOD) charges a third of it, to its own minor unit, so that
+        amounts to the fils go through its sales, the server's totals and its closes."""
+        if self.sim.money_places <= 2:
+            return price
+        return str((Decimal(price) / 3).quantize(Decimal(1).scaleb(-self.sim.money_places)))
 
     def _baskets(self, prices: dict):
         """Baskets from this till's place in the bakery data onwards, only with items the server sells."""
