@@ -75,7 +75,7 @@ def cleanup(mode: str | None, output: str):
             {"kinds": kinds, "plan": plan, "changed": False},
             _kind_lines(kinds)
             + ["", "Plan for the certain kinds (nothing changed):"]
-            + [f"  {name}: {value}" for name, value in plan["totals"].items()]
+            + [f"  {name}: {_per_currency(value)}" for name, value in plan["totals"].items()]
             + [f"  stock {row['store']} {row['sku']}: {row['before']} -> {row['after']}" for row in plan["stock"]],
         )
         return
@@ -153,3 +153,8 @@ def legacy_import(jsonl_file: Path, output: str):
     if output == "text":
         for error in summary.errors:
             click.echo(f"  {error}", err=True)
+
+
+def _per_currency(value) -> str:
+    """The money removed is one amount per currency ({"SAR": "12.50", "KWD": "0.375"}): 'SAR 12.50, KWD 0.375'."""
+    return ", ".join(f"{code} {amount}" for code, amount in value.items()) if isinstance(value, dict) else str(value)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from ..config import SettingError, time_zone_name
@@ -19,20 +19,25 @@ from .simulator import FAULTS, SimTill, parse_faults, simulate
 pos_cli = AppGroup("pos", help="The reference till client and the fleet simulator.")
 
 
-def register_tills(count: int, seed: int, store: str | None = None) -> list[SimTill]:
-    """Devices SIM-<seed>-T01.. (SIM-<seed>-<STORE>-T01.. in a store other than the default); an existing
-    one is reused with a new token (the old token stops working). They sell in the store's decimals."""
-    shop = find_store(store) if store else default_store()
+def register_tills(count: int, seed: int, stores: tuple[str, ...] | list[str] | str | None = None) -> list[SimTill]:
+    """Devices SIM-<seed>-T01.. in the default store, or SIM-<seed>-<STORE>-T01.. when stores are named: the
+    tills are dealt out over the stores in turn (T01 of each, then T02 of each, ...). An existing one is reused
+    with a new token (the old token stops working). Each sells in its store's decimals and closes its days
+    in its store's time zone."""
+    codes = [stores] if isinstance(stores, str) else list(stores or ())
+    # Every code is checked before a device is added, so a typo in the second store adds no tills.
+    shops = [find_store(code) for code in dict.fromkeys(code.strip().upper() for code in codes)] or [default_store()]
     known = {device.name for device in devices.list_devices()}
     tills = []
-    for number in range(1, count + 1):
-        name = f"SIM-{seed}-{shop.code}-T{number:02d}" if store else f"SIM-{seed}-T{number:02d}"
+    for index in range(count):
+        shop, number = shops[index % len(shops)], index // len(shops) + 1
+        name = f"SIM-{seed}-{shop.code}-T{number:02d}" if codes else f"SIM-{seed}-T{number:02d}"
         token = (
             devices.rotate_token(name, actor="simulator")
             if name in known
-            else devices.add_device(name, actor="simulator", store=store)
+            else devices.add_device(name, actor="simulator", store=shop.code if codes else None)
         )
-        tills.append(SimTill(name, token, shop.money.places))
+        tills.append(SimTill(name, token, shop.money.places, store=shop.code, zone=shop.time_zone))
     return tills
 
 
@@ -58,12 +63,18 @@ def register_tills(count: int, seed: int, store: str | None = None) -> list[SimT
 @click.option(
     "--timezone",
     "zone",
-    help="The shop's time zone, in which tills close their business days "
-    "(default: this app's DASHBOARD_TIMEZONE, as the server reads them).",
+    help="Close every till's business days in this time zone instead of its store's "
+    "(the server reads them in the store's: a test of a till with a wrong clock zone).",
 )
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--store", help="Code of the store the tills sell in (default: the default store).")
-def simulate_command(url, tills, sales, seed, faults, batch_size, outbox_dir, timeout, zone, output, store):
+@click.option(
+    "--store",
+    "stores",
+    multiple=True,
+    help="Code of a store the tills sell in; repeat it to spread the tills over several stores "
+    "(default: the default store).",
+)
+def simulate_command(url, tills, sales, seed, faults, batch_size, outbox_dir, timeout, zone, output, stores):
     """Register tills, sell the bakery's real baskets on each, sync them through FAULTS, and report.
 
     Exits 1 if an outbox is not drained or the server gave one sale two different answers.
@@ -73,14 +84,16 @@ def simulate_command(url, tills, sales, seed, faults, batch_size, outbox_dir, ti
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--faults") from None
     try:
-        zone = time_zone_name(zone or current_app.config["BABEL_DEFAULT_TIMEZONE"])
+        forced_zone = time_zone_name(zone) if zone else None
     except SettingError as exc:
         raise click.BadParameter(str(exc), param_hint="--timezone") from None
     outbox_dir = outbox_dir or Path(tempfile.mkdtemp(prefix="tillsync-fleet-"))
     try:
-        fleet = register_tills(tills, seed, store)
+        fleet = register_tills(tills, seed, stores)
     except StoreError as exc:
         raise click.BadParameter(str(exc), param_hint="--store") from None
+    if forced_zone:
+        fleet = [replace(till, zone=forced_zone) for till in fleet]
     report = simulate(
         url,
         fleet,
@@ -90,7 +103,6 @@ def simulate_command(url, tills, sales, seed, faults, batch_size, outbox_dir, ti
         outbox_dir=outbox_dir,
         batch_size=batch_size,
         timeout=timeout,
-        zone=zone,
     )
     summary = report.as_dict()
     if output == "json":
@@ -117,6 +129,13 @@ def _print_text(summary: dict) -> None:
         )
     click.echo(f"receipt_number_collisions: {summary['receipt_number_collisions']}")
     click.echo(f"replay_mismatches: {summary['replay_mismatches']}")
+    for store in summary["per_store"]:
+        click.echo(
+            f"store {store['store']}: {store['tills']} tills, sales_made {store['sales_made']}, "
+            f"acknowledged {store['acknowledged']}, pending {store['pending']}, flagged {store['flagged']}, "
+            f"days closed {store['days_closed']} (not answered: {store['closings_pending']}), "
+            f"tills with errors {store['errors']}"
+        )
     for till in summary["per_till"]:
         if till["error"]:
             click.echo(f"{till['name']}: {till['error']}", err=True)

@@ -24,14 +24,15 @@ def business_day_of(sale: OutboxSale, zone: tzinfo) -> date:
     return datetime.fromisoformat(sale.created_at).astimezone(zone).date()
 
 
-def build_close(sales: list[OutboxSale], day: date, zone: tzinfo, *, max_ids: int = MAX_IDS) -> dict:
-    """The close of `day` as POST /api/v1/closings takes it."""
+def build_close(sales: list[OutboxSale], day: date, zone: tzinfo, *, max_ids: int = MAX_IDS, places: int = 2) -> dict:
+    """The close of `day` as POST /api/v1/closings takes it; places: its store's currency decimals (3 for
+    KWD or JOD: rounding a dinar total to 2 would make the close differ from the server's books)."""
     todays = [sale for sale in sales if business_day_of(sale, zone) == day]
     total = sum((Decimal(str(sale.order["total"])) for sale in todays), Decimal(0))
     close = {
         "business_day": day.isoformat(),
         "sales_count": len(todays),
-        "sales_total": str(total.quantize(Decimal("0.01"))),
+        "sales_total": str(total.quantize(Decimal(1).scaleb(-places))),
         "first_receipt": todays[0].receipt_number if todays else None,
         "last_receipt": todays[-1].receipt_number if todays else None,
     }

@@ -10,6 +10,8 @@ the server, with faults (see faults.py) injected between the till and the networ
 - (every till) closes each business day it sold on, as a real till prints its Z-report: the close is
   recorded in the outbox when the first sale of the next day is made, and the last day's when selling
   ends, and is sent with the next sync, often while some of that day's sales are still in the outbox.
+- (a fleet across stores) each till sells in its store's currency decimals and closes its days in its
+  store's time zone; the report adds each store's figures.
 - legacy-ids: the last till behaves like the old buggy clients: it loses answers and
   resends with a new offline_id (half the sales with their receipt number, half with a new
   one), same time and basket, so the server stores those sales twice; the duplicate scan
@@ -46,11 +48,13 @@ OUTAGE_SHARE = 2 / 3
 
 @dataclass(frozen=True)
 class SimTill:
-    """A registered till: its device name (also its receipt prefix) and token."""
+    """A registered till: its device name (also its receipt prefix) and token, and its store's money and days."""
 
     name: str
     token: str
     money_places: int = 2  # decimals of its store's currency
+    store: str = ""  # its store's code, to report per store ("" when the caller did not say)
+    zone: str | None = None  # its store's time zone, in which it closes its days (None: the fleet's zone)
 
 
 # Seconds between two sales of one till (uniform between the two).
@@ -73,6 +77,7 @@ class TillResult:
     name: str
     outbox: str
     legacy: bool
+    store: str = ""
     sales_made: int = 0
     acknowledged: int = 0
     pending: int = 0
@@ -112,14 +117,15 @@ class _TillRun:
         self.rng = random.Random(f"{seed}:{index}")
         self.plan = FaultPlan(faults, random.Random(f"{seed}:{index}:faults"), legacy)
         self.offline = HttpTransport(offline_url, sim.token, timeout=2)
-        self.result = TillResult(sim.name, str(outbox_dir / f"{sim.name}.db"), legacy)
+        self.result = TillResult(sim.name, str(outbox_dir / f"{sim.name}.db"), legacy, sim.store)
         self.start = (seed * 7919 + index * max(1, sales)) % len(bakery_baskets())
         # Sales are spread over the past hours a few minutes apart, as at a real counter, so the
         # duplicate scan's "same basket again within two minutes" finds the buggy till's copies
         # rather than every customer who bought the same coffee as the last one.
         self.clock = datetime.now(timezone.utc) - timedelta(seconds=SALE_GAP_SECONDS[1] * max(1, sales))
         self.till: Till | None = None
-        self.zone = zone
+        # A fleet may span stores: each till closes its days where its store is, as the server reads them.
+        self.zone = sim.zone or zone
         self.open_day: date | None = None
 
     def _open_till(self) -> Till:
@@ -134,14 +140,13 @@ class _TillRun:
             transport=transport,
             rng=random.Random(self.rng.random()),
             zone=self.zone,
+            money_places=self.sim.money_places,  # the legacy till too sells in its store's currency
         )
         if self.legacy:
             return LegacyTill(
                 self.result.outbox, self.url, self.sim.token, self.sim.name, on_renumber=self._renumbered, **options
             )
-        return Till(
-            self.result.outbox, self.url, self.sim.token, self.sim.name, money_places=self.sim.money_places, **options
-        )
+        return Till(self.result.outbox, self.url, self.sim.token, self.sim.name, **options)
 
     def _renumbered(self, seq: int, offline_id: str) -> None:
         self.stats.fault("legacy-ids")
@@ -150,7 +155,7 @@ class _TillRun:
     def run(self) -> None:
         try:
             self.till = self._open_till()
-            prices = {p["sku"]: p["price"] for p in self.till.products()}
+            prices = {p["sku"]: self._local_price(p["price"]) for p in self.till.products()}
             if not prices:
                 raise RuntimeError("the server has no products: load the demo catalogue (flask demo catalog)")
             chunk = max(1, math.ceil(self.sales / 5))
@@ -172,6 +177,14 @@ class _TillRun:
             if self.till:
                 self._tally()
                 self.till.close()
+
+    def _local_price(self, price: str) -> str:
+        """The catalogue's price (chain-wide, usually in cents) as this till charges it. A till of a store
+        whose currency has more decimals (KWD, JOD) charges a third of it, to its own minor unit, so that
+        amounts to the fils go through its sales, the server's totals and its closes."""
+        if self.sim.money_places <= 2:
+            return price
+        return str((Decimal(price) / 3).quantize(Decimal(1).scaleb(-self.sim.money_places)))
 
     def _baskets(self, prices: dict):
         """Baskets from this till's place in the bakery data onwards, only with items the server sells."""
@@ -280,6 +293,7 @@ class FleetReport:
                     "name": t.name,
                     "outbox": t.outbox,
                     "legacy": t.legacy,
+                    "store": t.store,
                     "sales_made": t.sales_made,
                     "acknowledged": t.acknowledged,
                     "pending": t.pending,
@@ -290,12 +304,39 @@ class FleetReport:
                 }
                 for t in self.tills
             ],
+            "per_store": per_store(self.tills),
         }
         if self.duplicates_made is not None:
             report.update(
                 duplicates_made=self.duplicates_made, extra_copies=self.extra_copies, lost_sales=self.lost_sales
             )
         return report
+
+
+# What per_store() counts for each store.
+_STORE_FIGURES = (
+    "tills",
+    "sales_made",
+    "acknowledged",
+    "pending",
+    "flagged",
+    "days_closed",
+    "closings_pending",
+    "errors",
+)
+
+
+def per_store(tills: list[TillResult]) -> list[dict]:
+    """The run's figures for each store its tills sell in, in the order the stores first appear."""
+    stores: dict[str, dict] = {}
+    for till in tills:
+        row = stores.setdefault(till.store, dict.fromkeys(_STORE_FIGURES, 0))
+        row["tills"] += 1
+        for key in ("sales_made", "acknowledged", "pending", "flagged", "closings_pending"):
+            row[key] += getattr(till, key)
+        row["days_closed"] += len(set(till.closed_days))
+        row["errors"] += till.error is not None
+    return [{"store": code, **row} for code, row in stores.items()]
 
 
 def parse_faults(text: str) -> list[str]:
@@ -320,7 +361,7 @@ def simulate(
     zone: str = "UTC",
 ) -> FleetReport:
     """Run the fleet until every outbox is drained (or timeout seconds passed) and report.
-    zone: the shop's time zone, in which the tills close their business days (the server's)."""
+    zone: the time zone in which tills without one of their own (SimTill.zone) close their business days."""
     started = time.monotonic()
     outbox_dir = Path(outbox_dir)
     outbox_dir.mkdir(parents=True, exist_ok=True)

@@ -153,7 +153,9 @@ class Till:
     def close_day(self, day: date) -> dict:
         """Record the close of a business day in the outbox (durably, like a sale); the next sync sends it.
         Closing a day again after more sales were recorded queues the new close, which replaces the old."""
-        return self.outbox.add_closing(day.isoformat(), lambda sales: build_close(sales, day, self.zone))
+        return self.outbox.add_closing(
+            day.isoformat(), lambda sales: build_close(sales, day, self.zone, places=self.money_places)
+        )
 
     def closings(self) -> list[dict]:
         """Every close recorded, with the server's answer once it came (status 'matched' or 'differs')."""

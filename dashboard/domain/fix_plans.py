@@ -28,6 +28,7 @@ from ..vocabulary import DuplicateKind
 from .duplicate_detection import FoundGroup, repeated_lines
 from .scope import EVERY_STORE, StoreScope
 from .stock_ledger import active_movements
+from .stores import StoreInfo, stores_by_id
 
 # Kinds whose fix acts on lines of one order; an invoice collision is two real sales and is never fixed.
 LINE_KINDS = (DuplicateKind.DUPLICATE_LINES, DuplicateKind.DUPLICATE_MOVEMENTS)
@@ -123,7 +124,7 @@ def build_plan(targets: list[PlanTarget], progress=None) -> dict:
             progress(number / len(targets), f"{number} of {len(targets)} groups planned")
     return {
         "groups": planned_groups,
-        "totals": _totals(planned_groups),
+        "totals": _totals(planned_groups, _currencies(planned_groups)),
         "stock": _stock_effect(planned_groups),
         "tills": _per_till(planned_groups),
     }
@@ -238,13 +239,34 @@ def _plan_target(target: PlanTarget) -> dict:
     return {"group_id": target.group_id, "kind": target.kind, "keep_order_id": keep, "actions": actions}
 
 
-def _totals(groups: list[dict]) -> dict:
+def _currencies(groups: list[dict]) -> dict[int, StoreInfo]:
+    """The store (with its currency) of every order the plan voids, or voids lines of, by order id."""
+    order_ids = sorted(
+        {a["order_id"] for g in groups for a in g["actions"] if a["type"] in ("void_order", "void_line")}
+    )
+    if not order_ids:
+        return {}
+    stores = stores_by_id()
+    found: dict[int, StoreInfo] = {}
+    # In slices: a bulk plan may void more orders than SQLite takes bound parameters in one statement.
+    for start in range(0, len(order_ids), 5000):
+        chunk = order_ids[start : start + 5000]
+        for order_id, store_id in db.session.execute(select(Order.id, Order.store_id).where(Order.id.in_(chunk))):
+            found[order_id] = stores[store_id]
+    return found
+
+
+def _totals(groups: list[dict], stores: dict[int, StoreInfo]) -> dict:
     actions = [a for g in groups for a in g["actions"]]
     voided_orders = [a for a in actions if a["type"] == "void_order"]
     voided_lines = [a for a in actions if a["type"] == "void_line"]
-    revenue = sum((Decimal(a["total"]) for a in voided_orders), Decimal(0)) + sum(
-        (Decimal(a["amount"]) for a in voided_lines), Decimal(0)
-    )
+    # Money is summed per currency: a riyal and a dinar do not add up (a chain's stores each have their own).
+    revenue: dict[str, Decimal] = defaultdict(Decimal)
+    places: dict[str, int] = {}
+    for action in voided_orders + voided_lines:
+        money = stores[action["order_id"]].money
+        revenue[money.currency] += Decimal(action["total"] if action["type"] == "void_order" else action["amount"])
+        places[money.currency] = money.places
     units = sum((Decimal(a["units"]) for a in voided_orders), Decimal(0)) + sum(
         (Decimal(a["quantity"]) for a in voided_lines), Decimal(0)
     )
@@ -253,13 +275,24 @@ def _totals(groups: list[dict]) -> dict:
         "orders_voided": len(voided_orders),
         "lines_voided": len(voided_lines),
         "compensating_movements": sum(1 for a in actions if a["type"] == "compensate"),
-        # Not rounded to cents: a 3-decimal currency's fils count (KWD, JOD).
-        "revenue_removed": _text(revenue),
+        # Currency -> amount, to that currency's minor units (3 decimals for KWD or JOD, 2 for SAR).
+        "revenue_removed": {
+            code: str(revenue[code].quantize(Decimal(1).scaleb(-places[code]))) for code in sorted(revenue)
+        },
         "units_removed": _text(units),
         "stock_given_back": _text(
             sum((Decimal(a["quantity"]) for a in actions if a["type"] == "compensate"), Decimal(0))
         ),
     }
+
+
+def revenue_removed(totals: dict, fallback_currency: str) -> list[tuple[str, str]]:
+    """(currency, amount) of the money a plan takes out of the books, one pair per currency. A plan
+    previewed before amounts were kept per currency has one sum, in the shop's (fallback) currency."""
+    removed = totals.get("revenue_removed")
+    if isinstance(removed, dict):
+        return list(removed.items())
+    return [] if removed is None else [(fallback_currency, removed)]
 
 
 def _per_till(groups: list[dict]) -> list[dict]:
@@ -340,8 +373,13 @@ def _text(value) -> str:
 
 
 def plan_csv(plan: dict, currency: str) -> str:
-    """The plan as CSV: one row per action, then the totals and the stock effect; amounts are in `currency`,
-    which the amount column's name and the money total say."""
+    """The plan as CSV: one row per action, then the totals and the stock effect. `currency` (the default
+    store's) names the amount column, as a single shop's file always did; when the plan voids sales of a
+    store with another currency, an 11th column says each amount's currency. The money removed has a row
+    per currency, naming it."""
+    stores = _currencies(plan["groups"])
+    codes = {order_id: store.currency for order_id, store in stores.items()}
+    other_currency = bool(set(codes.values()) - {currency})
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
@@ -357,9 +395,13 @@ def plan_csv(plan: dict, currency: str) -> str:
             "quantity",
             f"amount ({currency})",
         ]
+        + (["currency"] if other_currency else [])
     )
     for group in plan["groups"]:
         for a in group["actions"]:
+            amount = a.get("total", a.get("amount", ""))
+            if amount and a.get("order_id") in stores:  # to its currency's minor units: 5.00 SAR, 0.375 JOD
+                amount = str(Decimal(amount).quantize(Decimal(1).scaleb(-stores[a["order_id"]].money.places)))
             writer.writerow(
                 [
                     group["group_id"],
@@ -371,12 +413,18 @@ def plan_csv(plan: dict, currency: str) -> str:
                     a.get("movement_id", ""),
                     a.get("product_id", ""),
                     a.get("quantity", a.get("units", "")),
-                    a.get("total", a.get("amount", "")),
+                    amount,
                 ]
+                + ([codes.get(a.get("order_id"), "") if amount != "" else ""] if other_currency else [])
             )
     writer.writerow([])
     for name, value in plan["totals"].items():
-        writer.writerow(["total", name, value, currency] if name == "revenue_removed" else ["total", name, value])
+        if name == "revenue_removed":  # one row per currency: a chain's stores may each have their own
+            writer.writerows(
+                ["total", name, amount, code] for code, amount in revenue_removed(plan["totals"], currency)
+            )
+        else:
+            writer.writerow(["total", name, value])
     # A chain's store and a store's own currency come last, so a single shop's file is as it always was.
     for row in plan["stock"]:
         writer.writerow(

@@ -17,10 +17,13 @@ from ..extensions import db
 from ..models import InvoiceSeries, Order
 from .stores import StoreInfo
 
+# Digits of a server invoice number after its store's prefix ("KWI-00000123").
+SERVER_NUMBER_DIGITS = 8
+
 
 def format_server_number(value: int, store: StoreInfo) -> str:
     """The printed form of a number of the store's series."""
-    return f"{store.invoice_prefix}{value:08d}"
+    return f"{store.invoice_prefix}{value:0{SERVER_NUMBER_DIGITS}d}"
 
 
 def _advance(count: int, series: str) -> list[int]:

@@ -189,8 +189,9 @@ def test_plan_csv_lists_every_action_and_runs_no_formula(app, signed_in, tmp_pat
     assert [row[2] for row in actions] == ["void_order", "compensate"]
     assert actions[0][3:5] == [str(books.orders["E2"]), str(books.orders["E1"])]
     totals = {row[1]: row[2] for row in rows if row and row[0] == "total"}
-    assert totals["orders_voided"] == "1" and totals["revenue_removed"] == "1"
-    assert ["total", "revenue_removed", "1", "EUR"] in rows
+    # The money removed is to the currency's minor units, one row per currency, naming it.
+    assert totals["orders_voided"] == "1" and totals["revenue_removed"] == "1.00"
+    assert ["total", "revenue_removed", "1.00", "EUR"] in rows
     stock = [row for row in rows if row and row[0] == "stock"]
     assert stock == [["stock", "'" + hostile_sku, "8", "9"]]  # text is never a live formula
     for row in rows:

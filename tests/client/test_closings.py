@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, time, timedelta, timezone
+from decimal import Decimal
 
 from sqlalchemy import select
 
@@ -99,4 +100,47 @@ def test_a_server_that_takes_fewer_ids_gets_the_close_by_count_and_total(site, d
         stored = db.session.scalar(select(Closing).where(Closing.device_id == device_id))
         assert (stored.sales_count, stored.offline_ids) == (2, None)
         db.session.remove()
+    till.close()
+
+
+def test_a_close_in_a_three_decimal_store_far_from_utc_counts_its_own_local_day(site, tmp_path):
+    """Irbid, on Amman's time (UTC+3, dinars with 3 decimals): a sale at 23:30 UTC the evening before is already on the
+    Amman day; the close counts it and totals to the fils, is pending while the sales wait in the outbox,
+    then matched."""
+    from zoneinfo import ZoneInfo
+
+    from dashboard.domain.devices import add_device
+    from dashboard.domain.stores import add_store
+
+    with site.app.app_context():
+        # A store of this test's own: the shared site's other tests count their stores' stock exactly.
+        add_store("IRB", name="Irbid", time_zone="Asia/Amman", currency="JOD")
+        token = add_device("IRB-C1", store="IRB")
+        db.session.remove()
+    till = Till(tmp_path / "outbox.db", site.server.url, token, "IRB-C1", zone="Asia/Amman", money_places=3)
+    basket = [{"sku": "COFFEE", "quantity": 3, "unit_price": "1.125"}]
+
+    def sell_at(moment: datetime) -> str:
+        return till.record_sale(
+            basket, cashier="Amal", payments=[{"method": "cash", "amount": "3.375"}], created_at=moment
+        )
+
+    early = sell_at(datetime.combine(DAY - timedelta(days=1), time(23, 30), tzinfo=timezone.utc))
+    later = [sell_at(datetime.combine(DAY, time(10, n), tzinfo=ZoneInfo("Asia/Amman"))) for n in range(2)]
+    close = till.close_day(DAY)
+    assert (close["sales_count"], close["sales_total"]) == (3, "10.125")
+    assert sorted(close["offline_ids"]) == sorted([early, *later])
+
+    till.send_closings()  # every sale still in the outbox: all three pending
+    [kept] = till.closings()
+    answer = json.loads(kept["answer"])
+    assert kept["status"] == "differs"
+    assert [(d["kind"], d["count"], Decimal(d["amount"])) for d in answer["differences"]] == [
+        ("pending", 3, Decimal("10.125"))
+    ]
+
+    report = till.sync()
+    assert (report.created, report.pending, report.closings_pending) == (3, 0, 0)
+    now = comparison(site, "IRB-C1")
+    assert (now.status, now.server_count, now.differences) == ("matched", 3, ())
     till.close()

@@ -203,6 +203,7 @@ def test_text_report_and_a_second_run_reuses_the_tills(site, tmp_path):
     assert first.exit_code == 0, first.output
     for line in ("sales_made: 10", "acknowledged: 10", "pending: 0", "drained: yes"):
         assert line in first.stdout
+    assert "store MAIN: 2 tills, sales_made 10, acknowledged 10, pending 0, flagged 0" in first.stdout
     second = simulate(site, tmp_path, "drop", seed=17, output="json", tills=2, sales=5)
     assert second.exit_code == 0, second.output
     report = json.loads(second.stdout)

@@ -2,7 +2,7 @@
 
 Not a pytest test; the CI runs the reduced version, tests/reliability/test_faults.py. Run it as
 
-    .venv/bin/python -m tests.perf.faults_full [--backend sqlite|postgres|both] [--tills 8] [--sales 1500]
+    .venv/bin/python -m tests.perf.faults_full [--backend sqlite|postgres|both] [--tills 8] [--sales 1500] [--stores 2]
 
 For each backend:
 
@@ -13,7 +13,10 @@ For each backend:
    at random, every 0.3 to 1.5 s: a gunicorn worker SIGKILLed (one serving a request when there is one), Redis killed and
    started again after 0.3-1.5 s (its data is lost), and on PostgreSQL `pg_ctl restart -m immediate`
    or a crash with PostgreSQL down for 0.5-2 s. Every request is recorded (sent, ended, answered
-   status / timed out / connection error).
+   status / timed out / connection error). By default (--stores 2) the tills alternate between the
+   default store and Kuwait City (Asia/Kuwait, KWD with 3 decimals): each sells in its store's decimals
+   and closes its days in its store's zone. After healing, each store's stock of each product must be
+   its opening stock minus what its own tills sold, once, and every till's close of every day matched.
 2. fix jobs: a legacy book with --fix-pairs duplicate groups is imported, scanned, previewed and
    approved; the apply job is run by a real `flask worker`, which is SIGKILLed (with its work-horse)
    --job-kills times at random points of the job; after each kill the database must hold the whole
@@ -55,6 +58,7 @@ from dashboard.domain.duplicates import run_scan
 from dashboard.domain.fix_plans import open_certain_selection
 from dashboard.domain.fixes import approve_plan, compute_plan, request_plan
 from dashboard.domain.legacy_import import import_legacy_file
+from dashboard.domain.stores import add_store, default_store
 from dashboard.extensions import db
 from dashboard.jobs.duplicates import enqueue_apply
 from dashboard.jobs.queue import get_queue, job_status
@@ -63,12 +67,15 @@ from tests.support.fleet_faults import (
     FleetRun,
     RequestHistory,
     busy_worker,
+    check_closes,
     fleet_figures,
     opening_stock,
     query,
     recording,
     register_fleet,
+    sold_by_store,
     sold_quantities,
+    store_stock_taken,
     wait_replaced,
 )
 from tests.support.gunicorn import GunicornServer
@@ -160,11 +167,18 @@ def inject_faults(
         faults.windows.append((kind, began, time.monotonic()))
 
 
+# The second store of a two-store run: another time zone, and a currency with 3 decimals.
+SECOND_STORE = dict(code="KWI", name="Kuwait City", time_zone="Asia/Kuwait", currency="KWD")
+
+
 def run_fleet(site: Site, args, seed: int) -> dict:
     with site.app.app_context():
         import_products(demo_catalog_rows())
+        stores: tuple[str, ...] = ()
+        if args.stores == 2:  # the tills alternate between the default store and Kuwait City
+            stores = (default_store().code, add_store(actor="faults", **SECOND_STORE).code)
         db.session.remove()
-    tills = register_fleet(site.app, args.tills, "F")
+    tills = register_fleet(site.app, args.tills, "F", stores)
     with site.app.app_context():
         db.engine.dispose()
     opening = opening_stock(site.url)
@@ -203,13 +217,23 @@ def run_fleet(site: Site, args, seed: int) -> dict:
         problems.append(f"invariants: {exc}")
     sold = sold_quantities(report)
     stock = {sku: Decimal(str(q)) for sku, q in query(site.url, "SELECT sku, stock_quantity FROM products")}
-    wrong = {
-        sku: (stock[sku], opening[sku] - sold.get(sku, 0))
-        for sku in opening
-        if stock[sku] != opening[sku] - sold.get(sku, 0)
-    }
+    if not stores:
+        wrong = {
+            sku: (stock[sku], opening[sku] - sold.get(sku, 0))
+            for sku in opening
+            if stock[sku] != opening[sku] - sold.get(sku, 0)
+        }
+    else:  # each store's stock of each product went down by what that store's tills sold, once
+        taken, sold_here = store_stock_taken(site.url), sold_by_store(report)
+        wrong = {key: (taken.get(key), sold_here.get(key)) for key in set(taken) | set(sold_here)}
+        wrong = {key: pair for key, pair in wrong.items() if pair[0] != pair[1]}
     if wrong:
         problems.append(f"stock is not opening stock minus each sale once: {wrong}")
+    closes = 0
+    try:
+        closes = check_closes(site.app, report)
+    except AssertionError as exc:
+        problems.append(f"a till's close is not matched after healing: {exc}")
     if not report.drained:
         problems.append(f"not drained: {[t for t in report.as_dict()['per_till'] if t['error'] or t['pending']]}")
     # A failed request is put down to the fault windows it overlaps (a window runs to 0.5 s after the fault).
@@ -226,6 +250,8 @@ def run_fleet(site: Site, args, seed: int) -> dict:
         "failed_by_fault": failed_by_fault,
         "problems": problems,
         "seconds": fleet.finished - fleet.started,
+        "closes_matched": closes,
+        "per_store": report.as_dict()["per_store"],
         "gunicorn_log": gunicorn_log,
     }
 
@@ -419,8 +445,15 @@ def print_figures(results: list[tuple[str, dict, dict]], args, seconds: float) -
         ("  pg down 0.5-2 s", lambda f: f["faults"].get("pg_outage", 0)),
         ("failed requests in fault windows", lambda f: f["failed_by_fault"]["in"]),
         ("failed requests outside them", lambda f: f["failed_by_fault"]["outside"]),
+        ("till days closed, matched", lambda f: f["closes_matched"]),
         ("fleet seconds", lambda f: round(f["seconds"], 1)),
     ]
+    for backend, fleet, _j in results:
+        for store in fleet["per_store"]:
+            print(
+                f"{backend} store {store['store'] or '-'}: {store['tills']} tills, {store['sales_made']} sales made, "
+                f"{store['acknowledged']} acknowledged, {store['days_closed']} till days closed"
+            )
     names = [backend for backend, _f, _j in results]
     print(f"{'':<34}" + "".join(f"{name:>12}" for name in names))
     for label, value in rows:
@@ -455,6 +488,13 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--tills", type=int, default=8)
+    parser.add_argument(
+        "--stores",
+        type=int,
+        choices=[1, 2],
+        default=2,
+        help="2: the tills alternate between the default store and Kuwait City (Asia/Kuwait, KWD)",
+    )
     parser.add_argument("--sales", type=int, default=1500, help="sales per till")
     parser.add_argument("--client-faults", default="", help="simulator faults too, e.g. drop,replay")
     parser.add_argument("--fix-pairs", type=int, default=1500, help="duplicate groups in the legacy book")

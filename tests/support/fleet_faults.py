@@ -222,13 +222,25 @@ def recording(history: RequestHistory, *, timeout: float | None = None):
 # --------------------------------------------------------------------------------------- the fleet
 
 
-def register_fleet(app, count: int, prefix: str) -> list[simulator.SimTill]:
-    """Register `count` new tills named <prefix>-T01.. (device name = receipt prefix); needs no app context."""
+def register_fleet(app, count: int, prefix: str, stores: tuple[str, ...] = ()) -> list[simulator.SimTill]:
+    """Register `count` new tills named <prefix>-T01.. (device name = receipt prefix); needs no app context.
+    With store codes, the tills are dealt out over those stores in turn, each selling in its store's
+    decimals and closing its days in its store's time zone."""
     from dashboard.domain.devices import add_device
+    from dashboard.domain.stores import find_store
     from dashboard.extensions import db
 
     with app.app_context():
-        tills = [simulator.SimTill(f"{prefix}-T{n:02d}", add_device(f"{prefix}-T{n:02d}")) for n in range(1, count + 1)]
+        shops = [find_store(code) for code in stores]
+        tills = []
+        for n in range(1, count + 1):
+            name = f"{prefix}-T{n:02d}"
+            if not shops:
+                tills.append(simulator.SimTill(name, add_device(name)))
+                continue
+            shop = shops[(n - 1) % len(shops)]
+            token = add_device(name, store=shop.code)
+            tills.append(simulator.SimTill(name, token, shop.money.places, store=shop.code, zone=shop.time_zone))
         db.session.remove()
     return tills
 
@@ -483,6 +495,31 @@ def sold_quantities(report: simulator.FleetReport) -> dict[str, Decimal]:
         finally:
             outbox.close()
     return dict(sold)
+
+
+def sold_by_store(report: simulator.FleetReport) -> dict[tuple[str, str], Decimal]:
+    """(store code, sku) -> units sold by every sale in the outboxes of that store's tills (each once)."""
+    sold: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for till in report.tills:
+        outbox = Outbox(till.outbox)
+        try:
+            for sale in outbox.sales():
+                for line in sale.order["lines"]:
+                    sold[(till.store, line["sku"])] += Decimal(str(line["quantity"]))
+        finally:
+            outbox.close()
+    return dict(sold)
+
+
+def store_stock_taken(database_url: str) -> dict[tuple[str, str], Decimal]:
+    """(store code, sku) -> opening quantity minus quantity now, of every stock level that moved."""
+    rows = query(
+        database_url,
+        "SELECT s.code, p.sku, l.opening_quantity, l.quantity FROM stock_levels l "
+        "JOIN stores s ON s.id = l.store_id JOIN products p ON p.id = l.product_id",
+    )
+    taken = {(code, sku): Decimal(str(opening)) - Decimal(str(now)) for code, sku, opening, now in rows}
+    return {key: value for key, value in taken.items() if value != 0}
 
 
 def check_fleet(

@@ -25,6 +25,7 @@ from ...models import (
     SyncAttempt,
     SyncLog,
 )
+from ..numbering import SERVER_NUMBER_DIGITS
 from ..scope import EVERY_STORE, StoreScope
 from .paging import PER_PAGE, Page, newest_first, pretty_json, within
 
@@ -178,19 +179,45 @@ def _matching_ids(query: str, server_invoice_prefix: str):
     """A union of index range look-ups, so neither database is tempted into scanning orders.
 
     Why not a substring search: `LIKE '%100002'` reads every order on every search. Receipt and
-    invoice numbers are "<till prefix><number>", so typing the number alone is handled by trying
-    each prefix in use: the latest receipt of each till (one probe of ix_orders_device_created per
-    till) gives the tills' prefixes, the server's invoice prefix is known. Each candidate is then a
-    prefix range on ix_orders_receipt_number / uq_orders_invoice_number, so the cost grows with the
-    number of tills, never with the number of orders.
+    invoice numbers are "<prefix><number>", so typing the number alone is handled by trying each
+    prefix in use: the latest receipt of each till (one probe of ix_orders_device_created per till)
+    gives the tills' prefixes; each store's invoice prefix (a chain has a handful) gives the server
+    series' ("KWI-00000123"), where the number typed without its zeros ("123") or with some of them
+    ("000123") is also tried at its full width. Each candidate is then a prefix range on
+    ix_orders_receipt_number / uq_orders_invoice_number, so the cost grows with the number of tills
+    and stores, never with the number of orders.
     """
     candidates = {query, query.upper()}  # till prefixes are usually capitals; typed in lower case they still match
+    invoices = set(candidates)
     if "-" not in query:
-        candidates |= {prefix + query.upper() for prefix in _till_prefixes() | {server_invoice_prefix} if prefix}
+        candidates |= {prefix + query.upper() for prefix in _till_prefixes() if prefix}
+    invoices |= candidates | _server_numbers(query, _invoice_prefixes(server_invoice_prefix))
     lookups = [select(Order.id).where(Order.offline_id == _canonical(query))]
-    for column in (Order.invoice_number, Order.receipt_number):
-        lookups += [select(Order.id).where(*_starts_with(column, text)) for text in sorted(candidates)]
+    lookups += [select(Order.id).where(*_starts_with(Order.invoice_number, text)) for text in sorted(invoices)]
+    lookups += [select(Order.id).where(*_starts_with(Order.receipt_number, text)) for text in sorted(candidates)]
     return union(*lookups)
+
+
+def _invoice_prefixes(server_invoice_prefix: str) -> set[str]:
+    """Every store's invoice prefix (the default store's may be the setting SERVER_INVOICE_PREFIX)."""
+    prefixes = set(db.session.scalars(select(Store.invoice_prefix).where(Store.invoice_prefix.is_not(None))))
+    return {prefix for prefix in prefixes | {server_invoice_prefix} if prefix}
+
+
+def _server_numbers(query: str, prefixes: set[str]) -> set[str]:
+    """What a server invoice number typed without its store's prefix, or without its leading zeros, may be:
+    "000123", "123" or "kwi-123" -> "KWI-00000123" (and "KWI-000123", the start of "KWI-00012345")."""
+    typed = query.upper()
+    numbers = set()
+    for prefix in prefixes:
+        with_prefix = typed.startswith(prefix.upper())
+        digits = typed[len(prefix) :] if with_prefix else typed
+        if not digits.isascii() or not digits.isdigit() or len(digits) > SERVER_NUMBER_DIGITS:
+            continue
+        if not with_prefix:  # the number alone may also be the start of a longer one
+            numbers.add(prefix + digits)
+        numbers.add(prefix + digits.zfill(SERVER_NUMBER_DIGITS))
+    return numbers
 
 
 def _till_prefixes() -> set[str]:

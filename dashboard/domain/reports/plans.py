@@ -11,7 +11,9 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import Device, Fix, FixPlan, Order, OrderLine, Product
+from ..fix_plans import revenue_removed
 from ..scope import EVERY_STORE, StoreScope
+from ..stores import default_store, stores_by_id
 from .paging import PER_PAGE, Page, newest_first
 
 # A bulk plan can hold thousands of actions: the page shows this many, the CSV has them all.
@@ -39,6 +41,7 @@ class PlannedAction:
     receipt_number: str | None = None
     device: str | None = None
     items: tuple[tuple[Decimal, str], ...] = ()  # a voided order's basket: (quantity, product name)
+    currency: str | None = None  # the amount's: its order's store's
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class PlanView:
     fix_id: int | None
     fix_reverted: bool
     tills: list[dict]  # per till: device, orders_voided, lines_voided, money, stock
+    revenue: list[tuple[str, str]]  # (currency, amount) of the money taken out of the books, per currency
 
 
 @dataclass(frozen=True)
@@ -125,11 +129,13 @@ def plan_view(plan_id: int, scope: StoreScope = EVERY_STORE) -> PlanView | None:
     orders = {
         row.id: row
         for row in db.session.execute(
-            select(Order.id, Order.invoice_number, Order.receipt_number, Device.name)
+            select(Order.id, Order.invoice_number, Order.receipt_number, Device.name, Order.store_id)
             .join(Device, Device.id == Order.device_id)
             .where(Order.id.in_(order_ids))
         )
     }
+    stores = stores_by_id()
+    currency_of = {store_id: store.currency for store_id, store in stores.items()}
     items = _baskets([a["order_id"] for _, a in shown if a["type"] == "void_order"])
     product_ids = {a["product_id"] for _, a in shown if a.get("product_id")}
     skus = dict(db.session.execute(select(Product.id, Product.sku).where(Product.id.in_(product_ids))).all())
@@ -150,6 +156,7 @@ def plan_view(plan_id: int, scope: StoreScope = EVERY_STORE) -> PlanView | None:
             _field(orders, a.get("order_id"), "receipt_number"),
             _field(orders, a.get("order_id"), "name"),
             tuple(items.get(a.get("order_id"), ())),
+            currency_of.get(_field(orders, a.get("order_id"), "store_id")),
         )
         for g, a in shown
     ]
@@ -164,6 +171,7 @@ def plan_view(plan_id: int, scope: StoreScope = EVERY_STORE) -> PlanView | None:
         fix,
         bool(fix and _reverted([fix])),
         document.get("tills", []),
+        revenue_removed(document["totals"], default_store().currency) if document.get("totals") else [],
     )
 
 
