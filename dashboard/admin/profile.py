@@ -8,9 +8,11 @@ from flask_login import current_user, login_user
 
 from ..domain import user_admin, users
 from ..domain.passwords import MIN_PASSWORD_LENGTH
+from ..domain.scope import visible_store_codes
+from ..domain.stores import list_stores
 from ..extensions import db
 from . import bp
-from .access import public, role_required
+from .access import current_scope, public, role_required
 from .auth import safe_next
 from .forms import LanguageForm, PasswordChangeForm, password_message
 
@@ -25,7 +27,16 @@ def profile():
         session.pop("locale", None)  # a choice made before signing in no longer applies
         flash(_("Your language is saved."), "info")
         return redirect(url_for("admin.profile"))
-    return render_template("admin/profile.html", form=form)
+    return render_template("admin/profile.html", form=form, my_stores=_my_stores())
+
+
+def _my_stores() -> list[str] | None:
+    """The codes of the stores the person sees (empty: every store); None in a single shop, which has no
+    stores to speak of."""
+    if len(list_stores()) < 2:
+        return None
+    codes = visible_store_codes(current_scope())
+    return [] if codes is None else sorted(code for code in codes if code)
 
 
 @bp.post("/language")

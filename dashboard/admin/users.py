@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -96,6 +96,16 @@ def set_role(user_id: int):
     return redirect(url_for("admin.users"))
 
 
+@bp.get("/users/<int:user_id>/stores")
+@role_required("admin")
+def user_stores(user_id: int):
+    """The stores a user is limited to, ticked, to change (a page of its own: the users table stays narrow)."""
+    found = next(iter(reports.users(user_id=user_id).items), None)
+    if found is None:
+        abort(404)
+    return render_template("admin/user_stores.html", user=found, store_choices=_store_choices())
+
+
 @bp.post("/users/<int:user_id>/stores")
 @role_required("admin")
 def set_user_stores(user_id: int):
@@ -103,13 +113,14 @@ def set_user_stores(user_id: int):
     form = UserStoresForm()
     if not form.validate_on_submit():
         flash(_("The stores were not changed. Reload the page and try again."), "error")
-        return redirect(url_for("admin.users"))
+        return redirect(url_for("admin.user_stores", user_id=user_id))
     try:
         email = user_admin.set_stores(
             user_id, form.stores.data or [], actor_id=current_user.id, actor=current_user.email
         )
     except UserError as exc:
         flash(_("The stores were not changed: %(reason)s", reason=isolated_detail(str(exc))), "error")
+        return redirect(url_for("admin.user_stores", user_id=user_id))
     else:
         if form.stores.data:
             flash(

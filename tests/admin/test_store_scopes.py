@@ -198,6 +198,12 @@ def test_a_chain_wide_manager_and_an_admin_see_both_stores(chain, signed_in):
         assert _text(client, "/fixes").count(f"#{chain.main_fix}") >= 1
 
 
+def test_the_profile_names_the_stores_one_sees(chain, limited, signed_in):
+    mine = _text(limited(), "/profile").split("<dl")[1].split("</dl>")[0]
+    assert "<bdi>AMM</bdi>" in mine and "MAIN" not in mine
+    assert "every store" in _text(signed_in("manager"), "/profile")
+
+
 def test_the_overview_of_one_store_for_an_admin(chain, signed_in):
     html = _text(signed_in("admin"), "/?store=AMM")
     sales = html.split('id="sales-today"')[1].split("</section>")[0]
@@ -312,6 +318,8 @@ def test_admins_limit_people_to_stores_on_the_users_page(chain, signed_in, limit
     html = _text(admin, "/users")
     assert "Limited to the stores" in html and 'value="AMM"' in html
     manager_id = db.session.scalar(select(User.id).where(User.email == "manager@example.com"))
+    form = _text(admin, f"/users/{manager_id}/stores")
+    assert 'value="AMM"' in form and "Limited to the stores" in form
     response = post_form(admin, f"/users/{manager_id}/stores", {"stores": ["AMM"]}, token_from="/users")
     assert response.status_code == 302
     db.session.rollback()
@@ -395,6 +403,7 @@ ADMIN_ONLY = {
     "admin.create_user",
     "admin.deactivate_user",
     "admin.set_role",
+    "admin.user_stores",
     "admin.set_user_stores",
     "admin.jobs",
     "admin.requeue_job",

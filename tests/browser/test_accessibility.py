@@ -23,6 +23,7 @@ from sqlalchemy import select
 from dashboard.domain.devices import add_device
 from dashboard.domain.duplicates import run_scan
 from dashboard.domain.fixes import compute_plan, fix_now, request_plan
+from dashboard.domain.stores import add_store
 from dashboard.domain.users import create_user
 from dashboard.extensions import db
 from dashboard.models import Device, DuplicateGroup, Order, SyncAttempt, SyncLog, User
@@ -59,6 +60,10 @@ def server(request, redis_server, tmp_path):
     app = make_app(url, redis_server.url, tmp_path)
     with app.app_context():
         create_user(EMAIL, PASSWORD, "admin")
+        # A chain: the users page offers stores to limit people to, the overview a store filter; a long
+        # store name must wrap on a phone.
+        add_store("AMM", name="Amman, the old town branch up by the citadel", time_zone="Asia/Amman", currency="JOD")
+        create_user("amman.manager@example.com", PASSWORD, "manager", stores=["AMM"])
         token = add_device("T01 <front>")
         load_catalog()
         path = write_legacy_file(tmp_path / "old.jsonl")

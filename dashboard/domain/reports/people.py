@@ -71,9 +71,11 @@ def devices(*, page: int = 1, per_page: int = PER_PAGE) -> NumberedPage[DeviceRo
     return numbered(stmt, lambda row: DeviceRow(**row._mapping), page=page, per_page=per_page)
 
 
-def users(*, page: int = 1, per_page: int = PER_PAGE) -> NumberedPage[UserRow]:
-    """Dashboard users by email (unique index on users.email)."""
+def users(*, page: int = 1, per_page: int = PER_PAGE, user_id: int | None = None) -> NumberedPage[UserRow]:
+    """Dashboard users by email (unique index on users.email), or the one with this id."""
     stmt = select(User.id, User.email, User.role, User.locale, User.active, User.created_at).order_by(User.email)
+    if user_id is not None:
+        stmt = stmt.where(User.id == user_id)
     page_of_users = numbered(stmt, lambda row: UserRow(*row), page=page, per_page=per_page)
     stores = store_codes_of([user.id for user in page_of_users.items])
     return replace(page_of_users, items=[replace(u, stores=tuple(stores.get(u.id, ()))) for u in page_of_users.items])
