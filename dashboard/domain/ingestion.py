@@ -26,6 +26,7 @@ from ..models import Device, Order, OrderLine, Payment, Product, StockMovement, 
 from ..models.types import UtcDateTime
 from ..vocabulary import InvoicePolicy
 from .numbering import allocate_server_numbers
+from .replays import Replay, StoredOrder, exact_replay, stored_of_device
 from .results import CONFLICT, CREATED, DUPLICATE, REJECTED, SaleResult, SyncOutcome
 from .sales import Rejection, Sale, content_hash, offline_id_of, parse_sale, shown_fields
 from .stock_ledger import move_stock
@@ -80,14 +81,6 @@ _SALE_MOVEMENTS = insert(StockMovement.__table__).from_select(
 
 
 @dataclass(frozen=True)
-class StoredOrder:
-    id: int
-    device_id: int
-    fingerprint: str
-    invoice_number: str | None
-
-
-@dataclass(frozen=True)
 class IngestRules:
     """The settings a batch is stored under, handed in by the caller (the domain reads no app config)."""
 
@@ -112,7 +105,20 @@ def ingest_batch(
     now = datetime.now(timezone.utc)
     # Read before the write transaction: the till's store decides how many decimals its amounts have.
     store = store_of_device(device_id)
-    parsed = [parse_sale(raw, max_lines=rules.max_lines, now=now, money=store.money) for raw in orders]
+    # Also before it, one indexed read: the sales this till already stored. A sale sent again as
+    # stored is answered from that row, without building a Sale (replays.py says why that is exact).
+    # Stored orders are never deleted and their ids and fingerprint never change, so the read holds
+    # inside the transaction too.
+    stored = stored_of_device(device_id, orders)
+    parsed: list[Sale | Rejection | Replay] = []
+    known: dict[str, StoredOrder] = {}
+    for raw in orders:
+        replay = exact_replay(raw, stored, max_lines=rules.max_lines, money=store.money, now=now) if stored else None
+        if replay is not None:
+            parsed.append(replay)
+            known[replay.offline_id] = stored[replay.offline_id]
+        else:
+            parsed.append(parse_sale(raw, max_lines=rules.max_lines, now=now, money=store.money))
     batch = _Batch(
         device_id=device_id,
         store=store,
@@ -122,6 +128,7 @@ def ingest_batch(
         rules=rules,
         started=started,
         now=now,
+        known=known,
     )
     return run_write(batch.store, retry_on_integrity=True)
 
@@ -129,13 +136,17 @@ def ingest_batch(
 class _Batch:
     """One attempt at storing a batch; store() may run again from scratch after a retry."""
 
-    def __init__(self, *, device_id, store: StoreInfo, batch_id, raw, parsed, rules: IngestRules, started, now):
+    def __init__(
+        self, *, device_id, store: StoreInfo, batch_id, raw, parsed, rules: IngestRules, started, now, known=None
+    ):
         self.device_id = device_id
         # Every sale of a batch is its till's store's: it records the store and moves that store's stock.
         self.store_info = store
         self.batch_id = batch_id
         self.raw = raw
-        self.parsed: list[Sale | Rejection] = parsed
+        self.parsed: list[Sale | Rejection | Replay] = parsed
+        # The exact replays' stored rows, read before the transaction: not read again.
+        self.known: dict[str, StoredOrder] = known or {}
         self.rules = rules
         self.policy = rules.invoice_policy
         self.started = started
@@ -161,11 +172,13 @@ class _Batch:
         """Store the sales under an existing sync call; records neither attempts nor log counts."""
         self.results: list[SaleResult | None] = [None] * len(self.parsed)
         candidates, repeats = self._split()
-        stored = _stored_orders(list(candidates))
+        stored = self.known | _stored_orders([offline_id for offline_id in candidates if offline_id not in self.known])
         new = []
         for offline_id, index in candidates.items():
             if offline_id in stored:
                 self.results[index] = _answer_for_stored(self._sale(index), stored[offline_id], self.device_id)
+            elif isinstance(self.parsed[index], Replay):  # cannot happen: stored orders are never deleted
+                raise RuntimeError(f"replayed sale {offline_id} is no longer stored")
             else:
                 new.append(index)
         new = self._reject_unknown_skus(new)
@@ -176,7 +189,11 @@ class _Batch:
         return SyncOutcome(sync_id=sync_id, results=self.results)
 
     def _sale(self, index: int) -> Sale:
-        """The parsed sale at index, for the indexes _split took as sales (rejections never get here)."""
+        """The parsed sale at index, for the indexes _split took as sales (rejections never get here).
+
+        An exact replay (a Replay: offline_id and fingerprint only) is always answered from its
+        stored row, which reads nothing else of it.
+        """
         return cast(Sale, self.parsed[index])
 
     def _split(self) -> tuple[dict[str, int], list[int]]:
@@ -374,7 +391,8 @@ class _Batch:
                 "order_id": result.order_id,
                 "received_at": self.now,
                 "payload": payload_record(self.raw[index]),
-                **shown_fields(self.raw[index], self.parsed[index]),
+                # Never a Replay: those are answered duplicate, which is only counted.
+                **shown_fields(self.raw[index], cast(Sale | Rejection, self.parsed[index])),
             }
             for index, result in enumerate(outcome.results)
             if result.status != DUPLICATE and (result.status != CREATED or result.reason)

@@ -291,16 +291,31 @@ def fingerprint(*, offline_id, receipt_number, created_at, cashier, lines, total
     a tenth of a batch's CPU. tests/domain/test_fingerprint_text.py holds the two
     side by side.
     """
-    items = ",".join(
-        f'{{"quantity":"{canonical(ln.quantity)}","sku":{_quoted(ln.sku)},"unit_price":"{canonical(ln.unit_price)}"}}'
-        for ln in lines
+    return fingerprint_text(
+        offline_id,
+        receipt_number,
+        created_at,
+        cashier,
+        [(canonical(ln.quantity), ln.sku, canonical(ln.unit_price)) for ln in lines],
+        canonical(total),
+        [(canonical(p.amount), p.method) for p in payments],
     )
-    paid = ",".join(f'{{"amount":"{canonical(p.amount)}","method":{_quoted(p.method)}}}' for p in payments)
+
+
+def fingerprint_text(offline_id, receipt_number, created_at, cashier, items, total_text, paid) -> str:
+    """fingerprint() from the canonical texts: items are (quantity, sku, unit_price), paid (amount, method).
+
+    Also used by replays.exact_replay, which has these texts without building a Sale.
+    """
+    lines = ",".join(
+        f'{{"quantity":"{quantity}","sku":{_quoted(sku)},"unit_price":"{price}"}}' for quantity, sku, price in items
+    )
+    payments = ",".join(f'{{"amount":"{amount}","method":{_quoted(method)}}}' for amount, method in paid)
     text = (
         f'{{"cashier":{_json_text(cashier)},'
         f'"created_at":{_quoted(created_at.astimezone(timezone.utc).isoformat())},'
-        f'"lines":[{items}],"offline_id":{_json_text(offline_id)},"payments":[{paid}],'
-        f'"receipt_number":{_json_text(receipt_number)},"total":"{canonical(total)}"}}'
+        f'"lines":[{lines}],"offline_id":{_json_text(offline_id)},"payments":[{payments}],'
+        f'"receipt_number":{_json_text(receipt_number)},"total":"{total_text}"}}'
     )
     return hashlib.sha256(text.encode()).hexdigest()
 
