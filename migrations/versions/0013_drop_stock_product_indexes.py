@@ -1,7 +1,7 @@
 """stock_movements: drop the two indexes that lead with product_id / (store_id, product_id)
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 
 Each stored sale line wrote an entry into both, at one insertion point per
 (store, product): with a million stored orders every batch of 100 sales dirtied
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0013'
-down_revision = '0011'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
