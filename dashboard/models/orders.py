@@ -61,6 +61,8 @@ class Order(db.Model):
         Index("ix_orders_receipt_number", "receipt_number"),
         # The sync call page's orders created by the call (reports.sync_call).
         Index("ix_orders_sync_id", "sync_id"),
+        # A store's sales today on the overview (reports/overview.sales_today), the orders list filtered by
+        # store, and the orders of someone limited to stores (domain/scope.py).
         Index("ix_orders_store_created", "store_id", "created_at"),
     )
 
