@@ -13,7 +13,7 @@ import contextvars
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from sqlalchemy import event
@@ -76,6 +76,14 @@ def insert_ignoring_conflicts(table):
 
 # Both databases take this many bound values in one statement (SQLite 32,766, PostgreSQL 65,535).
 _MAX_BOUND_VALUES = 30000
+# Values in one IN (...) list: small statements, whatever the number of ids asked about.
+IN_CHUNK = 500
+
+
+def chunks(values: list[T], size: int = IN_CHUNK) -> Iterator[list[T]]:
+    """`values` in consecutive slices of at most `size`: one IN list, or one statement's rows, each."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def insert_values(
@@ -121,8 +129,7 @@ def insert_values(
     )
     per_statement = max(1, _MAX_BOUND_VALUES // len(columns))
     got: list[tuple] = []
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start : start + per_statement]
+    for chunk in chunks(rows, per_statement):
         params = tuple(value for row in chunk for value in row)
         result = conn.exec_driver_sql(head + ", ".join([one] * len(chunk)) + tail, params)
         if returning:

@@ -15,12 +15,12 @@ from decimal import Decimal
 
 from sqlalchemy import select, text
 
+from ..database import chunks
 from ..extensions import db
 from ..models import DuplicateGroup, DuplicateGroupMember, Order, SyncAttempt
 from ..models.sync_log import ATTEMPT_STATE_CONDITIONS
 from ..vocabulary import GroupStatus, OrderStatus
 
-_CHUNK = 500
 # Refused sales nobody has settled yet (re-processed or handled): the skipped sales that need action.
 _NEEDS_ACTION = ATTEMPT_STATE_CONDITIONS["action"]
 
@@ -55,11 +55,6 @@ class Refused:
     receipt_number: str | None
     total: Decimal | None
     sold_at: datetime | None
-
-
-def chunks(values: list, size: int = _CHUNK):
-    for at in range(0, len(values), size):
-        yield values[at : at + size]
 
 
 class Books:

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from sqlalchemy import and_, func, literal, or_, select
 
+from ..database import chunks
 from ..extensions import db
 from ..models import Order, OrderLine, Product, StockLevel, StockMovement, Store
 from ..models.duplicates import CERTAIN_KINDS
@@ -23,7 +24,6 @@ from .money import round_money
 from .stock_ledger import active_movements
 
 STREAM = {"yield_per": 2000}
-IN_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -46,11 +46,6 @@ class StockDrift:
     stock_quantity: Decimal
     expected: Decimal
     store: str = ""  # the store's code; empty for the products row (the default store's mirror)
-
-
-def _chunks(values: list, size: int = IN_CHUNK):
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def find_duplicates(
@@ -98,7 +93,7 @@ def _orders_by(column, keys: list[str]):
 
 def _same_offline_id(claimed: set[int]) -> Iterator[FoundGroup]:
     keys = list(_shared_keys(Order.offline_id))
-    for chunk in _chunks(keys):
+    for chunk in chunks(keys):
         by_key: dict[str, list[int]] = {}
         for row in _orders_by(Order.offline_id, chunk):
             by_key.setdefault(row.key, []).append(row.id)
@@ -110,7 +105,7 @@ def _same_offline_id(claimed: set[int]) -> Iterator[FoundGroup]:
 def _invoice_partitions(claimed: set[int]) -> Iterator[tuple[str, dict[str, list[int]]]]:
     """For each invoice number shared by unclaimed completed orders: its orders by content."""
     keys = list(_shared_keys(Order.invoice_number))
-    for chunk in _chunks(keys):
+    for chunk in chunks(keys):
         by_key: dict[str, dict[str, list[int]]] = {}
         for row in _orders_by(Order.invoice_number, chunk):
             if row.id not in claimed:
@@ -144,7 +139,7 @@ def _resent_with_new_id(claimed: set[int]) -> Iterator[FoundGroup]:
         .order_by(Order.device_id, Order.created_at)
     )
     keys = [tuple(row) for row in db.session.execute(shared.execution_options(**STREAM))]
-    for chunk in _chunks(keys, 400):  # two parameters a pair: under SQLite's oldest limit of 999
+    for chunk in chunks(keys, 400):  # two parameters a pair: under SQLite's oldest limit of 999
         baskets: dict[tuple, list[int]] = {}
         for row in db.session.execute(
             select(Order.id, Order.device_id, Order.created_at, Order.content_hash, Order.status, Order.offline_id)
@@ -200,7 +195,7 @@ def _invoice_collisions(claimed: set[int]) -> Iterator[FoundGroup]:
     by_receipt: dict[str, list[int]] = {}
     for receipt, order_id in db.session.execute(renumbered):
         by_receipt.setdefault(receipt, []).append(order_id)
-    for chunk in _chunks(list(by_receipt)):
+    for chunk in chunks(list(by_receipt)):
         holders = db.session.execute(
             select(Order.invoice_number, Order.id).where(Order.invoice_number.in_(chunk), Order.status == "completed")
         ).all()
@@ -276,7 +271,7 @@ def _duplicate_lines(claimed: set[int]) -> Iterator[FoundGroup]:
         for order_id, total in db.session.execute(stmt.execution_options(**STREAM))
         if order_id not in claimed
     ]
-    for chunk in _chunks(candidates):
+    for chunk in chunks(candidates):
         lines_by_order: dict[int, list] = {}
         for line in db.session.execute(
             select(OrderLine.id, OrderLine.order_id, OrderLine.sku, OrderLine.quantity, OrderLine.unit_price)
@@ -314,7 +309,7 @@ def _duplicate_movements(claimed: set[int]) -> Iterator[FoundGroup]:
         .order_by(StockMovement.order_line_id)
     )
     line_ids = list(db.session.execute(stmt.execution_options(**STREAM)).scalars())
-    for chunk in _chunks(line_ids):
+    for chunk in chunks(line_ids):
         lines = dict(
             db.session.execute(
                 select(OrderLine.id, OrderLine.order_id)

@@ -9,7 +9,7 @@ from functools import partial
 
 from sqlalchemy import case, func, select, tuple_, update
 
-from ..database import insert_ignoring_conflicts, run_write
+from ..database import chunks, insert_ignoring_conflicts, run_write
 from ..extensions import db
 from ..models import DuplicateGroup, DuplicateGroupMember, DuplicateScan, Order, OrderLine
 from ..models.duplicates import KINDS
@@ -148,8 +148,7 @@ def label_groups_with_their_store(group_ids: list[int]) -> None:
         .where(DuplicateGroupMember.group_id == DuplicateGroup.id)
         .scalar_subquery()
     )
-    for start in range(0, len(group_ids), WRITE_CHUNK):
-        chunk = group_ids[start : start + WRITE_CHUNK]
+    for chunk in chunks(group_ids):
         db.session.execute(update(DuplicateGroup).where(DuplicateGroup.id.in_(chunk)).values(store_id=their_store))
 
 

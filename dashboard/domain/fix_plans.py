@@ -21,6 +21,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from ..database import chunks
 from ..extensions import db
 from ..models import Device, DuplicateGroup, DuplicateGroupMember, Order, OrderLine, Product, StockLevel, Store
 from ..models.duplicates import CERTAIN_KINDS, KINDS
@@ -249,8 +250,7 @@ def _currencies(groups: list[dict]) -> dict[int, StoreInfo]:
     stores = stores_by_id()
     found: dict[int, StoreInfo] = {}
     # In slices: a bulk plan may void more orders than SQLite takes bound parameters in one statement.
-    for start in range(0, len(order_ids), 5000):
-        chunk = order_ids[start : start + 5000]
+    for chunk in chunks(order_ids, 5000):
         for order_id, store_id in db.session.execute(select(Order.id, Order.store_id).where(Order.id.in_(chunk))):
             found[order_id] = stores[store_id]
     return found

@@ -17,7 +17,7 @@ from functools import partial
 
 from sqlalchemy import select, update
 
-from ..database import run_write
+from ..database import chunks, run_write
 from ..extensions import db
 from ..models import DuplicateGroup, Fix, FixGroup, FixPlan, Order, OrderLine
 from ..models.types import utcnow
@@ -39,8 +39,6 @@ class FixResult:
     summary: dict
 
 
-# Orders checked per statement by _check_plan_store (bulk plans hold thousands).
-CHECK_CHUNK = 500
 # Plans that are not approved yet, and so may be discarded.
 DISCARDABLE = (PlanStatus.COMPUTING, PlanStatus.READY, PlanStatus.FAILED)
 
@@ -137,8 +135,7 @@ def _check_plan_store(plan: FixPlan, targets: list[PlanTarget]) -> None:
     if plan.store_id is None:
         return
     order_ids = sorted({order_id for target in targets for order_id in target.order_ids})
-    for start in range(0, len(order_ids), CHECK_CHUNK):
-        chunk = order_ids[start : start + CHECK_CHUNK]
+    for chunk in chunks(order_ids):
         elsewhere = db.session.scalar(
             select(Order.id).where(Order.id.in_(chunk), Order.store_id != plan.store_id).limit(1)
         )
