@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import abort, current_app, render_template
 
 from ..domain import reports
-from ..domain.stores import list_stores
+from ..domain.scope import stores_in
 from . import bp
 from .access import current_scope, role_required
-from .params import int_arg, optional_day_range, str_arg
+from .params import chosen_store, int_arg, optional_day_range, period_args, str_arg
 
 
 @bp.get("/orders")
@@ -18,8 +18,8 @@ def orders():
     without the till's prefix) or an offline id, and limited to days sold (in the dashboard's zone)."""
     query = str_arg("q", 100)
     first, last, start, end = optional_day_range()
-    stores = [shop for shop in list_stores() if current_scope().allows(shop.id)]
-    store = next((s for s in stores if s.code == (str_arg("store", 16) or "").upper()), None)
+    stores = stores_in(current_scope())
+    store = chosen_store(stores)
     page = reports.find_orders(
         query,
         start=start,
@@ -30,11 +30,7 @@ def orders():
         store_id=store.id if store else None,
         scope=current_scope(),
     )
-    period = {
-        "from": first.isoformat() if first else None,
-        "to": last.isoformat() if last else None,
-        "store": store.code if store else None,
-    }
+    period = {**period_args(first, last), "store": store.code if store else None}
     return render_template(
         "admin/orders.html",
         page=page,

@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 
 from flask import request
 
+from ..domain.stores import StoreInfo
 from .i18n import local_days, local_today
 
 # Ids and cursors are INTEGER keys (32 bits on PostgreSQL): a larger number matches nothing.
@@ -51,6 +52,17 @@ def day_range(default_days: int) -> tuple[date, date, datetime, datetime]:
     if first > last:
         first, last = last, first
     return (first, last, *local_days(first, last))
+
+
+def chosen_store(stores: list[StoreInfo]) -> StoreInfo | None:
+    """?store= (a store code, in any case) when it is one of `stores`; None otherwise."""
+    code = (str_arg("store", 16) or "").upper()
+    return next((store for store in stores if store.code == code), None)
+
+
+def period_args(first: date | None, last: date | None) -> dict[str, str | None]:
+    """A period as the ?from= and ?to= arguments of links that keep it (None: open-ended)."""
+    return {"from": first.isoformat() if first else None, "to": last.isoformat() if last else None}
 
 
 def optional_day_range() -> tuple[date | None, date | None, datetime | None, datetime | None]:

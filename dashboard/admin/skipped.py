@@ -15,15 +15,15 @@ from flask_login import current_user
 
 from ..domain import reports
 from ..domain.ingestion import IngestRules
+from ..domain.scope import stores_in
 from ..domain.skipped_sales import SkippedSaleError, mark_handled, reprocess_attempt
-from ..domain.stores import list_stores
 from . import bp
 from .access import current_scope, role_required
 from .csv_cells import csv_download, safe_cell
 from .forms import HandleSaleForm, ReprocessForm
 from .i18n import currency, local_days, local_today, zone_name
 from .labels import label
-from .params import EARLIEST_DAY, day_range, int_arg, page_arg, str_arg
+from .params import EARLIEST_DAY, day_range, int_arg, page_arg, period_args, str_arg
 
 DEFAULT_DAYS = 7
 # An export covers at most this many days (the latest of the period asked for): a download is one
@@ -87,8 +87,7 @@ def _args(filters: dict) -> dict:
         "state": filters["state"],
         "reason": filters["reason"],
         "device": filters["device_id"],
-        "from": filters["first"].isoformat() if filters["first"] else None,
-        "to": filters["last"].isoformat() if filters["last"] else None,
+        **period_args(filters["first"], filters["last"]),
     }
 
 
@@ -143,7 +142,7 @@ def _csv_lines(filters: dict) -> Iterator[str]:
     zone = ZoneInfo(zone_name())  # times with the dashboard zone's offset, as the pages show them
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    currencies = {store.currency for store in list_stores() if current_scope().allows(store.id)}
+    currencies = {store.currency for store in stores_in(current_scope())}
     named = f" ({currencies.pop()})" if len(currencies) == 1 else ""
     writer.writerow([column.format(currency=named) for column in CSV_COLUMNS])
     for row in reports.iter_skipped_sales(**_query(filters)):

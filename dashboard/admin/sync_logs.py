@@ -8,7 +8,7 @@ from ..domain import refusals, reports
 from ..redis_conn import get_redis
 from . import bp
 from .access import current_scope, role_required
-from .params import int_arg, optional_day_range, str_arg
+from .params import int_arg, optional_day_range, period_args, str_arg
 
 
 @bp.get("/sync-logs")
@@ -31,7 +31,7 @@ def sync_logs():
         after=int_arg("after"),
         scope=current_scope(),
     )
-    period = {"from": first.isoformat() if first else None, "to": last.isoformat() if last else None}
+    period = period_args(first, last)
     return render_template(
         "admin/sync_logs.html",
         page=page,
@@ -76,7 +76,7 @@ def refused_calls():
         after=int_arg("after"),
         scope=current_scope(),
     )
-    period = {"from": first.isoformat() if first else None, "to": last.isoformat() if last else None}
+    period = period_args(first, last)
     return render_template(
         "admin/refused_calls.html",
         page=page,

@@ -8,13 +8,12 @@ from flask import current_app, jsonify, render_template
 
 from ..domain import reports
 from ..domain.reports.duplicates import open_certain_count
-from ..domain.scope import StoreScope
-from ..domain.stores import list_stores
+from ..domain.scope import StoreScope, stores_in
 from . import bp
 from .access import current_scope, public, role_required
 from .charts import bar_chart
 from .i18n import start_of_today
-from .params import int_arg, str_arg
+from .params import chosen_store, int_arg, str_arg
 from .sync_logs import flush_refused_calls
 
 # The chart's two spans: 24 hourly bars, or 14 daily ones.
@@ -30,8 +29,8 @@ def overview():
     unit, buckets = SPANS[span]
     stale_minutes = current_app.config["TILL_STALE_MINUTES"]
     # A chain's stores the person may see, and ?store= narrowing the page to one of them.
-    stores = [shop for shop in list_stores() if current_scope().allows(shop.id)]
-    store = next((shop for shop in stores if shop.code == (str_arg("store", 16) or "").upper()), None)
+    stores = stores_in(current_scope())
+    store = chosen_store(stores)
     scope = StoreScope(frozenset({store.id})) if store else current_scope()
     flush_refused_calls()
     data = reports.overview(

@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, select, true
 from ..extensions import db
 from ..models import Device, Store, User, UserStore
 from ..vocabulary import Role
+from .stores import StoreInfo, list_stores
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,11 @@ def common_store(store_ids: Iterable[int | None]) -> int | None:
     """The label of something made of rows of these stores: their one store, or None when several (or none)."""
     distinct = set(store_ids)
     return distinct.pop() if len(distinct) == 1 else None
+
+
+def stores_in(scope: StoreScope) -> list[StoreInfo]:
+    """The stores of the scope, as list_stores() gives them (the default store first)."""
+    return [store for store in list_stores() if scope.allows(store.id)]
 
 
 def visible_store_codes(scope: StoreScope) -> frozenset[str] | None:

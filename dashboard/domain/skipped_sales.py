@@ -17,12 +17,13 @@ from sqlalchemy import select, update
 
 from ..database import run_write
 from ..extensions import db
-from ..models import Device, SyncAttempt
+from ..models import SyncAttempt
 from ..models.types import utcnow
 from ..vocabulary import AuditAction, Resolution, SaleStatus
 from . import audit
 from .ingestion import IngestRules, reingest_sale
 from .scope import EVERY_STORE, StoreScope
+from .stores import store_of_device
 from .text import storable
 
 attempts_t = SyncAttempt.__table__
@@ -84,10 +85,6 @@ def _payload(text: str) -> object:
         return text  # ingestion rejects it, and says why
 
 
-def _store_of_till(device_id: int) -> int | None:
-    return db.session.scalar(select(Device.store_id).where(Device.id == device_id))
-
-
 def reprocess_attempt(
     attempt_id: int, *, actor: str, rules: IngestRules, scope: StoreScope = EVERY_STORE
 ) -> ReprocessOutcome:
@@ -133,7 +130,7 @@ def reprocess_attempt(
             AuditAction.REPROCESS_SALE,
             "sync_attempt",
             attempt_id,
-            store_id=_store_of_till(claimed.device_id),
+            store_id=store_of_device(claimed.device_id).id,
             outcome=outcome.status,
             order_id=outcome.order_id,
             reason=outcome.reason,
@@ -169,7 +166,7 @@ def mark_handled(attempt_id: int, note: str, *, actor: str, scope: StoreScope = 
             AuditAction.HANDLE_SKIPPED_SALE,
             "sync_attempt",
             attempt_id,
-            store_id=_store_of_till(claimed.device_id),
+            store_id=store_of_device(claimed.device_id).id,
             note=note,
         )
         return now

@@ -57,8 +57,6 @@ def create_user(email: str, password: str, role: str, *, actor: str = "cli", sto
         user = User(email=email, password_hash=password_hash, role=role)
         db.session.add(user)
         db.session.flush()
-        if role == "admin" and stores:
-            raise UserError("an admin sees every store; give the manager or viewer role to limit someone to stores")
         codes = replace_stores(user, stores)
         # Only a limited person's entry names stores: one seeing every store reads as it always did.
         limited: dict[str, object] = {"stores": codes} if codes else {}
@@ -70,7 +68,9 @@ def create_user(email: str, password: str, role: str, *, actor: str = "cli", sto
 
 def replace_stores(user: User, codes: Sequence[str]) -> list[str]:
     """In the caller's unit of work: limit the user to these stores (none: every store); returns the codes,
-    sorted. An unknown code refuses the whole change."""
+    sorted. An unknown code refuses the whole change, and so does limiting an admin."""
+    if user.role == "admin" and codes:
+        raise UserError("an admin sees every store; give the manager or viewer role to limit someone to stores")
     wanted = sorted({code.strip().upper() for code in codes if code.strip()})
     found = dict(db.session.execute(select(Store.code, Store.id).where(Store.code.in_(wanted))).all())
     unknown = [code for code in wanted if code not in found]

@@ -22,8 +22,8 @@ from ...models import (
     SyncLog,
 )
 from ..fix_plans import ORDER_KINDS
-from ..scope import EVERY_STORE, StoreScope, visible_store_codes
-from ..stores import StoreInfo, list_stores
+from ..scope import EVERY_STORE, StoreScope, stores_in, visible_store_codes
+from ..stores import StoreInfo
 from .duplicates import ScanRow, scan_row
 from .paging import as_utc_datetime, utc_bucket
 from .refusals import refused_by_bucket, refused_since
@@ -134,7 +134,7 @@ def overview(
 ) -> Overview:
     """Everything the overview shows about the scope's stores; `since` is the start of today in the dashboard's
     time zone (a store's sales count from the start of its own today)."""
-    stores = [store for store in list_stores() if scope.allows(store.id)]
+    stores = stores_in(scope)
     return Overview(
         sales_today=[sales_today(store, now) for store in stores],
         counted_twice=counted_twice({store.id: store.currency for store in stores}, scope),
