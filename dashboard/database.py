@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from .extensions import db
 from .observability.metrics import count_write_retry
+from .writer_queue import lock_path, writer_turn
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -29,6 +30,9 @@ T = TypeVar("T")
 # Set while a write unit of work runs, so the SQLite "begin" hook knows to take
 # the write lock up front.
 _write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=False)
+
+# How long an SQLite writer waits for the write lock: its turn in writer_queue, then SQLite's own wait.
+BUSY_TIMEOUT_SECONDS = 30.0
 
 # PostgreSQL SQLSTATEs that mean "run the transaction again".
 _RETRYABLE_PG_CODES = {"40001", "40P01"}
@@ -50,7 +54,7 @@ def configure_engine(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         # 64 MB of page cache per connection: the random-key indexes (offline ids, content
         # hashes) of a million orders stay in memory instead of being re-read for every batch.
@@ -86,6 +90,33 @@ def chunks(values: list[T], size: int = IN_CHUNK) -> Iterator[list[T]]:
         yield values[start : start + size]
 
 
+def bound_rows(table, columns: tuple[str, ...], rows: list[tuple], dialect=None) -> list[tuple]:
+    """`rows` with each column's bind processor applied: the values the driver takes, as the ORM would send them.
+
+    Ingestion calls this before its write transaction opens, so that the time
+    other writers wait holds SQL, not Python.
+    """
+    dialect = dialect or db.session.get_bind().dialect
+    processors = [
+        (index, processor)
+        for index, name in enumerate(columns)
+        if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+    ]
+    if not processors:
+        return rows
+    processed: list[list] = [list(row) for row in rows]
+    for values in processed:
+        for index, processor in processors:
+            if values[index] is not None:
+                values[index] = processor(values[index])
+    return [tuple(values) for values in processed]
+
+
+def placeholder(dialect) -> str:
+    """The driver's mark for one bound value: ? for sqlite3, %s for psycopg."""
+    return "?" if dialect.paramstyle == "qmark" else "%s"
+
+
 def insert_values(
     table,
     columns: tuple[str, ...],
@@ -93,34 +124,25 @@ def insert_values(
     *,
     ignore_conflicts: bool = False,
     returning: tuple[str, ...] = (),
+    bound: bool = False,
 ) -> list[tuple]:
     """INSERT many rows as multi-row VALUES statements sent straight to the driver; the RETURNING rows.
 
     The same SQL SQLAlchemy's bulk insert sends, without its per-row work (a
     parameter dict per row, rebuilt and processed value by value): each
-    column's bind processor is applied to its values here, once, so the
-    database receives exactly what the ORM path would store. Errors still go
-    through SQLAlchemy (exec_driver_sql), so run_write retries what it retries.
-    With ignore_conflicts, rows that hit any unique index are left out
-    silently, as with insert_ignoring_conflicts.
+    column's bind processor is applied to its values once (bound_rows; pass
+    bound=True for rows already through it), so the database receives exactly
+    what the ORM path would store. Errors still go through SQLAlchemy
+    (exec_driver_sql), so run_write retries what it retries. With
+    ignore_conflicts, rows that hit any unique index are left out silently, as
+    with insert_ignoring_conflicts.
     """
     if not rows:
         return []
     conn = db.session.connection()
-    dialect = conn.dialect
-    processors = [
-        (index, processor)
-        for index, name in enumerate(columns)
-        if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-    ]
-    if processors:
-        processed: list[list] = [list(row) for row in rows]
-        for values in processed:
-            for index, processor in processors:
-                if values[index] is not None:
-                    values[index] = processor(values[index])
-        rows = [tuple(values) for values in processed]
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    if not bound:
+        rows = bound_rows(table, columns, rows, conn.dialect)
+    mark = placeholder(conn.dialect)
     one = "(" + ", ".join([mark] * len(columns)) + ")"
     # Names from the models, never from a request; the values are bound parameters.
     head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "  # noqa: S608
@@ -149,6 +171,12 @@ def _is_retryable(exc: DBAPIError) -> bool:
     return False
 
 
+def _writer_queue() -> str | None:
+    """The writer queue's lock file of the SQLite database in use; None on PostgreSQL (no queue)."""
+    engine = db.engine
+    return lock_path(engine.url.database) if engine.dialect.name == "sqlite" else None
+
+
 def _end_read_transaction() -> None:
     """End a read transaction the caller left open, so the write can begin with the write lock."""
     session = db.session()  # the real Session behind the scoped proxy
@@ -172,25 +200,27 @@ def run_write(unit: Callable[[], T], *, retries: int | None = None, retry_on_int
     attempts = retries if retries is not None else current_app.config["DB_WRITE_RETRIES"]
     last_error: Exception | None = None
     _end_read_transaction()
+    queue = _writer_queue()
     for attempt in range(attempts):
         token = _write_intent.set(True)
         try:
-            result = unit()
-            db.session.commit()
-            return result
+            # SQLite: wait for this writer's turn (writer_queue.py) and hold it until commit or rollback.
+            with writer_turn(queue, wait_seconds=BUSY_TIMEOUT_SECONDS):
+                try:
+                    result = unit()
+                    db.session.commit()
+                    return result
+                except BaseException:
+                    db.session.rollback()
+                    raise
         except IntegrityError as exc:
-            db.session.rollback()
             if not retry_on_integrity:
                 raise
             last_error = exc
         except DBAPIError as exc:
-            db.session.rollback()
             if not _is_retryable(exc):
                 raise
             last_error = exc
-        except BaseException:
-            db.session.rollback()
-            raise
         finally:
             _write_intent.reset(token)
         count_write_retry(last_error)

@@ -7,6 +7,13 @@ ON CONFLICT DO NOTHING, and a sale the database did not take was stored by a
 concurrent request, which we then read back and answer as a replay. The
 look-up of already stored sales before inserting is only a fast path for
 replays; it decides nothing the constraints would not.
+
+On SQLite one write transaction runs at a time, so what needs no lock happens
+before it opens: validation, the catalogue and receipt-number reads, and the
+rows themselves (sale_rows.py). Inside, the statements go to the driver as
+plain SQL (exec_driver_sql), each once per batch. A number or a sale taken by
+a concurrent request between the reads and the write is still caught by the
+unique indexes, which is what decides.
 """
 
 from __future__ import annotations
@@ -18,66 +25,27 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import cast
 
-from sqlalchemy import Integer, bindparam, insert, literal, select, update
+from sqlalchemy import bindparam, insert, select
 
-from ..database import insert_values, run_write
+from ..database import bound_rows, insert_values, placeholder, run_write
 from ..extensions import db
-from ..models import Device, Order, OrderLine, Payment, Product, StockMovement, SyncAttempt, SyncLog
-from ..models.types import UtcDateTime
+from ..models import Order, OrderLine, Payment, Product, SyncAttempt, SyncLog
 from ..vocabulary import InvoicePolicy
 from .numbering import allocate_server_numbers
-from .replays import Replay, StoredOrder, exact_replay, stored_of_device
+from .replays import Replay, StoredOrder, exact_replay, replayable, stored_orders, stored_with_ids
 from .results import CONFLICT, CREATED, DUPLICATE, REJECTED, SaleResult, SyncOutcome
-from .sales import Rejection, Sale, content_hash, offline_id_of, parse_sale, shown_fields
+from .sale_rows import LINE_COLUMNS, ORDER_COLUMNS, PAYMENT_COLUMNS, SaleRows, decided_values, sale_rows
+from .sales import Rejection, Sale, offline_id_of, parse_sale, shown_fields
 from .stock_ledger import move_stock
 from .stores import StoreInfo, store_of_device
 from .text import payload_record, storable
 
-orders_t = Order.__table__
 lines_t = OrderLine.__table__
-# The columns a stored sale's rows are written with (database.insert_values: no per-row dicts).
-ORDER_COLUMNS = (
-    "offline_id",
-    "receipt_number",
-    "invoice_number",
-    "device_id",
-    "store_id",
-    "created_at",
-    "received_at",
-    "cashier",
-    "total",
-    "status",
-    "fingerprint",
-    "receipt_number_collision",
-    "sync_id",
-    "content_hash",
-)
-LINE_COLUMNS = ("order_id", "line_no", "product_id", "sku", "quantity", "unit_price", "status")
-PAYMENT_COLUMNS = ("order_id", "method", "amount")
 
 # The batch's statements, built once: an expanding IN takes the whole list as one parameter,
 # where a fresh `.in_(list)` per batch coerced every element into a bound parameter first.
-_STORED_ORDERS = (
-    select(Order.offline_id, Order.id, Order.device_id, Order.fingerprint, Order.invoice_number)
-    .where(Order.offline_id.in_(bindparam("offline_ids", expanding=True)))
-    # Legacy imports may hold several sales with one offline_id: the synced one answers for it.
-    .order_by(Order.legacy_id.is_not(None).desc(), Order.id.desc())
-)
 _PRODUCT_IDS = select(Product.sku, Product.id).where(Product.sku.in_(bindparam("skus", expanding=True)))
 _TAKEN_NUMBERS = select(Order.invoice_number).where(Order.invoice_number.in_(bindparam("numbers", expanding=True)))
-# One sale movement per line, written by the database from the lines just stored: one statement
-# instead of reading the line ids back and sending a row per line.
-_SALE_MOVEMENTS = insert(StockMovement.__table__).from_select(
-    ["product_id", "store_id", "order_line_id", "quantity_delta", "kind", "created_at"],
-    select(
-        lines_t.c.product_id,
-        bindparam("store_id", type_=Integer()),
-        lines_t.c.id,
-        -lines_t.c.quantity,
-        literal("sale"),
-        bindparam("now", type_=UtcDateTime()),
-    ).where(lines_t.c.order_id.in_(bindparam("order_ids", expanding=True))),
-)
 
 
 @dataclass(frozen=True)
@@ -105,20 +73,16 @@ def ingest_batch(
     now = datetime.now(timezone.utc)
     # Read before the write transaction: the till's store decides how many decimals its amounts have.
     store = store_of_device(device_id)
-    # Also before it, one indexed read: the sales this till already stored. A sale sent again as
-    # stored is answered from that row, without building a Sale (replays.py says why that is exact).
-    # Stored orders are never deleted and their ids and fingerprint never change, so the read holds
-    # inside the transaction too.
-    stored = stored_of_device(device_id, orders)
+    # Also before it, one indexed read: the batch's sales already stored. A sale sent again as stored
+    # by this till is answered from that row, without building a Sale (replays.py says why that is
+    # exact). Stored orders are never deleted and their ids and fingerprint never change, so the read
+    # holds inside the transaction too.
+    stored = stored_with_ids(orders)
+    replays = replayable(stored, device_id)
     parsed: list[Sale | Rejection | Replay] = []
-    known: dict[str, StoredOrder] = {}
     for raw in orders:
-        replay = exact_replay(raw, stored, max_lines=rules.max_lines, money=store.money, now=now) if stored else None
-        if replay is not None:
-            parsed.append(replay)
-            known[replay.offline_id] = stored[replay.offline_id]
-        else:
-            parsed.append(parse_sale(raw, max_lines=rules.max_lines, now=now, money=store.money))
+        replay = exact_replay(raw, replays, max_lines=rules.max_lines, money=store.money, now=now) if replays else None
+        parsed.append(replay or parse_sale(raw, max_lines=rules.max_lines, now=now, money=store.money))
     batch = _Batch(
         device_id=device_id,
         store=store,
@@ -128,16 +92,17 @@ def ingest_batch(
         rules=rules,
         started=started,
         now=now,
-        known=known,
+        stored=stored,
     )
+    batch.prepare()
     return run_write(batch.store, retry_on_integrity=True)
 
 
 class _Batch:
-    """One attempt at storing a batch; store() may run again from scratch after a retry."""
+    """A batch's sales: prepare() once, then store() in a write transaction, again from scratch after a retry."""
 
     def __init__(
-        self, *, device_id, store: StoreInfo, batch_id, raw, parsed, rules: IngestRules, started, now, known=None
+        self, *, device_id, store: StoreInfo, batch_id, raw, parsed, rules: IngestRules, started, now, stored=None
     ):
         self.device_id = device_id
         # Every sale of a batch is its till's store's: it records the store and moves that store's stock.
@@ -145,47 +110,58 @@ class _Batch:
         self.batch_id = batch_id
         self.raw = raw
         self.parsed: list[Sale | Rejection | Replay] = parsed
-        # The exact replays' stored rows, read before the transaction: not read again.
-        self.known: dict[str, StoredOrder] = known or {}
+        # The stored sales with the batch's offline_ids, read before the transaction: not read again.
+        self.stored: dict[str, StoredOrder] = stored or {}
         self.rules = rules
         self.policy = rules.invoice_policy
         self.started = started
         self.now = now
 
+    def prepare(self) -> None:
+        """Everything that needs no write lock: the answers the stored sales and the checks give, the
+        catalogue and receipt-number reads, and the new sales' rows, bound for the driver."""
+        self.answered: list[SaleResult | None] = [None] * len(self.parsed)
+        candidates, self.repeats = self._split()
+        new = []
+        for offline_id, index in candidates.items():
+            if offline_id in self.stored:
+                self.answered[index] = _answer_for_stored(self._sale(index), self.stored[offline_id], self.device_id)
+            elif isinstance(self.parsed[index], Replay):  # cannot happen: a Replay is made from a stored row
+                raise RuntimeError(f"replayed sale {offline_id} is not stored")
+            else:
+                new.append(index)
+        product_ids = self._product_ids(new)
+        self.new = self._reject_unknown_skus(new, product_ids)
+        self.wanted = self._wanted_invoice_numbers(self.new)
+        self.rows: dict[int, SaleRows] = sale_rows(
+            {index: self._sale(index) for index in self.new},
+            device_id=self.device_id,
+            store_id=self.store_info.id,
+            received_at=self.now,
+            product_ids=product_ids,
+        )
+        self.sql = _Statements.of(db.session.get_bind().dialect)
+        self.bound_now = bound_rows(SyncLog.__table__, ("started_at",), [(self.now,)])[0][0]
+
     def store(self) -> SyncOutcome:
-        sync_id = db.session.execute(
-            insert(SyncLog)
-            .values(
-                device_id=self.device_id,
-                batch_id=self.batch_id,
-                started_at=self.now,
-                http_status=200,
-                received=len(self.parsed),
+        sync_id = (
+            db.session.connection()
+            .exec_driver_sql(
+                self.sql.insert_sync_log, (self.device_id, self.batch_id, self.bound_now, 200, len(self.parsed))
             )
-            .returning(SyncLog.id)
-        ).scalar_one()
+            .scalar_one()
+        )
         outcome = self.ingest(sync_id)
         self._record(outcome)
         return outcome
 
     def ingest(self, sync_id: int) -> SyncOutcome:
-        """Store the sales under an existing sync call; records neither attempts nor log counts."""
-        self.results: list[SaleResult | None] = [None] * len(self.parsed)
-        candidates, repeats = self._split()
-        stored = self.known | _stored_orders([offline_id for offline_id in candidates if offline_id not in self.known])
-        new = []
-        for offline_id, index in candidates.items():
-            if offline_id in stored:
-                self.results[index] = _answer_for_stored(self._sale(index), stored[offline_id], self.device_id)
-            elif isinstance(self.parsed[index], Replay):  # cannot happen: stored orders are never deleted
-                raise RuntimeError(f"replayed sale {offline_id} is no longer stored")
-            else:
-                new.append(index)
-        new = self._reject_unknown_skus(new)
-        created = self._insert_orders(new, sync_id)
+        """Store the prepared sales under an existing sync call; records neither attempts nor log counts."""
+        self.results: list[SaleResult | None] = list(self.answered)
+        created = self._insert_orders(self.new, sync_id)
         if created:
             self._insert_contents(created)
-        self._answer_repeats(repeats)
+        self._answer_repeats(self.repeats)
         return SyncOutcome(sync_id=sync_id, results=self.results)
 
     def _sale(self, index: int) -> Sale:
@@ -202,7 +178,7 @@ class _Batch:
         repeats: list[int] = []
         for index, sale in enumerate(self.parsed):
             if isinstance(sale, Rejection):
-                self.results[index] = SaleResult(
+                self.answered[index] = SaleResult(
                     offline_id_of(self.raw[index]), REJECTED, reason=sale.reason, message=sale.message
                 )
             elif sale.offline_id in candidates:
@@ -211,17 +187,20 @@ class _Batch:
                 candidates[sale.offline_id] = index
         return candidates, repeats
 
-    def _reject_unknown_skus(self, indexes: list[int]) -> list[int]:
+    def _product_ids(self, indexes: list[int]) -> dict[str, int]:
+        """The catalogue's ids of the skus these sales sell (products are never deleted)."""
         skus = {line.sku for index in indexes for line in self._sale(index).lines}
-        self.product_ids = dict(db.session.execute(_PRODUCT_IDS, {"skus": list(skus)}).all()) if skus else {}
+        return dict(db.session.execute(_PRODUCT_IDS, {"skus": list(skus)}).all()) if skus else {}
+
+    def _reject_unknown_skus(self, indexes: list[int], product_ids: dict[str, int]) -> list[int]:
         known = []
         for index in indexes:
             sale = self._sale(index)
             unknown = next(
-                ((n, line.sku) for n, line in enumerate(sale.lines, start=1) if line.sku not in self.product_ids), None
+                ((n, line.sku) for n, line in enumerate(sale.lines, start=1) if line.sku not in product_ids), None
             )
             if unknown:
-                self.results[index] = SaleResult(
+                self.answered[index] = SaleResult(
                     sale.offline_id,
                     REJECTED,
                     reason="unknown_sku",
@@ -232,7 +211,11 @@ class _Batch:
         return known
 
     def _wanted_invoice_numbers(self, indexes: list[int]) -> dict[int, str | None]:
-        """Device policy: each sale asks for its receipt number, unless another sale holds it already."""
+        """Device policy: each sale asks for its receipt number, unless another sale holds it already.
+
+        Read before the transaction: a number taken in between makes that sale's insert lose on the
+        unique index, and _insert_orders inserts it again without the number.
+        """
         if self.policy != InvoicePolicy.DEVICE:
             return {index: None for index in indexes}
         wanted: dict[int, str | None] = {}
@@ -248,22 +231,30 @@ class _Batch:
 
     def _insert_orders(self, indexes: list[int], sync_id: int) -> list[tuple[int, int]]:
         """Insert the new sales; returns (request index, order id) of those this transaction stored."""
-        wanted = self._wanted_invoice_numbers(indexes)
+        wanted = dict(self.wanted)
         # A stable order of inserts keeps concurrent batches from deadlocking on the unique indexes.
         pending = sorted(indexes, key=lambda index: self._sale(index).offline_id)
         created: dict[int, int] = {}
         invoice: dict[int, str | None] = {}
+        flag = decided_values()
         while pending:
-            rows = [self._order_row(index, wanted[index], sync_id) for index in pending]
+            rows = [self._order_row(index, wanted[index], sync_id, flag) for index in pending]
             got = dict(
-                insert_values(orders_t, ORDER_COLUMNS, rows, ignore_conflicts=True, returning=("offline_id", "id"))
+                insert_values(
+                    Order.__table__,
+                    ORDER_COLUMNS,
+                    rows,
+                    ignore_conflicts=True,
+                    returning=("offline_id", "id"),
+                    bound=True,
+                )
             )
             lost = [index for index in pending if self._sale(index).offline_id not in got]
             for index in pending:
                 if index not in lost:
                     created[index] = got[self._sale(index).offline_id]
                     invoice[index] = wanted[index]
-            stored = _stored_orders([self._sale(index).offline_id for index in lost]) if lost else {}
+            stored = stored_orders([self._sale(index).offline_id for index in lost]) if lost else {}
             pending = []
             for index in lost:
                 sale = self._sale(index)
@@ -291,26 +282,11 @@ class _Batch:
             )
         return sorted(created.items())
 
-    def _order_row(self, index: int, invoice_number: str | None, sync_id: int) -> tuple:
-        """The values of ORDER_COLUMNS for one sale."""
+    def _order_row(self, index: int, invoice_number: str | None, sync_id: int, flag: dict) -> tuple:
+        """The values of ORDER_COLUMNS for one sale: its prepared row and what the transaction decided."""
         sale = self._sale(index)
         collision = self.policy == InvoicePolicy.DEVICE and sale.receipt_number is not None and invoice_number is None
-        return (
-            sale.offline_id,
-            sale.receipt_number,
-            invoice_number,
-            self.device_id,
-            self.store_info.id,
-            sale.created_at,
-            self.now,
-            sale.cashier,
-            sale.total,
-            "completed",
-            sale.fingerprint,
-            collision,
-            sync_id,
-            content_hash(self.device_id, sale.lines, sale.total),
-        )
+        return self.rows[index].order + (invoice_number, flag[collision], sync_id)
 
     def _number_from_server_series(self, created: dict[int, int], invoice: dict[int, str | None]) -> None:
         """Give every stored sale still without a number the next ones of the server series, in request order."""
@@ -320,30 +296,26 @@ class _Batch:
         numbers = allocate_server_numbers(len(unnumbered), self.store_info)
         for index, number in zip(unnumbered, numbers):
             invoice[index] = number
-        db.session.execute(
-            update(orders_t).where(orders_t.c.id == bindparam("order_id")).values(invoice_number=bindparam("number")),
-            [{"order_id": created[index], "number": invoice[index]} for index in unnumbered],
+        db.session.connection().exec_driver_sql(
+            self.sql.set_invoice_number, [(invoice[index], created[index]) for index in unnumbered]
         )
 
     def _insert_contents(self, created: list[tuple[int, int]]) -> None:
         """Lines, one sale movement per line, payments, and the stock they move."""
-        line_rows: list[tuple] = []
-        payment_rows: list[tuple] = []
+        rows = self.rows
+        line_rows = [(order_id, *line) for index, order_id in created for line in rows[index].lines]
+        payment_rows = [(order_id, *payment) for index, order_id in created for payment in rows[index].payments]
         sold: dict[tuple[int, int], Decimal] = {}
-        product_ids = self.product_ids
         store_id = self.store_info.id
-        for index, order_id in created:
-            sale = self._sale(index)
-            for line_no, line in enumerate(sale.lines, start=1):
-                product_id = product_ids[line.sku]
-                line_rows.append((order_id, line_no, product_id, line.sku, line.quantity, line.unit_price, "completed"))
-                sold[(store_id, product_id)] = sold.get((store_id, product_id), Decimal(0)) - line.quantity
-            payment_rows += [(order_id, p.method, p.amount) for p in sale.payments]
-        insert_values(lines_t, LINE_COLUMNS, line_rows)
-        db.session.execute(
-            _SALE_MOVEMENTS, {"now": self.now, "store_id": store_id, "order_ids": [order_id for _, order_id in created]}
+        for index, _ in created:
+            for product_id, quantity in rows[index].stock:
+                sold[(store_id, product_id)] = sold.get((store_id, product_id), Decimal(0)) - quantity
+        insert_values(lines_t, LINE_COLUMNS, line_rows, bound=True)
+        order_ids = [order_id for _, order_id in created]
+        db.session.connection().exec_driver_sql(
+            self.sql.sale_movements(len(order_ids)), (store_id, self.bound_now, *order_ids)
         )
-        insert_values(Payment.__table__, PAYMENT_COLUMNS, payment_rows)
+        insert_values(Payment.__table__, PAYMENT_COLUMNS, payment_rows, bound=True)
         # Last: these row locks are the ones concurrent batches share most.
         move_stock(sold)
 
@@ -351,7 +323,7 @@ class _Batch:
         """Answer, against what is stored now, the sales whose offline_id came earlier in the batch,
         and the invalid sales whose offline_id is stored: reusing it is a conflict, not a rejection."""
         invalid = [index for index, sale in enumerate(self.parsed) if isinstance(sale, Rejection) and sale.offline_id]
-        stored = _stored_orders([self.parsed[index].offline_id for index in repeats + invalid])
+        stored = stored_orders([self.parsed[index].offline_id for index in repeats + invalid])
         for index in invalid:
             rejection = cast(Rejection, self.parsed[index])
             if rejection.offline_id in stored:
@@ -400,19 +372,68 @@ class _Batch:
         if attempts:
             db.session.execute(insert(SyncAttempt.__table__), attempts)
         counts = outcome.counts()
-        db.session.execute(
-            update(SyncLog)
-            .where(SyncLog.id == outcome.sync_id)
-            .values(
-                created=counts["created"],
-                duplicates=counts["duplicates"],
-                plain_replays=counts["duplicates"],
-                conflicts=counts["conflicts"],
-                rejected=counts["rejected"],
-                duration_ms=int((time.monotonic() - self.started) * 1000),
-            )
+        conn = db.session.connection()
+        conn.exec_driver_sql(
+            self.sql.count_sync_log,
+            (
+                counts["created"],
+                counts["duplicates"],
+                counts["duplicates"],
+                counts["conflicts"],
+                counts["rejected"],
+                int((time.monotonic() - self.started) * 1000),
+                outcome.sync_id,
+            ),
         )
-        db.session.execute(update(Device).where(Device.id == self.device_id).values(last_seen_at=self.now))
+        conn.exec_driver_sql(self.sql.device_seen, (self.bound_now, self.device_id))
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """The SQL the write transaction sends straight to the driver, in the driver's marks (? or %s).
+
+    Only table and column names and marks are written in: every value is a bound parameter.
+    """
+
+    mark: str
+
+    @classmethod
+    def of(cls, dialect) -> _Statements:
+        return cls(placeholder(dialect))
+
+    @property
+    def insert_sync_log(self) -> str:
+        m = self.mark
+        return (
+            "INSERT INTO sync_logs (device_id, batch_id, started_at, http_status, received, duration_ms, created, "  # noqa: S608
+            f"duplicates, conflicts, rejected, plain_replays) VALUES ({m}, {m}, {m}, {m}, {m}, 0, 0, 0, 0, 0, 0) "
+            "RETURNING id"
+        )
+
+    @property
+    def count_sync_log(self) -> str:
+        m = self.mark
+        return (
+            f"UPDATE sync_logs SET created = {m}, duplicates = {m}, plain_replays = {m}, conflicts = {m}, "  # noqa: S608
+            f"rejected = {m}, duration_ms = {m} WHERE id = {m}"
+        )
+
+    @property
+    def device_seen(self) -> str:
+        return f"UPDATE devices SET last_seen_at = {self.mark} WHERE id = {self.mark}"  # noqa: S608
+
+    @property
+    def set_invoice_number(self) -> str:
+        return f"UPDATE orders SET invoice_number = {self.mark} WHERE id = {self.mark}"  # noqa: S608
+
+    def sale_movements(self, orders: int) -> str:
+        """One sale movement per line of these orders, written by the database from the lines just stored."""
+        m = self.mark
+        return (
+            "INSERT INTO stock_movements (product_id, store_id, order_line_id, quantity_delta, kind, created_at) "  # noqa: S608
+            f"SELECT product_id, {m}, id, -quantity, 'sale', {m} FROM order_lines "
+            f"WHERE order_id IN ({', '.join([m] * orders)})"
+        )
 
 
 def reingest_sale(*, device_id: int, sync_id: int, raw: object, rules: IngestRules) -> SaleResult:
@@ -423,24 +444,20 @@ def reingest_sale(*, device_id: int, sync_id: int, raw: object, rules: IngestRul
     """
     now = datetime.now(timezone.utc)
     store = store_of_device(device_id)
+    parsed = parse_sale(raw, max_lines=rules.max_lines, now=now, money=store.money)
     batch = _Batch(
         device_id=device_id,
         store=store,
         batch_id=None,
         raw=[raw],
-        parsed=[parse_sale(raw, max_lines=rules.max_lines, now=now, money=store.money)],
+        parsed=[parsed],
         rules=rules,
         started=time.monotonic(),
         now=now,
+        stored=stored_orders([parsed.offline_id] if parsed.offline_id else []),
     )
+    batch.prepare()
     return batch.ingest(sync_id).results[0]
-
-
-def _stored_orders(offline_ids: list[str]) -> dict[str, StoredOrder]:
-    if not offline_ids:
-        return {}
-    rows = db.session.execute(_STORED_ORDERS, {"offline_ids": offline_ids})
-    return {row.offline_id: StoredOrder(row.id, row.device_id, row.fingerprint, row.invoice_number) for row in rows}
 
 
 def _answer_for_stored(sale: Sale, stored: StoredOrder, device_id: int) -> SaleResult:

@@ -6,8 +6,10 @@ stored, and the answer is the stored sale's ids. Building a whole Sale
 fingerprint equal to the stored one was most of a replayed batch's CPU.
 
 So before validating, one indexed read finds which offline_ids of the batch are
-stored for this till (synced sales only: a legacy sale's fingerprint was made
-from content no till validated). For those, exact_replay() checks the sale as
+stored (stored_with_ids; ingestion answers every sale found there without
+looking again). Those stored for this till by a sync are the replay candidates
+(replayable; a legacy sale's fingerprint was made from content no till
+validated). For those, exact_replay() checks the sale as
 the till sent it: it makes every check parse_sale() makes, through the same
 functions and under the current rules (line limit, the store's decimals, the
 clock), and writes the fingerprint text from the values those functions return,
@@ -37,9 +39,13 @@ _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[
 # The sales stored with these offline_ids, through uq_orders_offline_id. Device and legacy are checked
 # in Python: as SQL conditions they let the planner pick the index on legacy_id (all NULL for synced
 # sales) or on device_id instead, and scan every sale of the till.
-_STORED_WITH_IDS = select(
-    Order.offline_id, Order.id, Order.device_id, Order.fingerprint, Order.invoice_number, Order.legacy_id
-).where(Order.offline_id.in_(bindparam("offline_ids", expanding=True)))
+# Legacy imports may hold several sales with one offline_id: the synced one answers for it, else the
+# first imported (rows come in the reverse order, and the last row of an offline_id is kept).
+STORED_WITH_IDS = (
+    select(Order.offline_id, Order.id, Order.device_id, Order.fingerprint, Order.invoice_number, Order.legacy_id)
+    .where(Order.offline_id.in_(bindparam("offline_ids", expanding=True)))
+    .order_by(Order.legacy_id.is_not(None).desc(), Order.id.desc())
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,18 @@ class StoredOrder:
     device_id: int
     fingerprint: str
     invoice_number: str | None
+    synced: bool = True  # False for a legacy import
+
+
+def stored_orders(offline_ids: list[str]) -> dict[str, StoredOrder]:
+    """The sale that answers for each of these offline_ids, when one is stored; one indexed read."""
+    if not offline_ids:
+        return {}
+    rows = db.session.execute(STORED_WITH_IDS, {"offline_ids": offline_ids})
+    return {
+        row.offline_id: StoredOrder(row.id, row.device_id, row.fingerprint, row.invoice_number, row.legacy_id is None)
+        for row in rows
+    }
 
 
 @dataclass(frozen=True)
@@ -58,21 +76,22 @@ class Replay:
     fingerprint: str
 
 
-def stored_of_device(device_id: int, raw_orders: list) -> dict[str, StoredOrder]:
-    """The till's stored synced sales among the batch's offline_ids, by offline_id; one indexed read."""
-    ids = {
-        raw["offline_id"]
-        for raw in raw_orders
-        if type(raw) is dict and type(raw.get("offline_id")) is str and len(raw["offline_id"]) == 36
-    }
-    if not ids:
-        return {}
-    rows = db.session.execute(_STORED_WITH_IDS, {"offline_ids": list(ids)})
-    return {
-        row.offline_id: StoredOrder(row.id, row.device_id, row.fingerprint, row.invoice_number)
-        for row in rows
-        if row.device_id == device_id and row.legacy_id is None
-    }
+def stored_with_ids(raw_orders: list) -> dict[str, StoredOrder]:
+    """The stored sales among the batch's offline_ids as the tills sent them, by offline_id."""
+    return stored_orders(
+        list(
+            {
+                raw["offline_id"]
+                for raw in raw_orders
+                if type(raw) is dict and type(raw.get("offline_id")) is str and len(raw["offline_id"]) == 36
+            }
+        )
+    )
+
+
+def replayable(stored: dict[str, StoredOrder], device_id: int) -> dict[str, StoredOrder]:
+    """The sales among `stored` that this till synced: the only ones a sale can be an exact replay of."""
+    return {key: order for key, order in stored.items() if order.device_id == device_id and order.synced}
 
 
 def exact_replay(

@@ -15,12 +15,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, insert, select
 from sqlalchemy.orm import aliased
 
-from ..database import insert_ignoring_conflicts
+from ..database import bound_rows, placeholder
 from ..extensions import db
-from ..models import Product, StockLevel, StockMovement, Store
+from ..models import Product, StockLevel, StockMovement
 
 SALE_KINDS = ("sale", "legacy")
 
@@ -108,31 +108,43 @@ def move_stock(change: dict[tuple[int, int], Decimal]) -> None:
     sale locks only its own store's rows. A store's first movement of a product creates its
     level at zero. The products row is the default store's mirror (the contract's
     products.stock_quantity), so only the default store's movements touch it.
+
+    Sent as plain driver statements (executemany): every synced batch runs this inside its
+    write transaction, where SQLAlchemy's per-statement work was time other writers waited.
     """
     keys = sorted(key for key, delta in change.items() if delta)
     if not keys:
         return
-    levels = StockLevel.__table__
-    db.session.execute(
-        insert_ignoring_conflicts(levels),
-        [{"store_id": store, "product_id": product, "opening_quantity": 0, "quantity": 0} for store, product in keys],
+    conn = db.session.connection()
+    mark = placeholder(conn.dialect)
+    levels, products = StockLevel.__table__, Product.__table__
+    conn.exec_driver_sql(
+        f"INSERT INTO stock_levels (store_id, product_id, opening_quantity, quantity) "  # noqa: S608 - names only
+        f"VALUES ({mark}, {mark}, {mark}, {mark}) ON CONFLICT DO NOTHING",
+        bound_rows(levels, _LEVEL_COLUMNS, [(store, product, 0, 0) for store, product in keys], conn.dialect),
     )
-    db.session.execute(
-        update(levels)
-        .where(levels.c.store_id == bindparam("sid"), levels.c.product_id == bindparam("pid"))
-        .values(quantity=levels.c.quantity + bindparam("delta")),
-        [{"sid": store, "pid": product, "delta": change[(store, product)]} for store, product in keys],
+    conn.exec_driver_sql(
+        f"UPDATE stock_levels SET quantity = quantity + {mark} "  # noqa: S608 - names only
+        f"WHERE store_id = {mark} AND product_id = {mark}",
+        bound_rows(
+            levels,
+            _DELTA_COLUMNS,
+            [(change[(store, product)], store, product) for store, product in keys],
+            conn.dialect,
+        ),
     )
-    default = db.session.scalar(select(Store.id).where(Store.is_default.is_(True)))
-    mirrored = [(product, change[(store, product)]) for store, product in keys if store == default]
+    default = conn.exec_driver_sql("SELECT id FROM stores WHERE is_default").scalar()
+    mirrored = [(change[(store, product)], product) for store, product in keys if store == default]
     if mirrored:
-        products = Product.__table__
-        db.session.execute(
-            update(products)
-            .where(products.c.id == bindparam("pid"))
-            .values(stock_quantity=products.c.stock_quantity + bindparam("delta")),
-            [{"pid": product, "delta": delta} for product, delta in mirrored],
+        conn.exec_driver_sql(
+            f"UPDATE products SET stock_quantity = stock_quantity + {mark} WHERE id = {mark}",  # noqa: S608
+            bound_rows(products, ("stock_quantity", "id"), mirrored, conn.dialect),
         )
+
+
+# The columns move_stock's values are bound as (their types' bind processors: Decimal to float on SQLite).
+_LEVEL_COLUMNS = ("store_id", "product_id", "opening_quantity", "quantity")
+_DELTA_COLUMNS = ("quantity", "store_id", "product_id")
 
 
 def fix_movements(fix_id: int, kind: str) -> list[Movement]:

@@ -94,6 +94,18 @@ class CpuWatch:
     def __init__(self):
         self.roots: list[int] = [os.getpid()]
 
+    def split(self) -> tuple[float, float]:
+        """CPU seconds used so far by this process, and by the processes it started (alive ones)."""
+        own = psutil.Process().cpu_times()
+        children = 0.0
+        for proc in psutil.Process().children(recursive=True):
+            try:
+                t = proc.cpu_times()
+                children += t.user + t.system
+            except psutil.Error:
+                pass
+        return own.user + own.system, children
+
     def _own_cpu(self) -> dict[tuple[int, float], float]:
         own = {}
         for pid in self.roots:
@@ -221,6 +233,10 @@ class PhaseResult:
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     foreign_cpu: float = 0.0
+    # CPU seconds per sale of this process (the tills' HTTP client or the raw writers) and of the
+    # processes it started (gunicorn, Redis, PostgreSQL): where the machine's two cores went.
+    client_cpu: float = 0.0
+    server_cpu: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -235,23 +251,32 @@ class PhaseResult:
                 f"; batch p50 {statistics.median(lat) * 1000:4.0f} ms, p95 {p95 * 1000:4.0f} ms, "
                 f"max {lat[-1] * 1000:5.0f} ms"
             )
+        if self.client_cpu or self.server_cpu:
+            text += f"; CPU per sale: client {self.client_cpu * 1e6:3.0f} us, server {self.server_cpu * 1e6:3.0f} us"
         text += f"; others' CPU {self.foreign_cpu:4.0%}" + (" (NOISY)" if self.foreign_cpu > NOISY else "")
         return text + "".join(f"\n      error: {error}" for error in self.errors[:5])
 
 
-def _run_threads(workers: list, target) -> tuple[float, float]:
-    """Start one thread per item of `workers`, release them together; (wall seconds, others' CPU share)."""
+def _run_threads(workers: list, target) -> tuple[float, float, tuple[float, float]]:
+    """Start one thread per item of `workers`, release them together.
+
+    Returns the wall seconds, the share of the machine's CPU other processes used, and the CPU
+    seconds of (this process, the processes it started).
+    """
     barrier = threading.Barrier(len(workers) + 1)
     threads = [threading.Thread(target=target, args=(barrier, item), daemon=True) for item in workers]
     for thread in threads:
         thread.start()
     before = CPU.start()
+    split_before = CPU.split()
     barrier.wait()
     started = time.perf_counter()
     for thread in threads:
         thread.join()
     seconds = time.perf_counter() - started
-    return seconds, CPU.foreign_share(before, seconds)
+    split_after = CPU.split()
+    split = (split_after[0] - split_before[0], split_after[1] - split_before[1])
+    return seconds, CPU.foreign_share(before, seconds), split
 
 
 def send_all(url: str, tokens: list[str], bodies: list[list[bytes]], expect: str) -> PhaseResult:
@@ -290,8 +315,9 @@ def send_all(url: str, tokens: list[str], bodies: list[list[bytes]], expect: str
         with lock:
             latencies.extend(mine)
 
-    seconds, foreign = _run_threads(list(zip(tokens, bodies)), till)
-    return PhaseResult(sum(len(b) for b in bodies) * BATCH_SIZE, seconds, latencies, errors, foreign)
+    seconds, foreign, (client, server) = _run_threads(list(zip(tokens, bodies)), till)
+    sales = sum(len(b) for b in bodies) * BATCH_SIZE
+    return PhaseResult(sales, seconds, latencies, errors, foreign, client / sales, server / sales)
 
 
 def write_all(connect, plan: list[list[list[Sale]]]) -> PhaseResult:
@@ -323,8 +349,9 @@ def write_all(connect, plan: list[list[list[Sale]]]) -> PhaseResult:
             with lock:
                 latencies.extend(mine)
 
-    seconds, foreign = _run_threads(plan, writer)
-    return PhaseResult(sum(len(b) for b in plan) * BATCH_SIZE, seconds, latencies, errors, foreign)
+    seconds, foreign, (client, server) = _run_threads(plan, writer)
+    sales = sum(len(b) for b in plan) * BATCH_SIZE
+    return PhaseResult(sales, seconds, latencies, errors, foreign, client / sales, server / sales)
 
 
 def run_rawlimit(sales: int, workdir: Path) -> PhaseResult:

@@ -61,6 +61,25 @@ class SqlTimer:
         text = re.sub(r"%\(\w+\)s|\?", "?", text)
         return text[:150]
 
+    def write_transactions(self):
+        """Time spent inside database.run_write (BEGIN IMMEDIATE to the end of COMMIT), which on
+        SQLite is the time every other writer waits: it bounds the ingest rate of all workers together."""
+        from dashboard.domain import ingestion
+
+        original = ingestion.run_write
+
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                if self.on:
+                    self.in_write[0] += time.perf_counter() - started
+                    self.in_write[1] += 1
+
+        self.in_write = [0.0, 0]
+        ingestion.run_write = timed
+
     def _before(self, conn, cursor, statement, parameters, context, executemany):
         conn.info["t0"] = time.perf_counter()
 
@@ -88,6 +107,7 @@ def profile_phase(
     key = {"created": "created", "duplicate": "duplicates"}[expect]
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     timer.totals.clear()
+    timer.in_write = [0.0, 0]
     profiler = cProfile.Profile()
     timer.on = True
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -106,6 +126,13 @@ def profile_phase(
         f"(in-process, one till{', under cProfile' if use_cprofile else ''}), {wall / len(bodies) * 1000:.0f} ms per batch; "
         f"this process's CPU {cpu:.2f} s = {cpu / wall:.0%} of the wall time"
     )
+    seconds, transactions = timer.in_write
+    if transactions:
+        print(
+            f"  write transactions: {seconds / transactions * 1000:.1f} ms each ({seconds / wall:.0%} of the wall time): "
+            f"other writers wait this long, so at most {1 / (seconds / transactions) * BATCH_SIZE:,.0f} sales/s "
+            "whatever the number of workers"
+        )
     print("  SQL statements by total time (share of the phase's wall time):")
     print(timer.report(wall))
     if not use_cprofile:
@@ -154,6 +181,7 @@ def main(argv=None) -> int:
         bodies = [maker.body("B01") for _ in range(args.batches)]
         with app.app_context():
             timer = SqlTimer(db.engine)
+            timer.write_transactions()
             client = app.test_client()
             for body in warmup:  # compile statements, fill caches
                 client.post("/api/v1/sync", data=body, headers={"Authorization": f"Bearer {token}"})

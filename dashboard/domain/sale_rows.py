@@ -1,0 +1,109 @@
+"""The rows a batch's new sales are stored as, made ready for the driver before the write transaction.
+
+On SQLite one write transaction runs at a time: every millisecond of Python
+spent inside one is a millisecond every other worker's batch waits. So all that
+does not depend on what the transaction finds (the values of each sale's order,
+line and payment rows, already through each column's bind processor, and the
+stock each sale moves) is computed here, before it opens; inside, a row only
+gains the ids and the invoice number the transaction decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from ..database import bound_rows
+from ..models import Order, OrderLine, Payment
+from .sales import Sale, content_hash
+
+orders_t = Order.__table__
+lines_t = OrderLine.__table__
+payments_t = Payment.__table__
+
+# The columns a stored sale's rows are written with (database.insert_values: no per-row dicts). The
+# last three of an order are those the transaction decides; every other value is bound beforehand.
+ORDER_KNOWN_COLUMNS = (
+    "offline_id",
+    "receipt_number",
+    "device_id",
+    "store_id",
+    "created_at",
+    "received_at",
+    "cashier",
+    "total",
+    "status",
+    "fingerprint",
+    "content_hash",
+)
+ORDER_DECIDED_COLUMNS = ("invoice_number", "receipt_number_collision", "sync_id")
+ORDER_COLUMNS = ORDER_KNOWN_COLUMNS + ORDER_DECIDED_COLUMNS
+LINE_COLUMNS = ("order_id", "line_no", "product_id", "sku", "quantity", "unit_price", "status")
+PAYMENT_COLUMNS = ("order_id", "method", "amount")
+
+
+@dataclass(frozen=True)
+class SaleRows:
+    """One new sale's rows, bound for the driver, less the order id (and the order's decided values)."""
+
+    order: tuple  # the values of ORDER_KNOWN_COLUMNS
+    lines: list[tuple]  # LINE_COLUMNS without order_id
+    payments: list[tuple]  # PAYMENT_COLUMNS without order_id
+    stock: list[tuple[int, Decimal]]  # (product id, quantity sold) per line
+
+
+def sale_rows(
+    sales: dict[int, Sale], *, device_id: int, store_id: int, received_at: datetime, product_ids: dict[str, int]
+) -> dict[int, SaleRows]:
+    """The rows of each sale (by its index in the request), every sku of which is in product_ids."""
+    orders = bound_rows(
+        orders_t,
+        ORDER_KNOWN_COLUMNS,
+        [
+            (
+                sale.offline_id,
+                sale.receipt_number,
+                device_id,
+                store_id,
+                sale.created_at,
+                received_at,
+                sale.cashier,
+                sale.total,
+                "completed",
+                sale.fingerprint,
+                content_hash(device_id, sale.lines, sale.total),
+            )
+            for sale in sales.values()
+        ],
+    )
+    lines = bound_rows(
+        lines_t,
+        LINE_COLUMNS,
+        [
+            (None, line_no, product_ids[line.sku], line.sku, line.quantity, line.unit_price, "completed")
+            for sale in sales.values()
+            for line_no, line in enumerate(sale.lines, start=1)
+        ],
+    )
+    payments = bound_rows(
+        payments_t, PAYMENT_COLUMNS, [(None, p.method, p.amount) for sale in sales.values() for p in sale.payments]
+    )
+    rows: dict[int, SaleRows] = {}
+    line_at = payment_at = 0
+    for order, (index, sale) in zip(orders, sales.items()):
+        line_end, payment_end = line_at + len(sale.lines), payment_at + len(sale.payments)
+        rows[index] = SaleRows(
+            order=order,
+            lines=[row[1:] for row in lines[line_at:line_end]],
+            payments=[row[1:] for row in payments[payment_at:payment_end]],
+            stock=[(product_ids[line.sku], line.quantity) for line in sale.lines],
+        )
+        line_at, payment_at = line_end, payment_end
+    return rows
+
+
+def decided_values() -> dict[bool, object]:
+    """receipt_number_collision's two values as the driver takes them (an int on SQLite)."""
+    bound = bound_rows(orders_t, ("receipt_number_collision",), [(False,), (True,)])
+    return {False: bound[0][0], True: bound[1][0]}

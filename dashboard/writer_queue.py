@@ -1,0 +1,72 @@
+"""SQLite writers take turns through a lock file instead of SQLite's sleeping busy handler.
+
+SQLite runs one write transaction at a time. A writer that finds the write lock
+taken waits in SQLite's busy handler, which sleeps 1, 2, 5, 10 ... and then 100 ms
+at a time, however soon the holder finishes: under a steady stream of batches
+the database stood free while workers slept (the sync benchmark measured 5,400
+sales/s with it, 6,000 to 6,800 with this queue, and batches waiting up to 1 s
+instead of 0.16 s).
+
+So database.run_write first takes its turn here: an exclusive flock on
+`<database>-writer.lock`, shared by every process and thread on the host that
+writes the same file (each turn opens its own descriptor, so two threads of one
+worker queue too). The lock is polled every fraction of a millisecond while the
+holder is quick, backing off to 2 ms, so a waiter starts within about a
+millisecond of its turn and a crowd of waiters costs little CPU. The kernel
+drops the lock when its holder closes it or dies.
+
+This only orders writers; it decides nothing. Exactly-once still rests on the
+unique indexes and the transaction, and a writer that does not queue here (a
+manual sqlite3 session) is still held off by SQLite's own lock. A writer that
+waits longer than the busy timeout goes ahead without its turn and meets
+SQLite's lock (and its busy timeout) as before, so a stuck holder costs a slow
+answer, never a hung worker.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+# The first and the longest pause between two tries.
+_FIRST_PAUSE = 0.0002
+_LONGEST_PAUSE = 0.002
+
+
+def lock_path(database: str | None) -> str | None:
+    """The queue's lock file for an SQLite database file; None for an in-memory database."""
+    if not database or database == ":memory:" or database.startswith("file::memory:"):
+        return None
+    return database + "-writer.lock"
+
+
+@contextmanager
+def writer_turn(path: str | None, *, wait_seconds: float) -> Iterator[None]:
+    """Hold this host's turn to write the database whose queue file is `path` (no-op for None)."""
+    if path is None:
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        _wait_for_turn(fd, wait_seconds)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _wait_for_turn(fd: int, wait_seconds: float) -> bool:
+    """Take the lock on fd; False when wait_seconds passed first (the caller goes ahead anyway)."""
+    deadline = time.monotonic() + wait_seconds
+    pause = _FIRST_PAUSE
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 1.5, _LONGEST_PAUSE)
