@@ -112,6 +112,17 @@ def bound_rows(table, columns: tuple[str, ...], rows: list[tuple], dialect=None)
     return [tuple(values) for values in processed]
 
 
+def bind_processor(table, column: str, dialect=None) -> Callable:
+    """The function that turns a value of table.column into what the driver takes (identity when
+    the type has none), for rows built value by value; it is not given None."""
+    dialect = dialect or db.session.get_bind().dialect
+    return table.c[column].type.dialect_impl(dialect).bind_processor(dialect) or _same
+
+
+def _same(value):
+    return value
+
+
 def placeholder(dialect) -> str:
     """The driver's mark for one bound value: ? for sqlite3, %s for psycopg."""
     return "?" if dialect.paramstyle == "qmark" else "%s"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cache
 from typing import cast
 
 # ASCII digits only: Python's \d and Decimal() also take "١" (Arabic-Indic one) and other scripts' digits.
@@ -99,11 +100,17 @@ class MoneyRule:
 
     @property
     def unit(self) -> Decimal:
-        return Decimal(1).scaleb(-self.places)
+        return _minor_unit(self.places)
 
     def round(self, value: Decimal) -> Decimal:
         """Round to the currency's minor unit, half up, as a till rounds a line total."""
-        return value.quantize(self.unit, rounding=ROUND_HALF_UP)
+        return value.quantize(_minor_unit(self.places), rounding=ROUND_HALF_UP)
+
+
+@cache
+def _minor_unit(places: int) -> Decimal:
+    """0.01 for 2 places: made once per number of places, not for every line of every sale."""
+    return Decimal(1).scaleb(-places)
 
 
 # The rule of a two-decimal currency: what callers without a store (and the tests' defaults) use.

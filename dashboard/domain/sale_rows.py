@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from ..database import bound_rows
+from ..database import bind_processor, bound_rows
 from ..models import Order, OrderLine, Payment
 from .sales import Sale, content_hash
 
@@ -56,50 +56,38 @@ class SaleRows:
 def sale_rows(
     sales: dict[int, Sale], *, device_id: int, store_id: int, received_at: datetime, product_ids: dict[str, int]
 ) -> dict[int, SaleRows]:
-    """The rows of each sale (by its index in the request), every sku of which is in product_ids."""
-    orders = bound_rows(
-        orders_t,
-        ORDER_KNOWN_COLUMNS,
-        [
-            (
+    """The rows of each sale (by its index in the request), every sku of which is in product_ids.
+
+    Values go through their column's bind processor one by one (database.bind_processor): a
+    timestamp or amount of a row, never a copy of the whole row, and the time received once.
+    """
+    time, money = bind_processor(orders_t, "created_at"), bind_processor(orders_t, "total")
+    quantity, price = bind_processor(lines_t, "quantity"), bind_processor(lines_t, "unit_price")
+    amount = bind_processor(payments_t, "amount")
+    received = bind_processor(orders_t, "received_at")(received_at)
+    rows: dict[int, SaleRows] = {}
+    for index, sale in sales.items():
+        rows[index] = SaleRows(
+            order=(
                 sale.offline_id,
                 sale.receipt_number,
                 device_id,
                 store_id,
-                sale.created_at,
-                received_at,
+                time(sale.created_at),
+                received,
                 sale.cashier,
-                sale.total,
+                money(sale.total),
                 "completed",
                 sale.fingerprint,
                 content_hash(device_id, sale.lines, sale.total),
-            )
-            for sale in sales.values()
-        ],
-    )
-    lines = bound_rows(
-        lines_t,
-        LINE_COLUMNS,
-        [
-            (None, line_no, product_ids[line.sku], line.sku, line.quantity, line.unit_price, "completed")
-            for sale in sales.values()
-            for line_no, line in enumerate(sale.lines, start=1)
-        ],
-    )
-    payments = bound_rows(
-        payments_t, PAYMENT_COLUMNS, [(None, p.method, p.amount) for sale in sales.values() for p in sale.payments]
-    )
-    rows: dict[int, SaleRows] = {}
-    line_at = payment_at = 0
-    for order, (index, sale) in zip(orders, sales.items()):
-        line_end, payment_end = line_at + len(sale.lines), payment_at + len(sale.payments)
-        rows[index] = SaleRows(
-            order=order,
-            lines=[row[1:] for row in lines[line_at:line_end]],
-            payments=[row[1:] for row in payments[payment_at:payment_end]],
+            ),
+            lines=[
+                (line_no, product_ids[line.sku], line.sku, quantity(line.quantity), price(line.unit_price), "completed")
+                for line_no, line in enumerate(sale.lines, start=1)
+            ],
+            payments=[(p.method, amount(p.amount)) for p in sale.payments],
             stock=[(product_ids[line.sku], line.quantity) for line in sale.lines],
         )
-        line_at, payment_at = line_end, payment_end
     return rows
 
 
