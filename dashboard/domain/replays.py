@@ -70,7 +70,7 @@ def stored_orders(offline_ids: list[str]) -> dict[str, StoredOrder]:
     """The sale that answers for each of these offline_ids, when one is stored; one indexed read."""
     if not offline_ids:
         return {}
-    rows = db.session.execute(STORED_WITH_IDS, {"offline_ids": offline_ids}).tuples()
+    rows = db.session.execute(STORED_WITH_IDS, {"offline_ids": offline_ids}).all()
     return {
         offline_id: StoredOrder(order_id, device_id, fingerprint, invoice_number, legacy_id is None)
         for offline_id, order_id, device_id, fingerprint, invoice_number, legacy_id in rows
