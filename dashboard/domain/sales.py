@@ -118,6 +118,12 @@ def _text(raw: dict, key: str, *, max_len: int, required: bool, where: str = "")
     value = raw.get(key)
     if value is None and not required:
         return None
+    if type(value) is str and value.isascii() and value.isprintable():
+        # Nearly every identifier, decided in C: printable ASCII holds no NUL, surrogate, control or
+        # invisible character. Empty or too long, it goes through the checks below for their message.
+        stripped = value.strip()
+        if stripped and len(value) <= max_len:
+            return stripped
     if not isinstance(value, str) or not value.strip():
         raise _Invalid("invalid_order", f"{where}{key} must be a non-empty string")
     if len(value) > max_len:
