@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from .extensions import db
 from .observability.metrics import count_write_retry
-from .writer_queue import lock_path, writer_turn
+from .writer_queue import checkpoint_now_and_then, lock_path, writer_turn
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -30,6 +30,10 @@ T = TypeVar("T")
 # Set while a write unit of work runs, so the SQLite "begin" hook knows to take
 # the write lock up front.
 _write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=False)
+
+# SQLite checkpoints by itself only when the WAL passes this many pages (40 MB): run_write
+# checkpoints more often, outside the writers' turn (writer_queue.py).
+WAL_BACKSTOP_PAGES = 10000
 
 # How long an SQLite writer waits for the write lock: its turn in writer_queue, then SQLite's own wait.
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -59,6 +63,9 @@ def configure_engine(engine: Engine) -> None:
         # 64 MB of page cache per connection: the random-key indexes (offline ids, content
         # hashes) of a million orders stay in memory instead of being re-read for every batch.
         cursor.execute("PRAGMA cache_size=-65536")
+        # Checkpoints: see writer_queue.checkpoint_after_turns. SQLite's own, after this many pages,
+        # is only the backstop for writes that never go through run_write.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -234,6 +241,8 @@ def run_write(unit: Callable[[], T], *, retries: int | None = None, retry_on_int
             last_error = exc
         finally:
             _write_intent.reset(token)
+            if queue is not None:
+                checkpoint_now_and_then(db.engine)
         count_write_retry(last_error)
         delay = min(2.0, 0.05 * (2**attempt)) * (0.5 + random.random())
         log.warning(
