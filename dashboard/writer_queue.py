@@ -50,8 +50,11 @@ _LONGEST_PAUSE = 0.002
 
 
 def lock_path(database: str | None) -> str | None:
-    """The queue's lock file for an SQLite database file; None for an in-memory database."""
-    if not database or database == ":memory:" or database.startswith("file::memory:"):
+    """The queue's lock file for an SQLite database file (a path or a file: URI); None in memory."""
+    if database and database.startswith("file:"):
+        path, _, query = database[len("file:") :].partition("?")
+        database = None if "mode=memory" in query else path
+    if not database or database == ":memory:":
         return None
     return database + "-writer.lock"
 

@@ -13,7 +13,10 @@ from dashboard.writer_queue import lock_path, writer_turn
 def test_in_memory_databases_have_no_queue():
     assert lock_path(None) is None
     assert lock_path(":memory:") is None
+    assert lock_path("file::memory:?cache=shared") is None
+    assert lock_path("file:shared?mode=memory&cache=shared") is None
     assert lock_path("/srv/tillsync/tillsync.db") == "/srv/tillsync/tillsync.db-writer.lock"
+    assert lock_path("file:/srv/tillsync/tillsync.db?mode=rwc") == "/srv/tillsync/tillsync.db-writer.lock"
 
 
 def test_no_queue_means_no_waiting():
