@@ -193,3 +193,20 @@ def test_a_replay_is_found_only_where_parse_sale_gives_the_stored_fingerprint(mu
         except (KeyError, IndexError, TypeError, AttributeError):
             continue
     check(sent, stored_from=raw, max_lines=max_lines, money=money, now=NOW + timedelta(hours=hours))
+
+
+def test_a_line_accepted_once_does_not_vouch_for_an_equal_value_of_another_type_or_currency():
+    """exact_replay remembers accepted lines: True equals 1 and hashes alike, but a till's true is not a
+    quantity, and a price fine in KWD is not in EUR."""
+    as_int = sale(lines=[{"sku": "COFFEE", "quantity": 1, "unit_price": "2.50"}], total="2.50", payments=[])
+    assert check(as_int) is not None  # the line (COFFEE, 1, "2.50") is now remembered
+    as_bool = copy.deepcopy(as_int)
+    as_bool["lines"][0]["quantity"] = True
+    assert check(as_bool, stored_from=as_int) is None
+    assert isinstance(parse_sale(as_bool, max_lines=200, now=NOW, money=EUR), Rejection)
+    kwd = sale(lines=[{"sku": "COFFEE", "quantity": "1", "unit_price": "2.505"}], total="2.505", payments=[])
+    assert check(kwd, money=KWD) is not None  # remembered with KWD's 3 places
+    stored_in_kwd = parse_sale(kwd, max_lines=200, now=NOW, money=KWD)
+    assert isinstance(stored_in_kwd, Sale)
+    # The till's store now counts in EUR: the same line is checked again, and 2.505 is refused.
+    assert exact_replay(kwd, stored_as(kwd, stored_in_kwd.fingerprint), max_lines=200, money=EUR, now=NOW) is None
