@@ -27,14 +27,22 @@ from typing import cast
 
 from sqlalchemy import bindparam, insert, select
 
-from ..database import bound_rows, insert_values, placeholder, run_write
+from ..database import bound_rows, insert_values, run_write
 from ..extensions import db
 from ..models import Order, OrderLine, Payment, Product, SyncAttempt, SyncLog
 from ..vocabulary import InvoicePolicy
 from .numbering import allocate_server_numbers
 from .replays import Replay, StoredOrder, exact_replay, replayable, stored_orders, stored_with_ids
 from .results import CONFLICT, CREATED, DUPLICATE, REJECTED, SaleResult, SyncOutcome
-from .sale_rows import LINE_COLUMNS, ORDER_COLUMNS, PAYMENT_COLUMNS, SaleRows, decided_values, sale_rows
+from .sale_rows import (
+    LINE_COLUMNS,
+    ORDER_COLUMNS,
+    PAYMENT_COLUMNS,
+    BatchStatements,
+    SaleRows,
+    decided_values,
+    sale_rows,
+)
 from .sales import Rejection, Sale, offline_id_of, parse_sale, shown_fields
 from .stock_ledger import move_stock
 from .stores import StoreInfo, store_of_device
@@ -144,7 +152,7 @@ class _Batch:
             received_at=self.now,
             product_ids=product_ids,
         )
-        self.sql = _Statements.of(db.session.get_bind().dialect)
+        self.sql = BatchStatements.of(db.session.get_bind().dialect)
         self.bound_now = bound_rows(SyncLog.__table__, ("started_at",), [(self.now,)])[0][0]
 
     def store(self) -> SyncOutcome:
@@ -390,54 +398,6 @@ class _Batch:
             ),
         )
         conn.exec_driver_sql(self.sql.device_seen, (self.bound_now, self.device_id))
-
-
-@dataclass(frozen=True)
-class _Statements:
-    """The SQL the write transaction sends straight to the driver, in the driver's marks (? or %s).
-
-    Only table and column names and marks are written in: every value is a bound parameter.
-    """
-
-    mark: str
-
-    @classmethod
-    def of(cls, dialect) -> _Statements:
-        return cls(placeholder(dialect))
-
-    @property
-    def insert_sync_log(self) -> str:
-        m = self.mark
-        return (
-            "INSERT INTO sync_logs (device_id, batch_id, started_at, http_status, received, duration_ms, created, "  # noqa: S608
-            f"duplicates, conflicts, rejected, plain_replays) VALUES ({m}, {m}, {m}, {m}, {m}, 0, 0, 0, 0, 0, 0) "
-            "RETURNING id"
-        )
-
-    @property
-    def count_sync_log(self) -> str:
-        m = self.mark
-        return (
-            f"UPDATE sync_logs SET created = {m}, duplicates = {m}, plain_replays = {m}, conflicts = {m}, "  # noqa: S608
-            f"rejected = {m}, duration_ms = {m} WHERE id = {m}"
-        )
-
-    @property
-    def device_seen(self) -> str:
-        return f"UPDATE devices SET last_seen_at = {self.mark} WHERE id = {self.mark}"  # noqa: S608
-
-    @property
-    def set_invoice_number(self) -> str:
-        return f"UPDATE orders SET invoice_number = {self.mark} WHERE id = {self.mark}"  # noqa: S608
-
-    def sale_movements(self, orders: int) -> str:
-        """One sale movement per line of these orders, written by the database from the lines just stored."""
-        m = self.mark
-        return (
-            "INSERT INTO stock_movements (product_id, store_id, order_line_id, quantity_delta, kind, created_at) "  # noqa: S608
-            f"SELECT product_id, {m}, id, -quantity, 'sale', {m} FROM order_lines "
-            f"WHERE order_id IN ({', '.join([m] * orders)})"
-        )
 
 
 def reingest_sale(*, device_id: int, sync_id: int, raw: object, rules: IngestRules) -> SaleResult:

@@ -1,4 +1,5 @@
-"""The rows a batch's new sales are stored as, made ready for the driver before the write transaction.
+"""The rows a batch's new sales are stored as, made ready for the driver before the write transaction,
+and the statements the transaction sends them with.
 
 On SQLite one write transaction runs at a time: every millisecond of Python
 spent inside one is a millisecond every other worker's batch waits. So all that
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from ..database import bind_processor, bound_rows
+from ..database import bind_processor, bound_rows, placeholder
 from ..models import Order, OrderLine, Payment
 from .sales import Sale, content_hash
 
@@ -95,3 +96,51 @@ def decided_values() -> dict[bool, object]:
     """receipt_number_collision's two values as the driver takes them (an int on SQLite)."""
     bound = bound_rows(orders_t, ("receipt_number_collision",), [(False,), (True,)])
     return {False: bound[0][0], True: bound[1][0]}
+
+
+@dataclass(frozen=True)
+class BatchStatements:
+    """The SQL the write transaction sends straight to the driver, in the driver's marks (? or %s).
+
+    Only table and column names and marks are written in: every value is a bound parameter.
+    """
+
+    mark: str
+
+    @classmethod
+    def of(cls, dialect) -> BatchStatements:
+        return cls(placeholder(dialect))
+
+    @property
+    def insert_sync_log(self) -> str:
+        m = self.mark
+        return (
+            "INSERT INTO sync_logs (device_id, batch_id, started_at, http_status, received, duration_ms, created, "  # noqa: S608
+            f"duplicates, conflicts, rejected, plain_replays) VALUES ({m}, {m}, {m}, {m}, {m}, 0, 0, 0, 0, 0, 0) "
+            "RETURNING id"
+        )
+
+    @property
+    def count_sync_log(self) -> str:
+        m = self.mark
+        return (
+            f"UPDATE sync_logs SET created = {m}, duplicates = {m}, plain_replays = {m}, conflicts = {m}, "  # noqa: S608
+            f"rejected = {m}, duration_ms = {m} WHERE id = {m}"
+        )
+
+    @property
+    def device_seen(self) -> str:
+        return f"UPDATE devices SET last_seen_at = {self.mark} WHERE id = {self.mark}"  # noqa: S608
+
+    @property
+    def set_invoice_number(self) -> str:
+        return f"UPDATE orders SET invoice_number = {self.mark} WHERE id = {self.mark}"  # noqa: S608
+
+    def sale_movements(self, orders: int) -> str:
+        """One sale movement per line of these orders, written by the database from the lines just stored."""
+        m = self.mark
+        return (
+            "INSERT INTO stock_movements (product_id, store_id, order_line_id, quantity_delta, kind, created_at) "  # noqa: S608
+            f"SELECT product_id, {m}, id, -quantity, 'sale', {m} FROM order_lines "
+            f"WHERE order_id IN ({', '.join([m] * orders)})"
+        )
