@@ -63,7 +63,7 @@ def configure_engine(engine: Engine) -> None:
         # 64 MB of page cache per connection: the random-key indexes (offline ids, content
         # hashes) of a million orders stay in memory instead of being re-read for every batch.
         cursor.execute("PRAGMA cache_size=-65536")
-        # Checkpoints: see writer_queue.checkpoint_after_turns. SQLite's own, after this many pages,
+        # Checkpoints: see writer_queue.checkpoint_now_and_then. SQLite's own, after this many pages,
         # is only the backstop for writes that never go through run_write.
         cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
         cursor.close()
@@ -100,14 +100,12 @@ def chunks(values: list[T], size: int = IN_CHUNK) -> Iterator[list[T]]:
 def bound_rows(table, columns: tuple[str, ...], rows: list[tuple], dialect=None) -> list[tuple]:
     """`rows` with each column's bind processor applied: the values the driver takes, as the ORM would send them.
 
-    Ingestion calls this before its write transaction opens, so that the time
+    Ingestion binds its rows before its write transaction opens, so that the time
     other writers wait holds SQL, not Python.
     """
     dialect = dialect or db.session.get_bind().dialect
     processors = [
-        (index, processor)
-        for index, name in enumerate(columns)
-        if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+        (index, processor) for index, name in enumerate(columns) if (processor := _processor(table, name, dialect))
     ]
     if not processors:
         return rows
@@ -122,8 +120,11 @@ def bound_rows(table, columns: tuple[str, ...], rows: list[tuple], dialect=None)
 def bind_processor(table, column: str, dialect=None) -> Callable:
     """The function that turns a value of table.column into what the driver takes (identity when
     the type has none), for rows built value by value; it is not given None."""
-    dialect = dialect or db.session.get_bind().dialect
-    return table.c[column].type.dialect_impl(dialect).bind_processor(dialect) or _same
+    return _processor(table, column, dialect or db.session.get_bind().dialect) or _same
+
+
+def _processor(table, column: str, dialect) -> Callable | None:
+    return table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
 
 
 def _same(value):
@@ -142,24 +143,20 @@ def insert_values(
     *,
     ignore_conflicts: bool = False,
     returning: tuple[str, ...] = (),
-    bound: bool = False,
 ) -> list[tuple]:
     """INSERT many rows as multi-row VALUES statements sent straight to the driver; the RETURNING rows.
 
     The same SQL SQLAlchemy's bulk insert sends, without its per-row work (a
-    parameter dict per row, rebuilt and processed value by value): each
-    column's bind processor is applied to its values once (bound_rows; pass
-    bound=True for rows already through it), so the database receives exactly
-    what the ORM path would store. Errors still go through SQLAlchemy
-    (exec_driver_sql), so run_write retries what it retries. With
+    parameter dict per row, rebuilt and processed value by value). The rows'
+    values must already be bound (bound_rows, bind_processor), so the database
+    receives exactly what the ORM path would store. Errors still go through
+    SQLAlchemy (exec_driver_sql), so run_write retries what it retries. With
     ignore_conflicts, rows that hit any unique index are left out silently, as
     with insert_ignoring_conflicts.
     """
     if not rows:
         return []
     conn = db.session.connection()
-    if not bound:
-        rows = bound_rows(table, columns, rows, conn.dialect)
     mark = placeholder(conn.dialect)
     one = "(" + ", ".join([mark] * len(columns)) + ")"
     # Names from the models, never from a request; the values are bound parameters.

@@ -27,7 +27,7 @@ from typing import cast
 
 from sqlalchemy import bindparam, insert, select
 
-from ..database import bound_rows, insert_values, run_write
+from ..database import bind_processor, insert_values, run_write
 from ..extensions import db
 from ..models import Order, OrderLine, Payment, Product, SyncAttempt, SyncLog
 from ..vocabulary import InvoicePolicy
@@ -40,7 +40,6 @@ from .sale_rows import (
     PAYMENT_COLUMNS,
     BatchStatements,
     SaleRows,
-    decided_values,
     sale_rows,
 )
 from .sales import Rejection, Sale, offline_id_of, parse_sale, shown_fields
@@ -153,7 +152,9 @@ class _Batch:
             product_ids=product_ids,
         )
         self.sql = BatchStatements.of(db.session.get_bind().dialect)
-        self.bound_now = bound_rows(SyncLog.__table__, ("started_at",), [(self.now,)])[0][0]
+        # The batch's time and the collision flag as the driver takes them (all timestamps are UtcDateTime).
+        self.bound_now = bind_processor(SyncLog.__table__, "started_at")(self.now)
+        self.bound_flag = bind_processor(Order.__table__, "receipt_number_collision")
 
     def store(self) -> SyncOutcome:
         sync_id = (
@@ -248,9 +249,8 @@ class _Batch:
         pending = sorted(indexes, key=lambda index: self._sale(index).offline_id)
         created: dict[int, int] = {}
         invoice: dict[int, str | None] = {}
-        flag = decided_values()
         while pending:
-            rows = [self._order_row(index, wanted[index], sync_id, flag) for index in pending]
+            rows = [self._order_row(index, wanted[index], sync_id) for index in pending]
             got = dict(
                 insert_values(
                     Order.__table__,
@@ -258,7 +258,6 @@ class _Batch:
                     rows,
                     ignore_conflicts=True,
                     returning=("offline_id", "id"),
-                    bound=True,
                 )
             )
             lost = [index for index in pending if self._sale(index).offline_id not in got]
@@ -294,11 +293,11 @@ class _Batch:
             )
         return sorted(created.items())
 
-    def _order_row(self, index: int, invoice_number: str | None, sync_id: int, flag: dict) -> tuple:
+    def _order_row(self, index: int, invoice_number: str | None, sync_id: int) -> tuple:
         """The values of ORDER_COLUMNS for one sale: its prepared row and what the transaction decided."""
         sale = self._sale(index)
         collision = self.policy == InvoicePolicy.DEVICE and sale.receipt_number is not None and invoice_number is None
-        return self.rows[index].order + (invoice_number, flag[collision], sync_id)
+        return self.rows[index].order + (invoice_number, self.bound_flag(collision), sync_id)
 
     def _number_from_server_series(self, created: dict[int, int], invoice: dict[int, str | None]) -> None:
         """Give every stored sale still without a number the next ones of the server series, in request order."""
@@ -322,12 +321,12 @@ class _Batch:
         for index, _ in created:
             for product_id, quantity in rows[index].stock:
                 sold[(store_id, product_id)] = sold.get((store_id, product_id), Decimal(0)) - quantity
-        insert_values(lines_t, LINE_COLUMNS, line_rows, bound=True)
+        insert_values(lines_t, LINE_COLUMNS, line_rows)
         order_ids = [order_id for _, order_id in created]
         db.session.connection().exec_driver_sql(
             self.sql.sale_movements(len(order_ids)), (store_id, self.bound_now, *order_ids)
         )
-        insert_values(Payment.__table__, PAYMENT_COLUMNS, payment_rows, bound=True)
+        insert_values(Payment.__table__, PAYMENT_COLUMNS, payment_rows)
         # Last: these row locks are the ones concurrent batches share most.
         move_stock(sold)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from ..database import bind_processor, bound_rows, placeholder
+from ..database import bind_processor, placeholder
 from ..models import Order, OrderLine, Payment
 from .sales import Sale, content_hash
 
@@ -90,12 +90,6 @@ def sale_rows(
             stock=[(product_ids[line.sku], line.quantity) for line in sale.lines],
         )
     return rows
-
-
-def decided_values() -> dict[bool, object]:
-    """receipt_number_collision's two values as the driver takes them (an int on SQLite)."""
-    bound = bound_rows(orders_t, ("receipt_number_collision",), [(False,), (True,)])
-    return {False: bound[0][0], True: bound[1][0]}
 
 
 @dataclass(frozen=True)
