@@ -191,11 +191,21 @@ def test_from_the_wheel_migrate_sync_and_sign_in(installed, pg_server, redis_ser
         # JSON logs: the request id a caller sends comes back, and is on the access log's line.
         traced = requests.get(url + "/healthz", headers={"X-Request-ID": "wheel-trace-42"}, timeout=10)
         assert traced.headers["X-Request-ID"] == "wheel-trace-42"
+
+        # gunicorn writes a request's access line after it has sent the answer, so the line can come
+        # a moment after the answer does: read the log until it is there.
+        def traced_line_logged() -> bool:
+            log.seek(0)
+            lines = [json.loads(line) for line in log.read().splitlines() if line.startswith("{")]
+            return any(line.get("request_id") == "wheel-trace-42" for line in lines)
+
+        deadline = time.monotonic() + 10
+        while not traced_line_logged() and time.monotonic() < deadline:
+            time.sleep(0.05)
         log.seek(0)
         written = log.read()
         assert "Using worker: gthread" in written  # the shipped gunicorn settings, not gunicorn's defaults
-        lines = [json.loads(line) for line in written.splitlines() if line.startswith("{")]
-        assert any(line.get("request_id") == "wheel-trace-42" for line in lines), written[-3000:]
+        assert traced_line_logged(), written[-3000:]
     finally:
         os.killpg(web.pid, signal.SIGTERM)
         web.wait(timeout=30)
