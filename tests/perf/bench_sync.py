@@ -167,12 +167,32 @@ class Workload:
         return sum(len(b) for b in self.bodies) * BATCH_SIZE
 
 
+# When the bench's sales were made. "till-order": each till's sales in the order the till made them,
+# a few seconds apart over the last days, which is how a till's outbox sends them (oldest first; the
+# reference client's outbox does). "random": any moment of the last hour, sale by sale, the workload
+# of the figures before 2026-11-30, kept for comparison: it scatters the created_at index entries of
+# each batch over the whole hour, so every sale dirties its own page of each such index.
+SALE_TIMES = ("till-order", "random")
+_TILL_CLOCK_START = timedelta(days=3)  # the tills' clocks start this far back ...
+_TILL_CLOCK_STEP = (1, 8)  # ... and move on 1 to 8 seconds a sale (20,000 sales: about a day)
+
+
 class SaleMaker:
-    def __init__(self, products: list[tuple[str, Decimal]], seed: int):
+    def __init__(self, products: list[tuple[str, Decimal]], seed: int, times: str = SALE_TIMES[0]):
+        assert times in SALE_TIMES, times
         self.products = products
         self.rng = random.Random(seed)
         self.counters: dict[str, itertools.count] = {}
         self.now = datetime.now(UTC)
+        self.times = times
+        self.clocks: dict[str, datetime] = {}
+
+    def _sale_time(self, code: str) -> datetime:
+        if self.times == "random":
+            return self.now - timedelta(seconds=self.rng.randint(60, 3600))
+        clock = self.clocks.get(code, self.now - _TILL_CLOCK_START)
+        self.clocks[code] = clock + timedelta(seconds=self.rng.randint(*_TILL_CLOCK_STEP))
+        return self.clocks[code]
 
     def sale(self, code: str) -> dict:
         rng = self.rng
@@ -186,7 +206,7 @@ class SaleMaker:
         return {
             "offline_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
             "receipt_number": f"{code}-{seq:07d}",
-            "created_at": (self.now - timedelta(seconds=rng.randint(60, 3600))).isoformat(),
+            "created_at": self._sale_time(code).isoformat(),
             "cashier": rng.choice(["Amal", "Bruno", "Chen", "Dara"]),
             "lines": lines,
             "total": total,
@@ -205,8 +225,8 @@ class SaleMaker:
         return batch
 
 
-def build_workload(products, tills: int, batches_per_till: int, seed: int) -> Workload:
-    maker = SaleMaker(products, seed)
+def build_workload(products, tills: int, batches_per_till: int, seed: int, times: str = SALE_TIMES[0]) -> Workload:
+    maker = SaleMaker(products, seed, times)
     codes = [f"B{t + 1:02d}" for t in range(tills)]
     warmup = [[maker.body(code) for _ in range(2)] for code in codes]
     bodies = [[maker.body(code) for _ in range(batches_per_till)] for code in codes]
@@ -999,7 +1019,7 @@ def _measure(backend, made: list[str], label: str, stored: int, args, redis_url:
     problems = stock_problems(backend, seed_url)
     assert not problems, problems
 
-    work = build_workload(products, args.tills, args.batches, seed=args.seed + stored)
+    work = build_workload(products, args.tills, args.batches, seed=args.seed + stored, times=args.sale_times)
     tag = f"{backend.name}/{stored:,}"
 
     def quiet() -> None:
@@ -1088,7 +1108,8 @@ def report(results: list[ScenarioResult], args, versions: list[str], total_secon
     print(
         f"POST /api/v1/sync throughput: gunicorn {args.workers} workers, {args.tills} tills sending at once, "
         f"{args.batches} batches of {BATCH_SIZE} sales x {LINES_PER_SALE} lines per till "
-        f"= {args.tills * args.batches * BATCH_SIZE:,} sales per figure; best of {args.repeat} run(s)"
+        f"= {args.tills * args.batches * BATCH_SIZE:,} sales per figure; best of {args.repeat} run(s); "
+        f"sale times: {args.sale_times}"
     )
     print(
         f"machine: {os.cpu_count()} CPUs, load average now {', '.join(f'{x:.2f}' for x in os.getloadavg())}, "
@@ -1210,6 +1231,13 @@ def parse_args(argv=None):
     parser.add_argument("--tills", type=int, default=4, help="tills sending at once, one thread each (default 4)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument("--seed", type=int, default=20261125, help="random seed of the workload")
+    parser.add_argument(
+        "--sale-times",
+        choices=SALE_TIMES,
+        default=SALE_TIMES[0],
+        help="when the sales were made: each till's in the order it made them (default, as outboxes send "
+        "them), or any moment of the last hour (the workload of the figures before 2026-11-30)",
+    )
     args = parser.parse_args(argv)
     if args.stored is None:
         args.stored = "0,20000" if args.quick else "0,1000000"
