@@ -173,8 +173,8 @@ class Workload:
 # of the figures before 2026-11-30, kept for comparison: it scatters the created_at index entries of
 # each batch over the whole hour, so every sale dirties its own page of each such index.
 SALE_TIMES = ("till-order", "random")
-_TILL_CLOCK_START = timedelta(days=3)  # the tills' clocks start this far back ...
-_TILL_CLOCK_STEP = (1, 8)  # ... and move on 1 to 8 seconds a sale (20,000 sales: about a day)
+_TILL_CLOCK_START = timedelta(days=30)  # the tills' clocks start this far back ...
+_TILL_CLOCK_STEP = (1, 8)  # ... and move on 1 to 8 seconds a sale (120,000 sales of one till: a week)
 
 
 class SaleMaker:
