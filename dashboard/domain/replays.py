@@ -28,8 +28,8 @@ from decimal import Decimal
 
 from ..database import chunks, placeholder
 from ..extensions import db
-from .money import MAX_MONEY, MAX_QUANTITY, MoneyRule, canonical, parse_decimal
-from .sales import MAX_PAYMENTS, NestedTooDeep, _created_at, _text, fingerprint_text
+from .money import MAX_MONEY, MoneyRule, canonical, parse_decimal
+from .sales import MAX_PAYMENTS, NestedTooDeep, _created_at, _text, checked_line, fingerprint_text
 
 # What str(uuid.UUID(...)) writes: the only offline_id form parse_sale() keeps unchanged.
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -124,33 +124,6 @@ def _number(value: object, *, places: int, limit: Decimal) -> tuple[Decimal, str
     return number, canonical(number)
 
 
-# Tills sell the same few lines (sku, quantity, price) over and over: a line's checks and canonical
-# texts are a function of those three values (and the currency's places), so an accepted line's are
-# remembered. Keys carry each value's type (JSON 2, 2.0 and "2" are read differently), and only
-# accepted lines are kept: a refused one goes through the checks, and parse_sale, every time.
-_LINES: dict[tuple, tuple[Decimal, Decimal, tuple[str, str, str]]] = {}
-_LINES_MAX = 8192
-
-
-def _checked_line(sku: object, quantity: object, price: object, money: MoneyRule):
-    """(quantity x price, that rounded to the currency, (quantity text, sku, price text)) of a line
-    passing parse_sale's checks; raises when one fails."""
-    key = (type(sku), sku, type(quantity), quantity, type(price), price, money.places)
-    known = _LINES.get(key)
-    if known is None:
-        checked_sku = _text({"sku": sku}, "sku", max_len=64, required=True)
-        amount_of, quantity_text = _number(quantity, places=3, limit=MAX_QUANTITY)
-        unit_price, price_text = _number(price, places=money.places, limit=MAX_MONEY)
-        if amount_of <= 0 or unit_price < 0:
-            raise _NotCanonical
-        amount = amount_of * unit_price
-        known = (amount, money.round(amount), (quantity_text, checked_sku, price_text))
-        if len(_LINES) >= _LINES_MAX:
-            _LINES.clear()
-        _LINES[key] = known
-    return known
-
-
 def _fingerprint(raw: object, *, max_lines: int, money: MoneyRule, now: datetime) -> str:
     """The checks of sales._parse, each through the same function; raises when one fails."""
     if isinstance(raw, NestedTooDeep) or type(raw) is not dict:
@@ -168,12 +141,12 @@ def _fingerprint(raw: object, *, max_lines: int, money: MoneyRule, now: datetime
     items = []
     exact = per_line = Decimal(0)
     for line in lines:
-        if type(line) is not dict or "quantity" not in line or "unit_price" not in line:
+        if type(line) is not dict:
             raise _NotCanonical
-        amount, rounded, item = _checked_line(line.get("sku"), line["quantity"], line["unit_price"], money)
-        exact += amount
-        per_line += rounded
-        items.append(item)
+        checked = checked_line(line, money)
+        exact += checked.amount
+        per_line += checked.rounded
+        items.append(checked.item)
     if "total" not in raw:
         raise _NotCanonical
     total, total_text = _number(raw["total"], places=places, limit=MAX_MONEY)

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from json.encoder import encode_basestring as _quoted
 from json.encoder import encode_basestring_ascii as _ascii_quoted
-from typing import Any
 
 from .money import (
     MAX_MONEY,
@@ -194,7 +193,58 @@ def _created_at(raw: dict, now: datetime) -> datetime:
     return moment
 
 
-def _lines(raw: dict, max_lines: int, money: MoneyRule) -> tuple[SaleLine, ...]:
+@dataclass(frozen=True, slots=True)
+class CheckedLine:
+    """A line that passed parse_sale's checks, with what the sale's sums and fingerprint need of it."""
+
+    line: SaleLine
+    amount: Decimal  # quantity x unit_price, exact
+    rounded: Decimal  # that, rounded to the currency's minor unit
+    item: tuple[str, str, str]  # (quantity, sku, unit_price) as the fingerprint writes them
+
+
+# Tills sell the same few lines (sku, quantity, price) over and over, and a line's checks, sums and
+# canonical texts depend on those three values and the currency's places only: an accepted line's are
+# remembered. The key holds each value's type (JSON 2, 2.0, "2" and true are read differently) and
+# only str and int values are remembered. A refused line goes through the checks, for their message,
+# every time. Bounded: cleared when full, like money's number cache.
+_ACCEPTED_LINES: dict[tuple, CheckedLine] = {}
+_ACCEPTED_LINES_MAX = 8192
+_REMEMBERED_TYPES = (str, int)
+
+
+def checked_line(line: dict, money: MoneyRule, where: str = "") -> CheckedLine:
+    """The line's checks (sku, quantity above zero, a price of the currency not below zero); raises
+    _Invalid saying what is wrong. One definition for parse_sale and replays.exact_replay."""
+    sku, quantity, price = line.get("sku"), line.get("quantity"), line.get("unit_price")
+    key = None
+    if type(sku) is str and type(quantity) in _REMEMBERED_TYPES and type(price) in _REMEMBERED_TYPES:
+        key = (sku, type(quantity), quantity, type(price), price, money.places)
+        known = _ACCEPTED_LINES.get(key)
+        if known is not None:
+            return known
+    checked_sku = _text(line, "sku", max_len=64, required=True, where=where)
+    amount_of = _number(line, "quantity", places=3, limit=MAX_QUANTITY, where=where)
+    unit_price = _amount(line, "unit_price", money, where=where)
+    if amount_of <= 0:
+        raise _Invalid("non_positive_quantity", f"{where}quantity must be above zero, got {canonical(amount_of)}")
+    if unit_price < 0:
+        raise _Invalid("negative_price", f"{where}unit_price must not be negative, got {canonical(unit_price)}")
+    amount = amount_of * unit_price
+    checked = CheckedLine(
+        SaleLine(checked_sku, amount_of, unit_price),
+        amount,
+        money.round(amount),
+        (canonical(amount_of), checked_sku, canonical(unit_price)),
+    )
+    if key is not None:
+        if len(_ACCEPTED_LINES) >= _ACCEPTED_LINES_MAX:
+            _ACCEPTED_LINES.clear()
+        _ACCEPTED_LINES[key] = checked
+    return checked
+
+
+def _lines(raw: dict, max_lines: int, money: MoneyRule) -> list[CheckedLine]:
     lines = raw.get("lines")
     if not isinstance(lines, list) or not lines:
         raise _Invalid("invalid_order", "lines must be a non-empty list")
@@ -202,18 +252,20 @@ def _lines(raw: dict, max_lines: int, money: MoneyRule) -> tuple[SaleLine, ...]:
         raise _Invalid("too_many_lines", f"{len(lines)} lines, at most {max_lines} allowed")
     parsed = []
     for number, line in enumerate(lines, start=1):
-        where = f"line {number}: "
         if not isinstance(line, dict):
-            raise _Invalid("invalid_order", f"{where}must be an object")
-        sku = _text(line, "sku", max_len=64, required=True, where=where)
-        quantity = _number(line, "quantity", places=3, limit=MAX_QUANTITY, where=where)
-        unit_price = _amount(line, "unit_price", money, where=where)
-        if quantity <= 0:
-            raise _Invalid("non_positive_quantity", f"{where}quantity must be above zero, got {canonical(quantity)}")
-        if unit_price < 0:
-            raise _Invalid("negative_price", f"{where}unit_price must not be negative, got {canonical(unit_price)}")
-        parsed.append(SaleLine(sku, quantity, unit_price))
-    return tuple(parsed)
+            raise _Invalid("invalid_order", f"line {number}: must be an object")
+        try:
+            parsed.append(checked_line(line, money))
+        except _Invalid as invalid:  # the line's number is only written when something is wrong
+            raise _Invalid(invalid.reason, f"line {number}: {invalid.message}") from None
+    return parsed
+
+
+def sums_of(lines: list[CheckedLine], money: MoneyRule) -> tuple[Decimal, Decimal]:
+    """line_sums() of checked lines, from the products each already holds."""
+    return money.round(sum((line.amount for line in lines), Decimal(0))), sum(
+        (line.rounded for line in lines), Decimal(0)
+    )
 
 
 def line_sums(lines, money: MoneyRule = TWO_DECIMALS) -> tuple[Decimal, Decimal]:
@@ -258,26 +310,29 @@ def _parse(raw: object, *, max_lines: int, now: datetime, money: MoneyRule) -> S
     receipt_number = _text(raw, "receipt_number", max_len=64, required=False)
     cashier = _text(raw, "cashier", max_len=100, required=False)
     created_at = _created_at(raw, now)
-    lines = _lines(raw, max_lines, money)
+    checked = _lines(raw, max_lines, money)
     total = _amount(raw, "total", money)
-    if total not in line_sums(lines, money):
-        expected = line_sums(lines, money)[0]
-        raise _Invalid("total_mismatch", f"total is {canonical(total)} but the lines add up to {canonical(expected)}")
+    sums = sums_of(checked, money)
+    if total not in sums:
+        raise _Invalid("total_mismatch", f"total is {canonical(total)} but the lines add up to {canonical(sums[0])}")
     payments = _payments(raw, money)
     if payments:
         paid = sum((payment.amount for payment in payments), Decimal(0))
         if paid != total:
             raise _Invalid("payments_mismatch", f"payments add up to {canonical(paid)}, total is {canonical(total)}")
-    sale: dict[str, Any] = dict(
-        offline_id=offline_id,
-        receipt_number=receipt_number,
-        created_at=created_at,
-        cashier=cashier,
-        lines=lines,
-        total=total,
-        payments=payments,
+    # fingerprint() of these fields, from the texts the checked lines already hold.
+    print_of = fingerprint_text(
+        offline_id,
+        receipt_number,
+        created_at,
+        cashier,
+        [line.item for line in checked],
+        canonical(total),
+        [(canonical(p.amount), p.method) for p in payments],
     )
-    return Sale(**sale, fingerprint=fingerprint(**sale))
+    return Sale(
+        offline_id, receipt_number, created_at, cashier, tuple(line.line for line in checked), total, payments, print_of
+    )
 
 
 def _json_text(value: str | None) -> str:
