@@ -25,11 +25,11 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import cast
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import insert
 
-from ..database import bind_processor, insert_values, run_write
+from ..database import bind_processor, insert_values, rows_in, run_write
 from ..extensions import db
-from ..models import Order, OrderLine, Payment, Product, SyncAttempt, SyncLog
+from ..models import Order, OrderLine, Payment, SyncAttempt, SyncLog
 from ..vocabulary import InvoicePolicy
 from .numbering import allocate_server_numbers
 from .replays import Replay, StoredOrder, exact_replay, replayable, stored_orders, stored_with_ids
@@ -49,14 +49,9 @@ from .text import payload_record, storable
 
 lines_t = OrderLine.__table__
 
-# The batch's reads, built once: an expanding IN takes the whole list as one parameter, where a
-# fresh `.in_(list)` per batch coerced every element into a bound parameter first; and of table
-# columns, not ORM attributes, which skips the ORM's per-execution work.
-_products, _orders = Product.__table__, Order.__table__
-_PRODUCT_IDS = select(_products.c.sku, _products.c.id).where(_products.c.sku.in_(bindparam("skus", expanding=True)))
-_TAKEN_NUMBERS = select(_orders.c.invoice_number).where(
-    _orders.c.invoice_number.in_(bindparam("numbers", expanding=True))
-)
+# The batch's reads of the catalogue and of the receipt numbers taken (database.rows_in).
+_PRODUCT_IDS = "SELECT sku, id FROM products WHERE sku IN ({marks})"
+_TAKEN_NUMBERS = "SELECT invoice_number FROM orders WHERE invoice_number IN ({marks})"
 
 
 @dataclass(frozen=True)
@@ -203,7 +198,7 @@ class _Batch:
     def _product_ids(self, indexes: list[int]) -> dict[str, int]:
         """The catalogue's ids of the skus these sales sell (products are never deleted)."""
         skus = {line.sku for index in indexes for line in self._sale(index).lines}
-        return dict(db.session.execute(_PRODUCT_IDS, {"skus": list(skus)}).all()) if skus else {}
+        return dict(rows_in(_PRODUCT_IDS, list(skus)))
 
     def _reject_unknown_skus(self, indexes: list[int], product_ids: dict[str, int]) -> list[int]:
         known = []
@@ -239,7 +234,7 @@ class _Batch:
             if number:
                 seen.add(number)
         asked = [number for number in wanted.values() if number]
-        taken = set(db.session.scalars(_TAKEN_NUMBERS, {"numbers": asked})) if asked else set()
+        taken = {number for (number,) in rows_in(_TAKEN_NUMBERS, asked)}
         return {index: (None if number in taken else number) for index, number in wanted.items()}
 
     def _insert_orders(self, indexes: list[int], sync_id: int) -> list[tuple[int, int]]:

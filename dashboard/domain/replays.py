@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from ..database import chunks, placeholder
-from ..extensions import db
+from ..database import rows_in
 from .money import MAX_MONEY, MoneyRule, canonical, parse_decimal
 from .sales import MAX_PAYMENTS, NestedTooDeep, _created_at, _text, checked_line, fingerprint_text
 
@@ -39,8 +38,7 @@ _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[
 # sales) or on device_id instead, and scan every sale of the till.
 # Legacy imports may hold several sales with one offline_id: the synced one answers for it, else the
 # first imported (rows come in the reverse order, and the last row of an offline_id is kept).
-# Every batch reads it, so it goes to the driver as written: SQLAlchemy's statement building for an
-# IN list of 100 was as much CPU as the database's own look-up. The values are all bound parameters.
+# Every batch reads it, so it goes to the driver as written (database.rows_in).
 _STORED_WITH_IDS = (
     "SELECT offline_id, id, device_id, fingerprint, invoice_number, legacy_id IS NULL FROM orders "
     "WHERE offline_id IN ({marks}) ORDER BY legacy_id IS NOT NULL DESC, id DESC"
@@ -58,18 +56,12 @@ class StoredOrder:
 
 def stored_orders(offline_ids: list[str]) -> dict[str, StoredOrder]:
     """The sale that answers for each of these offline_ids, when one is stored; one indexed read."""
-    if not offline_ids:
-        return {}
-    conn = db.session.connection()
-    found: dict[str, StoredOrder] = {}
-    for chunk in chunks(offline_ids):
-        marks = ", ".join([placeholder(conn.dialect)] * len(chunk))
-        rows = conn.exec_driver_sql(_STORED_WITH_IDS.format(marks=marks), tuple(chunk)).all()
-        found.update(
-            (offline_id, StoredOrder(order_id, device_id, fingerprint, invoice_number, bool(synced)))
-            for offline_id, order_id, device_id, fingerprint, invoice_number, synced in rows
+    return {
+        offline_id: StoredOrder(order_id, device_id, fingerprint, invoice_number, bool(synced))
+        for offline_id, order_id, device_id, fingerprint, invoice_number, synced in rows_in(
+            _STORED_WITH_IDS, offline_ids
         )
-    return found
+    }
 
 
 @dataclass(frozen=True)
