@@ -46,6 +46,22 @@ class DatabaseUnavailable(Exception):
     """The database could not be reached (or stayed busy) after every retry."""
 
 
+# Every SQLite connection's settings (also what tests/perf/bench_sync.py's raw writer uses, so its
+# "physical limit" is measured on the same engine).
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}",
+    "PRAGMA foreign_keys=ON",
+    # 64 MB of page cache per connection: the random-key indexes (offline ids, content
+    # hashes) of a million orders stay in memory instead of being re-read for every batch.
+    "PRAGMA cache_size=-65536",
+    # Checkpoints: see writer_queue.checkpoint_now_and_then. SQLite's own, after this many pages,
+    # is only the backstop for writes that never go through run_write.
+    f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}",
+)
+
+
 def configure_engine(engine: Engine) -> None:
     """Install per-connection settings for the engine's dialect."""
     if engine.dialect.name != "sqlite":
@@ -56,16 +72,8 @@ def configure_engine(engine: Engine) -> None:
         # Take transaction control away from pysqlite so BEGIN is ours to emit.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        # 64 MB of page cache per connection: the random-key indexes (offline ids, content
-        # hashes) of a million orders stay in memory instead of being re-read for every batch.
-        cursor.execute("PRAGMA cache_size=-65536")
-        # Checkpoints: see writer_queue.checkpoint_now_and_then. SQLite's own, after this many pages,
-        # is only the backstop for writes that never go through run_write.
-        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
         cursor.close()
 
     @event.listens_for(engine, "begin")

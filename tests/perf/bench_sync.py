@@ -54,11 +54,13 @@ import psutil
 import psycopg
 import requests
 
+from dashboard.database import SQLITE_PRAGMAS
 from dashboard.domain import sales as sales_module
 from dashboard.domain.catalog import demo_catalog_rows, import_products
 from dashboard.domain.devices import add_device
 from dashboard.domain.sales import Sale, parse_sale
 from dashboard.extensions import db
+from dashboard.writer_queue import CHECKPOINT_EVERY
 from tests.conftest import make_app, migrate
 from tests.support.gunicorn import GunicornServer
 from tests.support.services import PostgresServer, RedisServer
@@ -459,18 +461,18 @@ def stock_problems(backend, url: str) -> list[str]:
 
 
 class SqliteRawWriter:
-    """Plain sqlite3 like the app's engine: WAL, synchronous=FULL, foreign keys on, BEGIN IMMEDIATE;
-    one transaction per batch."""
+    """Plain sqlite3 on the app's engine settings (database.SQLITE_PRAGMAS: WAL, synchronous=FULL,
+    foreign keys on, its page cache and checkpoint backstop), BEGIN IMMEDIATE, one transaction per
+    batch, and a passive checkpoint every CHECKPOINT_EVERY batches like the app's writers."""
 
     def __init__(self, path: Path, target: RawTarget):
         self.path, self.target = path, target
 
     def connect(self):
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA busy_timeout=60000")
-        conn.execute("PRAGMA foreign_keys=ON")
+        for pragma in SQLITE_PRAGMAS:
+            conn.execute(pragma)
+        batches = itertools.count(1)
         cur = conn.cursor()
         target = self.target
         product_ids, device_id, store_id = target.product_ids, target.device_id, target.store_id
@@ -532,6 +534,8 @@ class SqliteRawWriter:
                     [(sold[pid], pid) for pid in sorted(sold)],
                 )
             cur.execute("COMMIT")
+            if not next(batches) % CHECKPOINT_EVERY:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
         return write, conn.close
 
