@@ -282,7 +282,12 @@ _SCHEMAS = {
         "description": "One sale. A sale that breaks a rule is answered `rejected` alone; its batch's other "
         "sales are still stored. Fields outside the contract are ignored.",
         "properties": {
-            "offline_id": {"type": "string", "format": "uuid", "description": "the idempotency key"},
+            "offline_id": {
+                "type": "string",
+                "format": "uuid",
+                "description": "the idempotency key, made when the sale is made; any UUID version, a "
+                "time-ordered version 7 recommended (docs/sync-protocol.md)",
+            },
             "receipt_number": {"type": "string", "maxLength": 64},
             "created_at": {"type": "string", "format": "date-time", "description": "with a UTC offset"},
             "cashier": {"type": "string", "maxLength": 100},

@@ -21,7 +21,7 @@ simulator.py, faults.py and cli.py are the server's test tools.
 
 What it promises:
 
-- record_sale() commits the sale (offline_id, a uuid4 made now, and the next
+- record_sale() commits the sale (offline_id, a time-ordered uuid7 made now, ids.py, and the next
   receipt number <prefix>-000042 from a counter in the same file) in one SQLite
   transaction (WAL, synchronous=FULL) before it returns. A crash or restart
   loses nothing: a new Till on the same file carries on.

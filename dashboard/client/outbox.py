@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+
+from .ids import new_offline_id
 
 PENDING, SYNCED, FLAGGED = "pending", "synced", "flagged"
 # A daily close the server answered (a close it refused is FLAGGED).
@@ -149,7 +150,7 @@ class Outbox:
                 (prefix,),
             )
             number = conn.execute("SELECT last_number FROM receipt_counters WHERE prefix = ?", (prefix,)).fetchone()[0]
-            offline_id = str(uuid.uuid4())
+            offline_id = new_offline_id()
             receipt_number = f"{prefix}-{number:06d}"
             order = build_order(offline_id, receipt_number)
             conn.execute(
@@ -164,7 +165,7 @@ class Outbox:
         real till."""
         with self._write() as conn:
             order = json.loads(conn.execute("SELECT payload FROM sales WHERE seq = ?", (seq,)).fetchone()[0])
-            order["offline_id"] = str(uuid.uuid4())
+            order["offline_id"] = new_offline_id()
             if new_receipt:
                 conn.execute("UPDATE receipt_counters SET last_number = last_number + 1 WHERE prefix = ?", (prefix,))
                 number = conn.execute(

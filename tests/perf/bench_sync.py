@@ -54,6 +54,7 @@ import psutil
 import psycopg
 import requests
 
+from dashboard.client.ids import new_offline_id
 from dashboard.database import SQLITE_PRAGMAS
 from dashboard.domain import sales as sales_module
 from dashboard.domain.catalog import demo_catalog_rows, import_products
@@ -179,9 +180,22 @@ _TILL_CLOCK_START = timedelta(days=30)  # the tills' clocks start this far back 
 _TILL_CLOCK_STEP = (1, 8)  # ... and move on 1 to 8 seconds a sale (120,000 sales of one till: a week)
 
 
+# How the bench's tills make offline_ids: "v4", random (what most tills send, and the default);
+# "v7", time-ordered, as the reference client makes them (dashboard/client/ids.py).
+OFFLINE_IDS = ("v4", "v7")
+
+
 class SaleMaker:
-    def __init__(self, products: list[tuple[str, Decimal]], seed: int, times: str = SALE_TIMES[0]):
+    def __init__(
+        self,
+        products: list[tuple[str, Decimal]],
+        seed: int,
+        times: str = SALE_TIMES[0],
+        offline_ids: str = OFFLINE_IDS[0],
+    ):
         assert times in SALE_TIMES, times
+        assert offline_ids in OFFLINE_IDS, offline_ids
+        self.offline_ids = offline_ids
         self.products = products
         self.rng = random.Random(seed)
         self.counters: dict[str, itertools.count] = {}
@@ -205,10 +219,13 @@ class SaleMaker:
             lines.append({"sku": sku, "quantity": str(quantity), "unit_price": str(price)})
             total += quantity * price
         total = str(total.quantize(Decimal("0.01")))
+        made = self._sale_time(code)
         return {
-            "offline_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "offline_id": new_offline_id(made, rng.getrandbits)
+            if self.offline_ids == "v7"
+            else str(uuid.UUID(int=rng.getrandbits(128), version=4)),
             "receipt_number": f"{code}-{seq:07d}",
-            "created_at": self._sale_time(code).isoformat(),
+            "created_at": made.isoformat(),
             "cashier": rng.choice(["Amal", "Bruno", "Chen", "Dara"]),
             "lines": lines,
             "total": total,
@@ -227,8 +244,10 @@ class SaleMaker:
         return batch
 
 
-def build_workload(products, tills: int, batches_per_till: int, seed: int, times: str = SALE_TIMES[0]) -> Workload:
-    maker = SaleMaker(products, seed, times)
+def build_workload(
+    products, tills: int, batches_per_till: int, seed: int, times: str = SALE_TIMES[0], offline_ids: str = "v4"
+) -> Workload:
+    maker = SaleMaker(products, seed, times, offline_ids)
     codes = [f"B{t + 1:02d}" for t in range(tills)]
     warmup = [[maker.body(code) for _ in range(2)] for code in codes]
     bodies = [[maker.body(code) for _ in range(batches_per_till)] for code in codes]
@@ -1029,7 +1048,9 @@ def _measure(backend, made: list[str], label: str, stored: int, args, redis_url:
     problems = stock_problems(backend, seed_url)
     assert not problems, problems
 
-    work = build_workload(products, args.tills, args.batches, seed=args.seed + stored, times=args.sale_times)
+    work = build_workload(
+        products, args.tills, args.batches, seed=args.seed + stored, times=args.sale_times, offline_ids=args.offline_ids
+    )
     tag = f"{backend.name}/{stored:,}"
 
     def quiet() -> None:
@@ -1119,7 +1140,7 @@ def report(results: list[ScenarioResult], args, versions: list[str], total_secon
         f"POST /api/v1/sync throughput: gunicorn {args.workers} workers, {args.tills} tills sending at once, "
         f"{args.batches} batches of {BATCH_SIZE} sales x {LINES_PER_SALE} lines per till "
         f"= {args.tills * args.batches * BATCH_SIZE:,} sales per figure; best of {args.repeat} run(s); "
-        f"sale times: {args.sale_times}"
+        f"sale times: {args.sale_times}; offline_ids: {args.offline_ids}"
     )
     print(
         f"machine: {os.cpu_count()} CPUs, load average now {', '.join(f'{x:.2f}' for x in os.getloadavg())}, "
@@ -1247,6 +1268,12 @@ def parse_args(argv=None):
         default=SALE_TIMES[0],
         help="when the sales were made: each till's in the order it made them (default, as outboxes send "
         "them), or any moment of the last hour (the workload of the figures before 2026-11-30)",
+    )
+    parser.add_argument(
+        "--offline-ids",
+        choices=OFFLINE_IDS,
+        default=OFFLINE_IDS[0],
+        help="the tills' offline_ids: random UUIDs (v4, default) or time-ordered ones (v7)",
     )
     args = parser.parse_args(argv)
     if args.stored is None:
