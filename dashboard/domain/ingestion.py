@@ -60,7 +60,6 @@ class IngestRules:
 
     max_lines: int
     invoice_policy: InvoicePolicy
-    server_invoice_prefix: str
 
     @classmethod
     def from_config(cls, config: Mapping) -> IngestRules:
@@ -68,7 +67,6 @@ class IngestRules:
         return cls(
             max_lines=config["SYNC_MAX_LINES"],
             invoice_policy=InvoicePolicy(config["INVOICE_POLICY"]),
-            server_invoice_prefix=config["SERVER_INVOICE_PREFIX"],
         )
 
 
