@@ -28,7 +28,7 @@ from decimal import Decimal
 
 from ..database import rows_in
 from .money import MAX_MONEY, MoneyRule, canonical, parse_decimal
-from .sales import MAX_PAYMENTS, NestedTooDeep, _created_at, _text, checked_line, fingerprint_text
+from .sales import MAX_PAYMENTS, NestedTooDeep, _created_at, _text, checked_line, fingerprint_text, sums_of
 
 # What str(uuid.UUID(...)) writes: the only offline_id form parse_sale() keeps unchanged.
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -130,19 +130,11 @@ def _fingerprint(raw: object, *, max_lines: int, money: MoneyRule, now: datetime
     if type(lines) is not list or not lines or len(lines) > max_lines:
         raise _NotCanonical
     places = money.places
-    items = []
-    exact = per_line = Decimal(0)
-    for line in lines:
-        if type(line) is not dict:
-            raise _NotCanonical
-        checked = checked_line(line, money)
-        exact += checked.amount
-        per_line += checked.rounded
-        items.append(checked.item)
-    if "total" not in raw:
+    if any(type(line) is not dict for line in lines) or "total" not in raw:
         raise _NotCanonical
+    checked = [checked_line(line, money) for line in lines]
     total, total_text = _number(raw["total"], places=places, limit=MAX_MONEY)
-    if total != money.round(exact) and total != per_line:
+    if total not in sums_of(checked, money):
         raise _NotCanonical
     payments = raw.get("payments")
     paid_items = []
@@ -161,4 +153,5 @@ def _fingerprint(raw: object, *, max_lines: int, money: MoneyRule, now: datetime
             paid_items.append((amount_text, method))
         if paid_items and paid != total:
             raise _NotCanonical
+    items = [line.item for line in checked]
     return fingerprint_text(offline_id, receipt_number, created_at, cashier, items, total_text, paid_items)

@@ -213,9 +213,10 @@ _ACCEPTED_LINES_MAX = 8192
 _REMEMBERED_TYPES = (str, int)
 
 
-def checked_line(line: dict, money: MoneyRule, where: str = "") -> CheckedLine:
+def checked_line(line: dict, money: MoneyRule) -> CheckedLine:
     """The line's checks (sku, quantity above zero, a price of the currency not below zero); raises
-    _Invalid saying what is wrong. One definition for parse_sale and replays.exact_replay."""
+    _Invalid saying what is wrong (the caller adds which line). One definition for parse_sale and
+    replays.exact_replay."""
     sku, quantity, price = line.get("sku"), line.get("quantity"), line.get("unit_price")
     key = None
     if type(sku) is str and type(quantity) in _REMEMBERED_TYPES and type(price) in _REMEMBERED_TYPES:
@@ -223,13 +224,13 @@ def checked_line(line: dict, money: MoneyRule, where: str = "") -> CheckedLine:
         known = _ACCEPTED_LINES.get(key)
         if known is not None:
             return known
-    checked_sku = _text(line, "sku", max_len=64, required=True, where=where)
-    amount_of = _number(line, "quantity", places=3, limit=MAX_QUANTITY, where=where)
-    unit_price = _amount(line, "unit_price", money, where=where)
+    checked_sku = _text(line, "sku", max_len=64, required=True)
+    amount_of = _number(line, "quantity", places=3, limit=MAX_QUANTITY)
+    unit_price = _amount(line, "unit_price", money)
     if amount_of <= 0:
-        raise _Invalid("non_positive_quantity", f"{where}quantity must be above zero, got {canonical(amount_of)}")
+        raise _Invalid("non_positive_quantity", f"quantity must be above zero, got {canonical(amount_of)}")
     if unit_price < 0:
-        raise _Invalid("negative_price", f"{where}unit_price must not be negative, got {canonical(unit_price)}")
+        raise _Invalid("negative_price", f"unit_price must not be negative, got {canonical(unit_price)}")
     amount = amount_of * unit_price
     checked = CheckedLine(
         SaleLine(checked_sku, amount_of, unit_price),

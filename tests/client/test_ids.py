@@ -29,8 +29,8 @@ def test_offline_ids_increase_with_time_and_never_repeat_within_a_millisecond():
     assert later == sorted(later) and new_offline_id(MOMENT) < later[0]
     same_instant = {new_offline_id(MOMENT) for _ in range(20000)}
     assert len(same_instant) == 20000
-    # Two tills seeded alike by accident still differ only if their random bits do: the bits are
-    # the only thing two ids of one millisecond have to tell them apart, so all 74 are used.
+    # With a given random source (the benchmark's), two ids of one millisecond share the time part
+    # (the first 13 characters) and differ by their random bits.
     fixed = random.Random(7)
     a, b = new_offline_id(MOMENT, fixed.getrandbits), new_offline_id(MOMENT, fixed.getrandbits)
     assert a != b and a[:13] == b[:13]

@@ -9,13 +9,13 @@ import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashboard.domain import sales
 from dashboard.domain.money import MoneyRule
 from dashboard.domain.sales import Rejection, Sale, fingerprint, parse_sale
+from tests.support.line_memory import no_line_memory
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
 EUR = MoneyRule("EUR", 2)
@@ -51,16 +51,8 @@ def with_total(raw: dict, money: MoneyRule) -> dict:
     return raw
 
 
-class _Forgetful(dict):
-    """A line cache that remembers nothing: every line is checked, as before lines were remembered."""
-
-    def __setitem__(self, key, value) -> None:
-        pass
-
-
 def checked_every_time(raw: dict, money: MoneyRule) -> Sale | Rejection:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(sales, "_ACCEPTED_LINES", _Forgetful())
+    with no_line_memory():
         return parse_sale(raw, max_lines=200, now=NOW, money=money)
 
 

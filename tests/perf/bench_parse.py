@@ -20,17 +20,10 @@ import time
 from datetime import timedelta
 from decimal import Decimal
 
-from dashboard.domain import sales
 from dashboard.domain.catalog import demo_catalog_rows
 from dashboard.domain.sales import Sale, parse_sale
 from tests.perf.bench_sync import SaleMaker
-
-
-class _Forgetful(dict):
-    """A line memory that keeps nothing."""
-
-    def __setitem__(self, key, value) -> None:
-        pass
+from tests.support.line_memory import no_line_memory
 
 
 def _round(raws: list[dict], now) -> float:
@@ -50,14 +43,11 @@ def main() -> None:
     raws = [json.loads(json.dumps(maker.sale("B01"))) for _ in range(args.sales)]
     now = maker.now + timedelta(hours=1)
     assert all(isinstance(parse_sale(raw, max_lines=200, now=now), Sale) for raw in raws)
-    remembered, forgetful = sales._ACCEPTED_LINES, _Forgetful()
     best = {"with the line memory": float("inf"), "checking every line": float("inf")}
     for _ in range(args.rounds):
-        sales._ACCEPTED_LINES = remembered
         best["with the line memory"] = min(best["with the line memory"], _round(raws, now))
-        sales._ACCEPTED_LINES = forgetful
-        best["checking every line"] = min(best["checking every line"], _round(raws, now))
-    sales._ACCEPTED_LINES = remembered
+        with no_line_memory():
+            best["checking every line"] = min(best["checking every line"], _round(raws, now))
     print(f"parse_sale, {args.sales:,} sales of 3 lines, best of {args.rounds} alternating rounds:")
     for label, seconds in best.items():
         print(f"  {label:<22} {seconds * 1e6:6.1f} us a sale")
